@@ -1,0 +1,128 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// One set of settings for every target, so the whole package compiles the same way.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "oomwatch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "oomwatch-agent", targets: ["oomwatch-agent"]),
+        .executable(name: "oomwatch-collector", targets: ["oomwatch-collector"]),
+        .executable(name: "oomwatch", targets: ["oomwatch"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Pure core: models and parsers. No I/O, no logging.
+        .target(name: "OOMKit", swiftSettings: swiftSettings),
+        .systemLibrary(
+            name: "CZlib",
+            pkgConfig: "zlib",
+            providers: [.apt(["zlib1g-dev"])]
+        ),
+        .target(name: "Gzip", dependencies: ["CZlib"], swiftSettings: swiftSettings),
+        .systemLibrary(
+            name: "CCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"])]
+        ),
+        .target(name: "CurlHTTP", dependencies: ["CCurl", "Gzip"], swiftSettings: swiftSettings),
+        .target(
+            name: "OOMAgent",
+            dependencies: [
+                "OOMKit", "CurlHTTP", "Gzip",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OOMStore",
+            dependencies: [
+                "OOMKit",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "OOMServer",
+            dependencies: [
+                "OOMKit", "OOMStore", "Gzip",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("Dashboard")],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "oomwatch-agent",
+            dependencies: [
+                "OOMAgent", "OOMKit", "Gzip",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "oomwatch-collector",
+            dependencies: [
+                "OOMServer", "OOMStore", "OOMKit",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "oomwatch",
+            dependencies: [
+                "OOMKit", "CurlHTTP",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OOMKitTests",
+            dependencies: ["OOMKit", "Gzip"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OOMAgentTests",
+            dependencies: ["OOMAgent", "OOMKit", "CurlHTTP", "Gzip"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "OOMServerTests",
+            dependencies: [
+                "OOMServer", "OOMStore", "OOMKit", "Gzip",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CLITests",
+            dependencies: ["OOMKit"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["OOMKit"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

@@ -1,0 +1,90 @@
+/// What an agent posts to `POST /api/v1/ingest`.
+public struct IngestBatch: Codable, Sendable, Equatable {
+    public var host: String
+    public var bootID: String?
+    public var agent: AgentInfo?
+    public var snapshots: [MemorySnapshot]
+    public var events: [OOMEvent]
+
+    public init(
+        host: String, bootID: String? = nil, agent: AgentInfo? = nil,
+        snapshots: [MemorySnapshot] = [], events: [OOMEvent] = []
+    ) {
+        self.host = host
+        self.bootID = bootID
+        self.agent = agent
+        self.snapshots = snapshots
+        self.events = events
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case host
+        case bootID = "boot_id"
+        case agent, snapshots, events
+    }
+}
+
+/// The agent's identity and its own health counters, sent with every batch so the
+/// collector can show what a host could not deliver (loss is data, not silence).
+public struct AgentInfo: Codable, Sendable, Equatable {
+    public var version: String
+    /// Interval between snapshots, seconds; the collector calls a host stale after three.
+    public var intervalS: Double?
+    /// Records the spool dropped because it was full, since the agent's state was created.
+    public var droppedSnapshots: Int64?
+    public var droppedEvents: Int64?
+    /// Damaged spool records skipped on read.
+    public var corruptRecords: Int64?
+    /// /dev/kmsg ring-buffer overruns (EPIPE) and sequence gaps seen.
+    public var kmsgOverruns: Int64?
+    public var kmsgMissedRecords: Int64?
+    /// Kills counted by vmstat's oom_kill that no log line explained.
+    public var unattributedKills: Int64?
+    /// Source read failures.
+    public var sourceErrors: Int64?
+
+    public init(version: String) {
+        self.version = version
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case version
+        case intervalS = "interval_s"
+        case droppedSnapshots = "dropped_snapshots"
+        case droppedEvents = "dropped_events"
+        case corruptRecords = "corrupt_records"
+        case kmsgOverruns = "kmsg_overruns"
+        case kmsgMissedRecords = "kmsg_missed_records"
+        case unattributedKills = "unattributed_kills"
+        case sourceErrors = "source_errors"
+    }
+}
+
+/// The collector's answer to an ingest, sent only after the batch is committed.
+public struct IngestResult: Codable, Sendable, Equatable {
+    public var eventsStored: Int
+    public var eventsDuplicate: Int
+    public var snapshotsStored: Int
+
+    public init(eventsStored: Int, eventsDuplicate: Int, snapshotsStored: Int) {
+        self.eventsStored = eventsStored
+        self.eventsDuplicate = eventsDuplicate
+        self.snapshotsStored = snapshotsStored
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case eventsStored = "events_stored"
+        case eventsDuplicate = "events_duplicate"
+        case snapshotsStored = "snapshots_stored"
+    }
+}
+
+/// Every 4xx body: `{"error": {"message": "…"}}`.
+public struct APIErrorBody: Codable, Sendable, Equatable {
+    public struct Detail: Codable, Sendable, Equatable {
+        public var message: String
+        public init(message: String) { self.message = message }
+    }
+    public var error: Detail
+    public init(message: String) { self.error = Detail(message: message) }
+}
