@@ -1,0 +1,124 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+public import GRDB
+public import Logging
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How the store opens its database.
+public struct StoreConfiguration: Sendable {
+    /// Path of the SQLite file; its directory is created when missing.
+    public var path: String
+    /// How long a connection waits on a lock before giving up (SQLITE_BUSY).
+    public var busyTimeoutSeconds: Double = 10
+    /// `PRAGMA synchronous=FULL`: an acknowledged batch survives power loss, not only a
+    /// crash. NORMAL is faster and still crash-safe in WAL mode.
+    public var synchronousFull: Bool = true
+    /// Ingest batches waiting for the writer beyond which new ones get `overloaded`.
+    public var maxPendingBatches: Int = 4096
+    /// Batches committed together in one write transaction at most.
+    public var maxGroupBatches: Int = 512
+    /// Concurrent readers.
+    public var maxReaders: Int = 8
+
+    public init(path: String) {
+        self.path = path
+    }
+}
+
+/// The collector's database: one SQLite file in WAL mode behind a GRDB `DatabasePool`,
+/// with one writer that groups concurrent ingests into shared transactions.
+public final class OOMDatabase: Sendable {
+    let pool: DatabasePool
+    let logger: Logger
+    let configuration: StoreConfiguration
+    let writer: GroupWriter
+
+    /// Opens (creating when needed) and migrates the database.
+    public init(configuration: StoreConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        if let slash = configuration.path.lastIndex(of: "/"),
+            case let directory = String(configuration.path[..<slash]), !directory.isEmpty
+        {
+            try FileManager.default.createDirectory(
+                atPath: directory, withIntermediateDirectories: true)
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(configuration.busyTimeoutSeconds)
+        config.maximumReaderCount = configuration.maxReaders
+        config.foreignKeysEnabled = true
+        let synchronous = configuration.synchronousFull ? "FULL" : "NORMAL"
+        config.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+            // Sorting large GROUP BYs in memory rather than in temp files.
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
+            try db.execute(sql: "PRAGMA cache_size = -32768")
+        }
+        pool = try DatabasePool(path: configuration.path, configuration: config)
+        try Schema.migrator.migrate(pool)
+        writer = GroupWriter(
+            maxPending: configuration.maxPendingBatches, maxGroup: configuration.maxGroupBatches)
+    }
+
+    /// The database file's size plus its WAL, bytes.
+    public func sizeBytes() -> Int64 {
+        var total: Int64 = 0
+        for suffix in ["", "-wal"] {
+            var info = stat()
+            if stat(configuration.path + suffix, &info) == 0 { total += Int64(info.st_size) }
+        }
+        return total
+    }
+
+    /// Whether a read succeeds (for `/readyz`).
+    public func isReachable() async -> Bool {
+        do {
+            _ = try await pool.read { db in try Int.fetchOne(db, sql: "SELECT 1") }
+            return true
+        } catch {
+            return false
+        }
+    }
+
+    /// The query plan SQLite picks for `sql`, one detail per line (for tests and tuning).
+    public func explain(_ sql: String, arguments: StatementArguments = []) throws -> [String] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: arguments).map {
+                $0["detail"] as String
+            }
+        }
+    }
+
+    /// Runs `body` inside a write transaction (bench and test set-up).
+    public func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws
+        -> T
+    {
+        try await pool.write(body)
+    }
+
+    static func map(_ error: any Error) -> StoreError {
+        if let e = error as? StoreError { return e }
+        if let e = error as? DatabaseError {
+            switch e.resultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED: return .busy
+            case .SQLITE_CONSTRAINT: return .rejected(e.message ?? "constraint")
+            default: return .failed(e.message ?? "\(e.resultCode)")
+            }
+        }
+        return .failed("\(error)")
+    }
+}
+
+/// Microseconds since the Unix epoch, now.
+public func nowMicroseconds() -> Int64 {
+    Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+}

@@ -1,0 +1,318 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+public import OOMKit
+import GRDB
+import Logging
+
+/// What one ingested batch did.
+public struct IngestOutcome: Sendable, Equatable {
+    public var eventsStored: Int
+    public var eventsDuplicate: Int
+    public var snapshotsStored: Int
+    public var snapshotsDuplicate: Int
+
+    /// The API's answer.
+    public var result: IngestResult {
+        IngestResult(
+            eventsStored: eventsStored, eventsDuplicate: eventsDuplicate,
+            snapshotsStored: snapshotsStored)
+    }
+}
+
+/// A batch turned into rows before it reaches the writer, so the one serialized writer
+/// spends its time in SQLite only (JSON encoding happens on the caller's task).
+struct PreparedBatch: Sendable {
+    struct Event: Sendable {
+        var eventID: String
+        var time: Int64
+        var source: String
+        var scope: String?
+        var comm: String
+        var pid: Int
+        var unit: String?
+        var container: String?
+        var rssKB: Int64
+        var json: String
+    }
+    struct Snapshot: Sendable {
+        var time: Int64
+        var total, available, free, cached, anon, shmem, swapTotal, swapFree: Int64?
+        var someAvg10, someAvg60, fullAvg10, fullAvg60: Double?
+        var oomKill: Int64?
+        var json: String
+        var memoryJSON: String
+        var pressureJSON: String?
+        var processesJSON: String
+        var kernel: String?
+    }
+    var host: String
+    var bootID: String?
+    var agentVersion: String?
+    var intervalS: Double?
+    var agent: AgentInfo?
+    var agentJSON: String?
+    var receivedAt: Int64
+    var events: [Event]
+    var snapshots: [Snapshot]
+}
+
+extension OOMDatabase {
+    /// Stores a batch: one transaction (shared with other batches committed at the same
+    /// moment, each in its own savepoint), returning only after COMMIT. Events whose id is
+    /// already stored are counted as duplicates and change nothing.
+    ///
+    /// The batch must already be validated (times parse, strings bounded).
+    public func ingest(_ batch: IngestBatch, receivedAt: Int64 = nowMicroseconds())
+        async throws(StoreError) -> IngestOutcome
+    {
+        let prepared: PreparedBatch
+        do {
+            prepared = try Self.prepare(batch, receivedAt: receivedAt)
+        } catch {
+            throw .rejected("\(error)")
+        }
+        let pool = self.pool
+        let logger = self.logger
+        let result = await writer.submit(prepared) { round in
+            await Self.writeRound(round, pool: pool, logger: logger)
+        }
+        return try result.get()
+    }
+
+    static func prepare(_ batch: IngestBatch, receivedAt: Int64) throws -> PreparedBatch {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.withoutEscapingSlashes]
+        func json(_ value: some Encodable) throws -> String {
+            String(decoding: try encoder.encode(value), as: UTF8.self)
+        }
+        var events: [PreparedBatch.Event] = []
+        events.reserveCapacity(batch.events.count)
+        for var event in batch.events {
+            if event.host == nil { event.host = batch.host }
+            if event.bootID == nil { event.bootID = batch.bootID }
+            let v = event.victim
+            let rss = max(0, (v.anonRssKB ?? 0) + (v.fileRssKB ?? 0) + (v.shmemRssKB ?? 0))
+            events.append(
+                .init(
+                    eventID: event.id,
+                    time: event.time.flatMap { RFC3339.parse($0) } ?? receivedAt,
+                    source: event.source.rawValue,
+                    scope: event.scope?.rawValue,
+                    comm: v.comm,
+                    pid: v.pid,
+                    unit: v.unit,
+                    container: v.containerID,
+                    rssKB: rss > 0 ? rss : (v.lastRssKB ?? 0),
+                    json: try json(event)))
+        }
+        var snapshots: [PreparedBatch.Snapshot] = []
+        snapshots.reserveCapacity(batch.snapshots.count)
+        for snap in batch.snapshots {
+            guard let time = RFC3339.parse(snap.time) else { continue }
+            let m = snap.memory
+            let p = snap.pressure
+            snapshots.append(
+                .init(
+                    time: time,
+                    total: m["total_kb"], available: m["available_kb"], free: m["free_kb"],
+                    cached: m["cached_kb"], anon: m["anon_pages_kb"], shmem: m["shmem_kb"],
+                    swapTotal: m["swap_total_kb"], swapFree: m["swap_free_kb"],
+                    someAvg10: p?.someAvg10, someAvg60: p?.someAvg60,
+                    fullAvg10: p?.fullAvg10, fullAvg60: p?.fullAvg60,
+                    oomKill: snap.vmstat["oom_kill"],
+                    json: try json(snap),
+                    memoryJSON: try json(snap.memory),
+                    pressureJSON: try p.map { try json($0) },
+                    processesJSON: try json(snap.processes),
+                    kernel: snap.kernel))
+        }
+        return PreparedBatch(
+            host: batch.host, bootID: batch.bootID, agentVersion: batch.agent?.version,
+            intervalS: batch.agent?.intervalS, agent: batch.agent,
+            agentJSON: try batch.agent.map { try json($0) }, receivedAt: receivedAt,
+            events: events, snapshots: snapshots)
+    }
+
+    /// One transaction for a round of batches; a batch that fails rolls back only its
+    /// own savepoint. When the COMMIT itself fails, every batch of the round fails.
+    static func writeRound(_ round: [PreparedBatch], pool: DatabasePool, logger: Logger) async
+        -> [Result<IngestOutcome, StoreError>]
+    {
+        do {
+            return try await pool.write { db in
+                var results: [Result<IngestOutcome, StoreError>] = []
+                results.reserveCapacity(round.count)
+                for batch in round {
+                    var outcome = IngestOutcome(
+                        eventsStored: 0, eventsDuplicate: 0, snapshotsStored: 0,
+                        snapshotsDuplicate: 0)
+                    do {
+                        try db.inSavepoint {
+                            outcome = try writeBatch(batch, db: db)
+                            return .commit
+                        }
+                        results.append(.success(outcome))
+                    } catch {
+                        let mapped = map(error)
+                        // A busy or failed database fails the whole round below.
+                        if case .rejected = mapped {
+                            results.append(.failure(mapped))
+                        } else {
+                            throw error
+                        }
+                    }
+                }
+                return results
+            }
+        } catch {
+            let mapped = map(error)
+            logger.error(
+                "ingest round failed",
+                metadata: ["batches": "\(round.count)", "error": "\(mapped)"])
+            return Array(repeating: .failure(mapped), count: round.count)
+        }
+    }
+
+    static func writeBatch(_ b: PreparedBatch, db: Database) throws -> IngestOutcome {
+        let hostStatement = try db.cachedStatement(
+            sql: """
+                INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s)
+                VALUES (?, ?, ?, ?, ?, coalesce(?, 30))
+                ON CONFLICT (name) DO UPDATE SET
+                    last_seen = max(last_seen, excluded.last_seen),
+                    boot_id = coalesce(excluded.boot_id, boot_id),
+                    agent_version = coalesce(excluded.agent_version, agent_version),
+                    interval_s = coalesce(?, interval_s)
+                RETURNING id, agent_json
+                """)
+        guard
+            let hostRow = try Row.fetchOne(
+                hostStatement,
+                arguments: [
+                    b.host, b.receivedAt, b.receivedAt, b.bootID, b.agentVersion, b.intervalS,
+                    b.intervalS,
+                ])
+        else { throw StoreError.failed("host upsert returned nothing") }
+        let hostID: Int64 = hostRow[0]
+        let previousAgentJSON: String? = hostRow[1]
+
+        var outcome = IngestOutcome(
+            eventsStored: 0, eventsDuplicate: 0, snapshotsStored: 0, snapshotsDuplicate: 0)
+        if !b.events.isEmpty {
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO events (event_id, host_id, time, source, scope, comm, pid, unit,
+                        container, rss_kb, received, json)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (event_id) DO NOTHING
+                    """)
+            for e in b.events {
+                try statement.execute(arguments: [
+                    e.eventID, hostID, e.time, e.source, e.scope, e.comm, e.pid, e.unit,
+                    e.container, e.rssKB, b.receivedAt, e.json,
+                ])
+                if db.changesCount > 0 {
+                    outcome.eventsStored += 1
+                } else {
+                    outcome.eventsDuplicate += 1
+                }
+            }
+        }
+        if !b.snapshots.isEmpty {
+            let statement = try db.cachedStatement(
+                sql: """
+                    INSERT INTO snapshots (host_id, time, total_kb, available_kb, free_kb,
+                        cached_kb, anon_kb, shmem_kb, swap_total_kb, swap_free_kb, some_avg10,
+                        some_avg60, full_avg10, full_avg60, oom_kill, json)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (host_id, time) DO NOTHING
+                    """)
+            let hourly = try db.cachedStatement(
+                sql: """
+                    INSERT INTO snapshot_hourly (host_id, hour, samples, pressure_samples,
+                        sum_total_kb, sum_available_kb, min_available_kb, sum_free_kb,
+                        sum_cached_kb, sum_anon_kb, sum_shmem_kb, sum_swap_total_kb,
+                        sum_swap_free_kb, sum_some_avg10, sum_some_avg60, sum_full_avg10,
+                        sum_full_avg60, max_oom_kill)
+                    VALUES (?1, ?2, 1, ?3, coalesce(?4, 0), coalesce(?5, 0), ?5, coalesce(?6, 0),
+                        coalesce(?7, 0), coalesce(?8, 0), coalesce(?9, 0), coalesce(?10, 0),
+                        coalesce(?11, 0), coalesce(?12, 0), coalesce(?13, 0), coalesce(?14, 0),
+                        coalesce(?15, 0), ?16)
+                    ON CONFLICT (host_id, hour) DO UPDATE SET
+                        samples = samples + 1,
+                        pressure_samples = pressure_samples + excluded.pressure_samples,
+                        sum_total_kb = sum_total_kb + excluded.sum_total_kb,
+                        sum_available_kb = sum_available_kb + excluded.sum_available_kb,
+                        min_available_kb = min(coalesce(min_available_kb, excluded.min_available_kb),
+                            coalesce(excluded.min_available_kb, min_available_kb)),
+                        sum_free_kb = sum_free_kb + excluded.sum_free_kb,
+                        sum_cached_kb = sum_cached_kb + excluded.sum_cached_kb,
+                        sum_anon_kb = sum_anon_kb + excluded.sum_anon_kb,
+                        sum_shmem_kb = sum_shmem_kb + excluded.sum_shmem_kb,
+                        sum_swap_total_kb = sum_swap_total_kb + excluded.sum_swap_total_kb,
+                        sum_swap_free_kb = sum_swap_free_kb + excluded.sum_swap_free_kb,
+                        sum_some_avg10 = sum_some_avg10 + excluded.sum_some_avg10,
+                        sum_some_avg60 = sum_some_avg60 + excluded.sum_some_avg60,
+                        sum_full_avg10 = sum_full_avg10 + excluded.sum_full_avg10,
+                        sum_full_avg60 = sum_full_avg60 + excluded.sum_full_avg60,
+                        max_oom_kill = max(coalesce(max_oom_kill, excluded.max_oom_kill),
+                            coalesce(excluded.max_oom_kill, max_oom_kill))
+                    """)
+            var newest: PreparedBatch.Snapshot?
+            for s in b.snapshots {
+                try statement.execute(arguments: [
+                    hostID, s.time, s.total, s.available, s.free, s.cached, s.anon, s.shmem,
+                    s.swapTotal, s.swapFree, s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60,
+                    s.oomKill, s.json,
+                ])
+                guard db.changesCount > 0 else {
+                    outcome.snapshotsDuplicate += 1
+                    continue
+                }
+                outcome.snapshotsStored += 1
+                let hour = s.time - ((s.time % 3_600_000_000) + 3_600_000_000) % 3_600_000_000
+                try hourly.execute(arguments: [
+                    hostID, hour, s.someAvg10 == nil ? 0 : 1, s.total, s.available, s.free,
+                    s.cached, s.anon, s.shmem, s.swapTotal, s.swapFree, s.someAvg10,
+                    s.someAvg60, s.fullAvg10, s.fullAvg60, s.oomKill,
+                ])
+                if newest == nil || s.time > newest!.time { newest = s }
+            }
+            if let s = newest {
+                try db.cachedStatement(
+                    sql: """
+                        UPDATE hosts SET snapshot_time = ?, total_kb = ?, available_kb = ?,
+                            full_avg60 = ?, memory_json = ?, pressure_json = ?,
+                            processes_json = ?, kernel = coalesce(?, kernel)
+                        WHERE id = ? AND (snapshot_time IS NULL OR snapshot_time < ?)
+                        """
+                ).execute(arguments: [
+                    s.time, s.total, s.available, s.fullAvg60, s.memoryJSON, s.pressureJSON,
+                    s.processesJSON, s.kernel, hostID, s.time,
+                ])
+            }
+        }
+        if let agentJSON = b.agentJSON, agentJSON != previousAgentJSON {
+            try db.cachedStatement(sql: "UPDATE hosts SET agent_json = ? WHERE id = ?")
+                .execute(arguments: [agentJSON, hostID])
+            if let a = b.agent {
+                try db.cachedStatement(
+                    sql: """
+                        INSERT INTO agent_counters (host_id, time, dropped_snapshots,
+                            dropped_events, corrupt_records, kmsg_overruns, kmsg_missed_records,
+                            unattributed_kills, source_errors)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO NOTHING
+                        """
+                ).execute(arguments: [
+                    hostID, b.receivedAt, a.droppedSnapshots, a.droppedEvents, a.corruptRecords,
+                    a.kmsgOverruns, a.kmsgMissedRecords, a.unattributedKills, a.sourceErrors,
+                ])
+            }
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,129 @@
+import GRDB
+
+/// The schema, as migrations that are only ever appended: a database written by an older
+/// collector is upgraded in place, never rebuilt.
+///
+/// Times are integer microseconds since the Unix epoch (sortable, exact); sizes are kB.
+enum Schema {
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE hosts (
+                        id INTEGER PRIMARY KEY,
+                        name TEXT NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 253),
+                        first_seen INTEGER NOT NULL,
+                        last_seen INTEGER NOT NULL,
+                        boot_id TEXT,
+                        agent_version TEXT,
+                        interval_s REAL NOT NULL DEFAULT 30 CHECK (interval_s > 0),
+                        kernel TEXT,
+                        agent_json TEXT,
+                        -- The newest snapshot, denormalized so host lists and "at risk"
+                        -- never touch the (large) snapshots table.
+                        snapshot_time INTEGER,
+                        total_kb INTEGER,
+                        available_kb INTEGER,
+                        full_avg60 REAL,
+                        memory_json TEXT,
+                        pressure_json TEXT,
+                        processes_json TEXT
+                    );
+
+                    CREATE TABLE events (
+                        id INTEGER PRIMARY KEY,
+                        event_id TEXT NOT NULL UNIQUE CHECK (length(event_id) BETWEEN 1 AND 128),
+                        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                        -- The kill's wall-clock time, or when the collector received it.
+                        time INTEGER NOT NULL,
+                        source TEXT NOT NULL
+                            CHECK (source IN ('kernel', 'systemd-oomd', 'earlyoom')),
+                        scope TEXT CHECK (scope IN ('global', 'memcg', 'cpuset', 'mempolicy')),
+                        comm TEXT NOT NULL,
+                        pid INTEGER NOT NULL,
+                        unit TEXT,
+                        container TEXT,
+                        rss_kb INTEGER NOT NULL CHECK (rss_kb >= 0),
+                        received INTEGER NOT NULL,
+                        json TEXT NOT NULL
+                    );
+                    -- Listing newest first; keyset pagination on (time, id).
+                    CREATE INDEX events_time ON events(time);
+                    -- Host filter and kills per host.
+                    CREATE INDEX events_host_time ON events(host_id, time);
+                    -- Per-comm report and repeat offenders (comm, host) read only this index.
+                    CREATE INDEX events_comm ON events(comm, host_id, time);
+                    CREATE INDEX events_unit ON events(unit, time) WHERE unit IS NOT NULL;
+                    CREATE INDEX events_container ON events(container, time)
+                        WHERE container IS NOT NULL;
+                    CREATE INDEX events_source ON events(source, scope, time);
+                    -- Largest victims: walk backwards, checking time inside the index.
+                    CREATE INDEX events_rss ON events(rss_kb, time);
+
+                    CREATE TABLE snapshots (
+                        id INTEGER PRIMARY KEY,
+                        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                        time INTEGER NOT NULL,
+                        total_kb INTEGER,
+                        available_kb INTEGER,
+                        free_kb INTEGER,
+                        cached_kb INTEGER,
+                        anon_kb INTEGER,
+                        shmem_kb INTEGER,
+                        swap_total_kb INTEGER,
+                        swap_free_kb INTEGER,
+                        some_avg10 REAL,
+                        some_avg60 REAL,
+                        full_avg10 REAL,
+                        full_avg60 REAL,
+                        oom_kill INTEGER,
+                        json TEXT NOT NULL,
+                        -- A re-sent snapshot is a no-op, like a re-sent event.
+                        UNIQUE (host_id, time)
+                    );
+                    -- Retention deletes by age across all hosts.
+                    CREATE INDEX snapshots_time ON snapshots(time);
+
+                    -- One row per host and hour, kept long after raw snapshots expire.
+                    CREATE TABLE snapshot_hourly (
+                        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                        hour INTEGER NOT NULL,
+                        samples INTEGER NOT NULL CHECK (samples > 0),
+                        pressure_samples INTEGER NOT NULL DEFAULT 0,
+                        sum_total_kb INTEGER NOT NULL DEFAULT 0,
+                        sum_available_kb INTEGER NOT NULL DEFAULT 0,
+                        min_available_kb INTEGER,
+                        sum_free_kb INTEGER NOT NULL DEFAULT 0,
+                        sum_cached_kb INTEGER NOT NULL DEFAULT 0,
+                        sum_anon_kb INTEGER NOT NULL DEFAULT 0,
+                        sum_shmem_kb INTEGER NOT NULL DEFAULT 0,
+                        sum_swap_total_kb INTEGER NOT NULL DEFAULT 0,
+                        sum_swap_free_kb INTEGER NOT NULL DEFAULT 0,
+                        sum_some_avg10 REAL NOT NULL DEFAULT 0,
+                        sum_some_avg60 REAL NOT NULL DEFAULT 0,
+                        sum_full_avg10 REAL NOT NULL DEFAULT 0,
+                        sum_full_avg60 REAL NOT NULL DEFAULT 0,
+                        max_oom_kill INTEGER,
+                        PRIMARY KEY (host_id, hour)
+                    ) WITHOUT ROWID;
+                    CREATE INDEX snapshot_hourly_hour ON snapshot_hourly(hour);
+
+                    -- Every agent counter report, for loss over time (kept like rollups).
+                    CREATE TABLE agent_counters (
+                        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                        time INTEGER NOT NULL,
+                        dropped_snapshots INTEGER,
+                        dropped_events INTEGER,
+                        corrupt_records INTEGER,
+                        kmsg_overruns INTEGER,
+                        kmsg_missed_records INTEGER,
+                        unattributed_kills INTEGER,
+                        source_errors INTEGER,
+                        PRIMARY KEY (host_id, time)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+        return migrator
+    }
+}

@@ -1,0 +1,27 @@
+/// What can go wrong in the store, in terms a caller can act on. The HTTP edge maps
+/// these to status codes; nothing here knows about HTTP.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Too many writes are queued: try again after a short pause.
+    case overloaded
+    /// The database stayed locked past the busy timeout: try again.
+    case busy
+    /// The data broke a schema constraint (a bug in validation, or hostile input).
+    case rejected(String)
+    /// No such host or event.
+    case notFound(String)
+    /// An opaque cursor that this collector did not hand out.
+    case invalidCursor
+    /// The database failed (disk full, I/O error, corruption): see the logs.
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .overloaded: "too many writes queued; retry shortly"
+        case .busy: "database busy; retry shortly"
+        case .rejected(let m): "rejected by the database: \(m)"
+        case .notFound(let m): "not found: \(m)"
+        case .invalidCursor: "cursor: not a cursor returned by this collector"
+        case .failed(let m): "database error: \(m)"
+        }
+    }
+}
