@@ -35,6 +35,8 @@ public struct OOMEvent: Codable, Sendable, Equatable {
         public var cmdline: String?
         /// RSS from the agent's last process sample before the kill.
         public var lastRssKB: Int64?
+        /// Total RSS as a userspace killer reported it (earlyoom's `VmRSS`).
+        public var rssKB: Int64?
 
         public init(pid: Int, comm: String) {
             self.pid = pid
@@ -54,6 +56,7 @@ public struct OOMEvent: Codable, Sendable, Equatable {
             case podUID = "pod_uid"
             case cmdline
             case lastRssKB = "last_rss_kb"
+            case rssKB = "rss_kb"
         }
     }
 

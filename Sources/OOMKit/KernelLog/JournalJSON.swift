@@ -1,0 +1,196 @@
+/// `journalctl -o json` lines: one flat JSON object per entry.
+///
+/// A small dedicated reader rather than `JSONDecoder`: entries are flat string maps,
+/// `MESSAGE` may be an array of bytes (non-UTF-8 text), and the scanner must never throw
+/// or crash on a truncated line.
+enum JournalJSON {
+    /// The entry as a ``LogLine``, or `nil` when the line is not a JSON object with a
+    /// `MESSAGE`.
+    static func parse(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        guard let fields = object(b) else { return nil }
+        guard let message = fields["MESSAGE"] else { return nil }
+        let transport = fields["_TRANSPORT"]
+        let origin: LogLine.Origin
+        if transport == "kernel" {
+            origin = .kernel
+        } else if let transport, !transport.isEmpty {
+            origin = .userspace(fields["SYSLOG_IDENTIFIER"] ?? fields["_COMM"] ?? "")
+        } else if let ident = fields["SYSLOG_IDENTIFIER"], ident != "kernel" {
+            origin = .userspace(ident)
+        } else {
+            origin = .kernel
+        }
+        var uptime: Int64?
+        if origin == .kernel, let s = fields["_SOURCE_MONOTONIC_TIMESTAMP"] { uptime = Int64(s) }
+        let realtime = fields["_SOURCE_REALTIME_TIMESTAMP"].flatMap { Int64($0) }
+        let received = fields["__REALTIME_TIMESTAMP"].flatMap { Int64($0) }
+        return LogLine(
+            message: message,
+            uptimeMicros: uptime,
+            epochMicros: origin == .kernel ? (received ?? realtime) : (realtime ?? received),
+            host: fields["_HOSTNAME"],
+            bootID: fields["_BOOT_ID"].flatMap { LogLineParser.normalizeBootID($0) },
+            origin: origin,
+            raw: raw)
+    }
+
+    /// Top-level members whose values are strings, numbers or byte arrays, as strings.
+    static func object(_ b: ArraySlice<UInt8>) -> [String: String]? {
+        var r = Reader(b: b, i: b.startIndex)
+        r.skipSpace()
+        guard r.eat(0x7B) else { return nil }
+        var out: [String: String] = [:]
+        r.skipSpace()
+        if r.eat(0x7D) { return out }
+        while true {
+            r.skipSpace()
+            guard let key = r.string() else { return nil }
+            r.skipSpace()
+            guard r.eat(0x3A) else { return nil }
+            r.skipSpace()
+            guard let value = r.value() else { return nil }
+            if let value { out[key] = value }
+            r.skipSpace()
+            if r.eat(0x2C) { continue }
+            if r.eat(0x7D) { return out }
+            return nil
+        }
+    }
+
+    struct Reader {
+        let b: ArraySlice<UInt8>
+        var i: Int
+
+        mutating func skipSpace() {
+            while i < b.endIndex, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 }
+        }
+
+        mutating func eat(_ c: UInt8) -> Bool {
+            guard i < b.endIndex, b[i] == c else { return false }
+            i += 1
+            return true
+        }
+
+        /// A value: `.some(nil)` for values we do not keep (objects, booleans, null,
+        /// arrays that are not bytes), `nil` for malformed JSON.
+        mutating func value() -> String?? {
+            guard i < b.endIndex else { return nil }
+            switch b[i] {
+            case 0x22:
+                guard let s = string() else { return nil }
+                return .some(s)
+            case 0x5B:
+                return byteArray()
+            case 0x7B:
+                return skipNested() ? .some(nil) : nil
+            default:
+                let s = i
+                while i < b.endIndex, b[i] != 0x2C, b[i] != 0x7D, b[i] != 0x20 { i += 1 }
+                guard i > s else { return nil }
+                let token = b[s..<i]
+                if token.first == 0x2D || (token.first.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
+                    return .some(String(decoding: token, as: UTF8.self))
+                }
+                return .some(nil)
+            }
+        }
+
+        /// `[104, 105]` → the UTF-8 decoding of those bytes; other arrays are skipped.
+        mutating func byteArray() -> String?? {
+            let start = i
+            guard eat(0x5B) else { return nil }
+            var bytes: [UInt8] = []
+            var ok = true
+            while true {
+                skipSpace()
+                if eat(0x5D) { break }
+                let s = i
+                var v = 0
+                while i < b.endIndex, b[i] >= 0x30, b[i] <= 0x39, i - s < 4 {
+                    v = v * 10 + Int(b[i] - 0x30)
+                    i += 1
+                }
+                if i == s || v > 255 {
+                    ok = false
+                    i = start
+                    return skipNested() ? .some(nil) : nil
+                }
+                bytes.append(UInt8(v))
+                skipSpace()
+                if eat(0x2C) { continue }
+                if eat(0x5D) { break }
+                return nil
+            }
+            return ok ? .some(String(decoding: bytes, as: UTF8.self)) : .some(nil)
+        }
+
+        /// Skips a nested object or array, strings included.
+        mutating func skipNested() -> Bool {
+            var depth = 0
+            while i < b.endIndex {
+                switch b[i] {
+                case 0x22:
+                    guard string() != nil else { return false }
+                    continue
+                case 0x7B, 0x5B:
+                    depth += 1
+                case 0x7D, 0x5D:
+                    depth -= 1
+                    if depth == 0 {
+                        i += 1
+                        return true
+                    }
+                default: break
+                }
+                i += 1
+            }
+            return false
+        }
+
+        mutating func string() -> String? {
+            guard eat(0x22) else { return nil }
+            var out: [UInt8] = []
+            while i < b.endIndex {
+                let c = b[i]
+                i += 1
+                if c == 0x22 { return String(decoding: out, as: UTF8.self) }
+                if c != 0x5C {
+                    out.append(c)
+                    continue
+                }
+                guard i < b.endIndex else { return nil }
+                let e = b[i]
+                i += 1
+                switch e {
+                case 0x6E: out.append(0x0A)
+                case 0x74: out.append(0x09)
+                case 0x72: out.append(0x0D)
+                case 0x62: out.append(0x08)
+                case 0x66: out.append(0x0C)
+                case 0x75:
+                    guard var scalar = hex4() else { return nil }
+                    if scalar >= 0xD800, scalar < 0xDC00, i + 1 < b.endIndex, b[i] == 0x5C, b[i + 1] == 0x75 {
+                        i += 2
+                        guard let low = hex4() else { return nil }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00) & 0x3FF
+                    }
+                    let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default: out.append(e)
+                }
+            }
+            return nil
+        }
+
+        mutating func hex4() -> UInt32? {
+            guard i + 4 <= b.endIndex else { return nil }
+            var v: UInt32 = 0
+            for _ in 0..<4 {
+                guard let h = KmsgRecord.hexValue(b[i]) else { return nil }
+                v = v << 4 | UInt32(h)
+                i += 1
+            }
+            return v
+        }
+    }
+}

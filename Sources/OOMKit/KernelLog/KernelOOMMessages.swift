@@ -1,0 +1,502 @@
+/// Field-by-field readers for the lines of a kernel OOM report, 2.6.32 to 6.18, and for
+/// the userspace killers. Each takes one message (container prefix already removed) and
+/// returns its fields, or `nil` when the line is not of that kind. Fields are found by
+/// their names, not by position, so that the many kernel variants share one reader.
+enum KernelOOMMessages {
+    // MARK: header
+
+    /// `COMM invoked oom-killer: gfp_mask=0x…(FLAGS), [nodemask=…, ]order=N,
+    /// [oom_adj=N, ][oom_score_adj=N]` (or 2.6.2x `oomkilladj=N`).
+    struct Header: Equatable {
+        var comm: String
+        var gfpMask: String?
+        var order: Int?
+        var oomScoreAdj: Int?
+        var oomAdj: Int?
+    }
+
+    static func header(_ m: Substring) -> Header? {
+        guard let r = m.firstRange(of: " invoked oom-killer: ") ?? m.firstRange(of: " invoked oom-killer:") else {
+            return nil
+        }
+        var h = Header(comm: String(m[..<r.lowerBound]))
+        for part in m[r.upperBound...].split(separator: ", ") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { continue }
+            let value = kv[1].trimmingSpaces
+            switch kv[0].trimmingSpaces {
+            case "gfp_mask": h.gfpMask = String(value)
+            case "order": h.order = Int(value)
+            case "oom_score_adj": h.oomScoreAdj = Int(value)
+            case "oom_adj", "oomkilladj": h.oomAdj = Int(value)
+            default: break
+            }
+        }
+        return h
+    }
+
+    /// `CPU: 3 PID: 473206 Comm: doxygen Tainted: …` (3.x+, 6.x adds `UID: 0`) or
+    /// `Pid: 29481, comm: sed Not tainted …` (2.6.x).
+    static func cpuLine(_ m: Substring) -> (pid: Int, comm: Substring)? {
+        if m.hasPrefix("CPU: "), let p = m.firstRange(of: " PID: ") {
+            let pid = leadingInt(m[p.upperBound...])
+            guard let pid, let c = m.firstRange(of: " Comm: ") else { return nil }
+            return (pid, m[c.upperBound...])
+        }
+        if m.hasPrefix("Pid: "), let c = m.firstRange(of: ", comm: ") {
+            guard let pid = leadingInt(m.dropFirst(5)) else { return nil }
+            return (pid, m[c.upperBound...])
+        }
+        return nil
+    }
+
+    /// `COMM cpuset=/ mems_allowed=0-1` (before 4.19, printed after the header).
+    static func cpusetLine(_ m: Substring) -> (cpuset: String, mems: String)? {
+        guard let c = m.firstRange(of: " cpuset="), let ma = m.lastRange(of: " mems_allowed="),
+            c.upperBound <= ma.lowerBound
+        else { return nil }
+        return (String(m[c.upperBound..<ma.lowerBound]), String(m[ma.upperBound...]))
+    }
+
+    // MARK: memcg
+
+    /// `Task in /A killed as a result of limit of /B` (memcg OOMs before 4.19).
+    static func taskIn(_ m: Substring) -> (task: String, oom: String)? {
+        guard m.hasPrefix("Task in "), let r = m.firstRange(of: " killed as a result of limit of ") else {
+            return nil
+        }
+        return (String(m[m.index(m.startIndex, offsetBy: 8)..<r.lowerBound]), String(m[r.upperBound...]))
+    }
+
+    /// `memory: usage 51200kB, limit 51200kB, failcnt 61`.
+    static func memcgUsage(_ m: Substring) -> (usage: Int64?, limit: Int64?, failcnt: Int64?)? {
+        guard m.hasPrefix("memory: usage ") else { return nil }
+        var out: (usage: Int64?, limit: Int64?, failcnt: Int64?) = (nil, nil, nil)
+        for part in m.dropFirst(8).split(separator: ", ") {
+            let kv = part.split(separator: " ", maxSplits: 1)
+            guard kv.count == 2 else { continue }
+            let v = leadingInt64(kv[1])
+            switch kv[0] {
+            case "usage": out.usage = v
+            case "limit": out.limit = v
+            case "failcnt": out.failcnt = v
+            default: break
+            }
+        }
+        return out
+    }
+
+    // MARK: task table
+
+    /// `[ pid ]   uid  tgid total_vm      rss … name`: the column names after the pid.
+    static func tableHeader(_ m: Substring) -> [Substring]? {
+        guard m.hasPrefix("["), let close = m.firstIndex(of: "]"),
+            m[m.index(after: m.startIndex)..<close].trimmingSpaces == "pid"
+        else { return nil }
+        let cols = m[m.index(after: close)...].split(separator: " ")
+        guard cols.last == "name", cols.count >= 3 else { return nil }
+        return cols
+    }
+
+    /// `[  2208]     0  2208    15166    14365 … python3`: numbers for every column but
+    /// the last, then the name (which may contain spaces).
+    static func tableRow(_ m: Substring, columns: [Substring]) -> OOMEvent.Candidate? {
+        let u = m.utf8
+        guard u.first == UInt8(ascii: "["), let close = u.firstIndex(of: UInt8(ascii: "]")) else {
+            return nil
+        }
+        guard let pid = leadingInt(m[m.index(after: m.startIndex)..<close].trimmingSpaces.dropFirst(0)),
+            pid >= 0
+        else { return nil }
+        var i = u.index(after: close)
+        var values: [Int64] = []
+        values.reserveCapacity(columns.count - 1)
+        for _ in 0..<(columns.count - 1) {
+            while i < u.endIndex, u[i] == 0x20 { i = u.index(after: i) }
+            var neg = false
+            if i < u.endIndex, u[i] == 0x2D {
+                neg = true
+                i = u.index(after: i)
+            }
+            var v: Int64 = 0
+            var n = 0
+            while i < u.endIndex, u[i] >= 0x30, u[i] <= 0x39, n < 19 {
+                v = v * 10 + Int64(u[i] - 0x30)
+                n += 1
+                i = u.index(after: i)
+            }
+            guard n > 0, i < u.endIndex, u[i] == 0x20 else { return nil }
+            values.append(neg ? -v : v)
+        }
+        // Exactly one space separates the last number from the name.
+        i = u.index(after: i)
+        guard i < u.endIndex else { return nil }
+        var c = OOMEvent.Candidate(pid: pid, name: String(m[i...]))
+        for (col, v) in zip(columns, values) {
+            switch col {
+            case "uid": c.uid = Int(v)
+            case "tgid": c.tgid = Int(v)
+            case "total_vm": c.totalVmPages = v
+            case "rss": c.rssPages = v
+            case "rss_anon": c.rssAnonPages = v
+            case "rss_file": c.rssFilePages = v
+            case "rss_shmem": c.rssShmemPages = v
+            case "pgtables_bytes": c.pgtablesBytes = v
+            case "swapents": c.swapents = v
+            case "oom_score_adj": c.oomScoreAdj = Int(v)
+            default: break
+            }
+        }
+        return c
+    }
+
+    // MARK: summary
+
+    /// The 4.19+ one-line summary:
+    /// `oom-kill:constraint=C,nodemask=N,cpuset=S,mems_allowed=M,[oom_memcg=/A|global_oom],
+    /// task_memcg=/B,task=COMM,pid=P,uid=U`. Cgroup paths and the comm may contain commas,
+    /// so the fixed keys are located from both ends rather than by splitting.
+    struct Summary: Equatable {
+        var constraint: String?
+        var nodemask: String?
+        var cpuset: String?
+        var memsAllowed: String?
+        var oomMemcg: String?
+        var globalOOM = false
+        var taskMemcg: String?
+        var task: String?
+        var pid: Int?
+        var uid: Int?
+    }
+
+    static func summary(_ m: Substring) -> Summary? {
+        guard m.hasPrefix("oom-kill:") else { return nil }
+        var s = Summary()
+        var rest = m.dropFirst("oom-kill:".count)
+        // Right end: `,uid=U` and `,pid=P`.
+        if let r = rest.lastRange(of: ",uid=") {
+            s.uid = Int(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+        }
+        if let r = rest.lastRange(of: ",pid=") {
+            s.pid = Int(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+            // The comm is at most 15 bytes, so its `,task=` is the earliest one within 21
+            // bytes of the end (a comm may itself contain `,task=`).
+            var chosen: Range<String.Index>?
+            var search = rest
+            while let t = search.lastRange(of: ",task=") {
+                let distance = rest.utf8.distance(from: t.lowerBound, to: rest.endIndex)
+                guard chosen == nil || distance <= 21 else { break }
+                chosen = t
+                search = rest[..<t.lowerBound]
+            }
+            if let t = chosen {
+                s.task = String(rest[t.upperBound...])
+                rest = rest[..<t.lowerBound]
+            }
+        }
+        if let r = rest.firstRange(of: ",task_memcg=") {
+            s.taskMemcg = String(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+        }
+        if rest.hasSuffix(",global_oom") {
+            s.globalOOM = true
+            rest = rest.dropLast(",global_oom".count)
+        } else if let r = rest.firstRange(of: ",oom_memcg=") {
+            s.oomMemcg = String(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+        }
+        if let r = rest.firstRange(of: ",mems_allowed=") {
+            s.memsAllowed = String(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+        }
+        if let r = rest.firstRange(of: ",cpuset=") {
+            s.cpuset = String(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+        }
+        if let r = rest.firstRange(of: ",nodemask=") {
+            s.nodemask = String(rest[r.upperBound...])
+            rest = rest[..<r.lowerBound]
+        }
+        if rest.hasPrefix("constraint=") {
+            s.constraint = String(rest.dropFirst("constraint=".count))
+        }
+        return s
+    }
+
+    // MARK: kill lines
+
+    /// What the victim line says. `Killed process N (comm) …` in all its versions:
+    /// `vsz:`/`total-vm:`, `anon-rss:`, `file-rss:`, `shmem-rss:`, `UID:`, `pgtables:`,
+    /// `oom_score_adj:`; RHEL 6's `Killed process N, UID U, (comm) …`; with or without the
+    /// `Out of memory: ` / `Memory cgroup out of memory: ` prefix (5.x+).
+    struct Killed: Equatable {
+        var pid: Int
+        var comm: String
+        var uid: Int?
+        var totalVmKB: Int64?
+        var anonRssKB: Int64?
+        var fileRssKB: Int64?
+        var shmemRssKB: Int64?
+        var pgtablesKB: Int64?
+        var oomScoreAdj: Int?
+        /// The prefix said `Memory cgroup out of memory`.
+        var memcgWording: Bool
+    }
+
+    static func killed(_ m: Substring) -> Killed? {
+        guard let r = m.firstRange(of: "Killed process ") else { return nil }
+        let prefix = m[..<r.lowerBound]
+        guard let memcg = oomPrefix(prefix) else { return nil }
+        var rest = m[r.upperBound...]
+        guard let pid = leadingInt(rest) else { return nil }
+        rest = rest.drop { $0.isNumber }
+        var uid: Int?
+        if rest.hasPrefix(", UID ") {
+            // RHEL 6: `Killed process 1234, UID 48, (httpd) total-vm:…`
+            rest = rest.dropFirst(6)
+            uid = leadingInt(rest)
+            rest = rest.drop { $0.isNumber || $0 == "-" }
+            guard rest.hasPrefix(", ") else { return nil }
+            rest = rest.dropFirst(2)
+        } else {
+            guard rest.hasPrefix(" ") else { return nil }
+            rest = rest.dropFirst()
+        }
+        guard let (comm, after) = parenthesizedComm(rest, followers: [" total-vm:", " vsz:", ", ", " sharing"]) else {
+            return nil
+        }
+        if after.hasPrefix(" sharing") { return nil }
+        var k = Killed(pid: pid, comm: comm, uid: uid, memcgWording: memcg)
+        for token in after.split(separator: " ") {
+            var t = token
+            if t.hasSuffix(",") { t = t.dropLast() }
+            guard let colon = t.firstIndex(of: ":") else { continue }
+            let value = t[t.index(after: colon)...]
+            switch t[..<colon] {
+            case "total-vm", "vsz": k.totalVmKB = leadingInt64(value)
+            case "anon-rss": k.anonRssKB = leadingInt64(value)
+            case "file-rss": k.fileRssKB = leadingInt64(value)
+            case "shmem-rss": k.shmemRssKB = leadingInt64(value)
+            case "UID": k.uid = leadingInt(value)
+            case "pgtables": k.pgtablesKB = leadingInt64(value)
+            case "oom_score_adj": k.oomScoreAdj = leadingInt(value)
+            default: break
+            }
+        }
+        return k
+    }
+
+    /// The killer's choice before the kill (2.6.32 to 5.0):
+    /// `[Memory cgroup ]Out of memory: Kill process N (comm) score S or sacrifice child`,
+    /// `Out of memory: kill process N (comm) score S or a child` (2.6.32),
+    /// `Out of memory (oom_kill_allocating_task): Kill process …`.
+    struct KillChoice: Equatable {
+        var pid: Int
+        var comm: String
+        var score: Int?
+        var memcgWording: Bool
+    }
+
+    static func killChoice(_ m: Substring) -> KillChoice? {
+        guard let r = m.firstRange(of: "ill process "), r.lowerBound > m.startIndex else { return nil }
+        let k = m.index(before: r.lowerBound)
+        guard m[k] == "K" || m[k] == "k" else { return nil }
+        guard let memcg = oomPrefix(m[..<k]) else { return nil }
+        var rest = m[r.upperBound...]
+        guard let pid = leadingInt(rest) else { return nil }
+        rest = rest.drop { $0.isNumber }
+        guard rest.hasPrefix(" ") else { return nil }
+        guard let (comm, after) = parenthesizedComm(rest.dropFirst(), followers: [" score ", " sharing", ","]),
+            !after.hasPrefix(" sharing")
+        else { return nil }
+        var score: Int?
+        if after.hasPrefix(" score ") { score = leadingInt(after.dropFirst(7)) }
+        return KillChoice(pid: pid, comm: comm, score: score, memcgWording: memcg)
+    }
+
+    /// `oom_reaper: reaped process N (comm), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB`.
+    struct Reaped: Equatable {
+        var pid: Int
+        var comm: String
+        var anonRssKB: Int64?
+        var fileRssKB: Int64?
+        var shmemRssKB: Int64?
+    }
+
+    static func reaped(_ m: Substring) -> Reaped? {
+        guard m.hasPrefix("oom_reaper: reaped process ") else { return nil }
+        var rest = m.dropFirst("oom_reaper: reaped process ".count)
+        guard let pid = leadingInt(rest) else { return nil }
+        rest = rest.drop { $0.isNumber }
+        guard rest.hasPrefix(" "), let (comm, after) = parenthesizedComm(rest.dropFirst(), followers: [", now"])
+        else { return nil }
+        var r = Reaped(pid: pid, comm: comm)
+        for token in after.split(separator: " ") {
+            var t = token
+            if t.hasSuffix(",") { t = t.dropLast() }
+            guard let colon = t.firstIndex(of: ":") else { continue }
+            let value = t[t.index(after: colon)...]
+            switch t[..<colon] {
+            case "anon-rss": r.anonRssKB = leadingInt64(value)
+            case "file-rss": r.fileRssKB = leadingInt64(value)
+            case "shmem-rss": r.shmemRssKB = leadingInt64(value)
+            default: break
+            }
+        }
+        return r
+    }
+
+    /// `nil` unless `prefix` is empty or an OOM killer's `…out of memory…: ` prefix;
+    /// otherwise whether it names a memory cgroup.
+    private static func oomPrefix(_ prefix: Substring) -> Bool? {
+        if prefix.isEmpty { return false }
+        guard prefix.hasSuffix(": ") else { return nil }
+        let lower = prefix.lowercased()
+        guard lower.contains("out of memory") else { return nil }
+        return lower.contains("memory cgroup")
+    }
+
+    /// `(comm)` followed by one of `followers` (or the end of the line). The comm is at
+    /// most 15 bytes but may contain spaces and parentheses, so the closing parenthesis
+    /// is the last one that is followed by what the kernel prints next.
+    private static func parenthesizedComm(
+        _ s: Substring, followers: [String]
+    ) -> (String, Substring)? {
+        guard s.hasPrefix("(") else { return nil }
+        let body = s.dropFirst()
+        var best: String.Index?
+        var fallback: String.Index?
+        var scanned = 0
+        var i = body.startIndex
+        while i < body.endIndex, scanned < 64 {
+            if body[i] == ")" {
+                let after = body[body.index(after: i)...]
+                if after.isEmpty || followers.contains(where: { after.hasPrefix($0) }) {
+                    best = i
+                } else if after.hasPrefix(" ") || after.hasPrefix(",") {
+                    fallback = i
+                }
+            }
+            scanned += body[i].utf8.count
+            i = body.index(after: i)
+        }
+        guard let close = best ?? fallback else { return nil }
+        return (String(body[..<close]), body[body.index(after: close)...])
+    }
+
+    // MARK: userspace killers
+
+    /// earlyoom: `sending SIGTERM to process 1234 uid 1000 "firefox": badness 900, VmRSS 2000 MiB`
+    /// (older: no `uid`; newer: `oom_score 900`, `, cmdline "…"`).
+    struct Earlyoom: Equatable {
+        var signal: String
+        var pid: Int
+        var uid: Int?
+        var comm: String
+        var score: Int?
+        var rssKB: Int64?
+        var cmdline: String?
+    }
+
+    static func earlyoom(_ m: Substring) -> Earlyoom? {
+        guard let r = m.firstRange(of: "sending SIG") else { return nil }
+        var rest = m[m.index(r.lowerBound, offsetBy: 8)...]
+        let signal = rest.prefix { $0 != " " }
+        rest = rest.dropFirst(signal.count)
+        guard rest.hasPrefix(" to process ") else { return nil }
+        rest = rest.dropFirst(" to process ".count)
+        guard let pid = leadingInt(rest) else { return nil }
+        rest = rest.drop { $0.isNumber }
+        var uid: Int?
+        if rest.hasPrefix(" uid ") {
+            rest = rest.dropFirst(5)
+            uid = leadingInt(rest)
+            rest = rest.drop { $0.isNumber }
+        }
+        guard rest.hasPrefix(" \"") else { return nil }
+        rest = rest.dropFirst(2)
+        let end =
+            rest.lastRange(of: "\": badness ")
+            ?? rest.lastRange(of: "\": oom_score ")
+            ?? rest.lastRange(of: "\":")
+        guard let end else { return nil }
+        var e = Earlyoom(signal: String(signal), pid: pid, uid: uid, comm: String(rest[..<end.lowerBound]))
+        let tail = rest[end.upperBound...]
+        if let b = tail.firstRange(of: "badness ") ?? tail.firstRange(of: "oom_score ") {
+            e.score = leadingInt(tail[b.upperBound...])
+        } else if tail.hasPrefix(" badness ") == false {
+            e.score = leadingInt(tail.drop { $0 == " " })
+        }
+        if let v = tail.firstRange(of: "VmRSS ") {
+            let n = leadingInt64(tail[v.upperBound...])
+            let unit = tail[v.upperBound...].drop { $0.isNumber }.dropFirst().prefix(3)
+            if let n { e.rssKB = unit == "KiB" ? n : n * 1024 }
+        }
+        if let c = tail.firstRange(of: "cmdline \"") {
+            var cmd = tail[c.upperBound...]
+            if cmd.hasSuffix("\"") { cmd = cmd.dropLast() }
+            e.cmdline = String(cmd)
+        }
+        return e
+    }
+
+    /// systemd-oomd: `Killed /system.slice/x.service due to memory pressure for … being
+    /// 80.00% > 60.00% for > 30s with reclaim activity` (or `due to swap used …`,
+    /// `due to memory used …`). Returns the killed cgroup.
+    static func systemdOomd(_ m: Substring) -> String? {
+        guard let r = m.firstRange(of: "Killed /"), let d = m[r.upperBound...].firstRange(of: " due to ") else {
+            return nil
+        }
+        let before = m[..<r.lowerBound]
+        guard before.isEmpty || before.hasSuffix(": ") else { return nil }
+        return "/" + String(m[r.upperBound..<d.lowerBound])
+    }
+
+    // MARK: numbers
+
+    static func leadingInt(_ s: Substring) -> Int? {
+        leadingInt64(s).map { Int($0) }
+    }
+
+    static func leadingInt64(_ s: Substring) -> Int64? {
+        var v: Int64 = 0
+        var n = 0
+        var neg = false
+        for c in s.utf8 {
+            if n == 0, !neg, c == 0x2D {
+                neg = true
+                continue
+            }
+            guard c >= 0x30, c <= 0x39, n < 18 else { break }
+            v = v * 10 + Int64(c - 0x30)
+            n += 1
+        }
+        return n > 0 ? (neg ? -v : v) : nil
+    }
+}
+
+extension Substring {
+    /// The last occurrence of `needle` (the standard library only searches forwards).
+    func lastRange(of needle: String) -> Range<String.Index>? {
+        let n = Array(needle.utf8)
+        let u = self.utf8
+        guard !n.isEmpty, u.count >= n.count else { return nil }
+        var i = u.index(u.endIndex, offsetBy: -n.count)
+        while true {
+            if u[i] == n[0], u[i...].starts(with: n) {
+                return i..<u.index(i, offsetBy: n.count)
+            }
+            if i == u.startIndex { return nil }
+            i = u.index(before: i)
+        }
+    }
+
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return s
+    }
+}

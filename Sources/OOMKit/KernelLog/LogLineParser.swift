@@ -1,0 +1,476 @@
+/// Recognises the container of each log line on its own, so one file may mix them:
+///
+/// - raw `/dev/kmsg` records `PRI,SEQ,USEC,FLAGS;text` (their ` KEY=value` dictionary
+///   lines are skipped, `\xNN` escapes decoded);
+/// - dmesg `[  123.456789] text`, with printk caller ids `[  123.4][ T812]`, `dmesg -r`'s
+///   `<4>` and `dmesg -x`'s `kern  :warn  : ` prefixes;
+/// - `dmesg -T` `[Tue Aug 12 03:54:03 2025] text`, with localized day and month names;
+/// - syslog `Aug 12 03:54:03 host kernel: [ 123.4] text` (uptime optional), with
+///   high-precision or ISO timestamps too;
+/// - `journalctl -k` short, short-precise, short-iso(-precise), short-monotonic, with
+///   its `-- Boot ID --` separators;
+/// - `journalctl -o json` lines;
+/// - bare message lines.
+///
+/// It keeps a little state (the boot id from `-- Boot … --` lines), hence `mutating`.
+public struct LogLineParser: Sendable {
+    /// How to turn the local, year-less timestamps of some containers into UTC.
+    public struct Options: Sendable {
+        /// Seconds east of UTC that local time had at a given local time (seconds since the
+        /// epoch as if local time were UTC). `dmesg -T` and syslog print local time.
+        public var localUTCOffset: @Sendable (_ localEpochSeconds: Int64) -> Int
+        /// Syslog timestamps carry no year: the year is chosen so that the time is not
+        /// more than a day after this instant (typically the file's modification time).
+        /// With `nil`, year-less timestamps give no wall time.
+        public var referenceEpochSeconds: Int64?
+
+        public init(
+            localUTCOffset: @escaping @Sendable (_ localEpochSeconds: Int64) -> Int = { _ in 0 },
+            referenceEpochSeconds: Int64? = nil
+        ) {
+            self.localUTCOffset = localUTCOffset
+            self.referenceEpochSeconds = referenceEpochSeconds
+        }
+    }
+
+    public var options: Options
+    /// Boot id announced by the last journalctl `-- Boot … --` line.
+    public private(set) var bootID: String?
+
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// Parses one line (without its newline). `nil` for lines that carry no log message:
+    /// empty lines, kmsg dictionary lines, journalctl separators.
+    public mutating func parse(_ line: some StringProtocol) -> LogLine? {
+        parse(bytes: Array(line.utf8)[...])
+    }
+
+    /// `parse(_:)` on the line's bytes.
+    public mutating func parse(bytes input: ArraySlice<UInt8>) -> LogLine? {
+        var b = input
+        while let last = b.last, last == 0x0A || last == 0x0D { b.removeLast() }
+        guard let first = b.first else { return nil }
+        let raw = String(decoding: b, as: UTF8.self)
+        var line: LogLine?
+        switch first {
+        case 0x7B:  // {
+            line = JournalJSON.parse(b, raw: raw)
+        case 0x20:
+            if KmsgRecord.isDictionaryLine(b) { return nil }
+        case 0x2D:  // -
+            if b.starts(with: Array("-- ".utf8)) {
+                if let id = journalBootSeparator(b) {
+                    bootID = id
+                    return nil
+                }
+                if b.count >= 6, b.suffix(3).elementsEqual(Array(" --".utf8)) { return nil }
+            }
+        case 0x30...0x39:
+            if let rec = KmsgRecord.parse(bytes: b) {
+                var l = rec.logLine(raw: raw)
+                l.callerID = KmsgRecord.callerField(b)
+                line = l
+            } else {
+                line = isoPrefixed(b, raw: raw)
+            }
+        case 0x3C:  // <
+            line = anglePrefixed(b, raw: raw)
+        case 0x5B:  // [
+            line = bracketPrefixed(b, raw: raw)
+        default:
+            line = syslogPrefixed(b, raw: raw) ?? dmesgFacilityPrefixed(b, raw: raw)
+        }
+        var out = line ?? LogLine(message: raw, origin: .unknown, raw: raw)
+        if out.bootID == nil { out.bootID = bootID }
+        return out
+    }
+
+    // MARK: - containers
+
+    /// `-- Boot 0123…cdef --` (journalctl between boots).
+    private func journalBootSeparator(_ b: ArraySlice<UInt8>) -> String? {
+        let prefix = Array("-- Boot ".utf8)
+        guard b.starts(with: prefix) else { return nil }
+        let rest = b.dropFirst(prefix.count).prefix { $0 != 0x20 }
+        return Self.normalizeBootID(String(decoding: rest, as: UTF8.self))
+    }
+
+    /// Boot ids as `/proc/sys/kernel/random/boot_id` prints them: dashed lowercase UUID.
+    /// The journal prints them as 32 hex digits.
+    public static func normalizeBootID(_ id: String) -> String? {
+        let hex = id.lowercased().filter { $0 != "-" }
+        guard hex.count == 32, hex.allSatisfy({ $0.isHexDigit }) else { return nil }
+        let c = Array(hex)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-"
+            + String(c[16..<20]) + "-" + String(c[20..<32])
+    }
+
+    /// `<4>[  12.3] msg` (`dmesg -r`) or RFC 5424 syslog `<34>1 2025-…Z host app pid id - msg`.
+    private mutating func anglePrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        guard let close = b.prefix(6).firstIndex(of: 0x3E), close > b.startIndex + 1,
+            b[(b.startIndex + 1)..<close].allSatisfy(Self.isDigit)
+        else { return nil }
+        let rest = b[(close + 1)...]
+        if rest.starts(with: Array("1 ".utf8)) {
+            return rfc5424(rest.dropFirst(2), raw: raw)
+        }
+        guard rest.first == 0x5B, var l = bracketPrefixed(rest, raw: raw) else {
+            return LogLine(message: String(decoding: rest, as: UTF8.self), origin: .kernel, raw: raw)
+        }
+        l.origin = .kernel
+        return l
+    }
+
+    /// RFC 5424: `TIMESTAMP HOST APP PROCID MSGID STRUCTURED-DATA MSG`.
+    private func rfc5424(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        var fields: [ArraySlice<UInt8>] = []
+        var rest = b
+        for _ in 0..<5 {
+            guard let sp = rest.firstIndex(of: 0x20) else { return nil }
+            fields.append(rest[rest.startIndex..<sp])
+            rest = rest[(sp + 1)...]
+        }
+        // Structured data is `-` or one or more `[…]` elements.
+        if rest.first == 0x2D {
+            rest = rest.dropFirst()
+        } else {
+            while rest.first == 0x5B, let close = rest.firstIndex(of: 0x5D) {
+                rest = rest[(close + 1)...]
+            }
+        }
+        if rest.first == 0x20 { rest = rest.dropFirst() }
+        let epoch = isoTimestamp(fields[0])
+        let host = fields[1] == [0x2D] ? nil : String(decoding: fields[1], as: UTF8.self)
+        let app = String(decoding: fields[2], as: UTF8.self)
+        return kernelOrProgram(
+            tag: app, message: rest, epochMicros: epoch, host: host, raw: raw)
+    }
+
+    /// `dmesg -x`: `kern  :warn  : [  12.3] msg`.
+    private mutating func dmesgFacilityPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        var i = b.startIndex
+        for _ in 0..<2 {
+            let start = i
+            while i < b.endIndex, Self.isLower(b[i]) { i += 1 }
+            guard i > start, i - start <= 8 else { return nil }
+            while i < b.endIndex, b[i] == 0x20 { i += 1 }
+            guard i < b.endIndex, b[i] == 0x3A else { return nil }
+            i += 1
+        }
+        while i < b.endIndex, b[i] == 0x20 { i += 1 }
+        let rest = b[i...]
+        let facilityName = b.prefix { Self.isLower($0) }
+        let kernel = facilityName.elementsEqual(Array("kern".utf8))
+        if rest.first == 0x5B, var l = bracketPrefixed(rest, raw: raw) {
+            l.origin = kernel ? .kernel : .unknown
+            return l
+        }
+        return LogLine(
+            message: String(decoding: rest, as: UTF8.self), origin: kernel ? .kernel : .unknown,
+            raw: raw)
+    }
+
+    /// `[  12.345678] msg`, `[  12.3][ T812] msg`, `[Tue Aug 12 03:54:03 2025] msg`, or
+    /// journalctl short-monotonic `[  12.345678] host kernel: msg`. Anything else in
+    /// brackets (a task table row) is a bare line.
+    private func bracketPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        guard let close = b.prefix(64).firstIndex(of: 0x5D) else { return nil }
+        let inner = b[(b.startIndex + 1)..<close]
+        var rest = b[(close + 1)...]
+        if let micros = Self.uptimeMicros(inner) {
+            let caller = Self.callerBracket(&rest)
+            if rest.first == 0x20 { rest = rest.dropFirst() }
+            // journalctl -o short-monotonic: `[  12.3] host kernel: msg`.
+            if let (host, tag, msg, pid) = Self.hostTagMessage(rest), tag == "kernel" || pid {
+                var l = kernelOrProgram(tag: tag, message: msg, epochMicros: nil, host: host, raw: raw)
+                if l.origin == .kernel, l.uptimeMicros == nil { l.uptimeMicros = micros }
+                return l
+            }
+            return LogLine(
+                message: String(decoding: rest, as: UTF8.self), uptimeMicros: micros, origin: .kernel,
+                callerID: caller, raw: raw)
+        }
+        if let local = dmesgHumanTime(inner) {
+            let caller = Self.callerBracket(&rest)
+            if rest.first == 0x20 { rest = rest.dropFirst() }
+            return LogLine(
+                message: String(decoding: rest, as: UTF8.self),
+                epochMicros: local.map { toUTC(localSeconds: $0) * 1_000_000 },
+                origin: .kernel, callerID: caller, raw: raw)
+        }
+        return nil
+    }
+
+    /// `2025-08-12T03:54:03.123+02:00 host kernel: msg` (rsyslog, journalctl short-iso) or
+    /// `2025-08-12T03:54:03,123456+02:00 msg` (`dmesg --time-format iso`).
+    private func isoPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        guard b.count > 19, b[b.startIndex + 4] == 0x2D, b[b.startIndex + 7] == 0x2D,
+            let sp = b.firstIndex(of: 0x20)
+        else { return nil }
+        guard let epoch = isoTimestamp(b[b.startIndex..<sp]) else { return nil }
+        let rest = b[(sp + 1)...]
+        if let (host, tag, msg, pid) = Self.hostTagMessage(rest), tag == "kernel" || pid || host.contains(".") {
+            return kernelOrProgram(tag: tag, message: msg, epochMicros: epoch, host: host, raw: raw)
+        }
+        var msg = rest
+        let caller = Self.callerBracket(&msg)
+        if caller != nil, msg.first == 0x20 { msg = msg.dropFirst() }
+        return LogLine(
+            message: String(decoding: msg, as: UTF8.self), epochMicros: epoch, origin: .kernel,
+            callerID: caller, raw: raw)
+    }
+
+    /// `Aug 12 03:54:03[.123456] host tag[pid]: msg` (syslog, journalctl short/short-precise).
+    private func syslogPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        var i = b.startIndex
+        let monthStart = i
+        while i < b.endIndex, b[i] != 0x20, i - monthStart < 12 { i += 1 }
+        guard i < b.endIndex, b[i] == 0x20, i > monthStart else { return nil }
+        let month = Self.monthNumber(b[monthStart..<i])
+        while i < b.endIndex, b[i] == 0x20 { i += 1 }
+        guard let day = Self.digits(b, &i, max: 2), i < b.endIndex, b[i] == 0x20 else { return nil }
+        i += 1
+        guard let clock = Self.clock(b, &i), i < b.endIndex, b[i] == 0x20 else { return nil }
+        i += 1
+        guard let (host, tag, msg, _) = Self.hostTagMessage(b[i...]) else { return nil }
+        var epoch: Int64?
+        if let month, (1...31).contains(day), let ref = options.referenceEpochSeconds {
+            epoch = yearlessToUTC(month: month, day: day, clock: clock, reference: ref)
+        }
+        return kernelOrProgram(tag: tag, message: msg, epochMicros: epoch, host: host, raw: raw)
+    }
+
+    /// Builds the line for a syslog-style `tag: message`; the kernel's lines may start with
+    /// `[ uptime]` and a caller id.
+    private func kernelOrProgram(
+        tag: String, message: ArraySlice<UInt8>, epochMicros: Int64?, host: String?, raw: String
+    ) -> LogLine {
+        var msg = message
+        if tag == "kernel" {
+            var uptime: Int64?
+            var caller: String?
+            if msg.first == 0x5B, let close = msg.prefix(32).firstIndex(of: 0x5D),
+                let micros = Self.uptimeMicros(msg[(msg.startIndex + 1)..<close])
+            {
+                uptime = micros
+                msg = msg[(close + 1)...]
+                caller = Self.callerBracket(&msg)
+                if msg.first == 0x20 { msg = msg.dropFirst() }
+            }
+            return LogLine(
+                message: String(decoding: msg, as: UTF8.self), uptimeMicros: uptime,
+                epochMicros: epochMicros, host: host, origin: .kernel, callerID: caller, raw: raw)
+        }
+        return LogLine(
+            message: String(decoding: msg, as: UTF8.self), epochMicros: epochMicros, host: host,
+            origin: .userspace(tag), raw: raw)
+    }
+
+    // MARK: - pieces
+
+    /// `HOST TAG[PID]: MESSAGE` → (host, tag, message).
+    static func hostTagMessage(_ b: ArraySlice<UInt8>) -> (String, String, ArraySlice<UInt8>, Bool)? {
+        guard let sp = b.firstIndex(of: 0x20), sp > b.startIndex else { return nil }
+        let host = b[b.startIndex..<sp]
+        var i = sp + 1
+        let tagStart = i
+        while i < b.endIndex, b[i] != 0x3A, b[i] != 0x5B, b[i] != 0x20, i - tagStart < 64 { i += 1 }
+        guard i < b.endIndex, i > tagStart else { return nil }
+        let tagEnd = i
+        let hasPID = b[i] == 0x5B
+        if hasPID {
+            i += 1
+            while i < b.endIndex, isDigit(b[i]) { i += 1 }
+            guard i < b.endIndex, b[i] == 0x5D else { return nil }
+            i += 1
+        }
+        guard i < b.endIndex, b[i] == 0x3A else { return nil }
+        i += 1
+        // A tag is a program name: letters, digits and a little punctuation.
+        let tag = b[tagStart..<tagEnd]
+        guard
+            tag.allSatisfy({
+                isDigit($0) || isLower($0) || ($0 >= 0x41 && $0 <= 0x5A) || $0 == 0x2D || $0 == 0x5F
+                    || $0 == 0x2E || $0 == 0x2F || $0 == 0x40
+            })
+        else { return nil }
+        if i < b.endIndex, b[i] == 0x20 { i += 1 }
+        return (
+            String(decoding: host, as: UTF8.self), String(decoding: tag, as: UTF8.self), b[i...], hasPID
+        )
+    }
+
+    /// `[ T812]` / `[C3]` right after the timestamp (optionally after one space).
+    static func callerBracket(_ rest: inout ArraySlice<UInt8>) -> String? {
+        var r = rest
+        if r.first == 0x20 { r = r.dropFirst() }
+        guard r.first == 0x5B, let close = r.prefix(16).firstIndex(of: 0x5D) else { return nil }
+        let inner = r[(r.startIndex + 1)..<close].drop { $0 == 0x20 }
+        guard let kind = inner.first, kind == 0x54 || kind == 0x43, inner.count >= 2,
+            inner.dropFirst().allSatisfy(isDigit)
+        else { return nil }
+        rest = r[(close + 1)...]
+        return String(decoding: inner, as: UTF8.self)
+    }
+
+    /// `   12.345678` → 12345678 µs.
+    static func uptimeMicros(_ inner: ArraySlice<UInt8>) -> Int64? {
+        var i = inner.startIndex
+        while i < inner.endIndex, inner[i] == 0x20 { i += 1 }
+        var secs: Int64 = 0
+        let s0 = i
+        while i < inner.endIndex, isDigit(inner[i]), i - s0 < 12 {
+            secs = secs * 10 + Int64(inner[i] - 0x30)
+            i += 1
+        }
+        guard i > s0, i < inner.endIndex, inner[i] == 0x2E else { return nil }
+        i += 1
+        var frac: Int64 = 0
+        var n = 0
+        while i < inner.endIndex, isDigit(inner[i]) {
+            if n < 6 { frac = frac * 10 + Int64(inner[i] - 0x30) }
+            n += 1
+            i += 1
+        }
+        guard n > 0, i == inner.endIndex else { return nil }
+        for _ in n..<max(n, 6) { frac *= 10 }
+        return secs * 1_000_000 + frac
+    }
+
+    /// `Tue Aug 12 03:54:03 2025` with any day/month names → local seconds since the epoch
+    /// (inner `nil` when the month name is unknown but the shape is right).
+    private func dmesgHumanTime(_ inner: ArraySlice<UInt8>) -> Int64?? {
+        var i = inner.startIndex
+        func word() -> ArraySlice<UInt8>? {
+            while i < inner.endIndex, inner[i] == 0x20 { i += 1 }
+            let s = i
+            while i < inner.endIndex, inner[i] != 0x20 { i += 1 }
+            return i > s ? inner[s..<i] : nil
+        }
+        guard word() != nil, let monthName = word() else { return nil }
+        while i < inner.endIndex, inner[i] == 0x20 { i += 1 }
+        guard let day = Self.digits(inner, &i, max: 2), i < inner.endIndex, inner[i] == 0x20 else {
+            return nil
+        }
+        i += 1
+        guard let clock = Self.clock(inner, &i), i < inner.endIndex, inner[i] == 0x20 else { return nil }
+        i += 1
+        guard let year = Self.digits(inner, &i, max: 4), i == inner.endIndex else { return nil }
+        guard let month = Self.monthNumber(monthName), (1...31).contains(day) else { return .some(nil) }
+        return RFC3339.days(fromCivil: Int64(year), month, day) * 86_400 + clock
+    }
+
+    /// Year-less local time → UTC µs, choosing the year from the reference instant.
+    private func yearlessToUTC(month: Int, day: Int, clock: Int64, reference: Int64) -> Int64 {
+        let refLocal = reference + Int64(options.localUTCOffset(reference))
+        let refYear = RFC3339.civil(fromDays: refLocal >= 0 ? refLocal / 86_400 : (refLocal - 86_399) / 86_400)
+            .year
+        var local = RFC3339.days(fromCivil: refYear, month, day) * 86_400 + clock
+        if local > refLocal + 86_400 {
+            local = RFC3339.days(fromCivil: refYear - 1, month, day) * 86_400 + clock
+        }
+        return toUTC(localSeconds: local) * 1_000_000 + 0
+    }
+
+    private func toUTC(localSeconds: Int64) -> Int64 {
+        localSeconds - Int64(options.localUTCOffset(localSeconds))
+    }
+
+    /// `HH:MM:SS` → seconds of the day; skips a `.fraction` (kept by the caller if needed).
+    static func clock(_ b: ArraySlice<UInt8>, _ i: inout Int) -> Int64? {
+        guard let h = digits(b, &i, max: 2), i < b.endIndex, b[i] == 0x3A else { return nil }
+        i += 1
+        guard let m = digits(b, &i, max: 2), i < b.endIndex, b[i] == 0x3A else { return nil }
+        i += 1
+        guard let s = digits(b, &i, max: 2), h < 24, m < 60, s <= 60 else { return nil }
+        if i < b.endIndex, b[i] == 0x2E || b[i] == 0x2C {
+            i += 1
+            while i < b.endIndex, isDigit(b[i]) { i += 1 }
+        }
+        return Int64(h * 3600 + m * 60 + s)
+    }
+
+    /// An RFC 3339-ish timestamp token: `T` or space, `.`/`,` fraction, `Z`, `+HH:MM` or
+    /// `+HHMM` offset (journalctl's short-iso). No offset means local time.
+    private func isoTimestamp(_ token: ArraySlice<UInt8>) -> Int64? {
+        var t = Array(token)
+        // Normalize a `+HHMM` offset to `+HH:MM`.
+        if t.count >= 5 {
+            let o = t.count - 5
+            if t[o] == 0x2B || t[o] == 0x2D, t[(o + 1)...].allSatisfy(Self.isDigit), o >= 19 {
+                t.insert(0x3A, at: o + 3)
+            }
+        }
+        if let v = RFC3339.parse(String(decoding: t, as: UTF8.self)) { return v }
+        // No zone: local time.
+        if let v = RFC3339.parse(String(decoding: t, as: UTF8.self) + "Z") {
+            let secs = v >= 0 ? v / 1_000_000 : (v - 999_999) / 1_000_000
+            return v - Int64(options.localUTCOffset(secs)) * 1_000_000
+        }
+        return nil
+    }
+
+    static func digits(_ b: ArraySlice<UInt8>, _ i: inout Int, max: Int) -> Int? {
+        let s = i
+        var v = 0
+        while i < b.endIndex, isDigit(b[i]), i - s < max {
+            v = v * 10 + Int(b[i] - 0x30)
+            i += 1
+        }
+        return i > s ? v : nil
+    }
+
+    @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
+    @inline(__always) static func isLower(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7A }
+
+    /// Abbreviated month names as `strftime("%b")` prints them in common locales
+    /// (lower-cased, trailing dot removed), plus `8月`/`8월` forms.
+    static let months: [String: Int] = {
+        let table: [[String]] = [
+            // en, de, fr, es, it, nl, pt, pl, sv/da/no, ru, cs (roman) and full names.
+            ["jan", "janv", "ene", "gen", "sty", "янв", "led", "january", "januar", "janvier", "enero"],
+            ["feb", "févr", "fev", "lut", "фев", "úno", "february", "februar", "février", "febrero"],
+            ["mar", "mär", "mrz", "mars", "mrt", "мар", "bře", "march", "märz", "marzo"],
+            ["apr", "avr", "abr", "kwi", "апр", "dub", "april", "avril", "abril"],
+            ["may", "mai", "mag", "mei", "maj", "мая", "май", "kvě", "mayo", "maggio"],
+            ["jun", "juin", "giu", "cze", "июн", "čvn", "june", "juni", "junio"],
+            ["jul", "juil", "lug", "lip", "июл", "čvc", "july", "juli", "juillet", "julio"],
+            ["aug", "août", "ago", "sie", "авг", "srp", "august", "agosto"],
+            ["sep", "sept", "set", "wrz", "сен", "zář", "september", "septembre", "septiembre"],
+            ["oct", "okt", "ott", "out", "paź", "окт", "říj", "october", "oktober", "octobre", "octubre"],
+            ["nov", "lis", "ноя", "november", "novembre", "noviembre"],
+            ["dec", "dez", "déc", "dic", "gru", "dek", "дек", "pro", "december", "dezember", "décembre"],
+        ]
+        var out: [String: Int] = [:]
+        for (i, names) in table.enumerated() {
+            for n in names where out[n] == nil { out[n] = i + 1 }
+        }
+        return out
+    }()
+
+    static func monthNumber(_ token: ArraySlice<UInt8>) -> Int? {
+        guard !token.isEmpty, token.count <= 16 else { return nil }
+        // `8月` (ja/zh), `8월` (ko): a number before a CJK month sign.
+        if let f = token.first, isDigit(f) {
+            var i = token.startIndex
+            guard let n = digits(token, &i, max: 2), (1...12).contains(n), i < token.endIndex,
+                !isDigit(token[i])
+            else { return nil }
+            return n
+        }
+        var s = String(decoding: token, as: UTF8.self).lowercased()
+        if s.hasSuffix(".") { s.removeLast() }
+        return months[s]
+    }
+
+    /// The `prog` of a userspace message written to kmsg as `prog[123]: text`.
+    static func programTag(of message: String) -> String? {
+        guard let colon = message.firstIndex(of: ":") else { return nil }
+        var tag = message[..<colon]
+        if let bracket = tag.firstIndex(of: "[") { tag = tag[..<bracket] }
+        guard !tag.isEmpty, !tag.contains(" ") else { return nil }
+        return String(tag)
+    }
+}

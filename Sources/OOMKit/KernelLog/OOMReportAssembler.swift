@@ -1,0 +1,400 @@
+/// Turns kernel log lines into OOM events: a value-type state machine.
+///
+/// Feed it every line in order with ``feed(_:)``; it returns the events that became
+/// complete. At the end of input call ``finish()``. A live follower (`/dev/kmsg`) should
+/// also call ``flush()`` when no line arrived for a moment (a second is plenty): the
+/// kernel prints the whole report at once, so a quiet log means the last kill is complete.
+///
+/// How a report is put together:
+/// - `COMM invoked oom-killer:` opens a report; the lines up to the victim line fill in the
+///   trigger, cpuset, memcg usage, the task table (`candidates`) and the 4.19+
+///   `oom-kill:` summary (re-joined when the kernel split it into two records).
+/// - `[… out of memory: ]Killed process N (comm) …` is the kill: it always becomes exactly
+///   one event, with the report's fields only when they belong to it (summary and
+///   `Kill process` lines must name the same pid). The report is then closed, so in an
+///   OOM storm, where the kernel rate-limits the header but prints every victim line, each
+///   later kill gets only its own line's fields.
+/// - The event is held briefly for a matching `oom_reaper: reaped process` line, and is
+///   returned when that arrives, when another kill starts, when a later line is more than
+///   ``Options/reaperWindowMicros`` younger, or on ``flush()``/``finish()``.
+/// - Lines with another printk caller id than the report's header, and lines a container
+///   marks as coming from userspace, never change a kernel report.
+/// - systemd-oomd and earlyoom kills are recognised in any line and returned at once.
+public struct OOMReportAssembler: Sendable {
+    public struct Options: Sendable {
+        /// How long after a kill an `oom_reaper` line is still attached to it.
+        public var reaperWindowMicros: Int64 = 5_000_000
+        /// A report whose kill has not appeared after this much log time is dropped
+        /// (e.g. `Out of memory and no killable processes`).
+        public var reportTimeoutMicros: Int64 = 120_000_000
+        /// …or after this many lines.
+        public var maxReportLines = 250_000
+        /// `raw` keeps at most this many bytes of a report (its end is always kept).
+        public var maxRawBytes = 2 << 20
+
+        public init() {}
+    }
+
+    struct Report {
+        var header: KernelOOMMessages.Header?
+        var triggerPID: Int?
+        var cpuset: String?
+        var memsAllowed: String?
+        var summary: KernelOOMMessages.Summary?
+        var summaryText: String?
+        var taskIn: (task: String, oom: String)?
+        var usage: (usage: Int64?, limit: Int64?, failcnt: Int64?)?
+        var columns: [Substring]?
+        var candidates: [OOMEvent.Candidate] = []
+        var choice: KernelOOMMessages.KillChoice?
+        var raw: [String] = []
+        var rawBytes = 0
+        var rawDropped = false
+        var lines = 0
+        var startUptime: Int64?
+        var startEpoch: Int64?
+        var callerID: String?
+        var lastWasSummary = false
+    }
+
+    struct Pending {
+        var event: OOMEvent
+        var uptime: Int64?
+        var epoch: Int64?
+    }
+
+    public var options: Options
+    private var report: Report?
+    private var pending: Pending?
+    private var lastEarlyoom: (pid: Int, comm: String)?
+
+    public init(options: Options = Options()) {
+        self.options = options
+    }
+
+    /// True while a report is open (header seen, kill not yet): every line matters then.
+    /// When false, only lines that could start or complete something matter (see
+    /// ``KernelLogScanner``'s fast path).
+    public var isCollecting: Bool { report != nil }
+
+    /// True when a complete kill is held back waiting for its `oom_reaper` line.
+    public var hasPending: Bool { pending != nil }
+
+    /// Convenience for the live follower: one kernel message with its uptime.
+    public mutating func feed(uptimeMicros: Int64?, message: String, bootID: String? = nil) -> [OOMEvent] {
+        feed(LogLine(message: message, uptimeMicros: uptimeMicros, bootID: bootID, origin: .kernel))
+    }
+
+    /// Feeds one line; returns the events completed by it (usually none).
+    public mutating func feed(_ line: LogLine) -> [OOMEvent] {
+        var out: [OOMEvent] = []
+        expirePending(before: line, into: &out)
+        expireReport(before: line)
+        if case .userspace = line.origin {
+            handleUserspace(line, line.message[...], into: &out)
+            return out
+        }
+        var first = true
+        for part in line.message.split(separator: "\n", omittingEmptySubsequences: false) {
+            handle(part, line: line, appendRaw: first, into: &out)
+            first = false
+        }
+        return out
+    }
+
+    /// Returns a complete kill that is still held back for its `oom_reaper` line. Call it
+    /// when the log has been quiet for a moment. An open report without a kill is kept.
+    public mutating func flush() -> [OOMEvent] {
+        guard let p = pending else { return [] }
+        pending = nil
+        return [p.event]
+    }
+
+    /// End of input: returns what is held back and forgets any unfinished report.
+    public mutating func finish() -> [OOMEvent] {
+        report = nil
+        return flush()
+    }
+
+    // MARK: -
+
+    private mutating func expirePending(before line: LogLine, into out: inout [OOMEvent]) {
+        guard let p = pending else { return }
+        if let u = line.uptimeMicros, let pu = p.uptime, u - pu > options.reaperWindowMicros || u < pu {
+            out += flush()
+        } else if line.uptimeMicros == nil, let e = line.epochMicros, let pe = p.epoch,
+            e - pe > options.reaperWindowMicros
+        {
+            out += flush()
+        }
+    }
+
+    private mutating func expireReport(before line: LogLine) {
+        guard let r = report else { return }
+        if r.lines > options.maxReportLines {
+            report = nil
+        } else if let u = line.uptimeMicros, let s = r.startUptime,
+            u - s > options.reportTimeoutMicros || u < s
+        {
+            report = nil
+        } else if line.uptimeMicros == nil, let e = line.epochMicros, let s = r.startEpoch,
+            e - s > options.reportTimeoutMicros
+        {
+            report = nil
+        }
+    }
+
+    private mutating func handle(_ m: Substring, line: LogLine, appendRaw: Bool, into out: inout [OOMEvent]) {
+        // Split `oom-kill:` summary: the continuation is its own record/line.
+        if report?.lastWasSummary == true, line.continuesPrevious || (m.first == "," && m.contains("=")) {
+            if appendRaw { addRaw(line) }
+            report!.summaryText! += String(m)
+            report!.summary = KernelOOMMessages.summary(report!.summaryText![...])
+            return
+        }
+        report?.lastWasSummary = false
+
+        if let k = KernelOOMMessages.killed(m) {
+            out += flush()
+            if let r = report, let rc = r.callerID, let lc = line.callerID, rc != lc {
+                // Another task's kill while this report is open: on its own.
+                let saved = report
+                report = nil
+                kill(k, line: line)
+                report = saved
+            } else {
+                kill(k, line: line)
+            }
+            return
+        }
+        if let h = KernelOOMMessages.header(m) {
+            var r = Report()
+            r.header = h
+            r.startUptime = line.uptimeMicros
+            r.startEpoch = line.epochMicros
+            r.callerID = line.callerID
+            report = r
+            if appendRaw { addRaw(line) }
+            return
+        }
+        if let rp = KernelOOMMessages.reaped(m) {
+            if var p = pending, p.event.victim.pid == rp.pid {
+                var reaped = OOMEvent.Reaped()
+                reaped.anonRssKB = rp.anonRssKB
+                reaped.fileRssKB = rp.fileRssKB
+                reaped.shmemRssKB = rp.shmemRssKB
+                p.event.reaped = reaped
+                p.event.raw = (p.event.raw ?? "") + "\n" + line.raw
+                pending = p
+                out += flush()
+            }
+            return
+        }
+        if line.origin == .unknown, handleUserspace(line, m, into: &out) { return }
+
+        guard report != nil else {
+            // Lines that may open a report without a header (a log starting mid-report).
+            if let s = KernelOOMMessages.summary(m) {
+                report = Report(startUptime: line.uptimeMicros, startEpoch: line.epochMicros, callerID: line.callerID)
+                report!.summary = s
+                report!.summaryText = String(m)
+                report!.lastWasSummary = true
+                if appendRaw { addRaw(line) }
+            } else if let c = KernelOOMMessages.killChoice(m) {
+                report = Report(startUptime: line.uptimeMicros, startEpoch: line.epochMicros, callerID: line.callerID)
+                report!.choice = c
+                if appendRaw { addRaw(line) }
+            } else if let t = KernelOOMMessages.taskIn(m) {
+                report = Report(startUptime: line.uptimeMicros, startEpoch: line.epochMicros, callerID: line.callerID)
+                report!.taskIn = t
+                if appendRaw { addRaw(line) }
+            }
+            return
+        }
+        if let rc = report!.callerID, let lc = line.callerID, rc != lc { return }
+        report!.lines += 1
+        if appendRaw { addRaw(line) }
+        update(with: m)
+    }
+
+    /// A line inside an open report.
+    private mutating func update(with m: Substring) {
+        guard var r = report else { return }
+        defer { report = r }
+        if r.columns != nil, m.first == "[" {
+            if let c = KernelOOMMessages.tableRow(m, columns: r.columns!) {
+                r.candidates.append(c)
+                return
+            }
+        }
+        if m.first == "[", let cols = KernelOOMMessages.tableHeader(m) {
+            r.columns = cols
+            r.candidates = []
+            return
+        }
+        if let s = KernelOOMMessages.summary(m) {
+            r.summary = s
+            r.summaryText = String(m)
+            r.lastWasSummary = true
+            return
+        }
+        if let c = KernelOOMMessages.killChoice(m) {
+            r.choice = c
+            return
+        }
+        if r.triggerPID == nil, let (pid, comm) = KernelOOMMessages.cpuLine(m) {
+            // Only the trigger's own stack dump: `Comm:` must match the header.
+            if let h = r.header, comm.hasPrefix(h.comm) || h.comm.hasPrefix(comm.prefix { $0 != " " }) {
+                r.triggerPID = pid
+            }
+            return
+        }
+        if r.cpuset == nil, let h = r.header, m.hasPrefix(h.comm + " cpuset="),
+            let (cpuset, mems) = KernelOOMMessages.cpusetLine(m)
+        {
+            r.cpuset = cpuset
+            r.memsAllowed = mems
+            return
+        }
+        if r.taskIn == nil, let t = KernelOOMMessages.taskIn(m) {
+            r.taskIn = t
+            return
+        }
+        if r.usage == nil, let u = KernelOOMMessages.memcgUsage(m) {
+            r.usage = u
+        }
+    }
+
+    private mutating func addRaw(_ line: LogLine) {
+        guard report != nil else { return }
+        report!.rawBytes += line.raw.utf8.count + 1
+        report!.raw.append(line.raw)
+        // Keep the head (header) and the most recent lines when a report is huge.
+        while report!.rawBytes > options.maxRawBytes, report!.raw.count > 2 {
+            let removed = report!.raw.remove(at: 1)
+            report!.rawBytes -= removed.utf8.count + 1
+            report!.rawDropped = true
+        }
+    }
+
+    /// The victim line: builds the event, closes the report.
+    private mutating func kill(_ k: KernelOOMMessages.Killed, line: LogLine) {
+        var victim = OOMEvent.Victim(pid: k.pid, comm: k.comm)
+        victim.uid = k.uid
+        victim.totalVmKB = k.totalVmKB
+        victim.anonRssKB = k.anonRssKB
+        victim.fileRssKB = k.fileRssKB
+        victim.shmemRssKB = k.shmemRssKB
+        victim.pgtablesKB = k.pgtablesKB
+        victim.oomScoreAdj = k.oomScoreAdj
+        var e = OOMEvent(source: .kernel, victim: victim)
+        e.uptimeS = line.uptimeMicros.map { Double($0) / 1_000_000 }
+        e.time = line.epochMicros.map { RFC3339.format(epochMicroseconds: $0) }
+        e.host = line.host
+        e.bootID = line.bootID
+        var memcgWording = k.memcgWording
+        var rawLines = [line.raw]
+
+        if let r = report {
+            rawLines = r.raw + [line.raw]
+            if let h = r.header {
+                var t = OOMEvent.Trigger()
+                t.comm = h.comm
+                t.pid = r.triggerPID
+                t.gfpMask = h.gfpMask
+                t.order = h.order
+                t.oomScoreAdj = h.oomScoreAdj
+                t.oomAdj = h.oomAdj
+                e.trigger = t
+            }
+            e.cpuset = r.cpuset
+            e.memsAllowed = r.memsAllowed
+            var memcg = OOMEvent.Memcg()
+            if let s = r.summary, s.pid == nil || s.pid == k.pid {
+                e.constraint = s.constraint
+                e.cpuset = s.cpuset ?? e.cpuset
+                e.memsAllowed = s.memsAllowed ?? e.memsAllowed
+                memcg.oom = s.oomMemcg
+                memcg.task = s.taskMemcg
+                if e.victim.uid == nil { e.victim.uid = s.uid }
+            }
+            if let t = r.taskIn {
+                memcg.task = memcg.task ?? t.task
+                memcg.oom = memcg.oom ?? t.oom
+                memcgWording = true
+            }
+            if let u = r.usage {
+                memcg.usageKB = u.usage
+                memcg.limitKB = u.limit
+                memcg.failcnt = u.failcnt
+            }
+            if memcg != OOMEvent.Memcg() { e.memcg = memcg }
+            e.victim.cgroup = memcg.task
+            if let c = r.choice {
+                if c.pid == k.pid { e.victim.score = c.score }
+                memcgWording = memcgWording || c.memcgWording
+            }
+            if !r.candidates.isEmpty {
+                e.candidates = r.candidates
+                if let row = r.candidates.last(where: { $0.pid == k.pid }) {
+                    if e.victim.uid == nil { e.victim.uid = row.uid }
+                    if e.victim.oomScoreAdj == nil { e.victim.oomScoreAdj = row.oomScoreAdj }
+                }
+            }
+        }
+        switch e.constraint {
+        case "CONSTRAINT_MEMCG": e.scope = .memcg
+        case "CONSTRAINT_NONE": e.scope = .global
+        case "CONSTRAINT_CPUSET": e.scope = .cpuset
+        case "CONSTRAINT_MEMORY_POLICY": e.scope = .mempolicy
+        default: e.scope = memcgWording || e.memcg?.oom != nil ? .memcg : .global
+        }
+        e.raw = rawLines.joined(separator: "\n")
+        e.assignStableID()
+        report = nil
+        pending = Pending(event: e, uptime: line.uptimeMicros, epoch: line.epochMicros)
+    }
+
+    /// systemd-oomd and earlyoom. Returns whether the line was one of theirs.
+    @discardableResult
+    private mutating func handleUserspace(_ line: LogLine, _ m: Substring, into out: inout [OOMEvent]) -> Bool {
+        let tag: String? = if case .userspace(let t) = line.origin { t } else { nil }
+        if !(tag?.contains("oomd") ?? false), let eo = KernelOOMMessages.earlyoom(m)
+        {
+            if eo.signal == "SIGKILL", let last = lastEarlyoom, last.pid == eo.pid, last.comm == eo.comm {
+                // earlyoom escalates to SIGKILL when SIGTERM was not enough: same kill.
+                return true
+            }
+            lastEarlyoom = (eo.pid, eo.comm)
+            var v = OOMEvent.Victim(pid: eo.pid, comm: eo.comm)
+            v.uid = eo.uid
+            v.score = eo.score
+            v.rssKB = eo.rssKB
+            v.cmdline = eo.cmdline
+            emitUserspace(OOMEvent(source: .earlyoom, victim: v), line: line, into: &out)
+            return true
+        }
+        if let cg = KernelOOMMessages.systemdOomd(m) {
+            let name = cg.split(separator: "/").last.map(String.init) ?? cg
+            var v = OOMEvent.Victim(pid: 0, comm: name)
+            v.cgroup = cg
+            if name.hasSuffix(".service") || name.hasSuffix(".scope") || name.hasSuffix(".slice") {
+                v.unit = name
+            }
+            emitUserspace(OOMEvent(source: .systemdOomd, victim: v), line: line, into: &out)
+            return true
+        }
+        return false
+    }
+
+    private mutating func emitUserspace(_ event: OOMEvent, line: LogLine, into out: inout [OOMEvent]) {
+        var e = event
+        e.time = line.epochMicros.map { RFC3339.format(epochMicroseconds: $0) }
+        e.host = line.host
+        e.bootID = line.bootID
+        e.raw = line.raw
+        e.assignStableID()
+        out += flush()
+        out.append(e)
+    }
+}
