@@ -1,0 +1,970 @@
+// oomwatch dashboard: plain JavaScript, no framework, no build step, no network access
+// beyond the collector's own API. Every value that came from the fleet (host names,
+// process names, cgroup paths, raw kernel reports) is inserted with textContent or
+// setAttribute, never as markup: process names are chosen by whoever runs the process.
+'use strict';
+
+(() => {
+  const TOKEN_KEY = 'oomwatch.token';
+  const REFRESH_MS = 15000;
+  const MAX_EVENTS = 5000; // upper bound on kills fetched for the timeline and table
+  const KILL_ROWS = 200; // rows rendered in the recent kills table
+  const PAGE_KB = 4; // the kernel's task table counts pages; 4 KiB on every common arch
+  const PALETTE = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948',
+    '#b07aa1', '#ff9da7', '#9c755f'];
+  const OTHER_COLOR = '#8c8c8c';
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+
+  // The API lives next to the dashboard's own directory: `<root>/dashboard/app.js` →
+  // `<root>/api/v1/…`. Deriving it from the script URL keeps working behind a proxy
+  // that mounts the collector under a path prefix.
+  const ROOT = (() => {
+    try {
+      if (document.currentScript && document.currentScript.src) {
+        return new URL('..', document.currentScript.src);
+      }
+    } catch (_) { /* fall through */ }
+    return new URL('/', location.href);
+  })();
+
+  const state = {
+    token: null,
+    hosts: [],
+    events: [],
+    eventsTruncated: false,
+    summary24: null,
+    summary7: null,
+    loadedAt: null,
+    sort: { key: 'state', dir: -1 },
+    selectedHost: null,
+    hostDetail: null,
+    loading: false,
+    timer: null,
+    openKillID: null,
+  };
+
+  // ---------------------------------------------------------------- helpers
+
+  const $ = (id) => document.getElementById(id);
+
+  /** Creates an element; `props.text` becomes textContent, `props.class` the class list. */
+  function el(tag, props, ...children) {
+    const node = document.createElement(tag);
+    applyProps(node, props);
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : String(c));
+    }
+    return node;
+  }
+
+  function svg(tag, props, ...children) {
+    const node = document.createElementNS(SVG_NS, tag);
+    applyProps(node, props);
+    for (const c of children) {
+      if (c === null || c === undefined || c === false) continue;
+      node.append(c instanceof Node ? c : String(c));
+    }
+    return node;
+  }
+
+  function applyProps(node, props) {
+    if (!props) return;
+    for (const [k, v] of Object.entries(props)) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k === 'text') node.textContent = String(v);
+      else if (k === 'class') node.setAttribute('class', v);
+      else if (k === 'on') for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
+      else node.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+
+  function fmtKB(kb) {
+    if (kb === null || kb === undefined || !isFinite(kb)) return '–';
+    const abs = Math.abs(kb);
+    if (abs >= 1024 * 1024) return (kb / 1024 / 1024).toFixed(abs >= 100 * 1024 * 1024 ? 0 : 1) + ' GiB';
+    if (abs >= 1024) return (kb / 1024).toFixed(abs >= 100 * 1024 ? 0 : 1) + ' MiB';
+    return Math.round(kb) + ' kB';
+  }
+
+  function fmtNum(n, digits) {
+    if (n === null || n === undefined || !isFinite(n)) return '–';
+    return Number(n).toFixed(digits === undefined ? 0 : digits);
+  }
+
+  function pad(n) { return String(n).padStart(2, '0'); }
+
+  /** Local time as `YYYY-MM-DD HH:MM:SS`: unambiguous and sortable, unlike locale formats. */
+  function fmtTime(ts) {
+    const d = ts instanceof Date ? ts : new Date(ts);
+    if (isNaN(d)) return '–';
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+  }
+
+  function fmtAgo(ts) {
+    if (!ts) return '–';
+    const t = new Date(ts).getTime();
+    if (isNaN(t)) return '–';
+    const s = Math.round((Date.now() - t) / 1000);
+    if (s < 0) return 'just now';
+    if (s < 90) return s + ' s ago';
+    if (s < 90 * 60) return Math.round(s / 60) + ' min ago';
+    if (s < 36 * 3600) return Math.round(s / 3600) + ' h ago';
+    return Math.round(s / 86400) + ' d ago';
+  }
+
+  function timeCell(ts) {
+    if (!ts) return el('td', { class: 'when', text: '–' });
+    return el('td', { class: 'when' },
+      el('time', { datetime: ts, title: fmtTime(ts) + ' (' + ts + ')', text: fmtAgo(ts) }),
+      el('span', { class: 'sub', text: fmtTime(ts) }));
+  }
+
+  const DURATIONS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+  function rangeSeconds(r) {
+    const m = /^(\d+)([smhdw])$/.exec(r);
+    return m ? Number(m[1]) * DURATIONS[m[2]] : 86400;
+  }
+
+  function victimRSS(ev) {
+    const v = ev.victim || {};
+    const parts = [v.anon_rss_kb, v.file_rss_kb, v.shmem_rss_kb].filter((x) => typeof x === 'number');
+    if (parts.length) return parts.reduce((a, b) => a + b, 0);
+    return typeof v.last_rss_kb === 'number' ? v.last_rss_kb : null;
+  }
+
+  function hostRisk(h) {
+    if (typeof h.at_risk === 'boolean') return h.at_risk;
+    const full = h.pressure && h.pressure.full_avg60;
+    return (typeof h.available_pct === 'number' && h.available_pct < 10) || (typeof full === 'number' && full > 10);
+  }
+
+  function hostRow(h) {
+    const m = h.memory || {};
+    const total = m.total_kb;
+    const avail = m.available_kb;
+    const used = typeof total === 'number' && typeof avail === 'number' ? total - avail : null;
+    const availPct = typeof h.available_pct === 'number' ? h.available_pct
+      : (used !== null && total > 0 ? (avail / total) * 100 : null);
+    const swapUsed = typeof m.swap_total_kb === 'number' && typeof m.swap_free_kb === 'number'
+      ? m.swap_total_kb - m.swap_free_kb : null;
+    const p = h.pressure || {};
+    const risk = hostRisk(h);
+    const kills = h.kills_24h || 0;
+    const rank = (risk ? 4 : 0) + (kills > 0 ? 2 : 0) + (h.stale ? 1 : 0);
+    return { h, total, avail, used, availPct, swapUsed, some10: p.some_avg10, full60: p.full_avg60, risk, kills, rank };
+  }
+
+  // ---------------------------------------------------------------- token
+
+  /** Moves `#token=…` from the address bar into sessionStorage; the fragment never reaches the server. */
+  function takeTokenFromFragment() {
+    const frag = location.hash.replace(/^#/, '');
+    if (!frag) return;
+    const params = new URLSearchParams(frag);
+    if (!params.has('token')) return;
+    const t = params.get('token');
+    if (t) sessionStorage.setItem(TOKEN_KEY, t);
+    params.delete('token');
+    const rest = params.toString();
+    history.replaceState(null, '', location.pathname + location.search + (rest ? '#' + rest : ''));
+  }
+
+  function showPrompt(message) {
+    stopTimer();
+    $('main').hidden = true;
+    $('token-prompt').hidden = false;
+    const err = $('token-error');
+    err.hidden = !message;
+    err.textContent = message || '';
+    setStatus('no token');
+    $('token-input').focus();
+  }
+
+  function signOut() {
+    sessionStorage.removeItem(TOKEN_KEY);
+    state.token = null;
+    showPrompt('');
+  }
+
+  // ---------------------------------------------------------------- API
+
+  class AuthError extends Error {}
+
+  async function api(path, params) {
+    const url = new URL('api/v1/' + path, ROOT);
+    if (params) {
+      for (const [k, v] of Object.entries(params)) {
+        if (v !== null && v !== undefined && v !== '') url.searchParams.set(k, v);
+      }
+    }
+    const res = await fetch(url, {
+      headers: { Authorization: 'Bearer ' + state.token, Accept: 'application/json' },
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+    if (res.status === 401 || res.status === 403) {
+      throw new AuthError(res.status === 401
+        ? 'The collector did not accept this token.'
+        : 'This token may not query the API (it needs the read or admin role).');
+    }
+    if (!res.ok) {
+      let msg = res.statusText;
+      try { msg = (await res.json()).error.message || msg; } catch (_) { /* not JSON */ }
+      throw new Error(`${res.status} ${msg} (${url.pathname})`);
+    }
+    return res.json();
+  }
+
+  async function fetchEvents(params, cap) {
+    let out = [];
+    let cursor = null;
+    for (;;) {
+      const page = await api('events', Object.assign({}, params, { limit: 1000, cursor }));
+      out = out.concat(page.events || []);
+      cursor = page.next_cursor;
+      if (!cursor) return { events: out, truncated: false };
+      if (out.length >= cap) return { events: out, truncated: true };
+    }
+  }
+
+  // ---------------------------------------------------------------- refresh
+
+  function setStatus(text, isError) {
+    const s = $('status');
+    s.textContent = text;
+    s.classList.toggle('err', !!isError);
+  }
+
+  function showError(message) {
+    const b = $('error');
+    b.hidden = !message;
+    b.textContent = message || '';
+  }
+
+  async function refresh() {
+    if (state.loading || !state.token) return;
+    state.loading = true;
+    setStatus('refreshing…');
+    try {
+      const range = $('tl-range').value;
+      const [hosts, s24, s7, evs] = await Promise.all([
+        api('hosts'),
+        api('reports/summary', { since: '24h' }),
+        api('reports/summary', { since: '7d' }),
+        fetchEvents({ since: range }, MAX_EVENTS),
+      ]);
+      state.hosts = hosts.hosts || [];
+      state.summary24 = s24;
+      state.summary7 = s7;
+      state.events = evs.events;
+      state.eventsTruncated = evs.truncated;
+      state.loadedAt = new Date();
+      $('token-prompt').hidden = true;
+      $('main').hidden = false;
+      renderAll();
+      if (state.selectedHost) await loadHostDetail(state.selectedHost, true);
+      showError('');
+      setStatus('updated ' + fmtTime(state.loadedAt).slice(11) + (autoRefreshOn() ? '' : ' · paused'));
+      document.body.dataset.loaded = 'true';
+    } catch (e) {
+      if (e instanceof AuthError) {
+        sessionStorage.removeItem(TOKEN_KEY);
+        state.token = null;
+        showPrompt(e.message);
+      } else {
+        const when = state.loadedAt ? ' Showing data from ' + fmtTime(state.loadedAt) + '.' : '';
+        showError('Could not refresh: ' + (e && e.message ? e.message : String(e)) + '.' + when);
+        setStatus('refresh failed', true);
+      }
+    } finally {
+      state.loading = false;
+    }
+  }
+
+  function autoRefreshOn() { return $('auto-refresh').checked; }
+
+  function startTimer() {
+    stopTimer();
+    state.timer = setInterval(() => {
+      if (autoRefreshOn() && !document.hidden) refresh();
+    }, REFRESH_MS);
+  }
+
+  function stopTimer() {
+    if (state.timer) clearInterval(state.timer);
+    state.timer = null;
+  }
+
+  function renderAll() {
+    renderOverview();
+    renderTimeline();
+    renderHosts();
+    renderKills();
+  }
+
+  // ---------------------------------------------------------------- overview
+
+  function setCard(id, value, level) {
+    const v = $(id);
+    v.textContent = value === null || value === undefined ? '–' : String(value);
+    const card = v.closest('.card');
+    card.classList.remove('ok', 'warn', 'bad');
+    if (level) card.classList.add(level);
+  }
+
+  function renderOverview() {
+    const rows = state.hosts.map(hostRow);
+    const stale = rows.filter((r) => r.h.stale).length;
+    const risk = rows.filter((r) => r.risk).length;
+    const k24 = state.summary24 ? state.summary24.totals.kills : null;
+    const k7 = state.summary7 ? state.summary7.totals.kills : null;
+    setCard('ov-hosts', rows.length, rows.length ? 'ok' : null);
+    setCard('ov-stale', stale, stale ? 'warn' : 'ok');
+    setCard('ov-risk', risk, risk ? 'bad' : 'ok');
+    setCard('ov-kills24', k24, k24 ? 'bad' : 'ok');
+    setCard('ov-kills7', k7, k7 ? 'warn' : 'ok');
+
+    const bits = [];
+    const s7 = state.summary7;
+    if (s7) {
+      const t = s7.totals;
+      if (t.kills) bits.push(`${t.hosts_with_kills} of ${t.hosts} hosts had kills in 7 d`);
+      const comms = (s7.by_comm || []).slice(0, 4).map((r) => `${r.key} ×${r.kills}`);
+      if (comms.length) bits.push('most killed: ' + comms.join(', '));
+      const scopes = Object.entries(t.by_scope || {}).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`);
+      if (scopes.length) bits.push('scope: ' + scopes.join(', '));
+      const rep = (s7.repeat_offenders || []).length;
+      if (rep) bits.push(`${rep} repeat offender${rep === 1 ? '' : 's'} (3+ kills of one process on one host)`);
+    }
+    $('ov-detail').textContent = bits.join(' · ');
+  }
+
+  // ---------------------------------------------------------------- timeline
+
+  function floorTo(d, bucket) {
+    const x = new Date(d);
+    if (bucket === 'day') x.setHours(0, 0, 0, 0);
+    else x.setMinutes(0, 0, 0);
+    return x;
+  }
+
+  function nextBucket(d, bucket) {
+    const x = new Date(d);
+    if (bucket === 'day') x.setDate(x.getDate() + 1);
+    else x.setHours(x.getHours() + 1);
+    return x;
+  }
+
+  function niceMax(v) {
+    if (v <= 4) return Math.max(1, Math.ceil(v));
+    const mag = Math.pow(10, Math.floor(Math.log10(v)));
+    for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= v) return m * mag;
+    return 10 * mag;
+  }
+
+  function chartWidth(container) {
+    return Math.max(280, Math.floor(container.clientWidth || container.getBoundingClientRect().width || 800));
+  }
+
+  function renderTimeline() {
+    const box = $('timeline');
+    const range = $('tl-range').value;
+    let bucket = $('tl-bucket').value;
+    if (bucket === 'auto') bucket = range === '24h' ? 'hour' : 'day';
+    const stackBy = $('tl-stack').value;
+    const now = new Date();
+    const start = floorTo(new Date(now.getTime() - rangeSeconds(range) * 1000), bucket);
+    const buckets = [];
+    for (let t = start; t <= now; t = nextBucket(t, bucket)) buckets.push(t);
+    const index = (ts) => {
+      const t = new Date(ts).getTime();
+      if (isNaN(t) || t < start.getTime()) return -1;
+      // Buckets are few (≤ 720); a binary search keeps DST-shifted day lengths exact.
+      let lo = 0, hi = buckets.length - 1;
+      while (lo < hi) {
+        const mid = (lo + hi + 1) >> 1;
+        if (buckets[mid].getTime() <= t) lo = mid; else hi = mid - 1;
+      }
+      return lo;
+    };
+
+    const keyOf = (ev) => (stackBy === 'comm' ? (ev.victim && ev.victim.comm) : ev.host) || '(unknown)';
+    const totals = new Map();
+    for (const ev of state.events) {
+      if (index(ev.time) < 0) continue;
+      const k = keyOf(ev);
+      totals.set(k, (totals.get(k) || 0) + 1);
+    }
+    const ranked = [...totals.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+    const maxKeys = ranked.length > PALETTE.length ? PALETTE.length - 1 : PALETTE.length;
+    const colorOf = new Map(ranked.slice(0, maxKeys).map(([k], i) => [k, PALETTE[i]]));
+    const OTHER = '\u0000other';
+    const counts = buckets.map(() => new Map());
+    let undated = 0;
+    for (const ev of state.events) {
+      const i = index(ev.time);
+      if (i < 0) { if (!ev.time) undated++; continue; }
+      const k = colorOf.has(keyOf(ev)) ? keyOf(ev) : OTHER;
+      counts[i].set(k, (counts[i].get(k) || 0) + 1);
+    }
+    const order = [...colorOf.keys(), OTHER];
+    const maxCount = Math.max(0, ...counts.map((m) => [...m.values()].reduce((a, b) => a + b, 0)));
+
+    const W = chartWidth(box);
+    const H = W < 500 ? 170 : 210;
+    const M = { l: 34, r: 8, t: 10, b: 24 };
+    const iw = W - M.l - M.r;
+    const ih = H - M.t - M.b;
+    const yMax = niceMax(maxCount || 1);
+    const root = svg('svg', {
+      width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-testid': 'timeline-svg',
+      'aria-label': `OOM kills per ${bucket}, stacked by ${stackBy === 'comm' ? 'process' : 'host'}: ${state.events.length} kills`,
+    });
+    const ticks = yMax <= 4 ? yMax : 4;
+    for (let i = 0; i <= ticks; i++) {
+      const v = (yMax / ticks) * i;
+      const y = M.t + ih - (v / yMax) * ih;
+      root.append(svg('line', { class: 'grid', x1: M.l, x2: W - M.r, y1: y, y2: y }));
+      root.append(svg('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end', text: Number.isInteger(v) ? v : v.toFixed(1) }));
+    }
+    const bw = iw / buckets.length;
+    const gap = bw > 6 ? Math.min(3, bw * 0.18) : 0.5;
+    const labelEvery = Math.max(1, Math.ceil(58 / bw));
+    buckets.forEach((b, i) => {
+      const x = M.l + i * bw;
+      if (i % labelEvery === 0) {
+        const label = bucket === 'day'
+          ? b.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })
+          : (b.getHours() === 0 ? b.toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) : pad(b.getHours()) + ':00');
+        root.append(svg('text', { x: x + bw / 2, y: H - 6, 'text-anchor': 'middle', text: label }));
+      }
+      let y = M.t + ih;
+      for (const k of order) {
+        const n = counts[i].get(k);
+        if (!n) continue;
+        const h = (n / yMax) * ih;
+        y -= h;
+        const name = k === OTHER ? 'other' : k;
+        const when = bucket === 'day' ? fmtTime(b).slice(0, 10) : fmtTime(b).slice(0, 16);
+        const rect = svg('rect', {
+          class: 'bar', x: x + gap / 2, y, width: Math.max(0.5, bw - gap), height: Math.max(0.5, h),
+          fill: k === OTHER ? OTHER_COLOR : colorOf.get(k), 'data-key': name,
+          on: k === OTHER ? null : { click: () => { $('kills-filter').value = name; renderKills(); $('kills-title').scrollIntoView({ behavior: 'smooth' }); } },
+        }, svg('title', { text: `${when} · ${name}: ${n} kill${n === 1 ? '' : 's'}` }));
+        root.append(rect);
+      }
+    });
+    root.append(svg('line', { class: 'axis', x1: M.l, x2: W - M.r, y1: M.t + ih, y2: M.t + ih }));
+    if (!maxCount) {
+      root.append(svg('text', { class: 'nodata', x: M.l + iw / 2, y: M.t + ih / 2, 'text-anchor': 'middle', text: 'No OOM kills in this range' }));
+    }
+    box.replaceChildren(root);
+
+    const legend = $('timeline-legend');
+    const items = ranked.slice(0, maxKeys).map(([k, n]) =>
+      el('li', null, el('span', { class: 'swatch', style: `background:${colorOf.get(k)}` }), `${k} (${n})`));
+    const otherN = ranked.slice(maxKeys).reduce((a, [, n]) => a + n, 0);
+    if (otherN) items.push(el('li', null, el('span', { class: 'swatch', style: `background:${OTHER_COLOR}` }), `other (${otherN})`));
+    if (undated) items.push(el('li', { class: 'hint', text: `${undated} kill${undated === 1 ? '' : 's'} without a wall-clock time not shown` }));
+    if (state.eventsTruncated) items.push(el('li', { class: 'hint', text: `only the newest ${state.events.length} kills are drawn` }));
+    legend.replaceChildren(...items);
+  }
+
+  // ---------------------------------------------------------------- hosts table
+
+  const SORTERS = {
+    host: (r) => r.h.host,
+    state: (r) => r.rank * 1e6 + r.kills,
+    used: (r) => (r.availPct === null ? -1 : 100 - r.availPct),
+    swap: (r) => (r.swapUsed === null ? -1 : r.swapUsed),
+    psi: (r) => (r.full60 || 0) * 1000 + (r.some10 || 0),
+    kills: (r) => r.kills,
+    last_kill: (r) => (r.h.last_kill ? new Date(r.h.last_kill).getTime() : 0),
+    last_seen: (r) => new Date(r.h.last_seen).getTime() || 0,
+  };
+
+  function setupSortHeaders() {
+    for (const th of document.querySelectorAll('#hosts-table th[data-sort]')) {
+      const key = th.dataset.sort;
+      const label = th.textContent;
+      const btn = el('button', { type: 'button', 'data-testid': 'sort-' + key, text: label });
+      btn.addEventListener('click', () => {
+        if (state.sort.key === key) state.sort.dir = -state.sort.dir;
+        else state.sort = { key, dir: key === 'host' ? 1 : -1 };
+        renderHosts();
+      });
+      th.replaceChildren(btn);
+    }
+  }
+
+  function renderHosts() {
+    const q = $('hosts-filter').value.trim().toLowerCase();
+    const problems = $('hosts-problems').checked;
+    const all = state.hosts.map(hostRow);
+    const rows = all.filter((r) => (!q || r.h.host.toLowerCase().includes(q) || (r.h.kernel || '').toLowerCase().includes(q)) &&
+      (!problems || r.risk || r.h.stale || r.kills > 0));
+    const { key, dir } = state.sort;
+    const get = SORTERS[key] || SORTERS.state;
+    rows.sort((a, b) => {
+      const x = get(a), y = get(b);
+      if (x < y) return -dir;
+      if (x > y) return dir;
+      return a.h.host < b.h.host ? -1 : a.h.host > b.h.host ? 1 : 0;
+    });
+    for (const th of document.querySelectorAll('#hosts-table th[data-sort]')) {
+      if (th.dataset.sort === key) th.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
+      else th.removeAttribute('aria-sort');
+    }
+    $('hosts-count').textContent = rows.length === all.length ? `(${all.length})` : `(${rows.length} of ${all.length})`;
+    $('hosts-empty').hidden = all.length > 0;
+    $('hosts-body').replaceChildren(...rows.map(hostTableRow));
+  }
+
+  function hostTableRow(r) {
+    const h = r.h;
+    const tr = el('tr', { 'data-testid': 'host-row', 'data-host': h.host, class: state.selectedHost === h.host ? 'selected' : null });
+    const nameBtn = el('button', { type: 'button', class: 'linklike', 'data-testid': 'host-link', text: h.host });
+    nameBtn.addEventListener('click', () => openHost(h.host));
+    const sub = [h.kernel, h.agent_version ? 'agent ' + h.agent_version : null].filter(Boolean).join(' · ');
+    tr.append(el('td', null, nameBtn, sub ? el('span', { class: 'sub', text: sub }) : null));
+
+    const badges = el('td');
+    if (r.risk) badges.append(el('span', { class: 'badge bad', text: 'at risk' }));
+    if (h.stale) badges.append(el('span', { class: 'badge muted', text: 'stale' }));
+    if (r.kills > 0) badges.append(el('span', { class: 'badge warn', text: 'killing' }));
+    if (!r.risk && !h.stale && !r.kills) badges.append(el('span', { class: 'badge ok', text: 'ok' }));
+    tr.append(badges);
+
+    const memTd = el('td', { class: 'col-mem' });
+    if (r.total) {
+      const usedPct = Math.max(0, Math.min(100, 100 - (r.availPct || 0)));
+      const level = r.availPct < 10 ? 'bad' : r.availPct < 20 ? 'warn' : '';
+      memTd.append(el('div', { class: 'membar', 'data-testid': 'membar' },
+        el('div', {
+          class: 'track', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': usedPct.toFixed(0),
+          'aria-label': `memory used ${usedPct.toFixed(0)}%`,
+          title: `used ${fmtKB(r.used)} · available ${fmtKB(r.avail)} of ${fmtKB(r.total)}`,
+        },
+        el('div', { class: ('used ' + level).trim(), style: `width:${usedPct.toFixed(1)}%` }),
+        el('div', { class: 'avail', style: `width:${(100 - usedPct).toFixed(1)}%` })),
+        el('div', { class: 'label', text: `${fmtKB(r.used)} used · ${fmtKB(r.avail)} avail (${fmtNum(r.availPct)}%) of ${fmtKB(r.total)}` })));
+    } else {
+      memTd.append(el('span', { class: 'n-zero', text: 'no snapshot' }));
+    }
+    tr.append(memTd);
+
+    tr.append(el('td', { class: 'num', text: r.swapUsed === null ? '–' : fmtKB(r.swapUsed) }));
+    const psi = el('td', { class: 'num', title: 'some avg10 / full avg60, % of time stalled' });
+    psi.append(el('span', { class: r.some10 > 10 ? 'n-warn' : null, text: fmtNum(r.some10, 1) }), ' / ',
+      el('span', { class: r.full60 > 10 ? 'n-bad' : r.full60 > 1 ? 'n-warn' : null, text: fmtNum(r.full60, 1) }));
+    tr.append(psi);
+    tr.append(el('td', { class: 'num ' + (r.kills ? 'n-bad' : 'n-zero'), 'data-testid': 'host-kills', text: r.kills }));
+    tr.append(h.last_kill ? timeCell(h.last_kill) : el('td', { class: 'n-zero', text: '–' }));
+    const seen = timeCell(h.last_seen);
+    if (h.stale) seen.classList.add('n-warn');
+    tr.append(seen);
+    return tr;
+  }
+
+  // ---------------------------------------------------------------- kills table
+
+  function eventText(ev) {
+    const v = ev.victim || {};
+    return [ev.host, v.comm, v.pid, v.unit, v.container_id, v.cgroup, v.cmdline, ev.scope, ev.source,
+      ev.memcg && ev.memcg.oom].filter((x) => x !== null && x !== undefined).join(' ').toLowerCase();
+  }
+
+  function renderKills() {
+    const q = $('kills-filter').value.trim().toLowerCase();
+    const evs = q ? state.events.filter((ev) => eventText(ev).includes(q)) : state.events;
+    const range = $('tl-range').selectedOptions[0].textContent;
+    $('kills-count').textContent = `(${evs.length}${q ? ' of ' + state.events.length : ''} in ${range})`;
+    $('kills-empty').hidden = evs.length > 0;
+    const more = $('kills-more');
+    more.hidden = evs.length <= KILL_ROWS && !state.eventsTruncated;
+    more.textContent = evs.length > KILL_ROWS
+      ? `Showing the newest ${KILL_ROWS} of ${evs.length}; filter to narrow.`
+      : (state.eventsTruncated ? `Only the newest ${state.events.length} kills were loaded.` : '');
+    $('kills-body').replaceChildren(...evs.slice(0, KILL_ROWS).map((ev) => killRow(ev, true)));
+  }
+
+  function scopeBadge(ev) {
+    const s = ev.scope || (ev.source !== 'kernel' ? ev.source : null) || 'unknown';
+    const cls = s === 'global' ? 'bad' : s === 'memcg' ? 'warn' : 'muted';
+    return el('span', { class: 'badge ' + cls, text: s });
+  }
+
+  function killRow(ev, withHost) {
+    const v = ev.victim || {};
+    const tr = el('tr', { 'data-testid': 'kill-row', 'data-id': ev.id });
+    tr.append(timeCell(ev.time));
+    if (withHost) {
+      const hb = el('button', { type: 'button', class: 'linklike', text: ev.host || '–' });
+      if (ev.host) hb.addEventListener('click', () => openHost(ev.host));
+      tr.append(el('td', null, hb));
+    }
+    const vb = el('button', {
+      type: 'button', class: 'linklike', 'data-testid': 'kill-victim', text: v.comm || '?',
+      'aria-label': `Details of the kill of ${v.comm || 'unknown'} (pid ${v.pid})`,
+    });
+    vb.addEventListener('click', () => openKill(ev));
+    tr.append(el('td', null, vb, el('span', { class: 'sub', text: `pid ${v.pid}` + (ev.source && ev.source !== 'kernel' ? ' · ' + ev.source : '') })));
+    tr.append(el('td', { class: 'num', text: fmtKB(victimRSS(ev)) }));
+    tr.append(el('td', null, scopeBadge(ev)));
+    if (withHost) {
+      const where = el('td', { class: 'cgroup' });
+      const unit = v.unit || (v.container_id ? 'container ' + v.container_id.slice(0, 12) : null);
+      if (unit) where.append(el('strong', { text: unit }));
+      const cg = v.cgroup || (ev.memcg && (ev.memcg.task || ev.memcg.oom));
+      if (cg) where.append(el('span', { class: 'sub', text: cg }));
+      if (!unit && !cg) where.append('–');
+      tr.append(where);
+    }
+    return tr;
+  }
+
+  // ---------------------------------------------------------------- kill detail
+
+  function fact(dl, label, value, mono) {
+    if (value === null || value === undefined || value === '') return;
+    dl.append(el('div', null, el('dt', { text: label }), el('dd', { class: mono ? 'mono' : null, text: value })));
+  }
+
+  async function openKill(ev) {
+    state.openKillID = ev.id;
+    renderKill(ev);
+    const dlg = $('kill-detail');
+    if (!dlg.open) {
+      if (typeof dlg.showModal === 'function') dlg.showModal(); else dlg.setAttribute('open', '');
+    }
+    // The list already holds the whole event; fetching it by id shows what the store has now.
+    try {
+      const fresh = await api('events/' + encodeURIComponent(ev.id));
+      if (state.openKillID === ev.id) renderKill(fresh);
+    } catch (_) { /* keep the list's copy */ }
+  }
+
+  function renderKill(ev) {
+    const v = ev.victim || {};
+    $('kill-title').textContent = `${v.comm || '?'} (pid ${v.pid}) killed on ${ev.host || 'unknown host'}`;
+    const dl = $('kill-facts');
+    dl.replaceChildren();
+    fact(dl, 'Time', ev.time ? `${fmtTime(ev.time)} (${fmtAgo(ev.time)})` : null);
+    fact(dl, 'Host', ev.host);
+    fact(dl, 'Source', ev.source);
+    fact(dl, 'Scope', [ev.scope, ev.constraint].filter(Boolean).join(' · '));
+    fact(dl, 'Victim', `${v.comm} · pid ${v.pid}` + (v.uid !== undefined && v.uid !== null ? ` · uid ${v.uid}` : ''));
+    fact(dl, 'RSS at kill', victimRSS(ev) === null ? null : `${fmtKB(victimRSS(ev))} (anon ${fmtKB(v.anon_rss_kb)}, file ${fmtKB(v.file_rss_kb)}, shmem ${fmtKB(v.shmem_rss_kb)})`);
+    fact(dl, 'Total VM', v.total_vm_kb !== undefined ? fmtKB(v.total_vm_kb) : null);
+    fact(dl, 'Page tables', v.pgtables_kb !== undefined ? fmtKB(v.pgtables_kb) : null);
+    fact(dl, 'Last sampled RSS', v.last_rss_kb !== undefined ? fmtKB(v.last_rss_kb) : null);
+    fact(dl, 'oom_score_adj', v.oom_score_adj);
+    fact(dl, 'Score', v.score);
+    fact(dl, 'Unit', v.unit);
+    fact(dl, 'Container', v.container_id, true);
+    fact(dl, 'Pod', v.pod_uid, true);
+    fact(dl, 'Cgroup', v.cgroup, true);
+    fact(dl, 'Command line', v.cmdline, true);
+    const t = ev.trigger;
+    if (t) {
+      fact(dl, 'Triggered by', [t.comm, t.pid !== undefined ? 'pid ' + t.pid : null].filter(Boolean).join(' · '));
+      fact(dl, 'Allocation', [t.gfp_mask ? 'gfp ' + t.gfp_mask : null, t.order !== undefined ? 'order ' + t.order : null].filter(Boolean).join(', '), true);
+    }
+    const m = ev.memcg;
+    if (m) {
+      fact(dl, 'Memcg at limit', m.oom, true);
+      fact(dl, 'Victim memcg', m.task && m.task !== m.oom ? m.task : null, true);
+      if (m.usage_kb !== undefined || m.limit_kb !== undefined) fact(dl, 'Memcg usage / limit', `${fmtKB(m.usage_kb)} / ${fmtKB(m.limit_kb)}`);
+    }
+    if (ev.reaped) fact(dl, 'Left after oom_reaper', `anon ${fmtKB(ev.reaped.anon_rss_kb)}, file ${fmtKB(ev.reaped.file_rss_kb)}, shmem ${fmtKB(ev.reaped.shmem_rss_kb)}`);
+    fact(dl, 'Cpuset / mems', [ev.cpuset, ev.mems_allowed].filter(Boolean).join(' · '), true);
+    fact(dl, 'Boot', ev.boot_id, true);
+    fact(dl, 'Uptime', typeof ev.uptime_s === 'number' ? ev.uptime_s.toFixed(3) + ' s' : null);
+    fact(dl, 'Event id', ev.id, true);
+
+    const cands = (ev.candidates || []).slice().sort((a, b) => (b.rss_pages || 0) - (a.rss_pages || 0));
+    $('kill-cand-count').textContent = cands.length ? `(${cands.length} tasks)` : '';
+    $('kill-cand-note').textContent = cands.length
+      ? 'Largest first; pages shown at 4 KiB. The victim is highlighted.'
+      : 'The report had no task table (vm.oom_dump_tasks off, or a userspace killer).';
+    $('kill-candidates').hidden = !cands.length;
+    $('kill-candidates').tBodies[0].replaceChildren(...cands.map((c) => {
+      const tr = el('tr', { 'data-testid': 'candidate-row', class: c.pid === v.pid ? 'victim' : null },
+        el('td', { class: 'num', text: c.pid }),
+        el('td', { text: c.name }),
+        el('td', { class: 'num', text: c.uid ?? '–' }),
+        el('td', { class: 'num', text: typeof c.rss_pages === 'number' ? fmtKB(c.rss_pages * PAGE_KB) : '–' }),
+        el('td', { class: 'num', text: typeof c.total_vm_pages === 'number' ? fmtKB(c.total_vm_pages * PAGE_KB) : '–' }),
+        el('td', { class: 'num', text: typeof c.swapents === 'number' ? fmtKB(c.swapents * PAGE_KB) : '–' }),
+        el('td', { class: 'num', text: c.oom_score_adj ?? '–' }));
+      if (c.pid === v.pid) tr.setAttribute('aria-label', 'victim');
+      return tr;
+    }));
+    $('kill-raw').textContent = ev.raw || '(no raw report stored)';
+  }
+
+  // ---------------------------------------------------------------- host detail
+
+  function openHost(name) {
+    state.selectedHost = name;
+    state.hostDetail = null;
+    const sec = $('host-detail');
+    sec.hidden = false;
+    $('host-detail-title').textContent = name;
+    $('hd-facts').replaceChildren();
+    $('hd-mem-chart').replaceChildren(el('p', { class: 'hint', text: 'loading…' }));
+    $('hd-psi-chart').replaceChildren();
+    renderHosts();
+    sec.scrollIntoView({ behavior: 'smooth', block: 'start' });
+    sec.focus({ preventScroll: true });
+    loadHostDetail(name, false);
+  }
+
+  function closeHost() {
+    state.selectedHost = null;
+    state.hostDetail = null;
+    $('host-detail').hidden = true;
+    renderHosts();
+  }
+
+  async function loadHostDetail(name, quiet) {
+    const range = $('hd-range').value;
+    try {
+      const [snaps, evs] = await Promise.all([
+        api('hosts/' + encodeURIComponent(name) + '/snapshots', { since: range, points: 400 }),
+        fetchEvents({ host: name, since: range }, 2000),
+      ]);
+      if (state.selectedHost !== name) return;
+      state.hostDetail = { name, range, snaps, events: evs.events };
+      renderHostDetail();
+    } catch (e) {
+      if (e instanceof AuthError) throw e;
+      if (!quiet) $('hd-mem-chart').replaceChildren(el('p', { class: 'error-text', text: 'Could not load: ' + e.message }));
+    }
+  }
+
+  function renderHostDetail() {
+    const d = state.hostDetail;
+    if (!d) return;
+    const h = state.hosts.find((x) => x.host === d.name) || { host: d.name };
+    const dl = $('hd-facts');
+    dl.replaceChildren();
+    const m = h.memory || {};
+    fact(dl, 'Last seen', h.last_seen ? `${fmtTime(h.last_seen)} (${fmtAgo(h.last_seen)})` + (h.stale ? ' · stale' : '') : null);
+    fact(dl, 'Memory', m.total_kb !== undefined ? `${fmtKB(m.available_kb)} available of ${fmtKB(m.total_kb)}` : null);
+    fact(dl, 'Swap', m.swap_total_kb ? `${fmtKB(m.swap_total_kb - (m.swap_free_kb || 0))} used of ${fmtKB(m.swap_total_kb)}` : (m.swap_total_kb === 0 ? 'none' : null));
+    const p = h.pressure;
+    if (p) fact(dl, 'PSI some / full', `avg10 ${fmtNum(p.some_avg10, 1)} / ${fmtNum(p.full_avg10, 1)} · avg60 ${fmtNum(p.some_avg60, 1)} / ${fmtNum(p.full_avg60, 1)}`);
+    fact(dl, 'Kills in range', String(d.events.length));
+    fact(dl, 'Kernel', h.kernel);
+    fact(dl, 'Agent', [h.agent_version, h.interval_s ? `every ${h.interval_s} s` : null].filter(Boolean).join(' · '));
+    fact(dl, 'Boot', h.boot_id, true);
+    const a = h.agent || {};
+    const losses = [['dropped snapshots', a.dropped_snapshots], ['dropped events', a.dropped_events],
+      ['kmsg overruns', a.kmsg_overruns], ['unattributed kills', a.unattributed_kills], ['source errors', a.source_errors]]
+      .filter(([, n]) => n).map(([k, n]) => `${k} ${n}`);
+    if (losses.length) fact(dl, 'Agent losses', losses.join(', '));
+
+    const pts = d.snaps.points || [];
+    const start = new Date(d.snaps.since).getTime();
+    const end = new Date(d.snaps.until).getTime();
+    const step = (d.snaps.step_s || 30) * 1000;
+    const series = (f) => pts.map((pt) => [new Date(pt.time).getTime(), f(pt)]).filter(([t, v]) => !isNaN(t) && typeof v === 'number' && isFinite(v));
+    const used = series((pt) => (pt.total_kb != null && pt.available_kb != null ? pt.total_kb - pt.available_kb : null));
+    const total = series((pt) => pt.total_kb);
+    const avail = series((pt) => pt.available_kb);
+    const minAvail = series((pt) => pt.min_available_kb);
+    const yMaxMem = Math.max(1, ...total.map((x) => x[1]), ...used.map((x) => x[1]));
+    const kills = d.events.filter((ev) => ev.time).map((ev) => ({ t: new Date(ev.time).getTime(), ev }));
+
+    drawSeries($('hd-mem-chart'), {
+      start, end, step, yMax: yMaxMem, yFormat: fmtKB, testid: 'hd-mem-svg',
+      label: `Memory of ${d.name}`,
+      series: [
+        { cls: 'area-used', data: used, area: true, name: 'used' },
+        { cls: 'line-used', data: used, name: 'used (total − available)', color: 'var(--accent)' },
+        { cls: 'line-avail', data: avail, name: 'available', color: 'var(--ok)' },
+        { cls: 'line-minavail', data: minAvail, name: 'min available', color: 'var(--ok)' },
+        { cls: 'line-total', data: total, name: 'total', color: 'var(--muted)' },
+      ],
+      kills,
+    });
+    const some = series((pt) => pt.some_avg10);
+    const full = series((pt) => pt.full_avg10);
+    const full60 = series((pt) => pt.full_avg60);
+    const yMaxPsi = Math.max(10, ...some.map((x) => x[1]), ...full.map((x) => x[1])) * 1.1;
+    drawSeries($('hd-psi-chart'), {
+      start, end, step, yMax: yMaxPsi, yFormat: (v) => v.toFixed(0) + '%', testid: 'hd-psi-svg',
+      label: `Memory pressure of ${d.name}`, height: 150,
+      series: [
+        { cls: 'line-some', data: some, name: 'some avg10', color: 'var(--warn)' },
+        { cls: 'line-full', data: full, name: 'full avg10', color: 'var(--bad)' },
+        { cls: 'line-full', data: full60, name: 'full avg60', color: 'var(--bad)', dashed: true },
+      ],
+      threshold: { v: 10, name: 'at risk: full avg60 > 10' },
+      kills,
+    });
+
+    $('hd-kills').tBodies[0].replaceChildren(...d.events.slice(0, 100).map((ev) => killRow(ev, false)));
+    const procs = ((d.snaps.latest && d.snaps.latest.processes) || []).slice().sort((a, b) => b.rss_kb - a.rss_kb).slice(0, 12);
+    $('hd-procs').tBodies[0].replaceChildren(...procs.map((p) => el('tr', { 'data-testid': 'proc-row' },
+      el('td', null, el('span', { text: p.comm }), p.cmdline ? el('span', { class: 'sub cgroup', text: p.cmdline.slice(0, 120) }) : null),
+      el('td', { class: 'num', text: p.pid }),
+      el('td', { class: 'num', text: fmtKB(p.rss_kb) }),
+      el('td', { class: 'num', text: p.oom_score ?? '–' }),
+      el('td', { class: 'cgroup', text: p.unit || (p.container_id ? p.container_id.slice(0, 12) : '') || '–' }))));
+  }
+
+  /** A time-series chart on [start, end] with kill markers on the same axis. */
+  function drawSeries(box, o) {
+    const W = chartWidth(box);
+    const H = o.height || (W < 500 ? 180 : 220);
+    const M = { l: 62, r: 10, t: 14, b: 24 };
+    const iw = W - M.l - M.r;
+    const ih = H - M.t - M.b;
+    const span = Math.max(1, o.end - o.start);
+    const X = (t) => M.l + ((t - o.start) / span) * iw;
+    const Y = (v) => M.t + ih - (Math.max(0, v) / o.yMax) * ih;
+    const root = svg('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': o.label, 'data-testid': o.testid });
+
+    for (let i = 0; i <= 4; i++) {
+      const v = (o.yMax / 4) * i;
+      const y = Y(v);
+      root.append(svg('line', { class: 'grid', x1: M.l, x2: W - M.r, y1: y, y2: y }));
+      root.append(svg('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end', text: o.yFormat(v) }));
+    }
+    const nTicks = Math.max(2, Math.floor(iw / 110));
+    for (let i = 0; i <= nTicks; i++) {
+      const t = o.start + (span / nTicks) * i;
+      const d = new Date(t);
+      const label = span > 2 * 86400000
+        ? d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) + ' ' + pad(d.getHours()) + 'h'
+        : pad(d.getHours()) + ':' + pad(d.getMinutes());
+      root.append(svg('text', { x: X(t), y: H - 6, 'text-anchor': i === 0 ? 'start' : i === nTicks ? 'end' : 'middle', text: label }));
+    }
+    if (o.threshold && o.threshold.v < o.yMax) {
+      root.append(svg('line', { class: 'threshold', x1: M.l, x2: W - M.r, y1: Y(o.threshold.v), y2: Y(o.threshold.v) },
+        svg('title', { text: o.threshold.name })));
+    }
+
+    // A gap longer than a few buckets means the agent was silent: break the line there.
+    const gapMs = Math.max(o.step * 2.5, 90000);
+    let drawn = 0;
+    for (const s of o.series) {
+      if (!s.data.length) continue;
+      drawn++;
+      const segs = [];
+      let cur = [];
+      for (const p of s.data) {
+        if (cur.length && p[0] - cur[cur.length - 1][0] > gapMs) { segs.push(cur); cur = []; }
+        cur.push(p);
+      }
+      if (cur.length) segs.push(cur);
+      let dAttr = '';
+      for (const seg of segs) {
+        if (s.area) {
+          dAttr += `M${X(seg[0][0]).toFixed(1)},${Y(0).toFixed(1)}` +
+            seg.map((p) => `L${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('') +
+            `L${X(seg[seg.length - 1][0]).toFixed(1)},${Y(0).toFixed(1)}Z`;
+        } else if (seg.length === 1) {
+          const x = X(seg[0][0]), y = Y(seg[0][1]);
+          dAttr += `M${(x - 1.5).toFixed(1)},${y.toFixed(1)}L${(x + 1.5).toFixed(1)},${y.toFixed(1)}`;
+        } else {
+          dAttr += seg.map((p, i) => `${i ? 'L' : 'M'}${X(p[0]).toFixed(1)},${Y(p[1]).toFixed(1)}`).join('');
+        }
+      }
+      const path = svg('path', { class: s.cls, d: dAttr, 'stroke-dasharray': s.dashed ? '5 3' : null });
+      if (!s.area) path.append(svg('title', { text: s.name }));
+      root.append(path);
+    }
+    root.append(svg('line', { class: 'axis', x1: M.l, x2: W - M.r, y1: M.t + ih, y2: M.t + ih }));
+
+    for (const k of o.kills) {
+      if (k.t < o.start || k.t > o.end) continue;
+      const x = X(k.t);
+      const name = (k.ev.victim && k.ev.victim.comm) || '?';
+      const g = svg('g', { class: 'kill', 'data-testid': 'kill-marker', tabindex: 0, role: 'button', 'aria-label': `kill of ${name} at ${fmtTime(k.t)}` },
+        svg('line', { class: 'kill-mark', x1: x, x2: x, y1: M.t, y2: M.t + ih }),
+        svg('circle', { class: 'kill-dot', cx: x, cy: M.t, r: 4 }),
+        svg('title', { text: `OOM kill: ${name} (pid ${k.ev.victim && k.ev.victim.pid}) at ${fmtTime(k.t)}` }));
+      g.addEventListener('click', () => openKill(k.ev));
+      g.addEventListener('keydown', (e) => { if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); openKill(k.ev); } });
+      root.append(g);
+    }
+    if (!drawn) {
+      root.append(svg('text', { class: 'nodata', x: M.l + iw / 2, y: M.t + ih / 2, 'text-anchor': 'middle', text: 'No snapshots in this range' }));
+    }
+
+    const legend = el('ul', { class: 'legend' });
+    for (const s of o.series) {
+      if (s.area || !s.data.length) continue;
+      legend.append(el('li', null, el('span', { class: 'swatch', style: `background:${s.color}` + (s.dashed ? ';opacity:.5' : '') }), s.name));
+    }
+    if (o.kills.length) legend.append(el('li', null, el('span', { class: 'swatch', style: 'background:var(--bad)' }), 'OOM kill'));
+    box.replaceChildren(root, legend);
+  }
+
+  // ---------------------------------------------------------------- wiring
+
+  function init() {
+    takeTokenFromFragment();
+    state.token = sessionStorage.getItem(TOKEN_KEY);
+    setupSortHeaders();
+
+    $('token-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      const t = $('token-input').value.trim();
+      if (!t) return;
+      sessionStorage.setItem(TOKEN_KEY, t);
+      state.token = t;
+      $('token-input').value = '';
+      $('token-error').hidden = true;
+      refresh().then(() => { if (state.token) startTimer(); });
+    });
+    $('logout').addEventListener('click', signOut);
+    $('refresh').addEventListener('click', () => refresh());
+    $('auto-refresh').addEventListener('change', () => {
+      if (autoRefreshOn()) refresh();
+      else if (state.loadedAt) setStatus('updated ' + fmtTime(state.loadedAt).slice(11) + ' · paused');
+    });
+    $('tl-range').addEventListener('change', () => refresh());
+    $('tl-bucket').addEventListener('change', renderTimeline);
+    $('tl-stack').addEventListener('change', renderTimeline);
+    $('hosts-filter').addEventListener('input', renderHosts);
+    $('hosts-problems').addEventListener('change', renderHosts);
+    $('kills-filter').addEventListener('input', renderKills);
+    $('host-detail-close').addEventListener('click', closeHost);
+    $('hd-range').addEventListener('change', () => { if (state.selectedHost) loadHostDetail(state.selectedHost, false); });
+    $('kill-close').addEventListener('click', () => $('kill-detail').close());
+    $('kill-detail').addEventListener('close', () => { state.openKillID = null; });
+    // A click on the backdrop (outside the dialog's box) closes it, as users expect.
+    $('kill-detail').addEventListener('click', (e) => {
+      const r = e.currentTarget.getBoundingClientRect();
+      if (e.target === e.currentTarget && (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom)) {
+        e.currentTarget.close();
+      }
+    });
+    document.addEventListener('visibilitychange', () => {
+      if (!document.hidden && autoRefreshOn() && state.token && state.loadedAt && Date.now() - state.loadedAt > REFRESH_MS) refresh();
+    });
+    let resizeTimer = null;
+    window.addEventListener('resize', () => {
+      clearTimeout(resizeTimer);
+      resizeTimer = setTimeout(() => {
+        if (!state.loadedAt) return;
+        renderTimeline();
+        renderHostDetail();
+      }, 150);
+    });
+
+    if (!state.token) {
+      showPrompt('');
+      return;
+    }
+    refresh().then(() => { if (state.token) startTimer(); });
+  }
+
+  init();
+})();
