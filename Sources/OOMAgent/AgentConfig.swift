@@ -1,0 +1,172 @@
+public import OOMKit
+
+/// A setting that makes no sense; the message names the setting and what would work.
+public struct AgentConfigError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var message: String
+    public var description: String { message }
+    public init(_ message: String) { self.message = message }
+}
+
+/// Everything the agent can be told, resolved from agent.yaml, `OOMWATCH_*` variables and
+/// flags (in that order of precedence, reversed) by `resolve`. Every key is documented in
+/// agent-config/agent.yaml.
+public struct AgentConfig: Sendable, Equatable {
+    /// Which sources run.
+    public struct Sources: Sendable, Equatable {
+        public var host = true
+        public var meminfo = true
+        public var vmstat = true
+        public var pressure = true
+        public var processes = true
+        public var cgroups = true
+        /// The /dev/kmsg follower.
+        public var kmsg = true
+        /// systemd-oomd and earlyoom kills from the journal.
+        public var journal = true
+        public init() {}
+    }
+
+    /// How the agent talks to the collector.
+    public struct Upload: Sendable, Equatable {
+        public var caFile: String?
+        public var clientCertFile: String?
+        public var clientKeyFile: String?
+        public var verifyTLS = true
+        public var connectTimeoutSeconds = 5.0
+        public var totalTimeoutSeconds = 30.0
+        /// Bodies larger than this are gzip-compressed.
+        public var gzipMinBytes = 1024
+        public var initialBackoffSeconds = 1.0
+        public var maxBackoffSeconds = 300.0
+        public init() {}
+    }
+
+    public var collector: String?
+    public var tokenFile: String?
+    public var stateDir = "/var/lib/oomwatch-agent"
+    public var intervalSeconds = 10.0
+    public var hostname: String?
+    public var topProcesses = 20
+    /// Written to /proc/self/oom_score_adj at start; `nil` leaves it alone.
+    public var oomScoreAdj: Int? = -900
+    public var roots = FileRoots()
+    public var sources = Sources()
+    public var vmstatAll = false
+    public var cgroupMaxDepth = 3
+    public var cgroupMax = 50
+    public var spoolMaxBytes: Int64 = 64 << 20
+    public var spoolSegmentBytes = 512 << 10
+    public var upload = Upload()
+    public var journalctlPath = "/usr/bin/journalctl"
+    public var logLevel = "info"
+
+    public init() {}
+
+    /// Flag values (nil = not given) for `resolve`.
+    public struct Flags: Sendable {
+        public var collector: String?
+        public var tokenFile: String?
+        public var stateDir: String?
+        public var interval: Double?
+        public var hostname: String?
+        public var topProcesses: Int?
+        public var procRoot: String?
+        public var cgroupRoot: String?
+        public var kmsgPath: String?
+        public var logLevel: String?
+        public init() {}
+    }
+
+    /// Resolves every setting: flag > `OOMWATCH_*` variable > config file > default.
+    public static func resolve(layers: ConfigLayers, flags: Flags = Flags()) throws(AgentConfigError) -> AgentConfig {
+        var c = AgentConfig()
+        do {
+            c.collector = layers.string("collector", flag: flags.collector)
+            c.tokenFile = layers.string("token_file", flag: flags.tokenFile)
+            c.stateDir = layers.string("state_dir", flag: flags.stateDir) ?? c.stateDir
+            c.intervalSeconds = try layers.double("interval", flag: flags.interval, default: c.intervalSeconds)
+            c.hostname = layers.string("hostname", flag: flags.hostname)
+            c.topProcesses = try layers.int("top_processes", flag: flags.topProcesses, default: c.topProcesses)
+            if let adj = layers.string("oom_score_adj"), adj.lowercased() == "off" || adj.lowercased() == "none" {
+                c.oomScoreAdj = nil
+            } else {
+                c.oomScoreAdj = try layers.int("oom_score_adj", default: c.oomScoreAdj ?? -900)
+            }
+            c.roots.proc = layers.string("paths.proc", flag: flags.procRoot) ?? c.roots.proc
+            c.roots.cgroup = layers.string("paths.cgroup", flag: flags.cgroupRoot) ?? c.roots.cgroup
+            c.roots.kmsg = layers.string("paths.kmsg", flag: flags.kmsgPath) ?? c.roots.kmsg
+            c.sources.host = try layers.bool("sources.host", default: true)
+            c.sources.meminfo = try layers.bool("sources.meminfo", default: true)
+            c.sources.vmstat = try layers.bool("sources.vmstat", default: true)
+            c.sources.pressure = try layers.bool("sources.pressure", default: true)
+            c.sources.processes = try layers.bool("sources.processes", default: true)
+            c.sources.cgroups = try layers.bool("sources.cgroups", default: true)
+            c.sources.kmsg = try layers.bool("sources.kmsg", default: true)
+            c.sources.journal = try layers.bool("sources.journal", default: true)
+            c.vmstatAll = try layers.bool("vmstat.all", default: false)
+            c.cgroupMaxDepth = try layers.int("cgroups.max_depth", default: c.cgroupMaxDepth)
+            c.cgroupMax = try layers.int("cgroups.max", default: c.cgroupMax)
+            c.spoolMaxBytes = Int64(try layers.double("spool.max_mb", default: 64) * 1024 * 1024)
+            c.spoolSegmentBytes = try layers.int("spool.segment_kb", default: 512) * 1024
+            c.upload.caFile = layers.string("upload.ca_file")
+            c.upload.clientCertFile = layers.string("upload.client_cert")
+            c.upload.clientKeyFile = layers.string("upload.client_key")
+            c.upload.verifyTLS = try layers.bool("upload.verify_tls", default: true)
+            c.upload.connectTimeoutSeconds = try layers.double("upload.connect_timeout", default: 5)
+            c.upload.totalTimeoutSeconds = try layers.double("upload.timeout", default: 30)
+            c.upload.gzipMinBytes = try layers.int("upload.gzip_min_bytes", default: 1024)
+            c.upload.initialBackoffSeconds = try layers.double("upload.initial_backoff", default: 1)
+            c.upload.maxBackoffSeconds = try layers.double("upload.max_backoff", default: 300)
+            c.journalctlPath = layers.string("journal.journalctl") ?? c.journalctlPath
+            c.logLevel = layers.string("log_level", flag: flags.logLevel) ?? c.logLevel
+        } catch {
+            throw AgentConfigError("\(error)")
+        }
+        try c.validate()
+        return c
+    }
+
+    /// Checks ranges and combinations; the message says which setting and what works.
+    public func validate() throws(AgentConfigError) {
+        guard intervalSeconds >= 0.1, intervalSeconds <= 86_400 else {
+            throw AgentConfigError("interval must be between 0.1 and 86400 seconds, got \(intervalSeconds)")
+        }
+        guard (0...10_000).contains(topProcesses) else {
+            throw AgentConfigError("top_processes must be between 0 and 10000, got \(topProcesses)")
+        }
+        if let adj = oomScoreAdj, !(-1000...1000).contains(adj) {
+            throw AgentConfigError("oom_score_adj must be between -1000 and 1000 (or off), got \(adj)")
+        }
+        guard spoolMaxBytes >= 1 << 20 else {
+            throw AgentConfigError("spool.max_mb must be at least 1")
+        }
+        guard spoolSegmentBytes >= 4096, Int64(spoolSegmentBytes) * 4 <= spoolMaxBytes else {
+            throw AgentConfigError("spool.segment_kb must be at least 4 and at most a quarter of spool.max_mb")
+        }
+        guard upload.connectTimeoutSeconds > 0, upload.totalTimeoutSeconds > 0 else {
+            throw AgentConfigError("upload.connect_timeout and upload.timeout must be positive")
+        }
+        guard upload.initialBackoffSeconds > 0, upload.maxBackoffSeconds >= upload.initialBackoffSeconds else {
+            throw AgentConfigError("upload.initial_backoff must be positive and at most upload.max_backoff")
+        }
+        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+            throw AgentConfigError(
+                "log_level must be one of trace, debug, info, notice, warning, error, critical; got \(logLevel)")
+        }
+        if let collector {
+            guard collector.hasPrefix("http://") || collector.hasPrefix("https://"), collector.count > 8 else {
+                throw AgentConfigError("collector must be an http:// or https:// URL, got \(collector)")
+            }
+        }
+        guard !stateDir.isEmpty else { throw AgentConfigError("state_dir must not be empty") }
+    }
+
+    /// For `run`: a collector is required.
+    public func validateForRun() throws(AgentConfigError) {
+        guard collector != nil else {
+            throw AgentConfigError(
+                "no collector set: pass --collector URL, set OOMWATCH_COLLECTOR, or add `collector:` to the config file"
+            )
+        }
+    }
+}

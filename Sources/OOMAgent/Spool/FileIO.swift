@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A file system call failed.
+public struct FileIOError: Error, CustomStringConvertible, Sendable {
+    public var operation: String
+    public var path: String
+    public var errno: Int32
+    public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+}
+
+/// Small POSIX helpers for the state directory (spool, cursors, dead letters).
+public enum FileIO {
+    /// Creates `path` and its parents (mode 0700: the spool holds host details).
+    public static func makeDirectories(_ path: String) throws(FileIOError) {
+        var current = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/") {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0 && errno != EEXIST {
+                throw FileIOError(operation: "mkdir", path: current, errno: errno)
+            }
+        }
+    }
+
+    /// The whole file, or `nil` if it does not exist.
+    public static func readAll(_ path: String) throws(FileIOError) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw FileIOError(operation: "open", path: path, errno: errno)
+        }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError(operation: "read", path: path, errno: errno)
+            }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    /// Writes all of `bytes` to `fd`.
+    public static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(FileIOError) {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError(operation: "write", path: path, errno: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// Replaces `path` atomically and durably: temp file, fsync, rename, fsync of the
+    /// directory. A crash leaves either the old or the new content.
+    public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(FileIOError) {
+        let tmp = path + ".tmp"
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        if fd < 0 { throw FileIOError(operation: "open", path: tmp, errno: errno) }
+        do {
+            try writeAll(fd, bytes, path: tmp)
+        } catch {
+            close(fd)
+            throw error
+        }
+        if fsync(fd) != 0 {
+            let e = errno
+            close(fd)
+            throw FileIOError(operation: "fsync", path: tmp, errno: e)
+        }
+        close(fd)
+        if rename(tmp, path) != 0 { throw FileIOError(operation: "rename", path: path, errno: errno) }
+        syncDirectory(of: path)
+    }
+
+    /// Makes a created, renamed or removed entry durable.
+    public static func syncDirectory(of path: String) {
+        let dir: String
+        if let slash = path.lastIndex(of: "/") {
+            dir = slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            dir = "."
+        }
+        let fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    /// Appends one line durably-enough (no fsync) to `path`, creating it.
+    public static func appendLine(_ path: String, _ bytes: [UInt8]) throws(FileIOError) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        if fd < 0 { throw FileIOError(operation: "open", path: path, errno: errno) }
+        defer { close(fd) }
+        try writeAll(fd, bytes + [10], path: path)
+        fsync(fd)
+    }
+
+    public static func exists(_ path: String) -> Bool {
+        Glibc.access(path, F_OK) == 0
+    }
+
+    public static func fileSize(_ path: String) -> Int64? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int64(st.st_size)
+    }
+}
