@@ -1,0 +1,356 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+public import OOMKit
+import GRDB
+
+/// Filters of `GET /api/v1/events`. Every value is bound as a statement argument.
+public struct EventFilter: Sendable, Equatable {
+    public var host: String?
+    public var comm: String?
+    public var source: String?
+    public var scope: String?
+    public var unit: String?
+    public var container: String?
+    /// Microseconds since the epoch, inclusive.
+    public var since: Int64?
+    /// Microseconds since the epoch, exclusive.
+    public var until: Int64?
+    public var limit: Int = 100
+    public var cursor: String?
+
+    public init() {}
+}
+
+/// The opaque cursor of the events listing: the (time, rowid) of the last row returned.
+enum EventCursor {
+    static func encode(time: Int64, id: Int64) -> String {
+        "c" + String(time, radix: 36) + "." + String(id, radix: 36)
+    }
+
+    static func decode(_ text: String) -> (time: Int64, id: Int64)? {
+        guard text.first == "c", text.utf8.count <= 40 else { return nil }
+        let parts = text.dropFirst().split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let t = Int64(parts[0], radix: 36),
+            let i = Int64(parts[1], radix: 36)
+        else { return nil }
+        return (t, i)
+    }
+}
+
+extension OOMDatabase {
+    static let decoder = JSONDecoder()
+
+    /// Every known host with its latest state. `now` decides staleness (silent for three
+    /// of its intervals) and the 24-hour kill window.
+    public func hosts(now: Int64 = nowMicroseconds()) async throws(StoreError) -> [HostStatus] {
+        do {
+            return try await pool.read { db in
+                var kills: [Int64: (Int, Int64)] = [:]
+                for row in try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT host_id, count(*), max(time) FROM events
+                        WHERE time >= ? GROUP BY host_id
+                        """, arguments: [now - 86_400_000_000])
+                {
+                    kills[row[0]] = (row[1], row[2])
+                }
+                var lastKill: [Int64: Int64] = [:]
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT host_id, max(time) FROM events GROUP BY host_id")
+                {
+                    lastKill[row[0]] = row[1]
+                }
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT id, name, last_seen, interval_s, boot_id, agent_version, kernel,
+                            agent_json, snapshot_time, total_kb, available_kb, full_avg60,
+                            memory_json, pressure_json
+                        FROM hosts ORDER BY name
+                        """)
+                return rows.map { row in
+                    let id: Int64 = row["id"]
+                    let lastSeen: Int64 = row["last_seen"]
+                    let interval: Double = row["interval_s"]
+                    var h = HostStatus(
+                        host: row["name"], lastSeen: RFC3339.format(epochMicroseconds: lastSeen),
+                        stale: Self.isStale(lastSeen: lastSeen, intervalS: interval, now: now),
+                        kills24h: kills[id]?.0 ?? 0)
+                    h.bootID = row["boot_id"]
+                    h.agentVersion = row["agent_version"]
+                    h.intervalS = interval
+                    h.kernel = row["kernel"]
+                    if let t: Int64 = row["snapshot_time"] {
+                        h.snapshotTime = RFC3339.format(epochMicroseconds: t)
+                    }
+                    if let s: String = row["memory_json"] {
+                        h.memory = try? Self.decoder.decode([String: Int64].self, from: Data(s.utf8))
+                    }
+                    if let s: String = row["pressure_json"] {
+                        h.pressure = try? Self.decoder.decode(Pressure.self, from: Data(s.utf8))
+                    }
+                    if let s: String = row["agent_json"] {
+                        h.agent = try? Self.decoder.decode(AgentInfo.self, from: Data(s.utf8))
+                    }
+                    let risk = Self.risk(
+                        total: row["total_kb"], available: row["available_kb"],
+                        fullAvg60: row["full_avg60"])
+                    h.availablePct = risk.availablePct
+                    h.atRisk = h.snapshotTime == nil ? nil : !risk.reasons.isEmpty
+                    if let t = lastKill[id] { h.lastKill = RFC3339.format(epochMicroseconds: t) }
+                    return h
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    static func isStale(lastSeen: Int64, intervalS: Double, now: Int64) -> Bool {
+        Double(now - lastSeen) > 3 * intervalS * 1_000_000
+    }
+
+    static func risk(total: Int64?, available: Int64?, fullAvg60: Double?) -> (
+        availablePct: Double?, reasons: [String]
+    ) {
+        var pct: Double?
+        if let total, let available, total > 0 {
+            pct = (Double(available) / Double(total) * 1000).rounded() / 10
+        }
+        var reasons: [String] = []
+        if let total, let available, total > 0, available * 10 < total {
+            reasons.append("memory_available")
+        }
+        if let fullAvg60, fullAvg60 > 10 { reasons.append("psi_full") }
+        return (pct, reasons)
+    }
+
+    /// A page of events, newest first, and the cursor of the next page (`nil` at the end).
+    public func events(_ filter: EventFilter) async throws(StoreError) -> EventsPage {
+        var after: (time: Int64, id: Int64)?
+        if let cursor = filter.cursor {
+            guard let decoded = EventCursor.decode(cursor) else { throw .invalidCursor }
+            after = decoded
+        }
+        let limit = max(1, min(filter.limit, 1000))
+        var clauses: [String] = []
+        var arguments = StatementArguments()
+        if let host = filter.host {
+            clauses.append("host_id = (SELECT id FROM hosts WHERE name = ?)")
+            arguments += [host]
+        }
+        // Each filter is a fixed SQL fragment with a bound value: nothing user-supplied is
+        // ever spliced into the statement.
+        let simple: [(String, String?)] = [
+            ("comm = ?", filter.comm), ("source = ?", filter.source), ("scope = ?", filter.scope),
+            ("unit = ?", filter.unit), ("container = ?", filter.container),
+        ]
+        for (clause, value) in simple {
+            if let value {
+                clauses.append(clause)
+                arguments += [value]
+            }
+        }
+        if let since = filter.since {
+            clauses.append("time >= ?")
+            arguments += [since]
+        }
+        if let until = filter.until {
+            clauses.append("time < ?")
+            arguments += [until]
+        }
+        if let after {
+            clauses.append("(time < ? OR (time = ? AND id < ?))")
+            arguments += [after.time, after.time, after.id]
+        }
+        var sql = "SELECT id, time, json FROM events"
+        if !clauses.isEmpty { sql += " WHERE " + clauses.joined(separator: " AND ") }
+        sql += " ORDER BY time DESC, id DESC LIMIT ?"
+        arguments += [limit + 1]
+        let query = sql
+        let args = arguments
+        do {
+            return try await pool.read { db in
+                let rows = try Row.fetchAll(db, sql: query, arguments: args)
+                var events: [OOMEvent] = []
+                events.reserveCapacity(min(rows.count, limit))
+                for row in rows.prefix(limit) {
+                    let json: String = row["json"]
+                    events.append(try Self.decoder.decode(OOMEvent.self, from: Data(json.utf8)))
+                }
+                var next: String?
+                if rows.count > limit, let last = rows.prefix(limit).last {
+                    next = EventCursor.encode(time: last["time"], id: last["id"])
+                }
+                return EventsPage(events: events, nextCursor: next)
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// One event by its id.
+    public func event(id: String) async throws(StoreError) -> OOMEvent {
+        let found: OOMEvent?
+        do {
+            found = try await pool.read { db in
+                guard
+                    let json = try String.fetchOne(
+                        db, sql: "SELECT json FROM events WHERE event_id = ?", arguments: [id])
+                else { return nil }
+                return try Self.decoder.decode(OOMEvent.self, from: Data(json.utf8))
+            }
+        } catch {
+            throw Self.map(error)
+        }
+        guard let found else { throw .notFound("event \(id)") }
+        return found
+    }
+
+    /// A host's snapshots in [since, until), averaged into at most `points` buckets. Where
+    /// raw snapshots have expired, the hourly rollups fill in.
+    public func snapshots(host: String, since: Int64, until: Int64, points: Int)
+        async throws(StoreError) -> SnapshotsResponse
+    {
+        let points = max(1, min(points, 5000))
+        let span = max(until - since, 1)
+        let step = max((span + Int64(points) - 1) / Int64(points), 1_000_000)
+        do {
+            let result: SnapshotsResponse? = try await pool.read { db in
+                guard
+                    let hostID = try Int64.fetchOne(
+                        db, sql: "SELECT id FROM hosts WHERE name = ?", arguments: [host])
+                else { return nil }
+                var buckets: [Int64: SnapshotPoint] = [:]
+                let raw = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT (time - ?1) / ?2 AS b, count(*), avg(total_kb), avg(available_kb),
+                            min(available_kb), avg(free_kb), avg(cached_kb), avg(anon_kb),
+                            avg(shmem_kb), avg(swap_total_kb), avg(swap_free_kb),
+                            avg(some_avg10), avg(some_avg60), avg(full_avg10), avg(full_avg60),
+                            max(oom_kill), min(time)
+                        FROM snapshots WHERE host_id = ?3 AND time >= ?1 AND time < ?4
+                        GROUP BY b ORDER BY b
+                        """, arguments: [since, step, hostID, until])
+                for row in raw {
+                    var p = SnapshotPoint(
+                        time: RFC3339.format(epochMicroseconds: since + (row[0] as Int64) * step),
+                        samples: row[1])
+                    func kb(_ i: Int) -> Int64? { (row[i] as Double?).map { Int64($0.rounded()) } }
+                    p.totalKB = kb(2)
+                    p.availableKB = kb(3)
+                    p.minAvailableKB = row[4]
+                    p.freeKB = kb(5)
+                    p.cachedKB = kb(6)
+                    p.anonKB = kb(7)
+                    p.shmemKB = kb(8)
+                    p.swapTotalKB = kb(9)
+                    p.swapFreeKB = kb(10)
+                    p.someAvg10 = row[11]
+                    p.someAvg60 = row[12]
+                    p.fullAvg10 = row[13]
+                    p.fullAvg60 = row[14]
+                    p.oomKill = row[15]
+                    buckets[row[0]] = p
+                }
+                let hourly = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT (hour - ?1) / ?2 AS b, sum(samples), sum(pressure_samples),
+                            sum(sum_total_kb), sum(sum_available_kb), min(min_available_kb),
+                            sum(sum_free_kb), sum(sum_cached_kb), sum(sum_anon_kb),
+                            sum(sum_shmem_kb), sum(sum_swap_total_kb), sum(sum_swap_free_kb),
+                            sum(sum_some_avg10), sum(sum_some_avg60), sum(sum_full_avg10),
+                            sum(sum_full_avg60), max(max_oom_kill)
+                        FROM snapshot_hourly WHERE host_id = ?3 AND hour >= ?1 AND hour < ?4
+                        GROUP BY b ORDER BY b
+                        """, arguments: [since, step, hostID, until])
+                for row in hourly {
+                    let b: Int64 = row[0]
+                    // Raw snapshots are the finer truth wherever they still exist.
+                    if buckets[b] != nil { continue }
+                    let n: Int64 = row[1]
+                    let np: Int64 = row[2]
+                    guard n > 0 else { continue }
+                    var p = SnapshotPoint(
+                        time: RFC3339.format(epochMicroseconds: since + b * step), samples: Int(n))
+                    func avg(_ i: Int) -> Int64? { (row[i] as Int64?).map { $0 / n } }
+                    func pavg(_ i: Int) -> Double? {
+                        np > 0 ? (row[i] as Double?).map { $0 / Double(np) } : nil
+                    }
+                    p.totalKB = avg(3)
+                    p.availableKB = avg(4)
+                    p.minAvailableKB = row[5]
+                    p.freeKB = avg(6)
+                    p.cachedKB = avg(7)
+                    p.anonKB = avg(8)
+                    p.shmemKB = avg(9)
+                    p.swapTotalKB = avg(10)
+                    p.swapFreeKB = avg(11)
+                    p.someAvg10 = pavg(12)
+                    p.someAvg60 = pavg(13)
+                    p.fullAvg10 = pavg(14)
+                    p.fullAvg60 = pavg(15)
+                    p.oomKill = row[16]
+                    buckets[b] = p
+                }
+                var latest: MemorySnapshot?
+                if let json = try String.fetchOne(
+                    db,
+                    sql: """
+                        SELECT json FROM snapshots WHERE host_id = ? AND time >= ? AND time < ?
+                        ORDER BY time DESC LIMIT 1
+                        """, arguments: [hostID, since, until])
+                {
+                    latest = try? Self.decoder.decode(MemorySnapshot.self, from: Data(json.utf8))
+                }
+                return SnapshotsResponse(
+                    host: host, since: RFC3339.format(epochMicroseconds: since),
+                    until: RFC3339.format(epochMicroseconds: until), stepS: Double(step) / 1e6,
+                    points: buckets.keys.sorted().map { buckets[$0]! }, latest: latest)
+            }
+            guard let result else { throw StoreError.notFound("host \(host)") }
+            return result
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// The largest processes across the fleet, from each host's latest snapshot.
+    public func top(host: String? = nil, limit: Int = 20) async throws(StoreError) -> TopResponse {
+        let limit = max(1, min(limit, 1000))
+        do {
+            return try await pool.read { db in
+                var sql = "SELECT name, snapshot_time, processes_json FROM hosts"
+                sql += " WHERE processes_json IS NOT NULL"
+                var args = StatementArguments()
+                if let host {
+                    sql += " AND name = ?"
+                    args += [host]
+                }
+                var all: [TopProcess] = []
+                for row in try Row.fetchAll(db, sql: sql, arguments: args) {
+                    let json: String = row[2]
+                    let t: Int64 = row[1]
+                    guard
+                        let processes = try? Self.decoder.decode(
+                            [ProcessSample].self, from: Data(json.utf8))
+                    else { continue }
+                    let time = RFC3339.format(epochMicroseconds: t)
+                    for p in processes {
+                        all.append(TopProcess(host: row[0], time: time, process: p))
+                    }
+                }
+                all.sort { $0.process.rssKB > $1.process.rssKB }
+                return TopResponse(processes: Array(all.prefix(limit)))
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import GRDB
+
+/// How long data is kept.
+public struct RetentionPolicy: Sendable, Equatable {
+    /// Raw snapshots, days.
+    public var snapshotDays: Double = 14
+    /// Hourly snapshot rollups and agent counters, days.
+    public var rollupDays: Double = 365
+    /// Events, days; `nil` keeps them until configured otherwise.
+    public var eventDays: Double? = nil
+    /// Seconds between runs.
+    public var intervalSeconds: Double = 3600
+
+    public init() {}
+}
+
+/// What one retention pass deleted.
+public struct RetentionOutcome: Sendable, Equatable {
+    public var snapshots = 0
+    public var rollups = 0
+    public var events = 0
+    public var agentCounters = 0
+}
+
+extension OOMDatabase {
+    /// Deletes what the policy no longer keeps, in small chunks so ingest never waits
+    /// long behind a retention pass.
+    public func applyRetention(_ policy: RetentionPolicy, now: Int64 = nowMicroseconds())
+        async throws(StoreError) -> RetentionOutcome
+    {
+        func cutoff(_ days: Double) -> Int64 { now - Int64(days * 86_400 * 1_000_000) }
+        var outcome = RetentionOutcome()
+        do {
+            outcome.snapshots = try await deleteChunked(
+                "DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots WHERE time < ? LIMIT 5000)",
+                cutoff(policy.snapshotDays))
+            outcome.rollups = try await deleteChunked(
+                """
+                DELETE FROM snapshot_hourly WHERE rowid IN
+                    (SELECT rowid FROM snapshot_hourly WHERE hour < ? LIMIT 5000)
+                """, cutoff(policy.rollupDays))
+            outcome.agentCounters = try await deleteChunked(
+                """
+                DELETE FROM agent_counters WHERE rowid IN
+                    (SELECT rowid FROM agent_counters WHERE time < ? LIMIT 5000)
+                """, cutoff(policy.rollupDays))
+            if let days = policy.eventDays {
+                outcome.events = try await deleteChunked(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? LIMIT 5000)",
+                    cutoff(days))
+            }
+            try await pool.write { db in try db.execute(sql: "PRAGMA optimize") }
+        } catch {
+            throw Self.map(error)
+        }
+        return outcome
+    }
+
+    private func deleteChunked(_ sql: String, _ cutoff: Int64) async throws -> Int {
+        var total = 0
+        while true {
+            let n = try await pool.write { db in
+                try db.execute(sql: sql, arguments: [cutoff])
+                return db.changesCount
+            }
+            total += n
+            if n == 0 { return total }
+        }
+    }
+}
+
