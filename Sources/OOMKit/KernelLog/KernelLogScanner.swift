@@ -1,0 +1,178 @@
+/// Finds OOM events in a stream of log bytes: splits lines, recognises each line's
+/// container (``LogLineParser``) and assembles reports (``OOMReportAssembler``).
+///
+/// Feed it chunks of any size in order; lines may straddle chunks. Memory stays bounded:
+/// only the current partial line (at most ``maxLineBytes``) and the open report are kept.
+///
+/// Fast path: while no report is open, a line can only matter if it contains `oom`,
+/// `Kill`/`kill`, `SIG` or `-- Boot`; the scanner skips from one such spot to the next
+/// over whole chunks (eight bytes at a time) instead of parsing every line. Turning
+/// ``fastPath`` off gives the same events, slower.
+public struct KernelLogScanner: Sendable {
+    public var parser: LogLineParser
+    public var assembler: OOMReportAssembler
+    /// Lines longer than this are cut (the rest of the line is dropped).
+    public var maxLineBytes = 1 << 20
+    public var fastPath = true
+    /// Lines parsed in full (for benchmarks and tests).
+    public private(set) var linesParsed = 0
+
+    private var carry: [UInt8] = []
+    private var carryTruncated = false
+
+    public init(parser: LogLineParser = LogLineParser(), assembler: OOMReportAssembler = OOMReportAssembler()) {
+        self.parser = parser
+        self.assembler = assembler
+    }
+
+    /// Feeds the next bytes of the log.
+    public mutating func feed(_ bytes: [UInt8]) -> [OOMEvent] {
+        bytes.withUnsafeBytes { feed($0) }
+    }
+
+    /// Feeds the next bytes of the log.
+    public mutating func feed(_ chunk: UnsafeRawBufferPointer) -> [OOMEvent] {
+        var out: [OOMEvent] = []
+        let n = chunk.count
+        guard n > 0, let base = chunk.baseAddress else { return out }
+        var pos = 0
+        if !carry.isEmpty || carryTruncated {
+            guard let nl = Self.indexOfNewline(chunk, from: 0) else {
+                appendCarry(UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
+                return out
+            }
+            appendCarry(UnsafeRawBufferPointer(rebasing: chunk[0..<nl]))
+            let line = carry
+            carry = []
+            carryTruncated = false
+            line.withUnsafeBytes { processLine($0, filtered: true, into: &out) }
+            pos = nl + 1
+        }
+        while pos < n {
+            if !fastPath || assembler.isCollecting {
+                guard let nl = Self.indexOfNewline(chunk, from: pos) else { break }
+                processLine(UnsafeRawBufferPointer(start: base + pos, count: nl - pos), filtered: true, into: &out)
+                pos = nl + 1
+                continue
+            }
+            guard let hit = Self.nextCandidate(chunk, from: pos) else { break }
+            var start = hit
+            while start > pos, chunk[start - 1] != 0x0A { start -= 1 }
+            guard let nl = Self.indexOfNewline(chunk, from: hit) else {
+                pos = start
+                break
+            }
+            processLine(UnsafeRawBufferPointer(start: base + start, count: nl - start), filtered: false, into: &out)
+            pos = nl + 1
+        }
+        if pos < n {
+            // The unfinished last line waits for the next chunk.
+            var start = n
+            while start > pos, chunk[start - 1] != 0x0A { start -= 1 }
+            appendCarry(UnsafeRawBufferPointer(rebasing: chunk[start..<n]))
+        }
+        return out
+    }
+
+    /// End of input: the last line (even without a newline), then what is held back.
+    public mutating func finish() -> [OOMEvent] {
+        var out: [OOMEvent] = []
+        if !carry.isEmpty {
+            let line = carry
+            carry = []
+            line.withUnsafeBytes { processLine($0, filtered: true, into: &out) }
+        }
+        carryTruncated = false
+        out += assembler.finish()
+        return out
+    }
+
+    private mutating func appendCarry(_ bytes: UnsafeRawBufferPointer) {
+        let room = maxLineBytes - carry.count
+        if bytes.count > room {
+            carry.append(contentsOf: bytes.prefix(max(room, 0)))
+            carryTruncated = true
+        } else {
+            carry.append(contentsOf: bytes)
+        }
+    }
+
+    private mutating func processLine(
+        _ bytes: UnsafeRawBufferPointer, filtered: Bool, into out: inout [OOMEvent]
+    ) {
+        let line = bytes.count > maxLineBytes ? UnsafeRawBufferPointer(rebasing: bytes[0..<maxLineBytes]) : bytes
+        if fastPath, filtered, !assembler.isCollecting, !Self.lineMayMatter(line) { return }
+        linesParsed += 1
+        guard let parsed = parser.parse(bytes: Array(line)[...]) else { return }
+        out += assembler.feed(parsed)
+    }
+
+    // MARK: - byte search
+
+    /// Whether a line could start or complete something while no report is open.
+    public static func lineMayMatter(_ line: UnsafeRawBufferPointer) -> Bool {
+        nextCandidate(line, from: 0) != nil
+    }
+
+    static func indexOfNewline(_ buf: UnsafeRawBufferPointer, from: Int) -> Int? {
+        let n = buf.count
+        guard from < n, let base = buf.baseAddress else { return nil }
+        var i = from
+        // Eight bytes at a time: a zero byte in (word ^ 0x0A…) marks a newline.
+        while i + 8 <= n {
+            let w = base.loadUnaligned(fromByteOffset: i, as: UInt64.self) ^ 0x0A0A_0A0A_0A0A_0A0A
+            if (w &- 0x0101_0101_0101_0101) & ~w & 0x8080_8080_8080_8080 != 0 { break }
+            i += 8
+        }
+        while i < n {
+            if buf[i] == 0x0A { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    /// The offset of the next `oom`, `Kill`, `kill`, `SIG` or `-- B` at or after `from`.
+    static func nextCandidate(_ buf: UnsafeRawBufferPointer, from: Int) -> Int? {
+        let n = buf.count
+        guard let base = buf.baseAddress else { return nil }
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func zeros(_ v: UInt64) -> UInt64 { (v &- ones) & ~v & highs }
+        var i = from
+        // Look for the first two bytes of each needle at once: `oo`, `Ki`/`ki`, `SI`, `--`.
+        // A word's pairs straddle into the next byte, hence `i + 9 <= n`.
+        while i + 9 <= n {
+            let x = base.loadUnaligned(fromByteOffset: i, as: UInt64.self)
+            let y = base.loadUnaligned(fromByteOffset: i + 1, as: UInt64.self)
+            let oo = zeros(x ^ (ones &* 0x6F)) & zeros(y ^ (ones &* 0x6F))
+            let ki = (zeros(x ^ (ones &* 0x4B)) | zeros(x ^ (ones &* 0x6B))) & zeros(y ^ (ones &* 0x69))
+            let si = zeros(x ^ (ones &* 0x53)) & zeros(y ^ (ones &* 0x49))
+            let dd = zeros(x ^ (ones &* 0x2D)) & zeros(y ^ (ones &* 0x2D))
+            if oo | ki | si | dd != 0 {
+                for j in i..<(i + 8) where matchAt(buf, j) { return j }
+            }
+            i += 8
+        }
+        while i < n {
+            if matchAt(buf, i) { return i }
+            i += 1
+        }
+        return nil
+    }
+
+    @inline(__always)
+    static func matchAt(_ buf: UnsafeRawBufferPointer, _ j: Int) -> Bool {
+        let n = buf.count
+        guard j + 3 <= n else { return false }
+        let a = buf[j]
+        let b = buf[j + 1]
+        let c = buf[j + 2]
+        switch a {
+        case 0x6F: return b == 0x6F && c == 0x6D  // oom
+        case 0x4B, 0x6B: return b == 0x69 && c == 0x6C && j + 4 <= n && buf[j + 3] == 0x6C  // Kill/kill
+        case 0x53: return b == 0x49 && c == 0x47  // SIG
+        case 0x2D: return b == 0x2D && c == 0x20 && j + 4 <= n && buf[j + 3] == 0x42  // -- B
+        default: return false
+        }
+    }
+}
