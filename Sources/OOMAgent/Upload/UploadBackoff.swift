@@ -1,0 +1,110 @@
+/// When to try the next upload: a value-type state machine over an injected clock.
+///
+/// A 2xx resets it. A network error, a 5xx or a 429 doubles the delay from `initial` up to
+/// `maximum`, with ±`jitter` so a fleet that lost its collector does not come back in
+/// lockstep; a `Retry-After` from the server wins (capped at `retryAfterCap`). Other 4xx
+/// are not retried: the batch goes to the dead-letter file.
+public struct UploadBackoff: Sendable, Equatable {
+    public enum Outcome: Sendable, Equatable {
+        case success
+        /// Network error, timeout, 5xx or 429; `retryAfter` in seconds when the server said.
+        case retryable(retryAfter: Double?)
+        /// Any other 4xx.
+        case rejected
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// Send the next batch now.
+        case sendNext
+        /// Send the same batch again at this time (clock seconds).
+        case retry(at: Double)
+        /// Move the batch to the dead-letter file, then go on.
+        case deadLetter
+    }
+
+    public var initial: Double
+    public var maximum: Double
+    public var jitter: Double
+    public var retryAfterCap: Double
+    /// Consecutive retryable failures.
+    public private(set) var failures = 0
+
+    public init(initial: Double = 1, maximum: Double = 300, jitter: Double = 0.2, retryAfterCap: Double = 3600) {
+        self.initial = initial
+        self.maximum = maximum
+        self.jitter = jitter
+        self.retryAfterCap = retryAfterCap
+    }
+
+    /// - Parameters:
+    ///   - now: the injected clock's current time, seconds.
+    ///   - random: a value in 0..<1 (injected so tests are exact).
+    public mutating func record(_ outcome: Outcome, now: Double, random: Double) -> Action {
+        switch outcome {
+        case .success:
+            failures = 0
+            return .sendNext
+        case .rejected:
+            failures = 0
+            return .deadLetter
+        case .retryable(let retryAfter):
+            failures += 1
+            if let retryAfter, retryAfter >= 0 {
+                return .retry(at: now + min(retryAfter, retryAfterCap))
+            }
+            return .retry(at: now + delay(random: random))
+        }
+    }
+
+    /// The delay after the current number of failures: initial × 2^(failures−1), capped,
+    /// then scaled by 1 ± jitter.
+    public func delay(random: Double) -> Double {
+        let exponent = Double(min(max(failures - 1, 0), 62))
+        var base = initial
+        var i = 0.0
+        while i < exponent, base < maximum {
+            base *= 2
+            i += 1
+        }
+        base = min(base, maximum)
+        let factor = 1 + jitter * (2 * random - 1)
+        return min(maximum, max(0, base * factor))
+    }
+
+    /// Seconds from a `Retry-After` header: delta-seconds or an HTTP date
+    /// (`Wed, 21 Oct 2015 07:28:00 GMT`), relative to `nowEpochSeconds`.
+    public static func parseRetryAfter(_ value: String, nowEpochSeconds: Double) -> Double? {
+        let v = value.trimmingSpaces
+        if let seconds = Double(v), seconds >= 0 { return seconds }
+        // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+        let parts = v.split(separator: " ")
+        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int64(parts[3])
+        else { return nil }
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        guard let m = months.firstIndex(of: String(parts[2])) else { return nil }
+        let hms = parts[4].split(separator: ":").compactMap { Int($0) }
+        guard hms.count == 3 else { return nil }
+        let days = days(fromCivil: year, m + 1, day)
+        let epoch = Double(days * 86_400 + Int64(hms[0] * 3600 + hms[1] * 60 + hms[2]))
+        return max(0, epoch - nowEpochSeconds)
+    }
+
+    private static func days(fromCivil year: Int64, _ month: Int, _ day: Int) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let m = Int64(month)
+        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
+    }
+}
+
+extension String {
+    fileprivate var trimmingSpaces: String {
+        var s = Substring(self)
+        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+}

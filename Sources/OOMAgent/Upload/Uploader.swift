@@ -1,0 +1,114 @@
+public import CurlHTTP
+import Gzip
+public import Logging
+public import OOMKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Posts ingest batches to `{collector}/api/v1/ingest` over libcurl.
+public struct Uploader: Sendable {
+    public enum Result: Sendable, Equatable {
+        case delivered(IngestResult?)
+        /// Network error, timeout, 5xx or 429: try the same batch again later.
+        case retry(retryAfter: Double?, reason: String)
+        /// Another 4xx: the collector will never take this batch.
+        case rejected(status: Int, reason: String)
+    }
+
+    public let url: String
+    public let tokenFile: String?
+    public let gzipMinBytes: Int
+    private let client: CurlHTTPClient
+    private let logger: Logger
+
+    public init(
+        collector: String, tokenFile: String?, options: HTTPClientOptions, gzipMinBytes: Int = 1024,
+        logger: Logger
+    ) {
+        var base = collector
+        while base.hasSuffix("/") { base.removeLast() }
+        url = base + "/api/v1/ingest"
+        self.tokenFile = tokenFile
+        self.gzipMinBytes = gzipMinBytes
+        client = CurlHTTPClient(options: options)
+        self.logger = logger
+    }
+
+    /// The token, read fresh each time so a rotated file takes effect without a restart.
+    func token() -> String? {
+        guard let tokenFile, let bytes = try? FileIO.readAll(tokenFile) else { return nil }
+        let t = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+            .first.map { String($0.filter { $0 != " " && $0 != "\t" }) }
+        return (t?.isEmpty ?? true) ? nil : t
+    }
+
+    /// Sends one JSON body (an `IngestBatch`), gzip-compressed above `gzipMinBytes`.
+    public func send(json: [UInt8]) async -> Result {
+        var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+        var body = json
+        if json.count > gzipMinBytes, let compressed = try? Gzip.compress(json) {
+            body = compressed
+            headers.append(("Content-Encoding", "gzip"))
+        }
+        if let token = token() { headers.append(("Authorization", "Bearer " + token)) }
+        let response: HTTPResponse
+        do {
+            response = try await client.send(HTTPRequest(method: "POST", url: url, headers: headers, body: body))
+        } catch {
+            return .retry(retryAfter: nil, reason: error.message)
+        }
+        switch response.status {
+        case 200..<300:
+            return .delivered(try? JSONDecoder().decode(IngestResult.self, from: Data(response.body)))
+        case 429, 500..<600:
+            let retryAfter = response.headers["retry-after"].flatMap {
+                UploadBackoff.parseRetryAfter($0, nowEpochSeconds: Double(Clock.nowMicros()) / 1e6)
+            }
+            return .retry(retryAfter: retryAfter, reason: "HTTP \(response.status)" + Self.message(response.body))
+        default:
+            return .rejected(status: response.status, reason: "HTTP \(response.status)" + Self.message(response.body))
+        }
+    }
+
+    /// The collector's `{"error": {"message": …}}`, when there is one.
+    static func message(_ body: [UInt8]) -> String {
+        if let e = try? JSONDecoder().decode(APIErrorBody.self, from: Data(body)) { return ": " + e.error.message }
+        return ""
+    }
+}
+
+/// Builds an `IngestBatch` JSON body straight from spooled records: they are already JSON,
+/// so nothing is decoded and re-encoded.
+public enum BatchBody {
+    public static func make(
+        host: String, bootID: String?, agent: AgentInfo, records: [SpoolRecord]
+    ) -> [UInt8] {
+        let encoder = JSONEncoder()
+        var out: [UInt8] = []
+        out.reserveCapacity(records.reduce(256) { $0 + $1.payload.count + 1 })
+        out += Array(#"{"host":"#.utf8)
+        out += (try? Array(encoder.encode(host))) ?? Array("\"\"".utf8)
+        if let bootID {
+            out += Array(#","boot_id":"#.utf8)
+            out += (try? Array(encoder.encode(bootID))) ?? Array("null".utf8)
+        }
+        out += Array(#","agent":"#.utf8)
+        out += (try? Array(encoder.encode(agent))) ?? Array("null".utf8)
+        for (name, kind) in [("snapshots", SpoolRecord.Kind.snapshot), ("events", .event)] {
+            out += Array(",\"\(name)\":[".utf8)
+            var first = true
+            for r in records where r.kind == kind {
+                if !first { out.append(44) }
+                out += r.payload
+                first = false
+            }
+            out.append(93)
+        }
+        out.append(125)
+        return out
+    }
+}
