@@ -118,7 +118,7 @@
     if (!ts) return el('td', { class: 'when', text: '–' });
     return el('td', { class: 'when' },
       el('time', { datetime: ts, title: fmtTime(ts) + ' (' + ts + ')', text: fmtAgo(ts) }),
-      el('span', { class: 'sub', text: fmtTime(ts) }));
+      el('span', { class: 'sub hide-sm', text: fmtTime(ts) }));
   }
 
   const DURATIONS = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
@@ -528,7 +528,7 @@
     const nameBtn = el('button', { type: 'button', class: 'linklike', 'data-testid': 'host-link', text: h.host });
     nameBtn.addEventListener('click', () => openHost(h.host));
     const sub = [h.kernel, h.agent_version ? 'agent ' + h.agent_version : null].filter(Boolean).join(' · ');
-    tr.append(el('td', null, nameBtn, sub ? el('span', { class: 'sub', text: sub }) : null));
+    tr.append(el('td', null, nameBtn, sub ? el('span', { class: 'sub hide-sm', text: sub }) : null));
 
     const badges = el('td');
     if (r.risk) badges.append(el('span', { class: 'badge bad', text: 'at risk' }));
@@ -549,19 +549,21 @@
         },
         el('div', { class: ('used ' + level).trim(), style: `width:${usedPct.toFixed(1)}%` }),
         el('div', { class: 'avail', style: `width:${(100 - usedPct).toFixed(1)}%` })),
-        el('div', { class: 'label', text: `${fmtKB(r.used)} used · ${fmtKB(r.avail)} avail (${fmtNum(r.availPct)}%) of ${fmtKB(r.total)}` })));
+        el('div', { class: 'label', text: `${fmtNum(r.availPct)}% avail · ${fmtKB(r.used)} used of ${fmtKB(r.total)}` })));
     } else {
       memTd.append(el('span', { class: 'n-zero', text: 'no snapshot' }));
     }
     tr.append(memTd);
 
-    tr.append(el('td', { class: 'num', text: r.swapUsed === null ? '–' : fmtKB(r.swapUsed) }));
+    tr.append(el('td', { class: 'num hide-sm', text: r.swapUsed === null ? '–' : fmtKB(r.swapUsed) }));
     const psi = el('td', { class: 'num', title: 'some avg10 / full avg60, % of time stalled' });
     psi.append(el('span', { class: r.some10 > 10 ? 'n-warn' : null, text: fmtNum(r.some10, 1) }), ' / ',
       el('span', { class: r.full60 > 10 ? 'n-bad' : r.full60 > 1 ? 'n-warn' : null, text: fmtNum(r.full60, 1) }));
     tr.append(psi);
     tr.append(el('td', { class: 'num ' + (r.kills ? 'n-bad' : 'n-zero'), 'data-testid': 'host-kills', text: r.kills }));
-    tr.append(h.last_kill ? timeCell(h.last_kill) : el('td', { class: 'n-zero', text: '–' }));
+    const lk = h.last_kill ? timeCell(h.last_kill) : el('td', { class: 'n-zero', text: '–' });
+    lk.classList.add('hide-sm');
+    tr.append(lk);
     const seen = timeCell(h.last_seen);
     if (h.stale) seen.classList.add('n-warn');
     tr.append(seen);
@@ -614,7 +616,7 @@
     tr.append(el('td', { class: 'num', text: fmtKB(victimRSS(ev)) }));
     tr.append(el('td', null, scopeBadge(ev)));
     if (withHost) {
-      const where = el('td', { class: 'cgroup' });
+      const where = el('td', { class: 'cgroup hide-sm' });
       const unit = v.unit || (v.container_id ? 'container ' + v.container_id.slice(0, 12) : null);
       if (unit) where.append(el('strong', { text: unit }));
       const cg = v.cgroup || (ev.memcg && (ev.memcg.task || ev.memcg.oom));
@@ -768,8 +770,15 @@
     if (losses.length) fact(dl, 'Agent losses', losses.join(', '));
 
     const pts = d.snaps.points || [];
-    const start = new Date(d.snaps.since).getTime();
+    let start = new Date(d.snaps.since).getTime();
     const end = new Date(d.snaps.until).getTime();
+    // A host that joined recently would fill a sliver of the range: start at its data.
+    const firsts = pts.map((pt) => new Date(pt.time).getTime())
+      .concat(d.events.map((ev) => new Date(ev.time).getTime())).filter((t) => !isNaN(t));
+    if (firsts.length) {
+      const first = Math.min(...firsts);
+      if (first > start) start = Math.max(start, first - (end - first) * 0.03);
+    }
     const step = (d.snaps.step_s || 30) * 1000;
     const series = (f) => pts.map((pt) => [new Date(pt.time).getTime(), f(pt)]).filter(([t, v]) => !isNaN(t) && typeof v === 'number' && isFinite(v));
     const used = series((pt) => (pt.total_kb != null && pt.available_kb != null ? pt.total_kb - pt.available_kb : null));
@@ -817,6 +826,27 @@
       el('td', { class: 'cgroup', text: p.unit || (p.container_id ? p.container_id.slice(0, 12) : '') || '–' }))));
   }
 
+  const TICK_STEPS = [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800]
+    .map((x) => x * 1000);
+
+  /** Round-time ticks (10:00, 10:30, …) in local time between start and end. */
+  function timeTicks(start, end, maxTicks) {
+    const span = end - start;
+    const step = TICK_STEPS.find((x) => span / x <= maxTicks) || TICK_STEPS[TICK_STEPS.length - 1];
+    const off = new Date(start).getTimezoneOffset() * 60000;
+    const out = [];
+    // Local midnight is a multiple of the step after shifting by the zone's offset.
+    for (let t = Math.ceil((start - off) / step) * step + off; t <= end; t += step) {
+      const d = new Date(t);
+      const midnight = d.getHours() === 0 && d.getMinutes() === 0;
+      const label = step >= 86400000 || (midnight && step >= 3600000)
+        ? d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' })
+        : pad(d.getHours()) + ':' + pad(d.getMinutes());
+      out.push({ t, label });
+    }
+    return out;
+  }
+
   /** A time-series chart on [start, end] with kill markers on the same axis. */
   function drawSeries(box, o) {
     const W = chartWidth(box);
@@ -835,14 +865,10 @@
       root.append(svg('line', { class: 'grid', x1: M.l, x2: W - M.r, y1: y, y2: y }));
       root.append(svg('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end', text: o.yFormat(v) }));
     }
-    const nTicks = Math.max(2, Math.floor(iw / 110));
-    for (let i = 0; i <= nTicks; i++) {
-      const t = o.start + (span / nTicks) * i;
-      const d = new Date(t);
-      const label = span > 2 * 86400000
-        ? d.toLocaleDateString(undefined, { month: 'short', day: 'numeric' }) + ' ' + pad(d.getHours()) + 'h'
-        : pad(d.getHours()) + ':' + pad(d.getMinutes());
-      root.append(svg('text', { x: X(t), y: H - 6, 'text-anchor': i === 0 ? 'start' : i === nTicks ? 'end' : 'middle', text: label }));
+    for (const t of timeTicks(o.start, o.end, Math.max(2, Math.floor(iw / 95)))) {
+      const x = X(t.t);
+      root.append(svg('line', { class: 'grid', x1: x, x2: x, y1: M.t + ih, y2: M.t + ih + 4 }));
+      root.append(svg('text', { x, y: H - 6, 'text-anchor': x < M.l + 20 ? 'start' : x > W - M.r - 20 ? 'end' : 'middle', text: t.label }));
     }
     if (o.threshold && o.threshold.v < o.yMax) {
       root.append(svg('line', { class: 'threshold', x1: M.l, x2: W - M.r, y1: Y(o.threshold.v), y2: Y(o.threshold.v) },
@@ -945,6 +971,13 @@
       if (e.target === e.currentTarget && (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom)) {
         e.currentTarget.close();
       }
+    });
+    // Pasting a `#token=` link into an open tab changes only the fragment: no reload.
+    window.addEventListener('hashchange', () => {
+      if (!/(^#|&)token=/.test(location.hash)) return;
+      takeTokenFromFragment();
+      state.token = sessionStorage.getItem(TOKEN_KEY);
+      if (state.token) refresh().then(() => { if (state.token) startTimer(); });
     });
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden && autoRefreshOn() && state.token && state.loadedAt && Date.now() - state.loadedAt > REFRESH_MS) refresh();
