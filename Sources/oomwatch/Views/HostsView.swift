@@ -1,0 +1,83 @@
+import OOMKit
+
+/// `oomwatch hosts` as a table or CSV.
+enum HostsView {
+    static func status(_ host: HostStatus) -> (String, Style.Color?) {
+        if host.stale { return ("stale", .yellow) }
+        if host.atRisk == true { return ("at risk", .red) }
+        return ("ok", .green)
+    }
+
+    static func usedKB(_ host: HostStatus) -> Int64? {
+        guard let total = host.memory?["total_kb"], let available = host.memory?["available_kb"] else { return nil }
+        return total - available
+    }
+
+    static func availablePct(_ host: HostStatus) -> Double? {
+        if let pct = host.availablePct { return pct }
+        guard let total = host.memory?["total_kb"], total > 0, let available = host.memory?["available_kb"] else {
+            return nil
+        }
+        return Double(available) * 100 / Double(total)
+    }
+
+    static func table(_ hosts: [HostStatus], times: Times) -> Table {
+        var table = Table([
+            .init("HOST", truncatable: true, minWidth: 10),
+            .init("STATUS"),
+            .init("LAST SEEN"),
+            .init("USED", alignRight: true),
+            .init("TOTAL", alignRight: true),
+            .init("AVAIL", alignRight: true),
+            .init("PSI SOME10", alignRight: true),
+            .init("PSI FULL60", alignRight: true),
+            .init("KILLS 24H", alignRight: true),
+            .init("LAST KILL"),
+        ])
+        for host in hosts {
+            let (status, color) = status(host)
+            let pct = availablePct(host)
+            table.append([
+                Table.Cell(host.host),
+                Table.Cell(status, color),
+                Table.Cell(times.format(host.lastSeen), host.stale ? .yellow : nil),
+                Table.Cell(Sizes.format(kb: usedKB(host))),
+                Table.Cell(Sizes.format(kb: host.memory?["total_kb"])),
+                Table.Cell(Decimal1.percent(pct), (pct ?? 100) < 10 ? .red : nil),
+                Table.Cell(Decimal1.format2(host.pressure?.someAvg10)),
+                Table.Cell(
+                    Decimal1.format2(host.pressure?.fullAvg60), (host.pressure?.fullAvg60 ?? 0) > 10 ? .red : nil),
+                Table.Cell(String(host.kills24h), host.kills24h > 0 ? .red : nil),
+                Table.Cell(times.format(host.lastKill)),
+            ])
+        }
+        return table
+    }
+
+    static func csv(_ hosts: [HostStatus]) -> CSV {
+        var csv = CSV(header: [
+            "host", "status", "last_seen", "stale", "at_risk", "boot_id", "agent_version", "kernel", "snapshot_time",
+            "total_kb", "available_kb", "used_kb", "available_pct", "swap_total_kb", "swap_free_kb",
+            "psi_some_avg10", "psi_some_avg60", "psi_full_avg10", "psi_full_avg60", "kills_24h", "last_kill",
+        ])
+        for host in hosts {
+            csv.append([
+                host.host, status(host).0, host.lastSeen, String(host.stale), host.atRisk.map(String.init),
+                host.bootID, host.agentVersion, host.kernel, host.snapshotTime,
+                host.memory?["total_kb"].map(String.init), host.memory?["available_kb"].map(String.init),
+                usedKB(host).map(String.init), availablePct(host).map(csvNumber),
+                host.memory?["swap_total_kb"].map(String.init), host.memory?["swap_free_kb"].map(String.init),
+                host.pressure.map { csvNumber($0.someAvg10) }, host.pressure.map { csvNumber($0.someAvg60) },
+                host.pressure?.fullAvg10.map(csvNumber), host.pressure?.fullAvg60.map(csvNumber),
+                String(host.kills24h), host.lastKill,
+            ])
+        }
+        return csv
+    }
+}
+
+/// A number for CSV: integers without a decimal point, others as Swift prints them.
+func csvNumber(_ value: Double) -> String {
+    if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
+    return String(value)
+}
