@@ -5,7 +5,7 @@
 /// only the current partial line (at most ``maxLineBytes``) and the open report are kept.
 ///
 /// Fast path: while no report is open, a line can only matter if it contains `oom`,
-/// `Kill`/`kill`, `SIG` or `-- Boot`; the scanner skips from one such spot to the next
+/// `Kill[ed] process`, `Killed /`, `SIG` or `-- B`; the scanner skips from one such spot to the next
 /// over whole chunks (eight bytes at a time) instead of parsing every line. Turning
 /// ``fastPath`` off gives the same events, slower.
 public struct KernelLogScanner: Sendable {
@@ -131,7 +131,8 @@ public struct KernelLogScanner: Sendable {
         return nil
     }
 
-    /// The offset of the next `oom`, `Kill`, `kill`, `SIG` or `-- B` at or after `from`.
+    /// The offset of the next `oom`, `Kill process`, `kill process`, `Killed process`,
+    /// `Killed /`, `SIG` or `-- B` at or after `from`.
     static func nextCandidate(_ buf: UnsafeRawBufferPointer, from: Int) -> Int? {
         let n = buf.count
         guard let base = buf.baseAddress else { return nil }
@@ -169,7 +170,13 @@ public struct KernelLogScanner: Sendable {
         let c = buf[j + 2]
         switch a {
         case 0x6F: return b == 0x6F && c == 0x6D  // oom
-        case 0x4B, 0x6B: return b == 0x69 && c == 0x6C && j + 4 <= n && buf[j + 3] == 0x6C  // Kill/kill
+        case 0x4B, 0x6B:
+            // `Kill process`, `kill process`, `Killed process`, `Killed /` (not `rfkill:`).
+            guard b == 0x69, c == 0x6C, j + 6 <= n, buf[j + 3] == 0x6C else { return false }
+            let d = buf[j + 4]
+            let e = buf[j + 5]
+            if d == 0x20 { return e == 0x70 }
+            return d == 0x65 && e == 0x64 && j + 8 <= n && buf[j + 6] == 0x20 && (buf[j + 7] == 0x70 || buf[j + 7] == 0x2F)
         case 0x53: return b == 0x49 && c == 0x47  // SIG
         case 0x2D: return b == 0x2D && c == 0x20 && j + 4 <= n && buf[j + 3] == 0x42  // -- B
         default: return false

@@ -16,7 +16,7 @@ enum KernelOOMMessages {
     }
 
     static func header(_ m: Substring) -> Header? {
-        guard let r = m.firstRange(of: " invoked oom-killer: ") ?? m.firstRange(of: " invoked oom-killer:") else {
+        guard let r = m.find(" invoked oom-killer: ") ?? m.find(" invoked oom-killer:") else {
             return nil
         }
         var h = Header(comm: String(m[..<r.lowerBound]))
@@ -38,12 +38,12 @@ enum KernelOOMMessages {
     /// `CPU: 3 PID: 473206 Comm: doxygen Tainted: …` (3.x+, 6.x adds `UID: 0`) or
     /// `Pid: 29481, comm: sed Not tainted …` (2.6.x).
     static func cpuLine(_ m: Substring) -> (pid: Int, comm: Substring)? {
-        if m.hasPrefix("CPU: "), let p = m.firstRange(of: " PID: ") {
+        if m.hasPrefix("CPU: "), let p = m.find(" PID: ") {
             let pid = leadingInt(m[p.upperBound...])
-            guard let pid, let c = m.firstRange(of: " Comm: ") else { return nil }
+            guard let pid, let c = m.find(" Comm: ") else { return nil }
             return (pid, m[c.upperBound...])
         }
-        if m.hasPrefix("Pid: "), let c = m.firstRange(of: ", comm: ") {
+        if m.hasPrefix("Pid: "), let c = m.find(", comm: ") {
             guard let pid = leadingInt(m.dropFirst(5)) else { return nil }
             return (pid, m[c.upperBound...])
         }
@@ -52,7 +52,7 @@ enum KernelOOMMessages {
 
     /// `COMM cpuset=/ mems_allowed=0-1` (before 4.19, printed after the header).
     static func cpusetLine(_ m: Substring) -> (cpuset: String, mems: String)? {
-        guard let c = m.firstRange(of: " cpuset="), let ma = m.lastRange(of: " mems_allowed="),
+        guard let c = m.find(" cpuset="), let ma = m.lastRange(of: " mems_allowed="),
             c.upperBound <= ma.lowerBound
         else { return nil }
         return (String(m[c.upperBound..<ma.lowerBound]), String(m[ma.upperBound...]))
@@ -62,7 +62,7 @@ enum KernelOOMMessages {
 
     /// `Task in /A killed as a result of limit of /B` (memcg OOMs before 4.19).
     static func taskIn(_ m: Substring) -> (task: String, oom: String)? {
-        guard m.hasPrefix("Task in "), let r = m.firstRange(of: " killed as a result of limit of ") else {
+        guard m.hasPrefix("Task in "), let r = m.find(" killed as a result of limit of ") else {
             return nil
         }
         return (String(m[m.index(m.startIndex, offsetBy: 8)..<r.lowerBound]), String(m[r.upperBound...]))
@@ -196,26 +196,26 @@ enum KernelOOMMessages {
                 rest = rest[..<t.lowerBound]
             }
         }
-        if let r = rest.firstRange(of: ",task_memcg=") {
+        if let r = rest.find(",task_memcg=") {
             s.taskMemcg = String(rest[r.upperBound...])
             rest = rest[..<r.lowerBound]
         }
         if rest.hasSuffix(",global_oom") {
             s.globalOOM = true
             rest = rest.dropLast(",global_oom".count)
-        } else if let r = rest.firstRange(of: ",oom_memcg=") {
+        } else if let r = rest.find(",oom_memcg=") {
             s.oomMemcg = String(rest[r.upperBound...])
             rest = rest[..<r.lowerBound]
         }
-        if let r = rest.firstRange(of: ",mems_allowed=") {
+        if let r = rest.find(",mems_allowed=") {
             s.memsAllowed = String(rest[r.upperBound...])
             rest = rest[..<r.lowerBound]
         }
-        if let r = rest.firstRange(of: ",cpuset=") {
+        if let r = rest.find(",cpuset=") {
             s.cpuset = String(rest[r.upperBound...])
             rest = rest[..<r.lowerBound]
         }
-        if let r = rest.firstRange(of: ",nodemask=") {
+        if let r = rest.find(",nodemask=") {
             s.nodemask = String(rest[r.upperBound...])
             rest = rest[..<r.lowerBound]
         }
@@ -246,7 +246,7 @@ enum KernelOOMMessages {
     }
 
     static func killed(_ m: Substring) -> Killed? {
-        guard let r = m.firstRange(of: "Killed process ") else { return nil }
+        guard let r = m.find("Killed process ") else { return nil }
         let prefix = m[..<r.lowerBound]
         guard let memcg = oomPrefix(prefix) else { return nil }
         var rest = m[r.upperBound...]
@@ -300,7 +300,7 @@ enum KernelOOMMessages {
     }
 
     static func killChoice(_ m: Substring) -> KillChoice? {
-        guard let r = m.firstRange(of: "ill process "), r.lowerBound > m.startIndex else { return nil }
+        guard let r = m.find("ill process "), r.lowerBound > m.startIndex else { return nil }
         let k = m.index(before: r.lowerBound)
         guard m[k] == "K" || m[k] == "k" else { return nil }
         guard let memcg = oomPrefix(m[..<k]) else { return nil }
@@ -353,9 +353,9 @@ enum KernelOOMMessages {
     private static func oomPrefix(_ prefix: Substring) -> Bool? {
         if prefix.isEmpty { return false }
         guard prefix.hasSuffix(": ") else { return nil }
-        let lower = prefix.lowercased()
-        guard lower.contains("out of memory") else { return nil }
-        return lower.contains("memory cgroup")
+        let lower = prefix.lowercased()[...]
+        guard lower.find("out of memory") != nil else { return nil }
+        return lower.find("memory cgroup") != nil
     }
 
     /// `(comm)` followed by one of `followers` (or the end of the line). The comm is at
@@ -401,7 +401,7 @@ enum KernelOOMMessages {
     }
 
     static func earlyoom(_ m: Substring) -> Earlyoom? {
-        guard let r = m.firstRange(of: "sending SIG") else { return nil }
+        guard let r = m.find("sending SIG") else { return nil }
         var rest = m[m.index(r.lowerBound, offsetBy: 8)...]
         let signal = rest.prefix { $0 != " " }
         rest = rest.dropFirst(signal.count)
@@ -424,17 +424,17 @@ enum KernelOOMMessages {
         guard let end else { return nil }
         var e = Earlyoom(signal: String(signal), pid: pid, uid: uid, comm: String(rest[..<end.lowerBound]))
         let tail = rest[end.upperBound...]
-        if let b = tail.firstRange(of: "badness ") ?? tail.firstRange(of: "oom_score ") {
+        if let b = tail.find("badness ") ?? tail.find("oom_score ") {
             e.score = leadingInt(tail[b.upperBound...])
         } else if tail.hasPrefix(" badness ") == false {
             e.score = leadingInt(tail.drop { $0 == " " })
         }
-        if let v = tail.firstRange(of: "VmRSS ") {
+        if let v = tail.find("VmRSS ") {
             let n = leadingInt64(tail[v.upperBound...])
             let unit = tail[v.upperBound...].drop { $0.isNumber }.dropFirst().prefix(3)
             if let n { e.rssKB = unit == "KiB" ? n : n * 1024 }
         }
-        if let c = tail.firstRange(of: "cmdline \"") {
+        if let c = tail.find("cmdline \"") {
             var cmd = tail[c.upperBound...]
             if cmd.hasSuffix("\"") { cmd = cmd.dropLast() }
             e.cmdline = String(cmd)
@@ -446,7 +446,7 @@ enum KernelOOMMessages {
     /// 80.00% > 60.00% for > 30s with reclaim activity` (or `due to swap used …`,
     /// `due to memory used …`). Returns the killed cgroup.
     static func systemdOomd(_ m: Substring) -> String? {
-        guard let r = m.firstRange(of: "Killed /"), let d = m[r.upperBound...].firstRange(of: " due to ") else {
+        guard let r = m.find("Killed /"), let d = m[r.upperBound...].find(" due to ") else {
             return nil
         }
         let before = m[..<r.lowerBound]
@@ -478,6 +478,43 @@ enum KernelOOMMessages {
 }
 
 extension Substring {
+    /// The first occurrence of `needle`, by bytes (the standard library's `firstRange(of:)`
+    /// builds a hash table on every call, far too slow for a log scanner).
+    func find(_ needle: String) -> Range<String.Index>? {
+        var needle = needle
+        let u = self.utf8
+        let found: Int?? = needle.withUTF8 { n in
+            u.withContiguousStorageIfAvailable { h in
+                Substring.search(h, n)
+            }
+        }
+        guard let found else {
+            // Not contiguous (bridged): copy.
+            let h = Array(u)
+            return needle.withUTF8 { n in
+                h.withUnsafeBufferPointer { Substring.search($0, n) }
+            }.map { u.index(u.startIndex, offsetBy: $0)..<u.index(u.startIndex, offsetBy: $0 + needle.utf8.count) }
+        }
+        guard let offset = found else { return nil }
+        let lower = u.index(u.startIndex, offsetBy: offset)
+        return lower..<u.index(lower, offsetBy: needle.utf8.count)
+    }
+
+    static func search(_ h: UnsafeBufferPointer<UInt8>, _ n: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let first = n.first, h.count >= n.count else { return n.isEmpty ? 0 : nil }
+        var i = 0
+        let last = h.count - n.count
+        while i <= last {
+            if h[i] == first {
+                var j = 1
+                while j < n.count, h[i + j] == n[j] { j += 1 }
+                if j == n.count { return i }
+            }
+            i += 1
+        }
+        return nil
+    }
+
     /// The last occurrence of `needle` (the standard library only searches forwards).
     func lastRange(of needle: String) -> Range<String.Index>? {
         let n = Array(needle.utf8)

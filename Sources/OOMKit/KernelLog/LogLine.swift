@@ -135,8 +135,14 @@ public struct KmsgRecord: Sendable, Equatable {
     static func callerField(_ bytes: ArraySlice<UInt8>) -> String? {
         guard let semi = bytes.firstIndex(of: 0x3B) else { return nil }
         let prefix = bytes[bytes.startIndex..<semi]
-        guard let r = prefix.firstRange(of: Array("caller=".utf8)) else { return nil }
-        let v = prefix[r.upperBound...].prefix { $0 != 0x2C }
+        let key = Array(",caller=".utf8)
+        guard var i = prefix.firstIndex(of: 0x2C) else { return nil }
+        while i < semi, !prefix[i...].starts(with: key) {
+            guard let next = prefix[(i + 1)...].firstIndex(of: 0x2C) else { return nil }
+            i = next
+        }
+        guard i < semi else { return nil }
+        let v = prefix[(i + key.count)...].prefix { $0 != 0x2C }
         return v.isEmpty ? nil : String(decoding: v, as: UTF8.self)
     }
 
