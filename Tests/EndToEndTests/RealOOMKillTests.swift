@@ -274,7 +274,7 @@ final class E2EWorld: @unchecked Sendable {
             binaries.cli,
             [
                 "events", "--format", "json", "--server", serverURL, "--token", readToken, "--host", host,
-                "--since", "7d",
+                "--since", "7d", "--limit", "1000",
             ],
             in: directory)
         guard result.status == 0 else {
