@@ -285,8 +285,9 @@ def run(driver, base):
     def full_shot(name):
         # Headless Chromium captures the window only: grow it to the page for one picture.
         w = driver.get_window_size()
-        h = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(w["width"], min(max(h, 600), 6000))
+        h = driver.execute_script(
+            "return document.documentElement.scrollHeight + window.outerHeight - window.innerHeight")
+        driver.set_window_size(w["width"], min(max(h, 600), 8000))
         time.sleep(0.4)
         shot(name)
         driver.set_window_size(w["width"], w["height"])
@@ -450,6 +451,7 @@ def run(driver, base):
     def _():
         click(driver.find_element(By.CSS_SELECTOR, 'tr[data-host="db-1"] [data-testid="host-link"]'))
         wait(lambda: tid("host-detail").is_displayed(), message="host detail not shown")
+        expect(driver.current_url.endswith("#host=db-1"), "host view not in the fragment: " + driver.current_url)
         wait(lambda: tids("hd-mem-svg") and tids("hd-psi-svg"), message="host charts not drawn")
         mem = tid("hd-mem-svg")
         expect(mem.find_elements(By.CSS_SELECTOR, "path.line-avail"), "no available-memory line")
@@ -475,6 +477,7 @@ def run(driver, base):
         click(tid("kill-close"))
         click(tid("host-detail-close"))
         expect(not tid("host-detail").is_displayed(), "host detail did not close")
+        expect("#" not in driver.current_url, "fragment left after closing: " + driver.current_url)
 
     @check("auto-refresh can be paused")
     def _():
@@ -498,6 +501,17 @@ def run(driver, base):
     @check("full page screenshot")
     def _():
         full_shot("full")
+
+    @check("dark mode follows prefers-color-scheme")
+    def _():
+        light = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
+                               {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        time.sleep(0.3)
+        dark = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+        expect(light != dark, f"background {light} in both schemes")
+        full_shot("dark")
+        driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
     return results
 

@@ -41,6 +41,8 @@
     loading: false,
     timer: null,
     openKillID: null,
+    eventsRange: null,
+    fullEventsAt: 0,
   };
 
   // ---------------------------------------------------------------- helpers
@@ -229,6 +231,32 @@
     }
   }
 
+  /**
+   * The kills of the chosen range. A full fetch every two minutes (and when the range
+   * changes); in between only the newest quarter hour, merged by id, so a 15 s refresh
+   * does not pull every raw report again. The full fetch picks up kills an agent
+   * delivered late from its spool.
+   */
+  async function loadEvents(range) {
+    const full = state.eventsRange !== range || Date.now() - state.fullEventsAt > 120000;
+    if (full) {
+      const r = await fetchEvents({ since: range }, MAX_EVENTS);
+      state.eventsRange = range;
+      state.fullEventsAt = Date.now();
+      return r;
+    }
+    const newest = Math.max(0, ...state.events.map((ev) => new Date(ev.time).getTime()).filter((t) => !isNaN(t)));
+    const from = Math.max(Date.now() - rangeSeconds(range) * 1000, Math.min(Date.now(), newest || Date.now()) - 15 * 60000);
+    const r = await fetchEvents({ since: new Date(from).toISOString().replace(/\.\d{3}Z$/, 'Z') }, MAX_EVENTS);
+    const byID = new Map(state.events.map((ev) => [ev.id, ev]));
+    for (const ev of r.events) byID.set(ev.id, ev);
+    const cutoff = Date.now() - rangeSeconds(range) * 1000;
+    const t = (ev) => { const x = new Date(ev.time).getTime(); return isNaN(x) ? 0 : x; };
+    const events = [...byID.values()].filter((ev) => !ev.time || t(ev) >= cutoff)
+      .sort((a, b) => t(b) - t(a) || (a.id < b.id ? -1 : 1));
+    return { events, truncated: state.eventsTruncated || r.truncated };
+  }
+
   // ---------------------------------------------------------------- refresh
 
   function setStatus(text, isError) {
@@ -253,7 +281,7 @@
         api('hosts'),
         api('reports/summary', { since: '24h' }),
         api('reports/summary', { since: '7d' }),
-        fetchEvents({ since: range }, MAX_EVENTS),
+        loadEvents(range),
       ]);
       state.hosts = hosts.hosts || [];
       state.summary24 = s24;
@@ -709,7 +737,14 @@
 
   // ---------------------------------------------------------------- host detail
 
+  /** Keeps `#host=NAME` in the address bar so a host's view can be shared or reloaded. */
+  function setHostFragment(name) {
+    const url = location.pathname + location.search + (name ? '#host=' + encodeURIComponent(name) : '');
+    history.replaceState(null, '', url);
+  }
+
   function openHost(name) {
+    setHostFragment(name);
     state.selectedHost = name;
     state.hostDetail = null;
     const sec = $('host-detail');
@@ -725,6 +760,7 @@
   }
 
   function closeHost() {
+    setHostFragment(null);
     state.selectedHost = null;
     state.hostDetail = null;
     $('host-detail').hidden = true;
@@ -996,7 +1032,12 @@
       showPrompt('');
       return;
     }
-    refresh().then(() => { if (state.token) startTimer(); });
+    const wanted = new URLSearchParams(location.hash.replace(/^#/, '')).get('host');
+    refresh().then(() => {
+      if (!state.token) return;
+      startTimer();
+      if (wanted) openHost(wanted);
+    });
   }
 
   init();
