@@ -198,13 +198,14 @@ final class E2EWorld: @unchecked Sendable {
     /// proof the restarted agent is past its start-up and has had every chance to re-send.
     func waitForAgentUploads(count: Int, within timeout: Duration) async throws {
         func snapshotsSeen() -> Int {
+            // Points are time buckets; their `samples` add up to the snapshots stored.
             let path = "/api/v1/hosts/\(host)/snapshots?since=1h"
             guard let response = LoopbackHTTP.get(port: port, path: path, token: readToken),
                 response.status == 200,
                 let object = try? JSONSerialization.jsonObject(with: Data(response.body.utf8)) as? [String: Any],
-                let snapshots = object["snapshots"] as? [Any]
+                let points = object["points"] as? [[String: Any]]
             else { return -1 }
-            return snapshots.count
+            return points.reduce(0) { $0 + ((($1["samples"] as? NSNumber)?.intValue) ?? 0) }
         }
         let start = snapshotsSeen()
         let deadline = ContinuousClock.now + timeout
