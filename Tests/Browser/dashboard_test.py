@@ -369,6 +369,11 @@ def run(driver, base):
             expect(r.find_elements(By.CSS_SELECTOR, '[data-testid="membar"]'), f"{host} has no memory bar")
         db = driver.find_element(By.CSS_SELECTOR, 'tr[data-host="db-1"]')
         expect("at risk" in db.text, "db-1 not marked at risk: " + db.text)
+        # 96% used: the bar's used part must fill nearly the whole track (styles applied
+        # through CSSOM, which the collector's Content-Security-Policy allows).
+        track = db.find_element(By.CSS_SELECTOR, ".membar .track").size["width"]
+        used = db.find_element(By.CSS_SELECTOR, ".membar .used").size["width"]
+        expect(track > 0 and 0.9 < used / track < 1.0, f"db-1 used bar {used}px of {track}px")
 
     @check("hosts table sorts and filters")
     def _():

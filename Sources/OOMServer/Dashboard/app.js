@@ -76,8 +76,17 @@
       if (v === null || v === undefined || v === false) continue;
       if (k === 'text') node.textContent = String(v);
       else if (k === 'class') node.setAttribute('class', v);
+      else if (k === 'style') setStyle(node, v);
       else if (k === 'on') for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
       else node.setAttribute(k, v === true ? '' : String(v));
+    }
+  }
+
+  // The collector's Content-Security-Policy forbids style attributes; CSSOM writes are allowed.
+  function setStyle(node, text) {
+    for (const decl of String(text).split(';')) {
+      const i = decl.indexOf(':');
+      if (i > 0) node.style.setProperty(decl.slice(0, i).trim(), decl.slice(i + 1).trim());
     }
   }
 
