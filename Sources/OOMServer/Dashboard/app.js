@@ -394,11 +394,13 @@
     return x;
   }
 
-  function niceMax(v) {
-    if (v <= 4) return Math.max(1, Math.ceil(v));
-    const mag = Math.pow(10, Math.floor(Math.log10(v)));
-    for (const m of [1, 2, 2.5, 5, 10]) if (m * mag >= v) return m * mag;
-    return 10 * mag;
+  /** An axis from 0 with about `ticks` round steps (1, 2, 2.5 or 5 × 10^k) covering `v`. */
+  function niceScale(v, ticks, integer) {
+    const raw = Math.max(v, integer ? 1 : 1e-9) / ticks;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    let step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((x) => x >= raw);
+    if (integer) step = Math.max(1, Math.ceil(step));
+    return { max: Math.ceil(v / step - 1e-9) * step || step, step };
   }
 
   function chartWidth(container) {
@@ -454,14 +456,13 @@
     const M = { l: 34, r: 8, t: 10, b: 24 };
     const iw = W - M.l - M.r;
     const ih = H - M.t - M.b;
-    const yMax = niceMax(maxCount || 1);
+    const scale = niceScale(maxCount || 1, 4, true);
+    const yMax = scale.max;
     const root = svg('svg', {
       width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'data-testid': 'timeline-svg',
       'aria-label': `OOM kills per ${bucket}, stacked by ${stackBy === 'comm' ? 'process' : 'host'}: ${state.events.length} kills`,
     });
-    const ticks = yMax <= 4 ? yMax : 4;
-    for (let i = 0; i <= ticks; i++) {
-      const v = (yMax / ticks) * i;
+    for (let v = 0; v <= yMax; v += scale.step) {
       const y = M.t + ih - (v / yMax) * ih;
       root.append(svg('line', { class: 'grid', x1: M.l, x2: W - M.r, y1: y, y2: y }));
       root.append(svg('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end', text: Number.isInteger(v) ? v : v.toFixed(1) }));
@@ -834,7 +835,7 @@
     const kills = d.events.filter((ev) => ev.time).map((ev) => ({ t: new Date(ev.time).getTime(), ev }));
 
     drawSeries($('hd-mem-chart'), {
-      start, end, step, yMax: yMaxMem, yFormat: fmtKB, testid: 'hd-mem-svg',
+      start, end, step, yMax: yMaxMem, yFormat: (v) => (v ? fmtKB(v) : '0'), testid: 'hd-mem-svg',
       label: `Memory of ${d.name}`,
       series: [
         { cls: 'area-used', data: used, area: true, name: 'used' },
@@ -843,14 +844,14 @@
         { cls: 'line-minavail', data: minAvail, name: 'min available', color: 'var(--ok)' },
         { cls: 'line-total', data: total, name: 'total', color: 'var(--muted)' },
       ],
-      kills,
+      kills, labelKills: true,
     });
     const some = series((pt) => pt.some_avg10);
     const full = series((pt) => pt.full_avg10);
     const full60 = series((pt) => pt.full_avg60);
-    const yMaxPsi = Math.max(10, ...some.map((x) => x[1]), ...full.map((x) => x[1])) * 1.1;
+    const psiScale = niceScale(Math.max(10, ...some.map((x) => x[1]), ...full.map((x) => x[1]), ...full60.map((x) => x[1])) * 1.05, 4);
     drawSeries($('hd-psi-chart'), {
-      start, end, step, yMax: yMaxPsi, yFormat: (v) => v.toFixed(0) + '%', testid: 'hd-psi-svg',
+      start, end, step, yMax: psiScale.max, yStep: psiScale.step, yFormat: (v) => (v ? +v.toFixed(1) + '%' : '0'), testid: 'hd-psi-svg',
       label: `Memory pressure of ${d.name}`, height: 150,
       series: [
         { cls: 'line-some', data: some, name: 'some avg10', color: 'var(--warn)' },
@@ -904,8 +905,8 @@
     const Y = (v) => M.t + ih - (Math.max(0, v) / o.yMax) * ih;
     const root = svg('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': o.label, 'data-testid': o.testid });
 
-    for (let i = 0; i <= 4; i++) {
-      const v = (o.yMax / 4) * i;
+    const yStep = o.yStep || o.yMax / 4;
+    for (let v = 0; v <= o.yMax + 1e-9; v += yStep) {
       const y = Y(v);
       root.append(svg('line', { class: 'grid', x1: M.l, x2: W - M.r, y1: y, y2: y }));
       root.append(svg('text', { x: M.l - 6, y: y + 4, 'text-anchor': 'end', text: o.yFormat(v) }));
@@ -952,10 +953,17 @@
     }
     root.append(svg('line', { class: 'axis', x1: M.l, x2: W - M.r, y1: M.t + ih, y2: M.t + ih }));
 
-    for (const k of o.kills) {
+    let lastLabelX = -Infinity;
+    const sorted = o.kills.slice().sort((a, b) => a.t - b.t);
+    for (const k of sorted) {
       if (k.t < o.start || k.t > o.end) continue;
       const x = X(k.t);
       const name = (k.ev.victim && k.ev.victim.comm) || '?';
+      // Name the victim beside its marker where there is room; the tooltip always has it.
+      if (o.labelKills && x - lastLabelX > 90 && x < W - M.r - 40) {
+        root.append(svg('text', { class: 'kill-label', x: x + 5, y: M.t + 14, text: name.length > 16 ? name.slice(0, 15) + '…' : name }));
+        lastLabelX = x;
+      }
       const g = svg('g', { class: 'kill', 'data-testid': 'kill-marker', tabindex: 0, role: 'button', 'aria-label': `kill of ${name} at ${fmtTime(k.t)}` },
         svg('line', { class: 'kill-mark', x1: x, x2: x, y1: M.t, y2: M.t + ih }),
         svg('circle', { class: 'kill-dot', cx: x, cy: M.t, r: 4 }),
