@@ -1,7 +1,8 @@
+import Dispatch
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Dispatch
 
 /// Reads /dev/kmsg records with non-blocking `read`s (one record per read) and waits with
 /// `poll` on a Dispatch thread, so no cooperative-pool thread ever blocks.

@@ -67,7 +67,8 @@ public enum Meminfo {
                 if i > 0, let last = out.last, last != 95 {
                     let prev = b[i - 1]
                     let nextIsLower = i + 1 < b.count && isLower(b[i + 1])
-                    if isLower(prev) || ProcBytes.isDigit(prev) || (isUpper(prev) && nextIsLower) {
+                    // `DirectMap2M` → `direct_map2m`: a unit letter after digits stays attached.
+                    if isLower(prev) || (isUpper(prev) && nextIsLower) {
                         out.append(95)
                     }
                 }

@@ -1,0 +1,91 @@
+public import Logging
+public import OOMKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// What the agent's services share: configuration, host identity, the spool, counters,
+/// the latest process sample and the wake-up calls between them.
+public struct AgentContext: Sendable {
+    public static let version = "0.1.0"
+
+    public var config: AgentConfig
+    public var identity: HostIdentity
+    public var spool: Spool
+    public var counters: AgentCounters
+    public var processTable: ProcessTable
+    public var ledger: KillLedger
+    /// Signalled on a kill: take a snapshot now.
+    public var snapshotNow: Wakeup
+    /// Signalled when an event is spooled: upload now.
+    public var uploadNow: Wakeup
+    public var logger: Logger
+
+    public var countersPath: String { config.stateDir + "/counters.json" }
+    public var kmsgCursorPath: String { config.stateDir + "/kmsg.cursor" }
+    public var journalCursorPath: String { config.stateDir + "/journal.cursor" }
+    public var deadLetterPath: String { config.stateDir + "/dead-letter.jsonl" }
+
+    /// Opens the state directory and spool and restores saved counters.
+    public init(config: AgentConfig, logger: Logger) throws(FileIOError) {
+        self.config = config
+        self.logger = logger
+        identity = HostIdentity.read(procRoot: config.roots.proc, hostname: config.hostname)
+        counters = AgentCounters()
+        try FileIO.makeDirectories(config.stateDir)
+        spool = try Spool(
+            directory: config.stateDir + "/spool", maxBytes: config.spoolMaxBytes,
+            segmentBytes: config.spoolSegmentBytes, counters: counters, logger: logger)
+        processTable = ProcessTable()
+        ledger = KillLedger()
+        snapshotNow = Wakeup()
+        uploadNow = Wakeup()
+        if let bytes = try? FileIO.readAll(countersPath),
+            let saved = try? JSONDecoder().decode(AgentInfo.self, from: Data(bytes))
+        {
+            counters.restore(saved)
+        }
+    }
+
+    public func agentInfo() -> AgentInfo {
+        counters.agentInfo(version: Self.version, intervalS: config.intervalSeconds)
+    }
+
+    /// Saves the counters so they survive restarts.
+    public func saveCounters() {
+        guard let bytes = try? JSONEncoder().encode(agentInfo()) else { return }
+        do {
+            try FileIO.writeAtomically(countersPath, Array(bytes))
+        } catch {
+            logger.warning("cannot save counters", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Spools an event (fsynced), remembers it for kill accounting, and wakes the uploader
+    /// and the sampler.
+    public func spoolEvent(_ event: OOMEvent) {
+        var e = event
+        if e.host == nil { e.host = identity.host }
+        VictimEnricher.enrich(&e, table: processTable)
+        do {
+            let json = try JSONEncoder().encode(e)
+            try spool.append(SpoolRecord(kind: .event, payload: Array(json)))
+        } catch {
+            counters.droppedEvents.add(1)
+            logger.error("cannot spool event", metadata: ["oom.id": "\(e.id)", "error": "\(error)"])
+        }
+        if e.source == .kernel, let u = e.uptimeS { ledger.recordKill(uptimeMicros: Int64((u * 1e6).rounded())) }
+        logger.notice(
+            "oom kill",
+            metadata: [
+                "oom.source": "\(e.source.rawValue)", "oom.pid": "\(e.victim.pid)",
+                "oom.comm": "\(e.victim.comm)", "oom.id": "\(e.id)",
+                "oom.cgroup": "\(e.victim.cgroup ?? "-")",
+            ])
+        snapshotNow.signal()
+        uploadNow.signal()
+    }
+}

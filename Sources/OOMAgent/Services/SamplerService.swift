@@ -1,0 +1,47 @@
+public import Logging
+import OOMKit
+public import ServiceLifecycle
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// Takes a snapshot every interval (and at once after a kill) into the spool.
+public struct SamplerService: Service {
+    private let context: AgentContext
+
+    public init(context: AgentContext) { self.context = context }
+
+    public func run() async throws {
+        var collector = SnapshotCollector.make(
+            config: context.config, counters: context.counters, logger: context.logger,
+            processTable: context.processTable)
+        let encoder = JSONEncoder()
+        let interval = context.config.intervalSeconds
+        await withGracefulShutdownHandler {
+            while !Task.isShuttingDownGracefully && !Task.isCancelled {
+                let started = Clock.monotonicNanos()
+                let snapshot = collector.collect(host: context.identity.host)
+                if let kills = snapshot.vmstat["oom_kill"], let up = snapshot.uptimeS {
+                    let lost = context.ledger.sample(uptimeMicros: Int64(up * 1e6), oomKill: kills)
+                    if lost > 0 {
+                        context.counters.unattributedKills.add(lost)
+                        context.logger.warning(
+                            "oom kills the kernel log did not explain", metadata: ["oom.count": "\(lost)"])
+                    }
+                }
+                do {
+                    try context.spool.append(SpoolRecord(kind: .snapshot, payload: Array(try encoder.encode(snapshot))))
+                } catch {
+                    context.logger.error("cannot spool snapshot", metadata: ["error": "\(error)"])
+                }
+                let elapsed = Double(Clock.monotonicNanos() &- started) / 1e9
+                await context.snapshotNow.wait(seconds: max(0.05, interval - elapsed))
+            }
+        } onGracefulShutdown: {
+            context.snapshotNow.signal()
+        }
+    }
+}
