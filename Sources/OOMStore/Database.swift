@@ -1,16 +1,17 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
 public import GRDB
 public import Logging
 import Synchronization
 
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How the store opens its database.
@@ -121,4 +122,9 @@ public final class OOMDatabase: Sendable {
 /// Microseconds since the Unix epoch, now.
 public func nowMicroseconds() -> Int64 {
     Int64((Date().timeIntervalSince1970 * 1_000_000).rounded())
+}
+
+extension OOMDatabase {
+    /// Ingest batches waiting for the writer right now.
+    public var pendingWrites: Int { writer.pendingCount }
 }

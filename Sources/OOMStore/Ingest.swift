@@ -1,11 +1,12 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-public import OOMKit
 import GRDB
 import Logging
+public import OOMKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// What one ingested batch did.
 public struct IngestOutcome: Sendable, Equatable {

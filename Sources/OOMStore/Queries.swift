@@ -1,10 +1,11 @@
-#if canImport(FoundationEssentials)
-import FoundationEssentials
-#else
-import Foundation
-#endif
-public import OOMKit
 import GRDB
+public import OOMKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
 
 /// Filters of `GET /api/v1/events`. Every value is bound as a statement argument.
 public struct EventFilter: Sendable, Equatable {
@@ -258,6 +259,12 @@ extension OOMDatabase {
                     p.oomKill = row[15]
                     buckets[row[0]] = p
                 }
+                // Hourly rollups stand in only for hours before the oldest raw snapshot.
+                let firstRaw =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT min(time) FROM snapshots WHERE host_id = ?",
+                        arguments: [hostID]) ?? Int64.max
+                let hourlyUntil = min(until, firstRaw == Int64.max ? until : firstRaw - 3_600_000_000 + 1)
                 let hourly = try Row.fetchAll(
                     db,
                     sql: """
@@ -269,7 +276,7 @@ extension OOMDatabase {
                             sum(sum_full_avg60), max(max_oom_kill)
                         FROM snapshot_hourly WHERE host_id = ?3 AND hour >= ?1 AND hour < ?4
                         GROUP BY b ORDER BY b
-                        """, arguments: [since, step, hostID, until])
+                        """, arguments: [since, step, hostID, hourlyUntil])
                 for row in hourly {
                     let b: Int64 = row[0]
                     // Raw snapshots are the finer truth wherever they still exist.

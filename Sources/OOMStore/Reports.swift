@@ -1,5 +1,5 @@
-public import OOMKit
 import GRDB
+public import OOMKit
 
 /// Fleet figures for `/metrics`.
 public struct FleetGauges: Sendable, Equatable {
@@ -194,8 +194,7 @@ extension OOMDatabase {
                 var hosts = 0
                 var stale = 0
                 var names: [Int64: String] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT id, name, last_seen, interval_s FROM hosts")
-                {
+                for row in try Row.fetchAll(db, sql: "SELECT id, name, last_seen, interval_s FROM hosts") {
                     hosts += 1
                     names[row[0]] = row[1]
                     if Self.isStale(lastSeen: row[2], intervalS: row[3], now: now) { stale += 1 }

@@ -36,13 +36,13 @@ extension OOMDatabase {
                 cutoff(policy.snapshotDays))
             outcome.rollups = try await deleteChunked(
                 """
-                DELETE FROM snapshot_hourly WHERE rowid IN
-                    (SELECT rowid FROM snapshot_hourly WHERE hour < ? LIMIT 5000)
+                DELETE FROM snapshot_hourly WHERE (host_id, hour) IN
+                    (SELECT host_id, hour FROM snapshot_hourly WHERE hour < ? LIMIT 5000)
                 """, cutoff(policy.rollupDays))
             outcome.agentCounters = try await deleteChunked(
                 """
-                DELETE FROM agent_counters WHERE rowid IN
-                    (SELECT rowid FROM agent_counters WHERE time < ? LIMIT 5000)
+                DELETE FROM agent_counters WHERE (host_id, time) IN
+                    (SELECT host_id, time FROM agent_counters WHERE time < ? LIMIT 5000)
                 """, cutoff(policy.rollupDays))
             if let days = policy.eventDays {
                 outcome.events = try await deleteChunked(
@@ -68,4 +68,3 @@ extension OOMDatabase {
         }
     }
 }
-

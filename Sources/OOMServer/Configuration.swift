@@ -1,0 +1,33 @@
+public import OOMStore
+
+/// Everything the collector's HTTP app needs to know, already resolved from flags,
+/// environment and config file by the executable.
+public struct CollectorConfiguration: Sendable {
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var databasePath = "oomwatch-data/oomwatch.sqlite"
+    /// `nil`: no tokens at all (every API request is 401).
+    public var tokensFile: String?
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+    /// Largest request body, also after gzip decoding.
+    public var maxBodyBytes = 8 * 1024 * 1024
+    public var limits = IngestLimits()
+    /// Requests a second per token (0 disables) and the burst allowed above it.
+    public var rateLimitPerSecond: Double = 1000
+    public var rateLimitBurst: Double = 2000
+    /// Connections idle (no bytes read, e.g. half-sent headers) this long are closed.
+    public var idleTimeoutSeconds: Double = 30
+    /// A request body must arrive in full within this time.
+    public var bodyTimeoutSeconds: Double = 30
+    /// How often the tokens file's modification time is checked.
+    public var tokensPollSeconds: Double = 2
+    public var retention = RetentionPolicy()
+    /// `PRAGMA synchronous=FULL` (survives power loss) rather than NORMAL.
+    public var synchronousFull = true
+    /// Ingest batches allowed to wait for the writer before 503.
+    public var maxPendingBatches = 4096
+    public var backlog = 4096
+
+    public init() {}
+}

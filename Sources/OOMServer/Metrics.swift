@@ -1,0 +1,130 @@
+import Synchronization
+
+/// The collector's own figures, rendered in the Prometheus text format.
+public final class CollectorMetrics: Sendable {
+    struct State {
+        var batches: [String: Int] = [:]
+        var eventsStored = 0
+        var eventsDuplicate = 0
+        var snapshotsStored = 0
+        var httpResponses: [Int: Int] = [:]
+        var ingestLatency = Histogram()
+        var authFailures = 0
+        var rateLimited = 0
+        var overloaded = 0
+        var dbErrors = 0
+    }
+
+    struct Histogram {
+        static let bounds: [Double] = [
+            0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+        ]
+        var counts = [Int](repeating: 0, count: bounds.count)
+        var sum = 0.0
+        var count = 0
+
+        mutating func observe(_ seconds: Double) {
+            for (i, b) in Self.bounds.enumerated() where seconds <= b { counts[i] += 1 }
+            sum += seconds
+            count += 1
+        }
+    }
+
+    private let state = Mutex(State())
+
+    public init() {}
+
+    func ingested(stored: Int, duplicate: Int, snapshots: Int, seconds: Double) {
+        state.withLock {
+            $0.batches["ok", default: 0] += 1
+            $0.eventsStored += stored
+            $0.eventsDuplicate += duplicate
+            $0.snapshotsStored += snapshots
+            $0.ingestLatency.observe(seconds)
+        }
+    }
+
+    func batchFailed(_ reason: String) {
+        state.withLock { $0.batches[reason, default: 0] += 1 }
+    }
+
+    func response(status: Int) {
+        state.withLock { $0.httpResponses[status, default: 0] += 1 }
+    }
+
+    func authFailed() { state.withLock { $0.authFailures += 1 } }
+    func rateLimited() { state.withLock { $0.rateLimited += 1 } }
+    func overloaded() { state.withLock { $0.overloaded += 1 } }
+    func databaseError() { state.withLock { $0.dbErrors += 1 } }
+
+    /// Prometheus exposition text, with fleet gauges appended by the caller.
+    func render(
+        dbSizeBytes: Int64, pendingWrites: Int, hosts: Int, staleHosts: Int, events: Int,
+        kills24h: [String: Int]
+    ) -> String {
+        let s = state.withLock { $0 }
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
+        }
+        family("oomwatch_ingest_batches_total", "counter", "Ingest batches by result.")
+        for key in ["ok", "invalid", "overloaded", "error"] {
+            out += "oomwatch_ingest_batches_total{result=\"\(key)\"} \(s.batches[key] ?? 0)\n"
+        }
+        family("oomwatch_ingest_events_total", "counter", "OOM events stored.")
+        out += "oomwatch_ingest_events_total \(s.eventsStored)\n"
+        family("oomwatch_ingest_duplicate_events_total", "counter", "Re-sent events ignored.")
+        out += "oomwatch_ingest_duplicate_events_total \(s.eventsDuplicate)\n"
+        family("oomwatch_ingest_snapshots_total", "counter", "Memory snapshots stored.")
+        out += "oomwatch_ingest_snapshots_total \(s.snapshotsStored)\n"
+        family(
+            "oomwatch_ingest_duration_seconds", "histogram",
+            "Time from request to commit of successful ingests.")
+        for (i, b) in Histogram.bounds.enumerated() {
+            out += "oomwatch_ingest_duration_seconds_bucket{le=\"\(b)\"} \(s.ingestLatency.counts[i])\n"
+        }
+        out += "oomwatch_ingest_duration_seconds_bucket{le=\"+Inf\"} \(s.ingestLatency.count)\n"
+        out += "oomwatch_ingest_duration_seconds_sum \(s.ingestLatency.sum)\n"
+        out += "oomwatch_ingest_duration_seconds_count \(s.ingestLatency.count)\n"
+        family("oomwatch_http_responses_total", "counter", "HTTP responses by status code.")
+        for code in s.httpResponses.keys.sorted() {
+            out += "oomwatch_http_responses_total{code=\"\(code)\"} \(s.httpResponses[code]!)\n"
+        }
+        family("oomwatch_auth_failures_total", "counter", "Requests refused with 401 or 403.")
+        out += "oomwatch_auth_failures_total \(s.authFailures)\n"
+        family("oomwatch_rate_limited_total", "counter", "Requests refused with 429.")
+        out += "oomwatch_rate_limited_total \(s.rateLimited)\n"
+        family("oomwatch_overloaded_total", "counter", "Ingests refused with 503 (queue full).")
+        out += "oomwatch_overloaded_total \(s.overloaded)\n"
+        family("oomwatch_database_errors_total", "counter", "Database errors (5xx).")
+        out += "oomwatch_database_errors_total \(s.dbErrors)\n"
+        family("oomwatch_database_size_bytes", "gauge", "SQLite file plus WAL size.")
+        out += "oomwatch_database_size_bytes \(dbSizeBytes)\n"
+        family("oomwatch_pending_writes", "gauge", "Ingest batches waiting for the writer.")
+        out += "oomwatch_pending_writes \(pendingWrites)\n"
+        family("oomwatch_hosts", "gauge", "Hosts known.")
+        out += "oomwatch_hosts \(hosts)\n"
+        family("oomwatch_stale_hosts", "gauge", "Hosts silent for three intervals.")
+        out += "oomwatch_stale_hosts \(staleHosts)\n"
+        family("oomwatch_events_stored", "gauge", "Highest event row id (events ever stored).")
+        out += "oomwatch_events_stored \(events)\n"
+        family("oomwatch_host_kills_24h", "gauge", "OOM kills per host in the last 24 hours.")
+        for host in kills24h.keys.sorted() {
+            out += "oomwatch_host_kills_24h{host=\"\(Self.escapeLabel(host))\"} \(kills24h[host]!)\n"
+        }
+        return out
+    }
+
+    static func escapeLabel(_ value: String) -> String {
+        var out = ""
+        for c in value {
+            switch c {
+            case "\\": out += "\\\\"
+            case "\"": out += "\\\""
+            case "\n": out += "\\n"
+            default: out.append(c)
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,108 @@
+public import Logging
+public import OOMStore
+public import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// Runs retention periodically until shutdown.
+public struct RetentionService: Service {
+    let database: OOMDatabase
+    let policy: RetentionPolicy
+    let logger: Logger
+
+    public init(database: OOMDatabase, policy: RetentionPolicy, logger: Logger) {
+        self.database = database
+        self.policy = policy
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            do {
+                let o = try await database.applyRetention(policy)
+                logger.info(
+                    "retention pass",
+                    metadata: [
+                        "deleted.snapshots": "\(o.snapshots)", "deleted.rollups": "\(o.rollups)",
+                        "deleted.events": "\(o.events)",
+                    ])
+            } catch {
+                logger.error("retention failed", metadata: ["error": "\(error)"])
+            }
+            do {
+                try await cancelWhenGracefulShutdown {
+                    try await Task.sleep(for: .milliseconds(Int64(policy.intervalSeconds * 1000)))
+                }
+            } catch {
+                return
+            }
+        }
+    }
+}
+
+/// Reloads the tokens file on SIGHUP and whenever its modification time or size changes
+/// (checked every `pollSeconds`), so revoking a token needs no restart.
+public struct TokensFileWatcher: Service {
+    let tokens: TokenStore
+    let pollSeconds: Double
+    let logger: Logger
+
+    public init(tokens: TokenStore, pollSeconds: Double, logger: Logger) {
+        self.tokens = tokens
+        self.pollSeconds = pollSeconds
+        self.logger = logger
+    }
+
+    static func fingerprint(_ path: String) -> [Int64] {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return [] }
+        return [
+            Int64(info.st_mtim.tv_sec), Int64(info.st_mtim.tv_nsec), Int64(info.st_size),
+            Int64(info.st_ino),
+        ]
+    }
+
+    func reload(_ why: String) {
+        do {
+            try tokens.reload()
+            logger.info(
+                "tokens reloaded", metadata: ["tokens.count": "\(tokens.count)", "reason": "\(why)"])
+        } catch {
+            logger.error("tokens file rejected; keeping previous tokens", metadata: ["error": "\(error)"])
+        }
+    }
+
+    public func run() async throws {
+        guard let path = tokens.path else { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                let signals = await UnixSignalsSequence(trapping: .sighup)
+                for await _ in signals.cancelOnGracefulShutdown() {
+                    reload("SIGHUP")
+                }
+            }
+            group.addTask {
+                var last = Self.fingerprint(path)
+                while !Task.isCancelled {
+                    do {
+                        try await Task.sleep(for: .milliseconds(Int64(pollSeconds * 1000)))
+                    } catch {
+                        return
+                    }
+                    let now = Self.fingerprint(path)
+                    if now != last {
+                        last = now
+                        reload("file changed")
+                    }
+                }
+            }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
+    }
+}

@@ -1,0 +1,115 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import OOMKit
+import OOMServer
+import OOMStore
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the collector (the default verb).")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .long, help: "Address to listen on, HOST:PORT (default 127.0.0.1:8080).")
+    var listen: String?
+
+    @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS.")
+    var tlsCert: String?
+
+    @Option(name: .customLong("tls-key"), help: "PEM private key for --tls-cert.")
+    var tlsKey: String?
+
+    @Option(name: .customLong("snapshot-retention-days"), help: "Keep raw snapshots (default 14).")
+    var snapshotDays: Double?
+
+    @Option(name: .customLong("rollup-retention-days"), help: "Keep hourly rollups (default 365).")
+    var rollupDays: Double?
+
+    @Option(
+        name: .customLong("event-retention-days"),
+        help: "Keep OOM events this many days (default 0: forever).")
+    var eventDays: Double?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
+    var logLevel: String?
+
+    func run() async throws {
+        let layers = try options.layers()
+        let level = layers.string("log.level", flag: logLevel, default: "info") ?? "info"
+        guard let parsedLevel = Logger.Level(rawValue: level) else {
+            throw ValidationError("log.level: \(level) is not a log level")
+        }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = parsedLevel
+            return handler
+        }
+        let logger = Logger(label: "oomwatch-collector")
+
+        var c = CollectorConfiguration()
+        let address = layers.string("listen", flag: listen, default: "127.0.0.1:8080")!
+        guard let colon = address.lastIndex(of: ":"),
+            let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port)
+        else {
+            throw ValidationError("listen: expected HOST:PORT, got \(address)")
+        }
+        c.host = String(address[..<colon]).trimmingCharacters(in: ["[", "]"])
+        c.port = port
+        c.databasePath = options.databasePath(layers)
+        c.tokensFile = options.tokensPath(layers)
+        c.tlsCertificate = layers.string("tls.cert", flag: tlsCert)
+        c.tlsKey = layers.string("tls.key", flag: tlsKey)
+        guard (c.tlsCertificate == nil) == (c.tlsKey == nil) else {
+            throw ValidationError("tls.cert and tls.key go together")
+        }
+        c.maxBodyBytes = try layers.int("limits.max_body_bytes", default: c.maxBodyBytes)
+        c.limits.maxDepth = try layers.int("limits.max_json_depth", default: c.limits.maxDepth)
+        c.limits.maxEvents = try layers.int("limits.max_events", default: c.limits.maxEvents)
+        c.limits.maxSnapshots = try layers.int(
+            "limits.max_snapshots", default: c.limits.maxSnapshots)
+        c.rateLimitPerSecond = try layers.double(
+            "limits.rate_per_token", default: c.rateLimitPerSecond)
+        c.rateLimitBurst = try layers.double("limits.rate_burst", default: c.rateLimitBurst)
+        c.idleTimeoutSeconds = try layers.double(
+            "timeouts.idle_seconds", default: c.idleTimeoutSeconds)
+        c.bodyTimeoutSeconds = try layers.double(
+            "timeouts.body_seconds", default: c.bodyTimeoutSeconds)
+        c.tokensPollSeconds = try layers.double(
+            "tokens_poll_seconds", default: c.tokensPollSeconds)
+        c.retention.snapshotDays = try layers.double(
+            "retention.snapshot_days", flag: snapshotDays, default: c.retention.snapshotDays)
+        c.retention.rollupDays = try layers.double(
+            "retention.rollup_days", flag: rollupDays, default: c.retention.rollupDays)
+        let events = try layers.double("retention.event_days", flag: eventDays, default: 0)
+        c.retention.eventDays = events > 0 ? events : nil
+        c.retention.intervalSeconds = try layers.double(
+            "retention.interval_seconds", default: c.retention.intervalSeconds)
+        c.synchronousFull = layers.string("db.synchronous", default: "full") != "normal"
+        c.maxPendingBatches = try layers.int(
+            "db.max_pending_batches", default: c.maxPendingBatches)
+        guard c.maxBodyBytes > 0, c.limits.maxDepth > 0, c.retention.snapshotDays > 0,
+            c.retention.rollupDays > 0, c.idleTimeoutSeconds > 0, c.bodyTimeoutSeconds > 0
+        else {
+            throw ValidationError("limits, timeouts and retention must be positive")
+        }
+
+        logger.info(
+            "starting",
+            metadata: [
+                "listen": "\(address)", "db.path": "\(c.databasePath)",
+                "tokens.file": "\(c.tokensFile ?? "")",
+                "tls": "\(c.tlsCertificate != nil)",
+            ])
+        let app = try await buildApplication(configuration: c, logger: logger)
+        // Application.runService() runs a ServiceGroup that stops gracefully on SIGTERM
+        // and SIGINT: in-flight ingests finish and commit first.
+        try await app.runService()
+    }
+}
