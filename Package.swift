@@ -116,7 +116,11 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["OOMKit"],
+            dependencies: [
+                "OOMKit", "oomwatch", "OOMServer", "OOMStore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
