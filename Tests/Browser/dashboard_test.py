@@ -118,7 +118,7 @@ KNOWN_RAW = "\n".join([
 def kill(host, minutes_ago, pid, comm, scope="global", rss_kb=1_000_000, unit=None, container=None,
          cgroup=None, candidates=None, raw=None, uptime=None, eid=None):
     t = NOW - timedelta(minutes=minutes_ago)
-    uptime = uptime if uptime is not None else 100000.0 - minutes_ago * 60
+    uptime = uptime if uptime is not None else 1_000_000.0 - minutes_ago * 60
     ev = {
         "id": eid or event_id("kernel", f"boot-{host}", uptime, pid, comm),
         "host": host,
@@ -194,8 +194,11 @@ def http(method, url, body=None, token=None, timeout=10):
         req.add_header("Content-Type", "application/json")
     if token:
         req.add_header("Authorization", "Bearer " + token)
-    with urllib.request.urlopen(req, timeout=timeout) as resp:
-        return resp.status, resp.read()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        raise RuntimeError(f"{method} {url} answered {e.code}: {e.read()[:500]!r}") from None
 
 
 class Collector:
