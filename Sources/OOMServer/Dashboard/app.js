@@ -41,6 +41,7 @@
     loading: false,
     timer: null,
     openKillID: null,
+    openKillHost: null,
     eventsRange: null,
     fullEventsAt: 0,
   };
@@ -688,6 +689,8 @@
 
   function renderKill(ev) {
     const v = ev.victim || {};
+    state.openKillHost = ev.host || null;
+    $('kill-host').hidden = !ev.host;
     $('kill-title').textContent = `${v.comm || '?'} (pid ${v.pid}) killed on ${ev.host || 'unknown host'}`;
     const dl = $('kill-facts');
     dl.replaceChildren();
@@ -1017,6 +1020,11 @@
     $('host-detail-close').addEventListener('click', closeHost);
     $('hd-range').addEventListener('change', () => { if (state.selectedHost) loadHostDetail(state.selectedHost, false); });
     $('kill-close').addEventListener('click', () => $('kill-detail').close());
+    $('kill-host').addEventListener('click', () => {
+      const host = state.openKillHost;
+      $('kill-detail').close();
+      if (host) openHost(host);
+    });
     $('kill-detail').addEventListener('close', () => { state.openKillID = null; });
     // A click on the backdrop (outside the dialog's box) closes it, as users expect.
     $('kill-detail').addEventListener('click', (e) => {
