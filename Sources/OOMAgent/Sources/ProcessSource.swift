@@ -139,7 +139,7 @@ public struct ProcessSource: MemorySource {
                 s.rssFileKB = status.rssFileKB
                 s.rssShmemKB = status.rssShmemKB
                 s.swapKB = status.vmSwapKB
-                if let rss = status.vmRSSKB { s.rssKB = rss }
+                // rss_kb stays the value the ranking used (stat), so the list is ordered.
             }
             if let bytes = readFile(pid, "oom_score") { s.oomScore = ProcNumber.parse(bytes).map(Int.init) }
             if let bytes = readFile(pid, "oom_score_adj") {

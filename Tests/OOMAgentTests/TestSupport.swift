@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+@testable import OOMAgent
+
+/// Paths and processes for the agent tests.
+enum TestSupport {
+    /// Tests/OOMAgentTests/Fixtures, found from this file (no bundle resources needed).
+    static let fixtures: String = {
+        let file = "\(#filePath)"
+        return String(file[..<file.lastIndex(of: "/")!]) + "/Fixtures"
+    }()
+
+    /// The package root (for the built agent binary).
+    static let packageRoot: String = {
+        var p = fixtures
+        for _ in 0..<3 { p = String(p[..<p.lastIndex(of: "/")!]) }
+        return p
+    }()
+
+    /// A fresh directory under /tmp, removed by the caller with `removeTree`.
+    static func tempDir(_ name: String) -> String {
+        var template = Array("/tmp/oomwatch-\(name)-XXXXXX".utf8CString)
+        let p = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        return String(cString: p!)
+    }
+
+    static func removeTree(_ path: String) {
+        _ = run(["/bin/rm", "-rf", path])
+    }
+
+    static func write(_ path: String, _ text: String) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        precondition(fd >= 0, "cannot write \(path)")
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+    }
+
+    /// Spawns `args` and returns its pid.
+    static func spawn(_ args: [String], stdout: String? = nil) -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
+        defer { for p in argv { free(p) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, args[0], &actions, nil, &argv, environ)
+        precondition(rc == 0, "cannot spawn \(args[0])")
+        return pid
+    }
+
+    /// Waits for `pid`; the raw wait status.
+    @discardableResult
+    static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return status
+    }
+
+    /// Runs to completion; the exit code (or 128 + signal).
+    @discardableResult
+    static func run(_ args: [String]) -> Int32 {
+        let status = wait(spawn(args))
+        if status & 0x7f == 0 { return (status >> 8) & 0xff }
+        return 128 + (status & 0x7f)
+    }
+
+    static func sleepMillis(_ ms: Int) {
+        usleep(UInt32(ms) * 1000)
+    }
+}
