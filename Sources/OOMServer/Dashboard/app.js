@@ -313,7 +313,9 @@
         showPrompt(e.message);
       } else {
         const when = state.loadedAt ? ' Showing data from ' + fmtTime(state.loadedAt) + '.' : '';
-        showError('Could not refresh: ' + (e && e.message ? e.message : String(e)) + '.' + when);
+        // fetch() rejects with a TypeError when nothing answered at all.
+        const why = e instanceof TypeError ? 'the collector did not answer' : (e && e.message ? e.message : String(e));
+        showError('Could not refresh: ' + why + '.' + when);
         setStatus('refresh failed', true);
       }
     } finally {
@@ -647,11 +649,11 @@
       tr.append(el('td', null, hb));
     }
     const vb = el('button', {
-      type: 'button', class: 'linklike', 'data-testid': 'kill-victim', text: v.comm || '?',
+      type: 'button', class: 'linklike victim-name', 'data-testid': 'kill-victim', text: v.comm || '?',
       'aria-label': `Details of the kill of ${v.comm || 'unknown'} (pid ${v.pid})`,
     });
     vb.addEventListener('click', () => openKill(ev));
-    tr.append(el('td', null, vb, el('span', { class: 'sub', text: `pid ${v.pid}` + (ev.source && ev.source !== 'kernel' ? ' · ' + ev.source : '') })));
+    tr.append(el('td', { class: 'victim-cell' }, vb, el('span', { class: 'sub', text: `pid ${v.pid}` + (ev.source && ev.source !== 'kernel' ? ' · ' + ev.source : '') })));
     tr.append(el('td', { class: 'num', text: fmtKB(victimRSS(ev)) }));
     tr.append(el('td', null, scopeBadge(ev)));
     if (withHost) {
