@@ -1,0 +1,346 @@
+import Foundation
+import GRDB
+import OOMKit
+import OOMServer
+import OOMStore
+import Testing
+
+@Suite("OOMStore on real SQLite files")
+struct StoreTests {
+    @Test func ingestIsIdempotentAndCountsDuplicates() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let batch = Fixture.batch(
+            events: [Fixture.event("a"), Fixture.event("b")],
+            snapshots: [Fixture.snapshot(time: "2026-11-20T10:00:00Z")])
+        let first = try await db.ingest(batch)
+        #expect(first.eventsStored == 2)
+        #expect(first.eventsDuplicate == 0)
+        #expect(first.snapshotsStored == 1)
+        let again = try await db.ingest(batch)
+        #expect(again.eventsStored == 0)
+        #expect(again.eventsDuplicate == 2)
+        #expect(again.snapshotsStored == 0)
+        let page = try await db.events(EventFilter())
+        #expect(page.events.map(\.id).sorted() == ["a", "b"])
+    }
+
+    @Test func schemaEnforcesConstraints() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        await #expect(throws: (any Error).self) {
+            try await db.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO events (event_id, host_id, time, source, comm, pid, rss_kb,
+                            received, json) VALUES ('x', 999, 0, 'kernel', 'c', 1, 0, 0, '{}')
+                        """)
+            }
+        }
+        await #expect(throws: (any Error).self) {
+            try await db.write { db in
+                try db.execute(sql: "INSERT INTO hosts (name, first_seen, last_seen) VALUES ('h', 0, 0)")
+                try db.execute(
+                    sql: """
+                        INSERT INTO events (event_id, host_id, time, source, comm, pid, rss_kb,
+                            received, json) VALUES ('x', 1, 0, 'bogus', 'c', 1, 0, 0, '{}')
+                        """)
+            }
+        }
+        let journal = try await db.write { db in try String.fetchOne(db, sql: "PRAGMA journal_mode") }
+        #expect(journal == "wal")
+    }
+
+    @Test func concurrentIngestsAreGroupedAndAllCommitted() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let results = try await withThrowingTaskGroup(of: IngestOutcome.self) { group in
+            for agent in 0..<64 {
+                group.addTask {
+                    let events = (0..<20).map { Fixture.event("h\(agent)-e\($0)", host: "host-\(agent)") }
+                    return try await db.ingest(Fixture.batch(host: "host-\(agent)", events: events))
+                }
+            }
+            var all: [IngestOutcome] = []
+            for try await r in group { all.append(r) }
+            return all
+        }
+        #expect(results.reduce(0) { $0 + $1.eventsStored } == 64 * 20)
+        let hosts = try await db.hosts()
+        #expect(hosts.count == 64)
+        #expect(hosts.allSatisfy { $0.kills24h == 0 })  // events are dated 2026-11-20
+    }
+
+    @Test func overloadedQueueAnswersOverloaded() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir) { $0.maxPendingBatches = 1 }.database
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for i in 0..<50 {
+                group.addTask {
+                    do {
+                        _ = try await db.ingest(
+                            Fixture.batch(host: "h\(i)", events: [Fixture.event("e\(i)", host: "h\(i)")]))
+                        return true
+                    } catch let error as StoreError {
+                        return error != .overloaded
+                    } catch {
+                        return true
+                    }
+                }
+            }
+            var ok = 0
+            for await r in group where r { ok += 1 }
+            return ok
+        }
+        // At least one got through; everything not overloaded was stored.
+        #expect(outcomes >= 1)
+        let stored = try await db.events(EventFilter()).events.count
+        #expect(stored == outcomes)
+    }
+
+    @Test func eventsFilterAndPaginateWithCursor() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        var events: [OOMEvent] = []
+        for i in 0..<25 {
+            events.append(
+                Fixture.event(
+                    "e\(i)", comm: i % 2 == 0 ? "java" : "python",
+                    time: RFC3339.format(epochMicroseconds: t("2026-11-20T10:00:00Z") + Int64(i / 3) * 1_000_000),
+                    unit: i % 5 == 0 ? "app.service" : nil, container: i == 7 ? "abc123" : nil,
+                    scope: i % 3 == 0 ? .memcg : .global))
+        }
+        _ = try await db.ingest(Fixture.batch(events: events))
+        var seen: [String] = []
+        var f = EventFilter()
+        f.limit = 4
+        while true {
+            let page = try await db.events(f)
+            seen += page.events.map(\.id)
+            guard let next = page.nextCursor else { break }
+            f.cursor = next
+        }
+        #expect(seen.count == 25)
+        #expect(Set(seen).count == 25)
+        var filter = EventFilter()
+        filter.comm = "java"
+        #expect(try await db.events(filter).events.count == 13)
+        filter = EventFilter()
+        filter.unit = "app.service"
+        #expect(try await db.events(filter).events.count == 5)
+        filter = EventFilter()
+        filter.container = "abc123"
+        #expect(try await db.events(filter).events.map(\.id) == ["e7"])
+        filter = EventFilter()
+        filter.scope = "memcg"
+        filter.host = "web-1"
+        #expect(try await db.events(filter).events.count == 9)
+        filter = EventFilter()
+        filter.since = t("2026-11-20T10:00:07Z")
+        #expect(try await db.events(filter).events.count == 4)  // e21...e24
+        filter = EventFilter()
+        filter.cursor = "garbage"
+        await #expect(throws: StoreError.invalidCursor) { try await db.events(filter) }
+    }
+
+    @Test func summaryReport() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        var events: [OOMEvent] = []
+        for i in 0..<4 {
+            events.append(Fixture.event("j\(i)", comm: "java", time: "2026-11-2\(i)T10:00:00Z", rss: 100))
+        }
+        events.append(Fixture.event("big", comm: "chrome", rss: 9_000_000, unit: "user@1000.service"))
+        events.append(Fixture.event("c1", comm: "redis", container: "deadbeef", source: .systemdOomd))
+        _ = try await db.ingest(
+            Fixture.batch(
+                events: events,
+                snapshots: [Fixture.snapshot(time: "2026-11-23T10:00:00Z", available: 50_000)]))
+        _ = try await db.ingest(
+            Fixture.batch(
+                host: "db-1", events: [Fixture.event("d1", host: "db-1", comm: "java")],
+                snapshots: [Fixture.snapshot(host: "db-1", time: "2026-11-23T10:00:00Z", fullAvg60: 25)]))
+        _ = try await db.ingest(
+            Fixture.batch(
+                host: "ok-1", snapshots: [Fixture.snapshot(host: "ok-1", time: "2026-11-23T10:00:00Z")]))
+        let r = try await db.summary(
+            since: t("2026-11-01T00:00:00Z"), until: t("2026-12-01T00:00:00Z"),
+            now: t("2026-11-23T10:00:10Z"))
+        #expect(r.totals.kills == 7)
+        #expect(r.totals.hosts == 3)
+        #expect(r.totals.hostsWithKills == 2)
+        #expect(r.totals.bySource == ["kernel": 6, "systemd-oomd": 1])
+        #expect(r.byHost.first == CountRow(key: "web-1", kills: 6, lastKill: "2026-11-23T10:00:00Z"))
+        #expect(r.byComm.first?.key == "java")
+        #expect(r.byComm.first?.kills == 5)
+        #expect(r.byUnit.map(\.key) == ["user@1000.service"])
+        #expect(r.byContainer.map(\.key) == ["deadbeef"])
+        #expect(r.byDay.map(\.day) == ["2026-11-20", "2026-11-21", "2026-11-22", "2026-11-23"])
+        #expect(r.byDay.map(\.kills) == [4, 1, 1, 1])
+        #expect(r.largestVictims.first?.id == "big")
+        #expect(r.largestVictims.first?.rssKB == 9_000_000)
+        #expect(r.repeatOffenders == [
+            RepeatOffender(
+                host: "web-1", comm: "java", kills: 4, firstKill: "2026-11-20T10:00:00Z",
+                lastKill: "2026-11-23T10:00:00Z")
+        ])
+        #expect(Set(r.hostsAtRisk.map(\.host)) == ["web-1", "db-1"])
+        #expect(r.hostsAtRisk.first { $0.host == "db-1" }?.reasons == ["psi_full"])
+        #expect(r.hostsAtRisk.first { $0.host == "web-1" }?.reasons == ["memory_available"])
+
+        // A narrower window counts only what is inside it.
+        let narrow = try await db.summary(since: t("2026-11-21T00:00:00Z"), until: t("2026-11-22T00:00:00Z"))
+        #expect(narrow.totals.kills == 1)
+        #expect(narrow.repeatOffenders.isEmpty)
+    }
+
+    /// Report queries must read only covering indexes, never the events table rows, and
+    /// must not sort a temporary b-tree for their GROUP BY.
+    @Test func reportQueriesUseCoveringIndexes() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let queries = [
+            "SELECT comm, count(*), max(time) FROM events INDEXED BY events_comm WHERE time >= 0 AND time < 1 GROUP BY comm",
+            "SELECT host_id, count(*), max(time) FROM events INDEXED BY events_host_time WHERE time >= 0 AND time < 1 GROUP BY host_id",
+            "SELECT comm, host_id, count(*) FROM events INDEXED BY events_comm WHERE time >= 0 AND time < 1 GROUP BY comm, host_id",
+            "SELECT unit, count(*), max(time) FROM events INDEXED BY events_unit WHERE unit IS NOT NULL AND time >= 0 AND time < 1 GROUP BY unit",
+            "SELECT source, scope, count(*) FROM events INDEXED BY events_source WHERE time >= 0 AND time < 1 GROUP BY source, scope",
+            "SELECT count(*) FROM events WHERE time >= 0 AND time < 1",
+        ]
+        for q in queries {
+            let plan = try db.explain(q).joined(separator: "; ")
+            #expect(plan.contains("COVERING INDEX"), "\(q): \(plan)")
+            #expect(!plan.contains("TEMP B-TREE"), "\(q): \(plan)")
+        }
+        let listing = try db.explain(
+            "SELECT id, time, json FROM events WHERE host_id = 1 AND time < 5 ORDER BY time DESC, id DESC LIMIT 10"
+        ).joined(separator: "; ")
+        #expect(listing.contains("events_host_time"), "\(listing)")
+        #expect(!listing.contains("TEMP B-TREE"), "\(listing)")
+    }
+
+    @Test func snapshotsDownsampleAndFallBackToHourlyRollups() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let start = t("2026-11-20T00:00:00Z")
+        // 4 hours of 30 s snapshots, available falling linearly.
+        var snaps: [MemorySnapshot] = []
+        for i in 0..<480 {
+            snaps.append(
+                Fixture.snapshot(
+                    time: RFC3339.format(epochMicroseconds: start + Int64(i) * 30_000_000),
+                    available: 500_000 - Int64(i) * 100))
+        }
+        let out = try await db.ingest(Fixture.batch(snapshots: snaps))
+        #expect(out.snapshotsStored == 480)
+        let r = try await db.snapshots(
+            host: "web-1", since: start, until: start + 4 * 3_600_000_000, points: 4)
+        #expect(r.points.count == 4)
+        #expect(r.points.map(\.samples) == [120, 120, 120, 120])
+        #expect(r.points[0].minAvailableKB == Int64(488_100))
+        #expect(r.stepS == 3600)
+        #expect(r.latest?.time == "2026-11-20T03:59:30Z")
+
+        // Raw snapshots expire; the hourly rollups still answer.
+        var policy = RetentionPolicy()
+        policy.snapshotDays = 1
+        let deleted = try await db.applyRetention(policy, now: start + 3 * 86_400_000_000)
+        #expect(deleted.snapshots == 480)
+        let old = try await db.snapshots(
+            host: "web-1", since: start, until: start + 4 * 3_600_000_000, points: 4)
+        #expect(old.points.map(\.samples) == [120, 120, 120, 120])
+        var sum: Int64 = 0
+        for i in 0..<120 { sum += 500_000 - Int64(i) * 100 }
+        #expect(old.points[0].availableKB == sum / 120)
+        #expect(old.latest == nil)
+        await #expect(throws: StoreError.notFound("host nope")) {
+            try await db.snapshots(host: "nope", since: 0, until: 1, points: 1)
+        }
+    }
+
+    @Test func hostsShowLatestStateStalenessAndRisk() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let now = nowMicroseconds()
+        _ = try await db.ingest(
+            Fixture.batch(
+                events: [Fixture.event("recent", time: RFC3339.format(epochMicroseconds: now - 3_600_000_000))],
+                snapshots: [
+                    Fixture.snapshot(time: RFC3339.format(epochMicroseconds: now - 60_000_000), available: 900_000),
+                    Fixture.snapshot(time: RFC3339.format(epochMicroseconds: now - 1_000_000), available: 50_000),
+                ]), receivedAt: now)
+        let fresh = try await db.hosts(now: now)
+        #expect(fresh.count == 1)
+        let h = try #require(fresh.first)
+        #expect(h.stale == false)
+        #expect(h.kills24h == 1)
+        #expect(h.memory?["available_kb"] == 50_000)
+        #expect(h.availablePct == 5)
+        #expect(h.atRisk == true)
+        #expect(h.agent?.version == "test")
+        // 30 s interval: silent for more than 90 s is stale.
+        #expect(try await db.hosts(now: now + 91_000_000).first?.stale == true)
+        #expect(try await db.hosts(now: now + 89_000_000).first?.stale == false)
+    }
+
+    @Test func retentionKeepsEventsUnlessConfigured() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        _ = try await db.ingest(Fixture.batch(events: [Fixture.event("old", time: "2025-01-01T00:00:00Z")]))
+        var policy = RetentionPolicy()
+        #expect(try await db.applyRetention(policy).events == 0)
+        #expect(try await db.events(EventFilter()).events.count == 1)
+        policy.eventDays = 30
+        #expect(try await db.applyRetention(policy).events == 1)
+        #expect(try await db.events(EventFilter()).events.isEmpty)
+    }
+
+    @Test func topListsLargestProcessesAcrossHosts() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        for (host, rss) in [("a", Int64(10)), ("b", 30), ("c", 20)] {
+            _ = try await db.ingest(
+                Fixture.batch(
+                    host: host,
+                    snapshots: [
+                        Fixture.snapshot(
+                            host: host, time: "2026-11-20T00:00:00Z",
+                            processes: [ProcessSample(pid: 1, comm: "p-\(host)", rssKB: rss)])
+                    ]))
+        }
+        let top = try await db.top(limit: 2)
+        #expect(top.processes.map(\.host) == ["b", "c"])
+        #expect(try await db.top(host: "a").processes.map(\.process.comm) == ["p-a"])
+    }
+}
+
+@Suite("SinceParser")
+struct SinceParserTests {
+    @Test(arguments: [
+        ("30m", Int64(1800)), ("24h", 86_400), ("7d", 604_800), ("2w", 1_209_600), ("90s", 90),
+        ("1h30m", 5400),
+    ])
+    func durations(text: String, seconds: Int64) {
+        #expect(SinceParser.parse(text, nowMicroseconds: 10_000_000_000_000) == 10_000_000_000_000 - seconds * 1_000_000)
+    }
+
+    @Test func rfc3339() {
+        #expect(SinceParser.parse("2026-11-20T10:00:00Z", nowMicroseconds: 0) == t("2026-11-20T10:00:00Z"))
+    }
+
+    @Test(arguments: ["", "30", "m", "5x", "-5m", "99999999999999999999d", "2026-13-01T00:00:00Z", "1d2"])
+    func rejects(text: String) {
+        #expect(SinceParser.parse(text, nowMicroseconds: 0) == nil)
+    }
+}
