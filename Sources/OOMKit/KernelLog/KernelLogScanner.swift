@@ -176,7 +176,8 @@ public struct KernelLogScanner: Sendable {
             let d = buf[j + 4]
             let e = buf[j + 5]
             if d == 0x20 { return e == 0x70 }
-            return d == 0x65 && e == 0x64 && j + 8 <= n && buf[j + 6] == 0x20 && (buf[j + 7] == 0x70 || buf[j + 7] == 0x2F)
+            return d == 0x65 && e == 0x64 && j + 8 <= n && buf[j + 6] == 0x20
+                && (buf[j + 7] == 0x70 || buf[j + 7] == 0x2F)
         case 0x53: return b == 0x49 && c == 0x47  // SIG
         case 0x2D: return b == 0x2D && c == 0x20 && j + 4 <= n && buf[j + 3] == 0x42  // -- B
         default: return false

@@ -197,7 +197,7 @@ public struct LogLineParser: Sendable {
             if rest.first == 0x20 { rest = rest.dropFirst() }
             return LogLine(
                 message: String(decoding: rest, as: UTF8.self),
-                epochMicros: local.map { toUTC(localSeconds: $0) * 1_000_000 },
+                epochMicros: local.map { toUTC(localMicros: $0) },
                 origin: .kernel, callerID: caller, raw: raw)
         }
         return nil
@@ -339,7 +339,7 @@ public struct LogLineParser: Sendable {
         return secs * 1_000_000 + frac
     }
 
-    /// `Tue Aug 12 03:54:03 2025` with any day/month names → local seconds since the epoch
+    /// `Tue Aug 12 03:54:03 2025` with any day/month names → local µs since the epoch
     /// (inner `nil` when the month name is unknown but the shape is right).
     private func dmesgHumanTime(_ inner: ArraySlice<UInt8>) -> Int64?? {
         var i = inner.startIndex
@@ -359,7 +359,7 @@ public struct LogLineParser: Sendable {
         i += 1
         guard let year = Self.digits(inner, &i, max: 4), i == inner.endIndex else { return nil }
         guard let month = Self.monthNumber(monthName), (1...31).contains(day) else { return .some(nil) }
-        return RFC3339.days(fromCivil: Int64(year), month, day) * 86_400 + clock
+        return RFC3339.days(fromCivil: Int64(year), month, day) * 86_400_000_000 + clock
     }
 
     /// Year-less local time → UTC µs, choosing the year from the reference instant.
@@ -367,29 +367,37 @@ public struct LogLineParser: Sendable {
         let refLocal = reference + Int64(options.localUTCOffset(reference))
         let refYear = RFC3339.civil(fromDays: refLocal >= 0 ? refLocal / 86_400 : (refLocal - 86_399) / 86_400)
             .year
-        var local = RFC3339.days(fromCivil: refYear, month, day) * 86_400 + clock
-        if local > refLocal + 86_400 {
-            local = RFC3339.days(fromCivil: refYear - 1, month, day) * 86_400 + clock
+        var local = RFC3339.days(fromCivil: refYear, month, day) * 86_400_000_000 + clock
+        if local > (refLocal + 86_400) * 1_000_000 {
+            local = RFC3339.days(fromCivil: refYear - 1, month, day) * 86_400_000_000 + clock
         }
-        return toUTC(localSeconds: local) * 1_000_000 + 0
+        return toUTC(localMicros: local)
     }
 
-    private func toUTC(localSeconds: Int64) -> Int64 {
-        localSeconds - Int64(options.localUTCOffset(localSeconds))
+    private func toUTC(localMicros: Int64) -> Int64 {
+        let seconds = localMicros >= 0 ? localMicros / 1_000_000 : (localMicros - 999_999) / 1_000_000
+        return localMicros - Int64(options.localUTCOffset(seconds)) * 1_000_000
     }
 
-    /// `HH:MM:SS` → seconds of the day; skips a `.fraction` (kept by the caller if needed).
+    /// `HH:MM:SS[.ffffff]` → microseconds of the day.
     static func clock(_ b: ArraySlice<UInt8>, _ i: inout Int) -> Int64? {
         guard let h = digits(b, &i, max: 2), i < b.endIndex, b[i] == 0x3A else { return nil }
         i += 1
         guard let m = digits(b, &i, max: 2), i < b.endIndex, b[i] == 0x3A else { return nil }
         i += 1
         guard let s = digits(b, &i, max: 2), h < 24, m < 60, s <= 60 else { return nil }
+        var micros: Int64 = 0
         if i < b.endIndex, b[i] == 0x2E || b[i] == 0x2C {
             i += 1
-            while i < b.endIndex, isDigit(b[i]) { i += 1 }
+            var n = 0
+            while i < b.endIndex, isDigit(b[i]) {
+                if n < 6 { micros = micros * 10 + Int64(b[i] - 0x30) }
+                n += 1
+                i += 1
+            }
+            for _ in n..<max(n, 6) { micros *= 10 }
         }
-        return Int64(h * 3600 + m * 60 + s)
+        return Int64(h * 3600 + m * 60 + s) * 1_000_000 + micros
     }
 
     /// An RFC 3339-ish timestamp token: `T` or space, `.`/`,` fraction, `Z`, `+HH:MM` or

@@ -359,8 +359,7 @@ public struct OOMReportAssembler: Sendable {
     @discardableResult
     private mutating func handleUserspace(_ line: LogLine, _ m: Substring, into out: inout [OOMEvent]) -> Bool {
         let tag: String? = if case .userspace(let t) = line.origin { t } else { nil }
-        if tag.map({ $0[...].find("oomd") == nil }) ?? true, let eo = KernelOOMMessages.earlyoom(m)
-        {
+        if tag.map({ $0[...].find("oomd") == nil }) ?? true, let eo = KernelOOMMessages.earlyoom(m) {
             if eo.signal == "SIGKILL", let last = lastEarlyoom, last.pid == eo.pid, last.comm == eo.comm {
                 // earlyoom escalates to SIGKILL when SIGTERM was not enough: same kill.
                 return true
