@@ -103,7 +103,7 @@ def snapshots_for(host):
 KNOWN_KILL_ID = event_id("kernel", "boot-db-1", 99001.5, 4242, "postgres")
 
 KNOWN_RAW = "\n".join([
-    "[99001.100000] postgres invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0",
+    "[99001.100000] pg_dump invoked oom-killer: gfp_mask=0x140cca(GFP_HIGHUSER_MOVABLE|__GFP_COMP), order=0, oom_score_adj=0",
     "[99001.100100] Mem-Info:",
     "[99001.100200] Tasks state (memory values in pages):",
     "[99001.100300] [  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name",
@@ -116,7 +116,7 @@ KNOWN_RAW = "\n".join([
 
 
 def kill(host, minutes_ago, pid, comm, scope="global", rss_kb=1_000_000, unit=None, container=None,
-         cgroup=None, candidates=None, raw=None, uptime=None, eid=None):
+         cgroup=None, candidates=None, raw=None, uptime=None, eid=None, trigger_pid=None, trigger_comm=None):
     t = NOW - timedelta(minutes=minutes_ago)
     uptime = uptime if uptime is not None else 1_000_000.0 - minutes_ago * 60
     ev = {
@@ -130,7 +130,8 @@ def kill(host, minutes_ago, pid, comm, scope="global", rss_kb=1_000_000, unit=No
         "victim": {"pid": pid, "comm": comm, "uid": 110, "total_vm_kb": rss_kb * 2,
                    "anon_rss_kb": rss_kb - 10000, "file_rss_kb": 8000, "shmem_rss_kb": 2000,
                    "pgtables_kb": 4000, "oom_score_adj": 0},
-        "trigger": {"pid": pid, "comm": comm, "gfp_mask": "0x140cca", "order": 0, "oom_score_adj": 0},
+        "trigger": {"pid": trigger_pid or pid, "comm": trigger_comm or comm, "gfp_mask": "0x140cca",
+                    "order": 0, "oom_score_adj": 0},
         "raw": raw or f"Out of memory: Killed process {pid} ({comm}) anon-rss:{rss_kb - 10000}kB",
     }
     if unit:
@@ -150,6 +151,7 @@ EVENTS = {
     "db-1": [
         kill("db-1", 45, 4242, "postgres", rss_kb=60_000_000, unit="postgresql.service",
              cgroup="/system.slice/postgresql.service", raw=KNOWN_RAW, uptime=99001.5, eid=KNOWN_KILL_ID,
+             trigger_pid=5150, trigger_comm="pg_dump",
              candidates=[
                  {"pid": 901, "uid": 65534, "tgid": 901, "total_vm_pages": 180000, "rss_pages": 6000,
                   "pgtables_bytes": 90112, "swapents": 0, "oom_score_adj": 0, "name": "node_exporter"},
@@ -453,6 +455,7 @@ def run(driver, collector):
         expect("postgres" in cands[0].text and "victim" in (cands[0].get_attribute("class") or ""),
                "victim not first/highlighted: " + cands[0].text)
         expect("57.2 GiB" in cands[0].text, "candidate RSS (pages × 4 KiB): " + cands[0].text)
+        expect("pg_dump" in cands[1].text and "trigger" in cands[1].text, "trigger not marked: " + cands[1].text)
         raw = tid("kill-raw").text
         expect("Out of memory: Killed process 4242 (postgres)" in raw, "raw report: " + raw[:200])
         shot("kill-detail")

@@ -378,7 +378,12 @@
       const rep = (s7.repeat_offenders || []).length;
       if (rep) bits.push(`${rep} repeat offender${rep === 1 ? '' : 's'} (3+ kills of one process on one host)`);
     }
+    // Loss is data: hosts whose agents could not deliver everything.
+    const lossy = state.hosts.filter((h) => h.agent && (h.agent.dropped_events || h.agent.dropped_snapshots ||
+      h.agent.kmsg_overruns || h.agent.kmsg_missed_records || h.agent.unattributed_kills)).map((h) => h.host);
+    if (lossy.length) bits.push(`agents reporting lost data: ${lossy.slice(0, 5).join(', ')}${lossy.length > 5 ? ' …' : ''}`);
     $('ov-detail').textContent = bits.join(' · ');
+    document.title = (k24 ? `(${k24}) ` : '') + (risk ? `${risk} at risk · ` : '') + 'oomwatch';
   }
 
   // ---------------------------------------------------------------- timeline
@@ -572,7 +577,12 @@
     tr.append(el('td', null, nameBtn, sub ? el('span', { class: 'sub hide-sm', text: sub }) : null));
 
     const badges = el('td');
-    if (r.risk) badges.append(el('span', { class: 'badge bad', text: 'at risk' }));
+    if (r.risk) {
+      const why = [];
+      if (typeof r.availPct === 'number' && r.availPct < 10) why.push(`MemAvailable ${fmtNum(r.availPct, 1)}% of MemTotal (< 10%)`);
+      if (typeof r.full60 === 'number' && r.full60 > 10) why.push(`PSI full avg60 ${fmtNum(r.full60, 1)} (> 10)`);
+      badges.append(el('span', { class: 'badge bad', text: 'at risk', title: why.join('; ') || null }));
+    }
     if (h.stale) badges.append(el('span', { class: 'badge muted', text: 'stale' }));
     if (r.kills > 0) badges.append(el('span', { class: 'badge warn', text: 'killing' }));
     if (!r.risk && !h.stale && !r.kills) badges.append(el('span', { class: 'badge ok', text: 'ok' }));
@@ -729,6 +739,7 @@
     fact(dl, 'Uptime', typeof ev.uptime_s === 'number' ? ev.uptime_s.toFixed(3) + ' s' : null);
     fact(dl, 'Event id', ev.id, true);
 
+    const trig = ev.trigger && ev.trigger.pid;
     const cands = (ev.candidates || []).slice().sort((a, b) => (b.rss_pages || 0) - (a.rss_pages || 0));
     $('kill-cand-count').textContent = cands.length ? `(${cands.length} tasks)` : '';
     $('kill-cand-note').textContent = cands.length
@@ -738,7 +749,7 @@
     $('kill-candidates').tBodies[0].replaceChildren(...cands.map((c) => {
       const tr = el('tr', { 'data-testid': 'candidate-row', class: c.pid === v.pid ? 'victim' : null },
         el('td', { class: 'num', text: c.pid }),
-        el('td', { text: c.name }),
+        el('td', null, c.name, ...(trig && c.pid === trig && c.pid !== v.pid ? [' ', el('span', { class: 'badge muted', text: 'trigger' })] : [])),
         el('td', { class: 'num', text: c.uid ?? '–' }),
         el('td', { class: 'num', text: typeof c.rss_pages === 'number' ? fmtKB(c.rss_pages * PAGE_KB) : '–' }),
         el('td', { class: 'num', text: typeof c.total_vm_pages === 'number' ? fmtKB(c.total_vm_pages * PAGE_KB) : '–' }),
