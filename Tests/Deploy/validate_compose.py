@@ -18,6 +18,7 @@ Usage: validate_compose.py [COMPOSE_FILE]
 import copy
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -207,11 +208,8 @@ def env_names_for(config_path):
     included: `# key: value` lines document defaults)."""
     with open(config_path, encoding="utf-8") as f:
         text = f.read()
-    uncommented = "\n".join(
-        line.replace("# ", "", 1) if line.lstrip().startswith("# ") and ":" in line
-        and not line.strip().endswith(".") else line
-        for line in text.splitlines()
-    )
+    key_line = re.compile(r"^(\s*)# ([a-z_]+:(\s.*)?)$")
+    uncommented = "\n".join(key_line.sub(r"\1\2", line) for line in text.splitlines())
     try:
         doc = yaml.safe_load(uncommented)
     except yaml.YAMLError:

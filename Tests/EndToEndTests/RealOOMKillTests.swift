@@ -138,6 +138,9 @@ final class E2EWorld: @unchecked Sendable {
             \(agentLog())
             """
         )
+        print(
+            "e2e: after the agent restart \(Self.duplicateCounter) \(duplicatesBefore ?? -1) -> \(duplicatesAfter ?? -1),"
+                + " \(events.count) events for \(host) (\(idsBefore.count) before)")
         #expect(Set(events.map(\.id)).count == events.count, "an event id is listed twice")
         #expect(idsBefore.isSubset(of: Set(events.map(\.id))), "events disappeared across an agent restart")
         for event in events where !idsBefore.contains(event.id) {

@@ -16,7 +16,7 @@ struct Binaries {
     /// otherwise the package's own `.build/release` — what `swift build -c release
     /// --show-bin-path` prints — found from this file's path rather than by running
     /// SwiftPM again under the lock `swift test` holds.
-    static func locate(filePath: String = #filePath) throws -> Lookup {
+    static func locate() throws -> Lookup {
         let names = ["oomwatch-agent", "oomwatch-collector", "oomwatch"]
         if let dir = ProcessInfo.processInfo.environment["OOMWATCH_BIN_DIR"], !dir.isEmpty {
             let missing = names.filter { !FileManager.default.isExecutableFile(atPath: dir + "/" + $0) }
@@ -26,7 +26,8 @@ struct Binaries {
             }
             return .found(Binaries(dir: dir))
         }
-        let root = URL(fileURLWithPath: filePath)
+        // This file is <root>/Tests/EndToEndTests/Support/Binaries.swift.
+        let root = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().path
         let dir = root + "/.build/release"
