@@ -919,7 +919,8 @@
     const span = Math.max(1, o.end - o.start);
     const X = (t) => M.l + ((t - o.start) / span) * iw;
     const Y = (v) => M.t + ih - (Math.max(0, v) / o.yMax) * ih;
-    const root = svg('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'img', 'aria-label': o.label, 'data-testid': o.testid });
+    // A group, not an image: the kill markers inside are focusable buttons.
+    const root = svg('svg', { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: 'group', 'aria-label': o.label, 'data-testid': o.testid });
 
     const yStep = o.yStep || o.yMax / 4;
     for (let v = 0; v <= o.yMax + 1e-9; v += yStep) {
