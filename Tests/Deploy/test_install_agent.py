@@ -5,6 +5,7 @@ changes nothing, that a second run changes nothing, and that the unit it install
 passes `systemd-analyze verify` with the binary where the unit says.
 """
 
+import json
 import os
 import shutil
 import stat
@@ -37,7 +38,8 @@ def files_under(root):
 with tempfile.TemporaryDirectory(prefix="oomwatch-install-") as scratch:
     binary = os.path.join(scratch, "oomwatch-agent")
     real = os.path.join(os.environ.get("OOMWATCH_BIN_DIR", ""), "oomwatch-agent")
-    if os.environ.get("OOMWATCH_BIN_DIR") and os.access(real, os.X_OK):
+    has_real_binary = bool(os.environ.get("OOMWATCH_BIN_DIR")) and os.access(real, os.X_OK)
+    if has_real_binary:
         shutil.copy(real, binary)
     else:
         with open(binary, "w") as f:
@@ -66,6 +68,8 @@ with tempfile.TemporaryDirectory(prefix="oomwatch-install-") as scratch:
                            "--collector", "http://c:1"],
         "CA file without a certificate": [*base, "--collector", "http://c:1", "--ca-file", token],
         "unknown option": [*base, "--collector", "http://c:1", "--colector", "x"],
+        "a quote in the URL": [*base, "--collector", 'http://c:1/"x'],
+        "a space in the host name": [*base, "--collector", "http://c:1", "--hostname", "web 1"],
     }.items():
         r = run(*args)
         checks.check(f"rejects {name} before writing anything", r.returncode == 2 and not files_under(root),
@@ -81,7 +85,7 @@ with tempfile.TemporaryDirectory(prefix="oomwatch-install-") as scratch:
                  r.returncode == 0 and "would install" in r.stdout and not files_under(root),
                  f"exit {r.returncode}: {r.stdout}{r.stderr}")
 
-    r = run(*base, "--collector", url, "--ca-file", ca)
+    r = run(*base, "--collector", url, "--ca-file", ca, "--hostname", "web-1.example")
     checks.check("installs under --root", r.returncode == 0, f"exit {r.returncode}: {r.stdout}{r.stderr}")
     expected = {
         "usr/local/bin/oomwatch-agent": 0o755,
@@ -109,15 +113,28 @@ with tempfile.TemporaryDirectory(prefix="oomwatch-install-") as scratch:
     checks.check("unit runs /usr/local/bin/oomwatch-agent",
                  "/usr/local/bin/oomwatch-agent" in programs, f"Exec programs: {programs}")
 
+    if has_real_binary:
+        # The agent itself must accept the config: `snapshot` resolves and validates it.
+        s = subprocess.run([os.path.join(root, "usr/local/bin/oomwatch-agent"), "snapshot", "--config",
+                            os.path.join(root, "etc/oomwatch/agent.yaml")], capture_output=True, text=True, timeout=60)
+        try:
+            reported = json.loads(s.stdout).get("host")
+        except ValueError:
+            reported = None
+        checks.check("oomwatch-agent accepts the installed config", s.returncode == 0 and reported == "web-1.example",
+                     f"exit {s.returncode}, host {reported!r}: {s.stderr.strip()[:300]}")
+    else:
+        checks.skip("oomwatch-agent accepts the installed config", "no release binary at $OOMWATCH_BIN_DIR")
+
     before = {p: os.stat(os.path.join(root, p)).st_mtime_ns for p in files_under(root)}
-    r = run(*base, "--collector", url, "--ca-file", ca)
+    r = run(*base, "--collector", url, "--ca-file", ca, "--hostname", "web-1.example")
     after = {p: os.stat(os.path.join(root, p)).st_mtime_ns for p in files_under(root)}
     checks.check("a second identical run changes nothing",
                  r.returncode == 0 and before == after
                  and not any(line.startswith("installed ") for line in r.stdout.splitlines()),
                  f"exit {r.returncode}: {r.stdout}")
 
-    r = run(*base, "--collector", "https://other.example:8443", "--ca-file", ca)
+    r = run(*base, "--collector", "https://other.example:8443", "--ca-file", ca, "--hostname", "web-1.example")
     changed = [line for line in r.stdout.splitlines() if line.startswith("installed ")]
     checks.check("a new collector URL rewrites only the config",
                  r.returncode == 0 and len(changed) == 1 and "agent.yaml" in changed[0], f"{r.stdout}")
