@@ -186,6 +186,7 @@
   function showPrompt(message) {
     stopTimer();
     $('main').hidden = true;
+    $('session-controls').hidden = true;
     $('token-prompt').hidden = false;
     const err = $('token-error');
     err.hidden = !message;
@@ -301,6 +302,7 @@
       state.loadedAt = new Date();
       $('token-prompt').hidden = true;
       $('main').hidden = false;
+      $('session-controls').hidden = false;
       renderAll();
       if (state.selectedHost) await loadHostDetail(state.selectedHost, true);
       showError('');
