@@ -414,10 +414,18 @@ def run(driver, collector):
         expect(len(bars) >= 3, f"{len(bars)} bars")
         keys = {b.get_attribute("data-key") for b in bars}
         expect({"db-1", "web-1", "batch-7"} <= keys, f"bar keys {keys}")
+        from selenium.webdriver.support.ui import Select
         legend = tid("timeline-legend").text
         expect("db-1 (3)" in legend, "legend: " + legend)
+        # Per hour instead of per day: a 7-day range has up to 169 hourly slots.
+        daily_w = float(bars[0].get_attribute("width"))
+        Select(tid("tl-bucket")).select_by_value("hour")
+        hourly = tid("timeline-svg").find_elements(By.CSS_SELECTOR, "rect.bar")
+        expect(len(hourly) >= 5, f"{len(hourly)} hourly bars")  # at least 4 distinct hours, 2 hosts in one
+        hourly_w = float(hourly[0].get_attribute("width"))
+        expect(hourly_w < daily_w / 10, f"hourly bar {hourly_w}px vs daily {daily_w}px")
+        Select(tid("tl-bucket")).select_by_value("auto")
         # Stacked by process instead.
-        from selenium.webdriver.support.ui import Select
         Select(tid("tl-stack")).select_by_value("comm")
         keys = {b.get_attribute("data-key") for b in tid("timeline-svg").find_elements(By.CSS_SELECTOR, "rect.bar")}
         expect("postgres" in keys and "java" in keys, f"bar keys by process {keys}")
@@ -547,6 +555,22 @@ def run(driver, collector):
         full_shot("dark")
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
 
+    @check("no token in any URL sent to the server; API calls carry it as a Bearer header")
+    def _():
+        sent = []
+        for entry in driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg.get("method") == "Network.requestWillBeSent":
+                req = msg["params"]["request"]
+                sent.append((req["url"], req.get("headers", {})))
+        expect(sent, "no requests recorded")
+        leaked = [u for u, _ in sent if READ_TOKEN in u or "token=" in u]
+        expect(not leaked, f"token in request URLs: {leaked[:3]}")
+        api = [(u, h) for u, h in sent if "/api/v1/" in u]
+        expect(api, "no API requests recorded")
+        bearer = [u for u, h in api if h.get("Authorization") == "Bearer " + READ_TOKEN]
+        expect(bearer, "no API request with the Bearer header")
+
     @check("no errors in the browser console")
     def _():
         # The bad-token check's 401 is expected; anything else (a script error, a failed
@@ -603,6 +627,8 @@ def main():
         for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,1000",
                     "--disable-gpu", "--no-first-run", "--disable-extensions", "--force-prefers-reduced-motion"):
             options.add_argument(arg)
+        # The performance log lists every request the page made, to check URLs and headers.
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
         driver = webdriver.Chrome(service=Service(executable_path=chromedriver), options=options)
         driver.set_page_load_timeout(30)
         results = run(driver, collector)
