@@ -124,6 +124,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "SupportTests",
+            dependencies: ["OOMKit", "Gzip", "CurlHTTP"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["OOMKit"],
             swiftSettings: swiftSettings

@@ -72,7 +72,8 @@ public struct ConfigFile: Sendable, Equatable {
                 let value = try scalar(rest, line: lineNumber)
                 if value.hasPrefix("[") || value.hasPrefix("{") {
                     throw ConfigFileError(
-                        line: lineNumber, message: "flow collections (`[…]`, `{…}`) are not supported; use one `- item` a line")
+                        line: lineNumber,
+                        message: "flow collections (`[…]`, `{…}`) are not supported; use one `- item` a line")
                 }
                 file.values[fullKey] = value
                 lastKey = nil
@@ -226,7 +227,8 @@ public struct ConfigLayers: Sendable {
         return number
     }
 
-    public func double(_ key: String, flag: Double? = nil, default fallback: Double) throws(ConfigValueError) -> Double {
+    public func double(_ key: String, flag: Double? = nil, default fallback: Double) throws(ConfigValueError) -> Double
+    {
         if let flag { return flag }
         guard let (value, origin) = raw(key) else { return fallback }
         guard let number = Double(value.trimmed()), number.isFinite else {
