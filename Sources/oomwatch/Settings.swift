@@ -121,8 +121,9 @@ struct Settings: Sendable {
     ) throws(CLIError) -> String? {
         if let token = options.token { return token }
         if let path = options.tokenFile { return try readToken(path, origin: "--token-file", readFile: readFile) }
-        if let token = layers.environment["OOMWATCH_TOKEN"] { return token }
-        if let path = layers.environment["OOMWATCH_TOKEN_FILE"] {
+        // An empty variable (`OOMWATCH_TOKEN= oomwatch …`) counts as unset.
+        if let token = layers.environment["OOMWATCH_TOKEN"], !token.isEmpty { return token }
+        if let path = layers.environment["OOMWATCH_TOKEN_FILE"], !path.isEmpty {
             return try readToken(path, origin: "OOMWATCH_TOKEN_FILE", readFile: readFile)
         }
         if let token = layers.file.string("token") { return token }

@@ -131,6 +131,17 @@ import Testing
         #expect(out.contains("pos…  1.5 GiB  /syst…"))
     }
 
+    @Test func droppableColumnsGoWhenCuttingIsNotEnough() {
+        var table = Table([
+            .init("NAME", truncatable: true, minWidth: 4),
+            .init("EXTRA", dropRank: 1),
+            .init("SIZE", alignRight: true),
+        ])
+        table.append(["postgres", "something long", "1.5 GiB"])
+        #expect(table.render(maxWidth: 20) == "NAME         SIZE\npostgres  1.5 GiB\n")
+        #expect(table.render(maxWidth: 30) == "NAME   EXTRA              SIZE\npost…  something long  1.5 GiB\n")
+    }
+
     @Test func colourDoesNotChangeAlignment() {
         var table = Table([.init("A"), .init("B", alignRight: true)])
         table.append([Table.Cell("x", .red), Table.Cell("1", .green)])

@@ -6,12 +6,12 @@ enum EventsView {
         var table = Table([
             .init("TIME"),
             .init("HOST", truncatable: true, minWidth: 8),
-            .init("SOURCE"),
-            .init("SCOPE"),
-            .init("PID", alignRight: true),
+            .init("SOURCE", dropRank: 3),
+            .init("SCOPE", dropRank: 2),
+            .init("PID", alignRight: true, dropRank: 4),
             .init("COMM", truncatable: true, minWidth: 8),
             .init("RSS", alignRight: true),
-            .init("UNIT/CONTAINER", truncatable: true, minWidth: 10),
+            .init("UNIT/CONTAINER", truncatable: true, minWidth: 10, dropRank: 1),
             .init("ID"),
         ])
         for event in events {

@@ -25,14 +25,14 @@ enum HostsView {
         var table = Table([
             .init("HOST", truncatable: true, minWidth: 10),
             .init("STATUS"),
-            .init("LAST SEEN"),
+            .init("LAST SEEN", dropRank: 4),
             .init("USED", alignRight: true),
-            .init("TOTAL", alignRight: true),
+            .init("TOTAL", alignRight: true, dropRank: 2),
             .init("AVAIL", alignRight: true),
-            .init("PSI SOME10", alignRight: true),
+            .init("PSI SOME10", alignRight: true, dropRank: 1),
             .init("PSI FULL60", alignRight: true),
             .init("KILLS 24H", alignRight: true),
-            .init("LAST KILL"),
+            .init("LAST KILL", dropRank: 3),
         ])
         for host in hosts {
             let (status, color) = status(host)

@@ -71,7 +71,7 @@ enum SummaryView {
         var table = Table([
             .init("TIME"), .init("HOST", truncatable: true), .init("COMM", truncatable: true),
             .init("PID", alignRight: true), .init("RSS", alignRight: true),
-            .init("UNIT/CONTAINER", truncatable: true, minWidth: 10), .init("ID"),
+            .init("UNIT/CONTAINER", truncatable: true, minWidth: 10, dropRank: 1), .init("ID"),
         ])
         for row in rows {
             table.append([

@@ -8,12 +8,12 @@ enum TopView {
             .init("PID", alignRight: true),
             .init("COMM", truncatable: true),
             .init("RSS", alignRight: true),
-            .init("ANON", alignRight: true),
-            .init("SWAP", alignRight: true),
-            .init("SCORE", alignRight: true),
-            .init("ADJ", alignRight: true),
-            .init("UNIT/CONTAINER", truncatable: true, minWidth: 10),
-            .init("SEEN"),
+            .init("ANON", alignRight: true, dropRank: 2),
+            .init("SWAP", alignRight: true, dropRank: 3),
+            .init("SCORE", alignRight: true, dropRank: 4),
+            .init("ADJ", alignRight: true, dropRank: 1),
+            .init("UNIT/CONTAINER", truncatable: true, minWidth: 10, dropRank: 6),
+            .init("SEEN", dropRank: 5),
             .init("COMMAND", truncatable: true, minWidth: 10),
         ])
         for row in rows {

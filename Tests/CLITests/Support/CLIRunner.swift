@@ -34,9 +34,11 @@ struct CLIRunner: Sendable {
         baseEnvironment = ["PATH": "/usr/bin:/bin", "HOME": home, "LANG": "C.UTF-8", "COLUMNS": "200"]
     }
 
-    /// Runs `oomwatch arguments…` and waits for it, at most `timeout` seconds.
+    /// Runs `oomwatch arguments…` and waits for it, at most `timeout` seconds; sends it
+    /// SIGINT after `interruptAfter` seconds when given.
     func run(
-        _ arguments: [String], environment: [String: String] = [:], timeout: Double = 30
+        _ arguments: [String], environment: [String: String] = [:], timeout: Double = 30,
+        interruptAfter: Double? = nil
     ) async throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
@@ -61,6 +63,11 @@ struct CLIRunner: Sendable {
                 try? err.fileHandleForWriting.close()
                 continuation.resume(throwing: error)
                 return
+            }
+            if let interruptAfter {
+                DispatchQueue.global().asyncAfter(deadline: .now() + interruptAfter) {
+                    if process.isRunning { process.interrupt() }
+                }
             }
             DispatchQueue.global().asyncAfter(deadline: .now() + timeout) {
                 if process.isRunning { process.terminate() }

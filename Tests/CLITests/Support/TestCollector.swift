@@ -21,13 +21,12 @@ enum TestCollector {
         var ingest: @Sendable (IngestBatch) async throws -> Int
 
         /// Runs `oomwatch` against this collector with the read token.
-        func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLIRunner.Result {
-            try await cli.run(
-                arguments,
-                environment: ["OOMWATCH_SERVER": server, "OOMWATCH_TOKEN": TestCollector.readToken].merging(environment)
-                {
-                    $1
-                })
+        func run(
+            _ arguments: [String], environment: [String: String] = [:], interruptAfter: Double? = nil
+        ) async throws -> CLIRunner.Result {
+            let env = ["OOMWATCH_SERVER": server, "OOMWATCH_TOKEN": TestCollector.readToken]
+            return try await cli.run(
+                arguments, environment: env.merging(environment) { $1 }, interruptAfter: interruptAfter)
         }
     }
 

@@ -1,0 +1,196 @@
+import Foundation
+import OOMKit
+import Testing
+
+/// Every failure a person can hit: one line on stderr, exit 1 for failures, 2 for usage.
+@Suite(.serialized) struct CLIErrorTests {
+    /// A port nothing listens on: bound, then closed.
+    static func closedPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func expectOneLine(_ r: CLIRunner.Result, status: Int32, contains text: String) {
+        #expect(r.status == status, "stderr: \(r.stderr)")
+        #expect(r.stdout == "")
+        #expect(r.stderr.hasPrefix("oomwatch: "), "stderr: \(r.stderr)")
+        #expect(r.stderr.contains(text), "stderr: \(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "one line: \(r.stderr)")
+    }
+
+    @Test func unreachableServerNamesTheURL() async throws {
+        let home = FileManager.default.temporaryDirectory.path
+        let url = "http://127.0.0.1:\(try Self.closedPort())"
+        let r = try await CLIRunner(home: home).run(["hosts", "--server", url, "--token", "x"])
+        expectOneLine(r, status: 1, contains: "cannot reach the collector at \(url)")
+    }
+
+    @Test func tokenAndRoleErrors() async throws {
+        try await TestCollector.with(seed: []) { c in
+            var env = c.cli.baseEnvironment
+            env["OOMWATCH_SERVER"] = c.server
+            let noToken = try await CLIRunner(home: c.cli.home).run(["hosts"], environment: env)
+            expectOneLine(noToken, status: 1, contains: "no token: the collector at \(c.server) needs a read token")
+
+            let bad = try await c.run(["hosts", "--token", "wrong-secret"])
+            expectOneLine(bad, status: 1, contains: "the collector at \(c.server) rejected the token (401)")
+
+            let role = try await c.run(["summary", "--token", TestCollector.agentToken])
+            expectOneLine(role, status: 1, contains: "(403): use a token with the read or admin role")
+
+            let admin = try await c.run(["hosts", "--token", TestCollector.adminToken])
+            #expect(admin.status == 0)
+        }
+    }
+
+    @Test func unknownEventID() async throws {
+        try await TestCollector.with(seed: Fleet.fixed) { c in
+            let r = try await c.run(["show", "0000000000000000deadbeef00000000"])
+            expectOneLine(r, status: 1, contains: "no OOM event with id 0000000000000000deadbeef00000000")
+        }
+    }
+
+    @Test(arguments: [
+        ["events", "--since", "yesterday"],
+        ["summary", "--since", "24"],
+        ["events", "--until", "soon"],
+        ["events", "--limit", "0"],
+        ["events", "--source", "kswapd"],
+        ["hosts", "--format", "xml"],
+        ["hosts", "--bogus-flag"],
+        ["show"],
+        ["watch", "--interval", "0"],
+        ["frobnicate"],
+    ])
+    func usageErrorsExitTwo(arguments: [String]) async throws {
+        let home = FileManager.default.temporaryDirectory.path
+        // No collector: a usage error must be reported before anything is sent.
+        let r = try await CLIRunner(home: home).run(arguments + ["--server", "http://127.0.0.1:1"])
+        #expect(r.status == 2, "\(arguments): \(r.stderr)")
+        #expect(r.stdout == "")
+        #expect(r.stderr.contains("Error: "), "\(r.stderr)")
+    }
+
+    @Test func invalidSinceSaysWhatIsAccepted() async throws {
+        let home = FileManager.default.temporaryDirectory.path
+        let r = try await CLIRunner(home: home).run(["events", "--since", "yesterday"])
+        #expect(r.status == 2)
+        #expect(
+            r.stderr.hasPrefix(
+                "Error: invalid --since 'yesterday': use a duration like 30m, 24h, 7d or an RFC 3339 time\n"))
+    }
+
+    @Test func badSettingFromTheEnvironmentIsAUsageError() async throws {
+        let home = FileManager.default.temporaryDirectory.path
+        let r = try await CLIRunner(home: home).run(["hosts"], environment: ["OOMWATCH_FORMAT": "yaml"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "oomwatch: OOMWATCH_FORMAT: 'yaml' is not an output format: use table, json or csv\n")
+    }
+}
+
+/// Settings from the user's config file, help and completion scripts, `watch`.
+@Suite(.serialized) struct CLIUsageTests {
+    @Test func configFileInTheUsersConfigDirectory() async throws {
+        try await TestCollector.with(seed: Fleet.fixed) { c in
+            let configDir = c.cli.home + "/.config/oomwatch"
+            try FileManager.default.createDirectory(atPath: configDir, withIntermediateDirectories: true)
+            try "\(TestCollector.readToken)\n".write(
+                toFile: c.cli.home + "/read.token", atomically: true, encoding: .utf8)
+            try """
+            # oomwatch CLI settings
+            server: \(c.server)
+            token_file: ~/read.token
+            format: csv
+            """.write(toFile: configDir + "/config.yaml", atomically: true, encoding: .utf8)
+            let r = try await c.cli.run(["hosts"])
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.hasPrefix("host,status,"))
+
+            // The flag beats the file.
+            let json = try await c.cli.run(["hosts", "--format", "json"])
+            #expect(json.stdout.hasPrefix("["))
+
+            // XDG_CONFIG_HOME moves the directory: this one has no file, so no server.
+            let xdg = try await c.cli.run(["hosts"], environment: ["XDG_CONFIG_HOME": c.cli.home + "/elsewhere"])
+            #expect(xdg.status == 1)
+            #expect(
+                xdg.stderr.contains("cannot reach the collector at http://127.0.0.1:8080")
+                    || xdg.stderr.contains("no token"))
+        }
+    }
+
+    @Test(arguments: ["hosts", "events", "show", "summary", "top", "watch"])
+    func helpHasExamples(command: String) async throws {
+        let r = try await CLIRunner(home: FileManager.default.temporaryDirectory.path).run([command, "--help"])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("Examples:"))
+        #expect(r.stdout.contains("oomwatch \(command)"))
+        #expect(r.stdout.contains("--server <URL>"))
+    }
+
+    @Test(arguments: ["bash", "zsh", "fish"])
+    func completionScripts(shell: String) async throws {
+        let r = try await CLIRunner(home: FileManager.default.temporaryDirectory.path).run([
+            "--generate-completion-script", shell,
+        ])
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("oomwatch"))
+        #expect(r.stdout.contains("summary"))
+    }
+
+    /// `watch` starts at "now", prints each new kill once as one line, and ends cleanly on
+    /// Ctrl-C.
+    @Test func watchPrintsNewKillsUntilInterrupted() async throws {
+        try await TestCollector.with(seed: Fleet.fixed) { c in
+            async let watching = c.run(["watch", "--interval", "0.2"], interruptAfter: 4)
+            try await Task.sleep(for: .seconds(1.5))
+            let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
+            var kill = Fleet.kill(
+                host: "web-1", scope: .memcg, pid: 5151, comm: "fresh", time: RFC3339.format(epochMicroseconds: now),
+                uptime: 7000, anonKB: 204_800)
+            kill.victim.unit = "fresh.service"
+            #expect(try await c.ingest(IngestBatch(host: "web-1", events: [kill])) == 200)
+            // The same kill again (an agent retry) must not print twice.
+            #expect(try await c.ingest(IngestBatch(host: "web-1", events: [kill])) == 200)
+            let r = try await watching
+            #expect(r.status == 0, "\(r.stderr)")
+            let lines = r.stdout.split(separator: "\n")
+            #expect(lines.count == 1, "\(r.stdout)")
+            let expected =
+                "\(wholeSeconds(now))  web-1  kernel/memcg  killed fresh (pid 5151)  rss 202 MiB  fresh.service  \(kill.id)"
+            #expect(lines.first.map(String.init) == expected)
+        }
+    }
+
+    @Test func watchAsJSONLines() async throws {
+        try await TestCollector.with(seed: Fleet.fixed) { c in
+            let r = try await c.run(
+                ["watch", "--since", "1h", "--format", "json", "--interval", "0.2", "--now", Fleet.fixedNow],
+                interruptAfter: 1.5)
+            #expect(r.status == 0)
+            let lines = r.stdout.split(separator: "\n")
+            #expect(lines.count == 2)  // the two kills in the hour before --now, oldest first
+            let ids = try lines.map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["id"] as? String
+            }
+            #expect(ids.last == CLIOutputTests.javaID)
+        }
+    }
+}
+
+/// What `watch` prints for a time: whole seconds, UTC.
+func wholeSeconds(_ micros: Int64) -> String {
+    RFC3339.format(epochMicroseconds: micros / 1_000_000 * 1_000_000)
+}
