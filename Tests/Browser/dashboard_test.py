@@ -95,7 +95,11 @@ def snapshots_for(host):
                 {"pid": 901, "ppid": 1, "comm": "node_exporter", "uid": 65534, "rss_kb": 24000,
                  "oom_score": 2, "oom_score_adj": 0, "unit": "node-exporter.service"},
             ],
-            "cgroups": [],
+            "cgroups": [
+                {"path": "/system.slice/postgresql.service", "usage_kb": int((total - avail) * 0.7),
+                 "limit_kb": int(total * 0.75), "oom_kill": i // 12},
+                {"path": "/system.slice/node-exporter.service", "usage_kb": 30000},
+            ] if host == "db-1" else [],
         })
     return out
 
@@ -510,6 +514,10 @@ def run(driver, collector):
         expect(len(tid("hd-kills").find_elements(By.CSS_SELECTOR, "tbody tr")) == 3, "host kills table")
         procs = tid("hd-procs").text
         expect("postgres" in procs, "largest processes: " + procs)
+        cgroups = tids("cgroup-row")
+        expect(len(cgroups) == 2 and "/system.slice/postgresql.service" in cgroups[0].text,
+               "cgroups table: " + " | ".join(c.text for c in cgroups))
+        expect("no limit" in cgroups[1].text, "unlimited cgroup: " + cgroups[1].text)
         driver.execute_script("arguments[0].scrollIntoView()", tid("host-detail"))
         time.sleep(0.5)
         shot("host-detail")

@@ -42,6 +42,7 @@
     timer: null,
     openKillID: null,
     openKillHost: null,
+    killRows: KILL_ROWS,
     eventsRange: null,
     fullEventsAt: 0,
   };
@@ -637,12 +638,12 @@
     const range = $('tl-range').selectedOptions[0].textContent;
     $('kills-count').textContent = `(${evs.length}${q ? ' of ' + state.events.length : ''} in ${range})`;
     $('kills-empty').hidden = evs.length > 0;
-    const more = $('kills-more');
-    more.hidden = evs.length <= KILL_ROWS && !state.eventsTruncated;
-    more.textContent = evs.length > KILL_ROWS
-      ? `Showing the newest ${KILL_ROWS} of ${evs.length}; filter to narrow.`
-      : (state.eventsTruncated ? `Only the newest ${state.events.length} kills were loaded.` : '');
-    $('kills-body').replaceChildren(...evs.slice(0, KILL_ROWS).map((ev) => killRow(ev, true)));
+    const shown = Math.min(evs.length, state.killRows);
+    $('kills-more').hidden = shown === evs.length && !state.eventsTruncated;
+    $('kills-more-text').textContent = (shown < evs.length ? `Showing the newest ${shown} of ${evs.length}. ` : '') +
+      (state.eventsTruncated ? `Only the newest ${state.events.length} kills of the range were loaded.` : '');
+    $('kills-more-btn').hidden = shown === evs.length;
+    $('kills-body').replaceChildren(...evs.slice(0, shown).map((ev) => killRow(ev, true)));
   }
 
   function scopeBadge(ev) {
@@ -888,6 +889,29 @@
       el('td', { class: 'num', text: fmtKB(p.rss_kb) }),
       el('td', { class: 'num', text: p.oom_score ?? '–' }),
       el('td', { class: 'cgroup', text: p.unit || (p.container_id ? p.container_id.slice(0, 12) : '') || '–' }))));
+
+    // Cgroups nearest their limit first: that is where the next memcg OOM comes from.
+    const fill = (c) => (c.limit_kb > 0 && typeof c.usage_kb === 'number' ? c.usage_kb / c.limit_kb : -1);
+    const cgs = ((d.snaps.latest && d.snaps.latest.cgroups) || []).slice()
+      .sort((a, b) => fill(b) - fill(a) || (b.usage_kb || 0) - (a.usage_kb || 0)).slice(0, 20);
+    $('hd-cgroups-box').hidden = !cgs.length;
+    $('hd-cgroups').tBodies[0].replaceChildren(...cgs.map((c) => {
+      const f = fill(c);
+      const usage = el('td', { class: 'col-mem' });
+      if (f >= 0) {
+        const pct = Math.min(100, f * 100);
+        usage.append(el('div', { class: 'membar' },
+          el('div', { class: 'track', role: 'meter', 'aria-valuemin': 0, 'aria-valuemax': 100, 'aria-valuenow': pct.toFixed(0), 'aria-label': `usage ${pct.toFixed(0)}% of limit` },
+            el('div', { class: 'used' + (pct >= 90 ? ' bad' : pct >= 75 ? ' warn' : ''), style: `width:${pct.toFixed(1)}%` })),
+          el('div', { class: 'label', text: `${fmtKB(c.usage_kb)} of ${fmtKB(c.limit_kb)} (${pct.toFixed(0)}%)` })));
+      } else {
+        usage.append(el('span', { text: `${fmtKB(c.usage_kb)} · no limit` }));
+      }
+      return el('tr', { 'data-testid': 'cgroup-row' },
+        el('td', { class: 'cgroup', text: c.path }),
+        usage,
+        el('td', { class: 'num ' + (c.oom_kill ? 'n-bad' : 'n-zero'), text: c.oom_kill ?? '–' }));
+    }));
   }
 
   const TICK_STEPS = [60, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800]
@@ -1033,6 +1057,7 @@
     $('hosts-filter').addEventListener('input', renderHosts);
     $('hosts-problems').addEventListener('change', renderHosts);
     $('kills-filter').addEventListener('input', renderKills);
+    $('kills-more-btn').addEventListener('click', () => { state.killRows += KILL_ROWS; renderKills(); });
     $('host-detail-close').addEventListener('click', closeHost);
     $('hd-range').addEventListener('change', () => { if (state.selectedHost) loadHostDetail(state.selectedHost, false); });
     $('kill-close').addEventListener('click', () => $('kill-detail').close());
