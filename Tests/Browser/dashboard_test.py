@@ -323,6 +323,8 @@ def run(driver, collector):
                     traceback.print_exc()
                 try:
                     shot("failure-" + name.replace(" ", "-"))
+                    # Leave no dialog open to block the next check's clicks.
+                    driver.execute_script("const d = document.getElementById('kill-detail'); if (d && d.open) d.close();")
                 except Exception:  # noqa: BLE001
                     pass
             return fn
@@ -617,7 +619,7 @@ def main():
         return 0
 
     bin_dir = Path(os.environ.get("OOMWATCH_BIN_DIR", REPO / ".build" / "debug"))
-    binary = bin_dir / "oomwatch-collector"
+    binary = (bin_dir / "oomwatch-collector").resolve()
     if not binary.exists():
         print(f"FAIL: {binary} not found; build it first (swift build --product oomwatch-collector)")
         print("0 passed, 1 failed")
