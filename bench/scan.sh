@@ -26,12 +26,13 @@ mb=$(python3 -c "print(f'{$bytes / 1048576:.1f}')")
 # Warm the page cache so both tools read from memory.
 cat "$log" > /dev/null
 
-best() { # best wall time of 3 runs of "$@", output discarded
+best() { # best wall time of 3 runs of "$@"; output to a file, not /dev/null, because
+    # GNU grep stops at the first match when its output is /dev/null.
     local best_t=""
     for _ in 1 2 3; do
         local start end t
         start=$(date +%s.%N)
-        "$@" > /dev/null
+        "$@" > "$out/.bench-output"
         end=$(date +%s.%N)
         t=$(python3 -c "print($end - $start)")
         if [[ -z "$best_t" ]] || python3 -c "import sys; sys.exit(0 if $t < $best_t else 1)"; then best_t=$t; fi

@@ -137,4 +137,34 @@ import Testing
         for i in strippedB.indices { strippedB[i].raw = a[i].raw }
         #expect(strippedB == a)
     }
+
+    @Test func hugeReportKeepsItsHeadAndKillLineOnly() throws {
+        var options = OOMReportAssembler.Options()
+        options.maxRawBytes = 1000
+        var a = OOMReportAssembler(options: options)
+        _ = a.feed(uptimeMicros: 1, message: report[0])
+        _ = a.feed(
+            uptimeMicros: 1,
+            message: "[  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name")
+        for pid in 1...5000 {
+            _ = a.feed(
+                uptimeMicros: 2, message: "[\(pid)]     0 \(pid)     100      10    4096        0             0 worker")
+        }
+        let e = try #require((a.feed(uptimeMicros: 3, message: report[3]) + a.finish()).first)
+        #expect(e.candidates?.count == 5000)
+        let raw = try #require(e.raw)
+        #expect(raw.utf8.count < 1200)
+        #expect(raw.hasPrefix("stress invoked oom-killer"))
+        #expect(raw.hasSuffix(report[3]))
+    }
+
+    @Test func reportWithoutTimestampsEndsAfterMaxLines() {
+        var options = OOMReportAssembler.Options()
+        options.maxReportLines = 100
+        var a = OOMReportAssembler(options: options)
+        _ = a.feed(LogLine(message: report[0]))
+        for _ in 0..<101 { _ = a.feed(LogLine(message: "noise", origin: .userspace("x"))) }
+        _ = a.feed(LogLine(message: "noise"))
+        #expect(!a.isCollecting)
+    }
 }

@@ -267,7 +267,8 @@ enum KernelOOMMessages {
         guard let (comm, after) = parenthesizedComm(rest, followers: [" total-vm:", " vsz:", ", ", " sharing"]) else {
             return nil
         }
-        if after.hasPrefix(" sharing") { return nil }
+        // pid 0 is the idle task, never a victim: such a line is damaged.
+        if after.hasPrefix(" sharing") || pid <= 0 || comm.isEmpty { return nil }
         var k = Killed(pid: pid, comm: comm, uid: uid, memcgWording: memcg)
         for token in after.split(separator: " ") {
             var t = token
@@ -407,7 +408,7 @@ enum KernelOOMMessages {
         rest = rest.dropFirst(signal.count)
         guard rest.hasPrefix(" to process ") else { return nil }
         rest = rest.dropFirst(" to process ".count)
-        guard let pid = leadingInt(rest) else { return nil }
+        guard let pid = leadingInt(rest), pid > 0 else { return nil }
         rest = rest.drop { $0.isNumber }
         var uid: Int?
         if rest.hasPrefix(" uid ") {
@@ -421,7 +422,7 @@ enum KernelOOMMessages {
             rest.lastRange(of: "\": badness ")
             ?? rest.lastRange(of: "\": oom_score ")
             ?? rest.lastRange(of: "\":")
-        guard let end else { return nil }
+        guard let end, end.lowerBound > rest.startIndex else { return nil }
         var e = Earlyoom(signal: String(signal), pid: pid, uid: uid, comm: String(rest[..<end.lowerBound]))
         let tail = rest[end.upperBound...]
         if let b = tail.find("badness ") ?? tail.find("oom_score ") {

@@ -29,7 +29,7 @@ public struct OOMReportAssembler: Sendable {
         public var reportTimeoutMicros: Int64 = 120_000_000
         /// …or after this many lines.
         public var maxReportLines = 250_000
-        /// `raw` keeps at most this many bytes of a report (its end is always kept).
+        /// `raw` keeps at most this many bytes of a report's head (plus its kill line).
         public var maxRawBytes = 2 << 20
 
         public init() {}
@@ -90,6 +90,7 @@ public struct OOMReportAssembler: Sendable {
         var out: [OOMEvent] = []
         expirePending(before: line, into: &out)
         expireReport(before: line)
+        if report != nil { report!.lines += 1 }
         if case .userspace = line.origin {
             handleUserspace(line, line.message[...], into: &out)
             return out
@@ -212,7 +213,6 @@ public struct OOMReportAssembler: Sendable {
             return
         }
         if let rc = report!.callerID, let lc = line.callerID, rc != lc { return }
-        report!.lines += 1
         if appendRaw { addRaw(line) }
         update(with: m)
     }
@@ -267,14 +267,13 @@ public struct OOMReportAssembler: Sendable {
 
     private mutating func addRaw(_ line: LogLine) {
         guard report != nil else { return }
+        // A huge report keeps its head; the kill line is always added at the end.
+        guard report!.rawBytes + line.raw.utf8.count < options.maxRawBytes else {
+            report!.rawDropped = true
+            return
+        }
         report!.rawBytes += line.raw.utf8.count + 1
         report!.raw.append(line.raw)
-        // Keep the head (header) and the most recent lines when a report is huge.
-        while report!.rawBytes > options.maxRawBytes, report!.raw.count > 2 {
-            let removed = report!.raw.remove(at: 1)
-            report!.rawBytes -= removed.utf8.count + 1
-            report!.rawDropped = true
-        }
     }
 
     /// The victim line: builds the event, closes the report.
@@ -296,7 +295,7 @@ public struct OOMReportAssembler: Sendable {
         var rawLines = [line.raw]
 
         if let r = report {
-            rawLines = r.raw + [line.raw]
+            rawLines = r.raw + (r.rawDropped ? ["…", line.raw] : [line.raw])
             if let h = r.header {
                 var t = OOMEvent.Trigger()
                 t.comm = h.comm
