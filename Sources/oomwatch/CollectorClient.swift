@@ -83,9 +83,9 @@ struct CollectorClient: Sendable {
         let error = HTTPClientError(kind: error.kind, message: detail)
         switch error.kind {
         case .connect:
-            return .failure("cannot reach the collector at \(server): \(error.message)")
+            return .failure("cannot reach the collector at \(server): \(error.message)", retryable: true)
         case .timeout:
-            return .failure("the collector at \(server) did not answer in time: \(error.message)")
+            return .failure("the collector at \(server) did not answer in time: \(error.message)", retryable: true)
         case .tls:
             return .failure("TLS failure talking to \(server) (check --ca-file): \(error.message)")
         case .tooLarge, .other:
@@ -112,7 +112,7 @@ struct CollectorClient: Sendable {
             return .failure(notFound!)
         case 429, 503:
             let retry = response.header("retry-after").map { "; retry after \($0)s" } ?? ""
-            return .failure("the collector at \(server) is busy (\(response.status))\(suffix)\(retry)")
+            return .failure("the collector at \(server) is busy (\(response.status))\(suffix)\(retry)", retryable: true)
         default:
             return .failure("the collector at \(server) answered \(response.status)\(suffix)")
         }

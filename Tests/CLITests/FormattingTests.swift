@@ -183,7 +183,21 @@ import Testing
             for: .init(status: status, body: body), server: "http://c", hadToken: hadToken, notFound: "no such event")
         #expect(error.message.hasPrefix(prefix))
         #expect(error.exitCode == 1)
+        #expect(!error.retryable)
         #expect(!error.message.contains("\n"))
+    }
+}
+
+@Suite struct RetryTests {
+    @Test func busyAndUnreachableAreRetryable() {
+        let busy = CollectorClient.error(
+            for: .init(status: 503, headers: ["retry-after": "1"]), server: "http://c", hadToken: true, notFound: nil)
+        #expect(busy.retryable)
+        #expect(busy.message == "the collector at http://c is busy (503); retry after 1s")
+        let down = CollectorClient.transportError(
+            .init(kind: .connect, message: "http://c/api/v1/hosts: Couldn't connect to server"), server: "http://c")
+        #expect(down.retryable)
+        #expect(down.message == "cannot reach the collector at http://c: Couldn't connect to server")
     }
 }
 
@@ -273,5 +287,25 @@ import Testing
         // A late arrival inside the overlap window is still shown.
         let third = tracker.newEvents([event("late", "2026-11-28T14:05:30Z")])
         #expect(third.map(\.id) == ["late"])
+    }
+}
+
+@Suite struct ArgumentOrderTests {
+    let commands: Set<String> = ["hosts", "events", "show"]
+
+    @Test(arguments: [
+        (["--server", "http://x", "hosts"], ["hosts", "--server", "http://x"]),
+        (
+            ["--format=json", "--no-color", "events", "--limit", "3"],
+            ["events", "--format=json", "--no-color", "--limit", "3"]
+        ),
+        (["hosts", "--server", "http://x"], ["hosts", "--server", "http://x"]),
+        (["--help"], ["--help"]),
+        (["--server", "http://x", "nonsense"], ["--server", "http://x", "nonsense"]),
+        (["--generate-completion-script", "bash"], ["--generate-completion-script", "bash"]),
+        (["--server"], ["--server"]),
+    ])
+    func globalOptionsMayComeFirst(arguments: [String], expected: [String]) {
+        #expect(ArgumentOrder.normalized(arguments, commands: commands) == expected)
     }
 }

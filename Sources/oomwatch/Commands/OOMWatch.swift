@@ -8,8 +8,8 @@ struct OOMWatch: AsyncParsableCommand {
         discussion: """
             Settings come from flags, then OOMWATCH_* environment variables, then the config \
             file ($XDG_CONFIG_HOME/oomwatch/config.yaml or ~/.config/oomwatch/config.yaml; \
-            keys server, token, token_file, format, ca_file), then defaults. Options go after \
-            the command: `oomwatch events --since 24h`.
+            keys server, token, token_file, format, ca_file), then defaults. Options may come \
+            before or after the command.
 
             Examples:
               oomwatch hosts --server https://collector:8080 --token-file ~/.oomwatch-token
@@ -29,7 +29,9 @@ struct OOMWatch: AsyncParsableCommand {
     /// exit 2 (ArgumentParser's own default would be 64).
     static func main() async {
         do {
-            var command = try parseAsRoot()
+            let commands = Set(configuration.subcommands.map { $0._commandName })
+            let arguments = ArgumentOrder.normalized(Array(CommandLine.arguments.dropFirst()), commands: commands)
+            var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

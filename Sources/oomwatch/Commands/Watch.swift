@@ -73,7 +73,7 @@ struct Watch: AsyncParsableCommand {
                 failing = false
             } catch {
                 // The first poll fails loudly; later ones ride out a collector restart.
-                guard poll > 1, error.message.hasPrefix("cannot reach") || error.message.contains("busy") else {
+                guard poll > 1, error.retryable else {
                     throw error
                 }
                 if !failing {
