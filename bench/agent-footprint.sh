@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# The agent's footprint, side by side in one run:
+#   1. RSS after a few minutes at a 1 s interval vs Debian's prometheus-node-exporter
+#      scraped every 1 s (goal: agent <= half of node_exporter);
+#   2. CPU time per sampling cycle vs bench/procread.c reading the same files, on this
+#      host and with 2,000 extra sleeping processes (goal: agent <= 2x the C program);
+#   3. the release binary links no libFoundation / ICU.
+#
+# Usage: bench/agent-footprint.sh [MINUTES]   (default 3; results in bench/out/)
+# Needs root for apt-get (node exporter) and a free 127.0.0.1 port range.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MINUTES=${1:-3}
+OUT=bench/out
+mkdir -p "$OUT"
+WORK=$(mktemp -d /tmp/oomwatch-bench-XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    if [[ -n "${SLEEPERS_PGID:-}" ]]; then kill -- "-$SLEEPERS_PGID" 2>/dev/null || true; fi
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+echo "== building"
+swift build -c release --product oomwatch-agent >/dev/null
+AGENT=$(swift build -c release --show-bin-path)/oomwatch-agent
+gcc -O2 -o "$OUT/procread" bench/procread.c
+if ! command -v prometheus-node-exporter >/dev/null; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus-node-exporter >/dev/null
+fi
+
+echo "== linked libraries"
+if ldd "$AGENT" | grep -Ei 'libFoundation\.so|libFoundationInternationalization|libicu|lib_FoundationICU'; then
+    echo "FAIL: the agent links Foundation/ICU"
+    LINK=FAIL
+else
+    echo "ok: no libFoundation, no ICU"
+    LINK=ok
+fi
+
+# A collector stand-in that accepts everything, so the agent runs its normal upload path.
+python3 - "$WORK/port" <<'PY' &
+import sys, http.server, json
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        out = b'{"events_stored":0,"events_duplicate":0,"snapshots_stored":1}'
+        self.send_response(200); self.send_header("Content-Length", str(len(out))); self.end_headers()
+        self.wfile.write(out)
+s = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+open(sys.argv[1], "w").write(str(s.server_address[1]))
+s.serve_forever()
+PY
+PIDS+=($!)
+for _ in $(seq 50); do [[ -s "$WORK/port" ]] && break; sleep 0.1; done
+PORT=$(cat "$WORK/port")
+
+echo "== starting agent (1 s interval) and node_exporter (scraped every 1 s)"
+"$AGENT" run --collector "http://127.0.0.1:$PORT" --state-dir "$WORK/state" --interval 1 \
+    --log-level warning 2>"$OUT/agent.log" &
+AGENT_PID=$!
+PIDS+=($AGENT_PID)
+prometheus-node-exporter --web.listen-address=127.0.0.1:19100 >/dev/null 2>&1 &
+NE_PID=$!
+PIDS+=($NE_PID)
+( while sleep 1; do curl -s -o /dev/null http://127.0.0.1:19100/metrics || true; done ) &
+PIDS+=($!)
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+TCK=$(getconf CLK_TCK)
+
+# Agent CPU per cycle over a window: its CPU time / cycles (1 per second). Includes
+# everything it does in that time (kmsg follower, uploads), not just the sampling.
+measure_agent() {
+    local secs=$1 t0 t1
+    t0=$(cpu_ticks "$AGENT_PID")
+    sleep "$secs"
+    t1=$(cpu_ticks "$AGENT_PID")
+    echo "scale=1; ($t1 - $t0) * 1000000 / $TCK / $secs" | bc
+}
+
+TOTAL=$((MINUTES * 60))
+WINDOW=$(( (TOTAL - 20) / 2 ))
+sleep 10
+NPROC=$(ls /proc | grep -c '^[0-9]')
+echo "== CPU per cycle, this host ($NPROC processes), ${WINDOW}s window"
+A1=$(measure_agent "$WINDOW")
+C1=$("$OUT/procread" 300)
+
+echo "== starting 2,000 sleeping processes"
+setsid bash -c 'for i in $(seq 2000); do sleep 3600 & done; wait' &
+SLEEPERS_PGID=$!
+sleep 10
+NPROC2=$(ls /proc | grep -c '^[0-9]')
+echo "== CPU per cycle, $NPROC2 processes, ${WINDOW}s window"
+A2=$(measure_agent "$WINDOW")
+C2=$("$OUT/procread" 100)
+
+AGENT_RSS=$(rss_kb "$AGENT_PID")
+NE_RSS=$(rss_kb "$NE_PID")
+kill -- "-$SLEEPERS_PGID" 2>/dev/null || true
+SLEEPERS_PGID=
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+{
+    echo "oomwatch-agent footprint ($(date -u +%FT%TZ), $(uname -r), $(nproc) CPUs, ${MINUTES} min run)"
+    echo
+    printf '%-38s %12s %12s %8s  %s\n' "measure" "agent" "baseline" "ratio" "goal"
+    printf '%-38s %10s kB %10s kB %8s  %s\n' "RSS vs node_exporter (1 s scrape)" "$AGENT_RSS" "$NE_RSS" "$(ratio "$AGENT_RSS" "$NE_RSS")" "<= 0.50"
+    printf '%-38s %10s us %10s us %8s  %s\n' "CPU/cycle vs procread.c, $NPROC procs" "$A1" "$C1" "$(ratio "$A1" "$C1")" "<= 2.00"
+    printf '%-38s %10s us %10s us %8s  %s\n' "CPU/cycle vs procread.c, $NPROC2 procs" "$A2" "$C2" "$(ratio "$A2" "$C2")" "<= 2.00"
+    echo
+    echo "links libFoundation/ICU: $LINK"
+} | tee "$OUT/agent-footprint.txt"
