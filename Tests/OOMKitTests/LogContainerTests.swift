@@ -77,6 +77,8 @@ import Testing
         #expect(c.callerID == "T12" && c.message == "msg")
         let d = try #require(parse("Aug 12 03:54:03 ws-7 earlyoom[612]: sending SIGTERM"))
         #expect(d.origin == .userspace("earlyoom") && d.message == "sending SIGTERM")
+        let busybox = try #require(parse("Mar  3 10:20:30 db1 kern.warn kernel: Killed process 1 (x)"))
+        #expect(busybox.origin == .kernel && busybox.host == "db1" && busybox.message == "Killed process 1 (x)")
         // Without a reference instant there is no year, hence no time.
         #expect(parse("Mar  3 10:20:30 db1 kernel: x", reference: nil)?.epochMicros == nil)
         // December lines read in January belong to the previous year.
@@ -124,6 +126,12 @@ import Testing
         let l = try #require(parse("<4>1 2024-03-05T09:11:12.5Z host kernel - - - [  12.5] msg"))
         #expect(l.origin == .kernel && l.host == "host" && l.uptimeMicros == 12_500_000 && l.message == "msg")
         #expect(l.epochMicros == 1_709_629_872_500_000)
+    }
+
+    @Test func unknownContainerStillGivesTheKill() {
+        let events = scan("whatever-prefix 12:00 Killed process 77 (x y) total-vm:10kB, anon-rss:5kB, file-rss:1kB\n")
+        #expect(events.map(\.victim.comm) == ["x y"])
+        #expect(events.first?.victim.fileRssKB == 1)
     }
 
     @Test func bareLines() throws {

@@ -248,7 +248,9 @@ enum KernelOOMMessages {
     static func killed(_ m: Substring) -> Killed? {
         guard let r = m.find("Killed process ") else { return nil }
         let prefix = m[..<r.lowerBound]
-        guard let memcg = oomPrefix(prefix) else { return nil }
+        // Before 5.x the line has no prefix; in an unrecognised container it follows
+        // whatever the container printed.
+        guard let memcg = oomPrefix(prefix) ?? (prefix.last == " " ? false : nil) else { return nil }
         var rest = m[r.upperBound...]
         guard let pid = leadingInt(rest) else { return nil }
         rest = rest.drop { $0.isNumber }

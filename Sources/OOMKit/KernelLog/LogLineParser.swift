@@ -275,6 +275,15 @@ public struct LogLineParser: Sendable {
         guard let sp = b.firstIndex(of: 0x20), sp > b.startIndex else { return nil }
         let host = b[b.startIndex..<sp]
         var i = sp + 1
+        // BusyBox syslogd puts `facility.level` before the tag: `host kern.warn kernel: …`.
+        var j = i
+        while j < b.endIndex, isLower(b[j]) { j += 1 }
+        if j > i, j < b.endIndex, b[j] == 0x2E {
+            j += 1
+            let levelStart = j
+            while j < b.endIndex, isLower(b[j]) { j += 1 }
+            if j > levelStart, j < b.endIndex, b[j] == 0x20 { i = j + 1 }
+        }
         let tagStart = i
         while i < b.endIndex, b[i] != 0x3A, b[i] != 0x5B, b[i] != 0x20, i - tagStart < 64 { i += 1 }
         guard i < b.endIndex, i > tagStart else { return nil }
