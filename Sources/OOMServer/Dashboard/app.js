@@ -45,6 +45,7 @@
     killRows: KILL_ROWS,
     eventsRange: null,
     fullEventsAt: 0,
+    pending: false,
   };
 
   // ---------------------------------------------------------------- helpers
@@ -253,9 +254,7 @@
     const full = state.eventsRange !== range || Date.now() - state.fullEventsAt > 120000;
     if (full) {
       const r = await fetchEvents({ since: range }, MAX_EVENTS);
-      state.eventsRange = range;
-      state.fullEventsAt = Date.now();
-      return r;
+      return Object.assign(r, { full: true, range });
     }
     const newest = Math.max(0, ...state.events.map((ev) => new Date(ev.time).getTime()).filter((t) => !isNaN(t)));
     const from = Math.max(Date.now() - rangeSeconds(range) * 1000, Math.min(Date.now(), newest || Date.now()) - 15 * 60000);
@@ -266,7 +265,7 @@
     const t = (ev) => { const x = new Date(ev.time).getTime(); return isNaN(x) ? 0 : x; };
     const events = [...byID.values()].filter((ev) => !ev.time || t(ev) >= cutoff)
       .sort((a, b) => t(b) - t(a) || (a.id < b.id ? -1 : 1));
-    return { events, truncated: state.eventsTruncated || r.truncated };
+    return { events, truncated: state.eventsTruncated || r.truncated, full: false, range };
   }
 
   // ---------------------------------------------------------------- refresh
@@ -284,8 +283,11 @@
   }
 
   async function refresh() {
-    if (state.loading || !state.token) return;
+    if (!state.token) return;
+    // A refresh asked for while one runs (a range change, say) runs right after it.
+    if (state.loading) { state.pending = true; return; }
     state.loading = true;
+    state.pending = false;
     setStatus('refreshing…');
     try {
       const range = $('tl-range').value;
@@ -300,6 +302,10 @@
       state.summary7 = s7;
       state.events = evs.events;
       state.eventsTruncated = evs.truncated;
+      if (evs.full) {
+        state.eventsRange = evs.range;
+        state.fullEventsAt = Date.now();
+      }
       state.loadedAt = new Date();
       $('token-prompt').hidden = true;
       $('main').hidden = false;
@@ -323,6 +329,7 @@
       }
     } finally {
       state.loading = false;
+      if (state.pending && state.token) setTimeout(refresh, 0);
     }
   }
 
