@@ -129,6 +129,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "FaultTests", dependencies: ["OOMKit", "Gzip", "CurlHTTP"], swiftSettings: swiftSettings),
+        .testTarget(
             name: "EndToEndTests",
             dependencies: ["OOMKit"],
             swiftSettings: swiftSettings

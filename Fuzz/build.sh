@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets with address sanitizer, straight from the package's
+# sources (no SwiftPM: the fuzz builds must not disturb .build/):
+#   Fuzz/.build/kernel-log-fuzz   OOMKit's kernel-log scanner and kmsg record parser
+#   Fuzz/.build/ingest-fuzz       the collector's ingest decode + validate
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=Fuzz/.build
+mkdir -p "$out/oomkit"
+flags=(-sanitize=fuzzer,address -parse-as-library -O -g
+    -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault)
+mapfile -t kit < <(find Sources/OOMKit -name '*.swift' | sort)
+quiet() { grep -v "Cannot export local symbol '__asan" || true; }
+
+# Kernel log: the entry in OOMKit's own module, so internal API is reachable.
+swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" Fuzz/KernelLog/Entry.swift \
+    -o "$out/kernel-log-fuzz" 2>&1 | quiet
+
+# Ingest: OOMKit as a static library, then Validation.swift (which imports it) + entry.
+swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" -emit-library -static \
+    -emit-module -emit-module-path "$out/oomkit/OOMKit.swiftmodule" \
+    -o "$out/oomkit/libOOMKit.a" 2>&1 | quiet
+swiftc "${flags[@]}" -module-name IngestFuzz -I "$out/oomkit" \
+    Sources/OOMServer/Validation.swift Fuzz/Ingest/Entry.swift \
+    "$out/oomkit/libOOMKit.a" -o "$out/ingest-fuzz" 2>&1 | quiet
+test -x "$out/kernel-log-fuzz" && test -x "$out/ingest-fuzz"
+echo "built $out/kernel-log-fuzz $out/ingest-fuzz"

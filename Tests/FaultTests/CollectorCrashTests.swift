@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension Faults {
+    /// 8 senders post 16,000 events in batches of 50 while the collector is SIGKILLed and
+    /// restarted: every acknowledged event is stored exactly once, nothing acknowledged is
+    /// lost, the database passes `PRAGMA integrity_check`, and no request ever gets a 500.
+    @Test func collectorCrashConsistency() async throws {
+        guard let bins = Binaries.locate() else { return }
+        let tmp = TempDir("crash")
+        defer { tmp.remove() }
+        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        try await collector.start()
+        defer { collector.stop() }
+
+        let senders = 8
+        let batchesPerSender = 50
+        let perBatch = 50
+        let acked = Shared(Set<String>())
+        let statuses = Shared([Int: Int]())
+        let done = Shared(0)
+        let kills = Shared(0)
+
+        let port = collector.port
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await onThreads(senders) { s in
+                    for b in 0..<batchesPerSender {
+                        let ids = (0..<perBatch).map { "crash-s\(s)-b\(b)-e\($0)" }
+                        let body = batchJSON(
+                            host: "crash-\(s)", events: ids.map { eventJSON(id: $0, pid: 100 + s) })
+                        // Re-send until acknowledged: a kill mid-request leaves the outcome
+                        // unknown, and re-sending the same ids is how agents cope.
+                        var attempts = 0
+                        while attempts < 2000 {
+                            attempts += 1
+                            if let r = RawHTTP.ingest(port, token: CollectorProcess.agentToken, body) {
+                                statuses.with { $0[r.status, default: 0] += 1 }
+                                if r.status == 200 {
+                                    acked.with { $0.formUnion(ids) }
+                                    break
+                                }
+                            }
+                            usleep(20_000)
+                        }
+                    }
+                    done.with { $0 += 1 }
+                }
+            }
+            group.addTask {
+                _ = try? await offload {
+                    // Kill at least three times while the senders run, and restart.
+                    while done.get < senders {
+                        usleep(useconds_t(60_000 + Int.random(in: 0..<200_000)))
+                        if done.get >= senders { break }
+                        collector.kill9()
+                        kills.with { $0 += 1 }
+                        usleep(100_000)
+                        try collector.startBlocking()
+                    }
+                }
+            }
+        }
+        let statusCounts = statuses.get
+        print("collectorCrashConsistency: kills=\(kills.get) statuses=\(statusCounts.sorted { $0.key < $1.key })")
+        #expect(kills.get >= 3, "the collector should have been killed at least three times")
+        #expect(statusCounts[500] == nil, "a 500 was answered: \(statusCounts)")
+        #expect(statusCounts.keys.allSatisfy { $0 == 200 || $0 == 503 || $0 == 429 }, "\(statusCounts)")
+        let all = acked.get
+        #expect(all.count == senders * batchesPerSender * perBatch)
+
+        collector.stop()
+        let integrity = try sqlite(collector.dbPath, "PRAGMA integrity_check;")
+        #expect(integrity == ["ok"])
+        let stored = try sqlite(collector.dbPath, "SELECT event_id FROM events WHERE event_id LIKE 'crash-%';")
+        #expect(stored.count == Set(stored).count, "an event is stored twice")
+        let missing = all.subtracting(stored)
+        #expect(missing.isEmpty, "\(missing.count) acknowledged events lost, e.g. \(missing.prefix(3))")
+        #expect(stored.count == all.count)
+    }
+}
