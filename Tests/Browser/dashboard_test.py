@@ -451,6 +451,24 @@ def run(driver, collector):
         java = [r for r in rows if "java" in r.text][0]
         expect("memcg" in java.text and "container 3f2a9c1d5e6b" in java.text, "java row: " + java.text)
 
+    @check("kills filter and a click on a chart bar narrow the kills table")
+    def _():
+        def kill_rows():
+            return driver.find_elements(By.CSS_SELECTOR, '#kills-body [data-testid="kill-row"]')
+        f = tid("kills-filter")
+        f.send_keys("postgres")
+        expect(len(kill_rows()) == 3, f"filter 'postgres': {len(kill_rows())} rows")
+        f.clear()
+        driver.execute_script("arguments[0].dispatchEvent(new Event('input'))", f)
+        expect(len(kill_rows()) == KILLS_7D, "filter not cleared")
+        bar = driver.find_element(By.CSS_SELECTOR, '[data-testid="timeline-svg"] rect.bar[data-key="batch-7"]')
+        driver.execute_script("arguments[0].dispatchEvent(new MouseEvent('click', {bubbles: true}))", bar)
+        expect(tid("kills-filter").get_attribute("value") == "batch-7", "bar click did not set the filter")
+        rows = kill_rows()
+        expect(len(rows) == 1 and "spark-worker" in rows[0].text, f"{len(rows)} rows after the bar click")
+        f.clear()
+        driver.execute_script("arguments[0].dispatchEvent(new Event('input'))", f)
+
     @check("a hostile process name is shown as text, not markup")
     def _():
         victims = [v.text for v in tids("kill-victim")]
