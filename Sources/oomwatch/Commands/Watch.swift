@@ -59,6 +59,10 @@ struct Watch: AsyncParsableCommand {
         var query = filters.query
         query.append(("host", global.host))
         if settings.format == .csv { Terminal.write(CSV.line(EventsView.csvHeader)) }
+        // Tell a person at a terminal that silence is expected; scripts get only the data.
+        if isatty(2) == 1 {
+            Terminal.writeError("oomwatch: watching \(settings.server) for OOM kills; Ctrl-C to stop")
+        }
         var poll = 0
         var failing = false
         while polls.map({ poll < $0 }) ?? true {
