@@ -92,7 +92,10 @@ import Testing
     }
 
     @Test func hostileCommsComeOutExact() {
-        for comm in ["a) total-vm:1kB", "x)", "(sd-pam)", "Web Content", "((()))", "a,pid=5", ") score 5"] {
+        for comm in [
+            "a) total-vm:1kB", "x)", "(sd-pam)", "Web Content", "((()))", "a,pid=5", ") score 5", "[", "()",
+            "\"with quotes\"", "Plex Media Serv", "python3.4", "a\u{FFFD}b",
+        ] {
             let lines = [
                 "\(comm) invoked oom-killer: gfp_mask=0x0, order=0, oom_score_adj=0",
                 "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/q,task=\(comm),pid=77,uid=1",
