@@ -153,8 +153,9 @@ import Testing
     /// `watch` starts at "now", prints each new kill once as one line, and ends cleanly on
     /// Ctrl-C.
     @Test func watchPrintsNewKillsUntilInterrupted() async throws {
-        try await TestCollector.with(seed: Fleet.fixed) { c in
-            async let watching = c.run(["watch", "--interval", "0.2"], interruptAfter: 4)
+        // `--since 10m`, so a slow start cannot miss the kill posted 1.5 s in.
+        try await TestCollector.with(seed: []) { c in
+            async let watching = c.run(["watch", "--interval", "0.2", "--since", "10m"], interruptAfter: 5)
             try await Task.sleep(for: .seconds(1.5))
             let now = Int64(Date().timeIntervalSince1970 * 1_000_000)
             var kill = Fleet.kill(
@@ -178,7 +179,7 @@ import Testing
         try await TestCollector.with(seed: Fleet.fixed) { c in
             let r = try await c.run(
                 ["watch", "--since", "1h", "--format", "json", "--interval", "0.2", "--now", Fleet.fixedNow],
-                interruptAfter: 1.5)
+                interruptAfter: 3)
             #expect(r.status == 0)
             let lines = r.stdout.split(separator: "\n")
             #expect(lines.count == 2)  // the two kills in the hour before --now, oldest first
