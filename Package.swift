@@ -103,6 +103,8 @@ let package = Package(
         .testTarget(
             name: "OOMAgentTests",
             dependencies: ["OOMAgent", "OOMKit", "CurlHTTP", "Gzip"],
+            // Fixture /proc and cgroup trees, found via #filePath (not bundled).
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
