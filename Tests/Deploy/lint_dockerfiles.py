@@ -17,6 +17,8 @@ import json
 import os
 import re
 import shlex
+import shutil
+import subprocess
 import sys
 
 from deploylib import ROOT, Checks, executable_products
@@ -165,12 +167,45 @@ def lint(path, expected, products, checks, text=None):
         checks.check(f"{path}: runs as a non-root USER", bool(users) and users[-1] not in ("root", "0"),
                      f"USER {users[-1] if users else '(none: root)'}")
 
+    check_shared_libraries(path, product, runtime_runs, checks)
+
     ignore = full + ".dockerignore"
     if not os.path.isfile(ignore):
         ignore = os.path.join(ROOT, ".dockerignore")
     ignored = open(ignore, encoding="utf-8").read().split() if os.path.isfile(ignore) else []
     checks.check(f"{path}: a .dockerignore keeps .build and secrets out of the context",
                  ".build" in ignored and any("secrets" in i for i in ignored), f"{ignore}: {ignored}")
+
+
+# In debian:bookworm-slim without installing anything (Essential, or needed by apt).
+SLIM_BASE_PACKAGES = {"libc6", "zlib1g", "libstdc++6", "libgcc-s1"}
+# Linked into the binary by --static-swift-stdlib, so not needed at run time.
+SWIFT_RUNTIME = re.compile(r"^lib(swift|_?Foundation|dispatch|BlocksRuntime|icu)")
+
+
+def check_shared_libraries(path, product, runtime_runs, checks):
+    """Every shared library the release binary needs, beyond the Swift runtime that
+    --static-swift-stdlib links in, must come from a package the runtime stage installs
+    or the slim base image has. Catches a new C dependency the image would lack."""
+    binary = os.path.join(os.environ.get("OOMWATCH_BIN_DIR", ""), product)
+    if not os.environ.get("OOMWATCH_BIN_DIR") or not os.access(binary, os.X_OK):
+        checks.skip(f"{path}: runtime has every library {product} needs", "no release binary at $OOMWATCH_BIN_DIR")
+        return
+    if not shutil.which("objdump") or not shutil.which("dpkg"):
+        checks.skip(f"{path}: runtime has every library {product} needs", "needs objdump and dpkg")
+        return
+    dump = subprocess.run(["objdump", "-p", binary], capture_output=True, text=True, timeout=60).stdout
+    needed = [line.split()[1] for line in dump.splitlines() if line.strip().startswith("NEEDED")]
+    installed = set(re.findall(r"[a-z0-9][a-z0-9.+-]+", runtime_runs)) | SLIM_BASE_PACKAGES
+    missing = []
+    for library in needed:
+        if SWIFT_RUNTIME.match(library) or library.startswith("linux-vdso"):
+            continue
+        owner = subprocess.run(["dpkg", "-S", f"*/{library}"], capture_output=True, text=True, timeout=30)
+        packages = {line.split(":")[0] for line in owner.stdout.splitlines() if ":" in line}
+        if not packages & installed:
+            missing.append(f"{library} ({', '.join(sorted(packages)) or 'no package'})")
+    checks.check(f"{path}: runtime has every library {product} needs", not missing, f"not installed: {missing}")
 
 
 class Quiet(Checks):
@@ -184,6 +219,9 @@ class Quiet(Checks):
         if not ok:
             self.failures.append(name)
         return ok
+
+    def skip(self, name, why):
+        pass
 
 
 def self_test(products, checks):
