@@ -47,6 +47,8 @@ import Testing
         #expect(d.uptimeMicros == 12_500_000 && d.message == "raw level")
         let e = try #require(parse("kern  :warn  : [  12.000001] dmesg -x"))
         #expect(e.uptimeMicros == 12_000_001 && e.message == "dmesg -x" && e.origin == .kernel)
+        // dmesg escapes bytes like /dev/kmsg does: the comm comes out the same.
+        #expect(parse("[  1.0] Killed process 1 (caf\\xc3\\xa9)")?.message == "Killed process 1 (café)")
         // A task table row is a bare line, not a timestamp.
         let row = try #require(parse("[  2208]     0  2208    15166 python3"))
         #expect(row.uptimeMicros == nil && row.message == "[  2208]     0  2208    15166 python3")

@@ -174,7 +174,8 @@ public struct LogLineParser: Sendable {
 
     /// `[  12.345678] msg`, `[  12.3][ T812] msg`, `[Tue Aug 12 03:54:03 2025] msg`, or
     /// journalctl short-monotonic `[  12.345678] host kernel: msg`. Anything else in
-    /// brackets (a task table row) is a bare line.
+    /// brackets (a task table row) is a bare line. dmesg escapes non-printable bytes as
+    /// `\xNN` like /dev/kmsg does; they are decoded so both give the same comm (and id).
     private func bracketPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
         guard let close = b.prefix(64).firstIndex(of: 0x5D) else { return nil }
         let inner = b[(b.startIndex + 1)..<close]
@@ -189,14 +190,14 @@ public struct LogLineParser: Sendable {
                 return l
             }
             return LogLine(
-                message: String(decoding: rest, as: UTF8.self), uptimeMicros: micros, origin: .kernel,
+                message: KmsgRecord.unescape(rest), uptimeMicros: micros, origin: .kernel,
                 callerID: caller, raw: raw)
         }
         if let local = dmesgHumanTime(inner) {
             let caller = Self.callerBracket(&rest)
             if rest.first == 0x20 { rest = rest.dropFirst() }
             return LogLine(
-                message: String(decoding: rest, as: UTF8.self),
+                message: KmsgRecord.unescape(rest),
                 epochMicros: local.map { toUTC(localMicros: $0) },
                 origin: .kernel, callerID: caller, raw: raw)
         }
