@@ -9,7 +9,11 @@ out=Fuzz/.build
 mkdir -p "$out/oomkit"
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault)
-mapfile -t kit < <(find Sources/OOMKit -name '*.swift' | sort)
+# Compile a copy: the tree is shared and a file edited mid-build fails swiftc.
+rm -rf "$out/src" && mkdir -p "$out/src/OOMServer"
+cp -R Sources/OOMKit "$out/src/OOMKit"
+cp Sources/OOMServer/Validation.swift "$out/src/OOMServer/"
+mapfile -t kit < <(find "$out/src/OOMKit" -name '*.swift' | sort)
 quiet() { grep -v "Cannot export local symbol '__asan" || true; }
 
 # Kernel log: the entry in OOMKit's own module, so internal API is reachable.
@@ -21,7 +25,7 @@ swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" -emit-library -static \
     -emit-module -emit-module-path "$out/oomkit/OOMKit.swiftmodule" \
     -o "$out/oomkit/libOOMKit.a" 2>&1 | quiet
 swiftc "${flags[@]}" -module-name IngestFuzz -I "$out/oomkit" \
-    Sources/OOMServer/Validation.swift Fuzz/Ingest/Entry.swift \
+    "$out/src/OOMServer/Validation.swift" Fuzz/Ingest/Entry.swift \
     "$out/oomkit/libOOMKit.a" -o "$out/ingest-fuzz" 2>&1 | quiet
 test -x "$out/kernel-log-fuzz" && test -x "$out/ingest-fuzz"
 echo "built $out/kernel-log-fuzz $out/ingest-fuzz"
