@@ -131,6 +131,33 @@ import Testing
         }
     }
 
+    /// On a real terminal (a pty from script(1)) tables are coloured and fitted to the
+    /// terminal's own width; NO_COLOR turns colour off.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func colourOnlyOnATerminal() async throws {
+        try await TestCollector.with(seed: Fleet.fixed) { c in
+            let command =
+                "stty cols 72; \(CLIRunner.binary) events --server \(c.server) --token \(TestCollector.readToken)"
+            var env = c.cli.baseEnvironment
+            env["COLUMNS"] = nil
+            var runner = CLIRunner(home: c.cli.home)
+            runner.baseEnvironment = env
+            let tty = try await runner.run(["-qec", command, "/dev/null"], executable: "/usr/bin/script")
+            #expect(tty.status == 0, "\(tty.stderr)")
+            #expect(tty.stdout.contains("\u{1B}[1mTIME\u{1B}[0m"))
+            let plain = tty.stdout.replacing(/\x1B\[[0-9;]*m/, with: "")
+            for line in plain.split(separator: "\r\n") {
+                #expect(line.count <= 72, "\(line)")
+            }
+            #expect(!plain.contains("\u{1B}[2J"))
+
+            let noColor = try await runner.run(
+                ["-qec", command, "/dev/null"], environment: ["NO_COLOR": "1"], executable: "/usr/bin/script")
+            #expect(noColor.status == 0)
+            #expect(!noColor.stdout.contains("\u{1B}["))
+        }
+    }
+
     @Test(arguments: ["hosts", "events", "show", "summary", "top", "watch"])
     func helpHasExamples(command: String) async throws {
         let r = try await CLIRunner(home: FileManager.default.temporaryDirectory.path).run([command, "--help"])

@@ -35,13 +35,14 @@ struct CLIRunner: Sendable {
     }
 
     /// Runs `oomwatch arguments…` and waits for it, at most `timeout` seconds; sends it
-    /// SIGINT after `interruptAfter` seconds when given.
+    /// SIGINT after `interruptAfter` seconds when given. `executable` runs something else
+    /// (script(1), to give the CLI a terminal).
     func run(
         _ arguments: [String], environment: [String: String] = [:], timeout: Double = 30,
-        interruptAfter: Double? = nil
+        interruptAfter: Double? = nil, executable: String = CLIRunner.binary
     ) async throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.environment = baseEnvironment.merging(environment) { $1 }
         let out = Pipe()
