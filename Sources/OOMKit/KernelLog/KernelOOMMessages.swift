@@ -175,11 +175,11 @@ enum KernelOOMMessages {
         var rest = m.dropFirst("oom-kill:".count)
         // Right end: `,uid=U` and `,pid=P`.
         if let r = rest.lastRange(of: ",uid=") {
-            s.uid = Int(rest[r.upperBound...])
+            s.uid = leadingInt(rest[r.upperBound...])
             rest = rest[..<r.lowerBound]
         }
         if let r = rest.lastRange(of: ",pid=") {
-            s.pid = Int(rest[r.upperBound...])
+            s.pid = leadingInt(rest[r.upperBound...])
             rest = rest[..<r.lowerBound]
             // The comm is at most 15 bytes, so its `,task=` is the earliest one within 21
             // bytes of the end (a comm may itself contain `,task=`).

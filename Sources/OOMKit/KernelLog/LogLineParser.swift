@@ -73,14 +73,16 @@ public struct LogLineParser: Sendable {
                 l.callerID = KmsgRecord.callerField(b)
                 line = l
             } else {
-                line = isoPrefixed(b, raw: raw)
+                line = isoPrefixed(b, raw: raw) ?? unixPrefixed(b, raw: raw)
             }
         case 0x3C:  // <
             line = anglePrefixed(b, raw: raw)
         case 0x5B:  // [
             line = bracketPrefixed(b, raw: raw)
         default:
-            line = syslogPrefixed(b, raw: raw) ?? dmesgFacilityPrefixed(b, raw: raw)
+            line =
+                syslogPrefixed(b, raw: raw) ?? dmesgFacilityPrefixed(b, raw: raw)
+                ?? shortFullPrefixed(b, raw: raw)
         }
         var out = line ?? LogLine(message: raw, origin: .unknown, raw: raw)
         if out.bootID == nil { out.bootID = bootID }
@@ -221,6 +223,33 @@ public struct LogLineParser: Sendable {
         return LogLine(
             message: String(decoding: msg, as: UTF8.self), epochMicros: epoch, origin: .kernel,
             callerID: caller, raw: raw)
+    }
+
+    /// journalctl short-unix: `1709630000.123456 host kernel: msg`.
+    private func unixPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        guard let sp = b.prefix(24).firstIndex(of: 0x20),
+            let micros = Self.uptimeMicros(b[b.startIndex..<sp]),
+            let (host, tag, msg, _) = Self.hostTagMessage(b[(sp + 1)...])
+        else { return nil }
+        return kernelOrProgram(tag: tag, message: msg, epochMicros: micros, host: host, raw: raw)
+    }
+
+    /// journalctl short-full: `Tue 2024-03-05 10:11:12 CET host kernel: msg` (the zone
+    /// abbreviation is taken as local time unless it is UTC/GMT).
+    private func shortFullPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        guard let sp1 = b.prefix(12).firstIndex(of: 0x20) else { return nil }
+        let rest = b[(sp1 + 1)...]
+        guard rest.count > 20, let sp2 = rest.firstIndex(of: 0x20),
+            let sp3 = rest[(sp2 + 1)...].firstIndex(of: 0x20),
+            let sp4 = rest[(sp3 + 1)...].firstIndex(of: 0x20)
+        else { return nil }
+        let stamp = Array(rest[rest.startIndex..<sp3]) + Array("Z".utf8)
+        guard let asUTC = RFC3339.parse(String(decoding: stamp, as: UTF8.self)),
+            let (host, tag, msg, _) = Self.hostTagMessage(rest[(sp4 + 1)...])
+        else { return nil }
+        let zone = String(decoding: rest[(sp3 + 1)..<sp4], as: UTF8.self)
+        let epoch = zone == "UTC" || zone == "GMT" ? asUTC : toUTC(localMicros: asUTC)
+        return kernelOrProgram(tag: tag, message: msg, epochMicros: epoch, host: host, raw: raw)
     }
 
     /// `Aug 12 03:54:03[.123456] host tag[pid]: msg` (syslog, journalctl short/short-precise).
