@@ -14,7 +14,7 @@ import Testing
 /// port with a fresh SQLite file, an agent reading the real /dev/kmsg and /proc, and the
 /// CLI for every check.
 @Suite(.serialized)
-struct RealOOMKillTests {
+struct RealKillEndToEndTests {
     @Test(.timeLimit(.minutes(3)))
     func killsArriveOnceThroughCollectorAndAgentRestarts() async throws {
         let binaries: Binaries
