@@ -36,10 +36,6 @@ struct Watch: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Seconds between polls.", valueName: "SECONDS"))
     var interval: Double = 5
 
-    /// Stop after this many polls (tests).
-    @Option(name: .long, help: .hidden)
-    var polls: Int?
-
     func validate() throws {
         guard interval.isFinite, interval >= 0.1, interval <= 3600 else {
             throw ValidationError("--interval must be between 0.1 and 3600 seconds")
@@ -65,7 +61,7 @@ struct Watch: AsyncParsableCommand {
         }
         var poll = 0
         var failing = false
-        while polls.map({ poll < $0 }) ?? true {
+        while true {
             if poll > 0 { try await Task.sleep(for: .milliseconds(Int64(interval * 1000))) }
             poll += 1
             let events: [OOMEvent]
