@@ -150,7 +150,8 @@ def cmd_raw(a):
     collector created), with the same pragmas, one transaction per batch."""
     src = sqlite3.connect(a.schema_from)
     ddl = [r[0] for r in src.execute(
-        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations' ORDER BY type DESC")]
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' AND name != 'grdb_migrations' "
+        "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END")]
     src.close()
     db = sqlite3.connect(a.db, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")

@@ -111,6 +111,7 @@ public final class OOMDatabase: Sendable {
         if let e = error as? DatabaseError {
             switch e.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED: return .busy
+            case .SQLITE_FULL: return .diskFull
             case .SQLITE_CONSTRAINT: return .rejected(e.message ?? "constraint")
             default: return .failed(e.message ?? "\(e.resultCode)")
             }

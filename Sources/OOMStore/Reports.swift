@@ -50,115 +50,120 @@ extension OOMDatabase {
                 }
                 atRisk.sort { ($0.availablePct ?? 100) < ($1.availablePct ?? 100) }
 
-                var kills = 0
+                let bounds = try Row.fetchOne(
+                    db, sql: "SELECT min(time), max(time) FROM events")
+                let minTime: Int64? = bounds?[0]
+                let maxTime: Int64? = bounds?[1]
+                var counts = DimensionCounts()
+                if let minTime, let maxTime {
+                    // Most of the history inside the window, up to now: subtract what lies
+                    // before `since` from the running totals. Otherwise count the window.
+                    let span = max(maxTime - minTime, 1)
+                    let outside = Double(max(0, since - minTime)) / Double(span)
+                    if until > maxTime && outside <= 0.5 {
+                        counts = try Self.countsBySubtraction(db, before: since)
+                    } else {
+                        counts = try Self.countsInWindow(db, since: since, until: until)
+                    }
+                }
+                let kills = counts.source.values.reduce(0) { $0 + $1.kills }
                 var bySource: [String: Int] = [:]
+                for (k, v) in counts.source where v.kills > 0 { bySource[k] = v.kills }
                 var byScope: [String: Int] = [:]
-                for row in try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT source, scope, count(*) FROM events INDEXED BY events_source
-                        WHERE time >= ? AND time < ? GROUP BY source, scope
-                        """, arguments: range)
+                for (k, v) in counts.scope where v.kills > 0 { byScope[k] = v.kills }
+
+                func ranked(_ groups: [String: DimensionCounts.Cell], name: (String) -> String)
+                    -> [CountRow]
                 {
-                    let n: Int = row[2]
-                    kills += n
-                    bySource[row[0], default: 0] += n
-                    byScope[(row[1] as String?) ?? "unknown", default: 0] += n
+                    groups.filter { $0.value.kills > 0 }
+                        .map { (key: name($0.key), cell: $0.value) }
+                        .sorted {
+                            $0.cell.kills != $1.cell.kills
+                                ? $0.cell.kills > $1.cell.kills : $0.key < $1.key
+                        }
+                        .prefix(listLimit)
+                        .map {
+                            CountRow(
+                                key: $0.key, kills: $0.cell.kills,
+                                lastKill: RFC3339.format(epochMicroseconds: $0.cell.last))
+                        }
                 }
-
-                func ranked(_ sql: String) throws -> (rows: [CountRow], groups: Int) {
-                    var all: [(key: String, kills: Int, last: Int64)] = []
-                    for row in try Row.fetchAll(db, sql: sql, arguments: range) {
-                        all.append((row[0], row[1], row[2]))
-                    }
-                    all.sort { $0.kills != $1.kills ? $0.kills > $1.kills : $0.key < $1.key }
-                    let rows = all.prefix(listLimit).map {
-                        CountRow(
-                            key: $0.key, kills: $0.kills,
-                            lastKill: RFC3339.format(epochMicroseconds: $0.last))
-                    }
-                    return (rows, all.count)
-                }
-
-                var byHostAll: [(key: String, kills: Int, last: Int64)] = []
-                for row in try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT host_id, count(*), max(time) FROM events INDEXED BY events_host_time
-                        WHERE time >= ? AND time < ? GROUP BY host_id
-                        """, arguments: range)
-                {
-                    byHostAll.append((names[row[0]] ?? "?", row[1], row[2]))
-                }
-                byHostAll.sort { $0.kills != $1.kills ? $0.kills > $1.kills : $0.key < $1.key }
-                let byHost = byHostAll.prefix(listLimit).map {
-                    CountRow(
-                        key: $0.key, kills: $0.kills,
-                        lastKill: RFC3339.format(epochMicroseconds: $0.last))
-                }
-
-                let byComm = try ranked(
-                    """
-                    SELECT comm, count(*), max(time) FROM events INDEXED BY events_comm
-                    WHERE time >= ? AND time < ? GROUP BY comm
-                    """)
-                let byUnit = try ranked(
-                    """
-                    SELECT unit, count(*), max(time) FROM events INDEXED BY events_unit
-                    WHERE unit IS NOT NULL AND time >= ? AND time < ? GROUP BY unit
-                    """)
-                let byContainer = try ranked(
-                    """
-                    SELECT container, count(*), max(time) FROM events INDEXED BY events_container
-                    WHERE container IS NOT NULL AND time >= ? AND time < ? GROUP BY container
-                    """)
+                let hostName: (String) -> String = { names[Int64($0) ?? -1] ?? "?" }
+                let byHost = ranked(counts.host, name: hostName)
+                let hostsWithKills = counts.host.values.filter { $0.kills > 0 }.count
+                let byComm = ranked(counts.comm, name: { $0 })
+                let byUnit = ranked(counts.unit, name: { $0 })
+                let byContainer = ranked(counts.container, name: { $0 })
 
                 var offenders: [RepeatOffender] = []
-                for row in try Row.fetchAll(
-                    db,
+                let firstKill = try db.cachedStatement(
                     sql: """
-                        SELECT comm, host_id, count(*) AS n, min(time), max(time)
-                        FROM events INDEXED BY events_comm
-                        WHERE time >= ? AND time < ? GROUP BY comm, host_id HAVING n >= 3
-                        """, arguments: range)
-                {
+                        SELECT min(time) FROM events INDEXED BY events_comm
+                        WHERE comm = ? AND host_id = ? AND time >= ? AND time < ?
+                        """)
+                let topPairs = counts.hostComm.filter { $0.value.kills >= 3 }
+                    .sorted {
+                        $0.value.kills != $1.value.kills
+                            ? $0.value.kills > $1.value.kills : $0.key < $1.key
+                    }
+                    .prefix(listLimit)
+                for (key, cell) in topPairs {
+                    guard let tab = key.firstIndex(of: "\t"),
+                        let hostID = Int64(key[..<tab])
+                    else { continue }
+                    let comm = String(key[key.index(after: tab)...])
+                    let first = try Int64.fetchOne(
+                        firstKill, arguments: [comm, hostID, since, until])
                     offenders.append(
                         RepeatOffender(
-                            host: names[row[1]] ?? "?", comm: row[0], kills: row[2],
-                            firstKill: RFC3339.format(epochMicroseconds: row[3]),
-                            lastKill: RFC3339.format(epochMicroseconds: row[4])))
-                }
-                offenders.sort {
-                    $0.kills != $1.kills
-                        ? $0.kills > $1.kills : ($0.host, $0.comm) < ($1.host, $1.comm)
+                            host: names[hostID] ?? "?", comm: comm, kills: cell.kills,
+                            firstKill: first.map { RFC3339.format(epochMicroseconds: $0) },
+                            lastKill: RFC3339.format(epochMicroseconds: cell.last)))
                 }
 
-                // One indexed count per UTC day: a handful of range counts beats grouping
-                // a million rows by an expression.
+                // Whole days from the per-day totals; the two partial days at the edges
+                // are counted from the time index.
                 var byDay: [DayCount] = []
                 let day: Int64 = 86_400_000_000
-                var start = since - ((since % day) + day) % day
-                let dayCount = try db.cachedStatement(
-                    sql: "SELECT count(*) FROM events WHERE time >= ? AND time < ?")
-                var days = 0
-                while start < until, days < 3660 {
-                    let n =
-                        try Int.fetchOne(
-                            dayCount, arguments: [max(start, since), min(start + day, until)]) ?? 0
-                    if n > 0 {
-                        let date = RFC3339.format(epochMicroseconds: start)
-                        byDay.append(DayCount(day: String(date.prefix(10)), kills: n))
+                var dayKills: [Int64: Int] = [:]
+                let firstFull = (since + day - 1) / day
+                let lastFull = until / day  // exclusive
+                if firstFull < lastFull {
+                    for row in try Row.fetchAll(
+                        db, sql: "SELECT day, kills FROM kill_days WHERE day >= ? AND day < ?",
+                        arguments: [firstFull, lastFull])
+                    {
+                        dayKills[row[0]] = row[1]
                     }
-                    start += day
-                    days += 1
+                }
+                let countRange = try db.cachedStatement(
+                    sql: "SELECT count(*) FROM events WHERE time >= ? AND time < ?")
+                var edges: [(Int64, Int64)] = []
+                if firstFull >= lastFull {
+                    edges.append((since, until))
+                } else {
+                    if since < firstFull * day { edges.append((since, firstFull * day)) }
+                    if lastFull * day < until { edges.append((lastFull * day, until)) }
+                }
+                for (from, to) in edges where from < to {
+                    let n = try Int.fetchOne(countRange, arguments: [from, to]) ?? 0
+                    dayKills[from / day, default: 0] += n
+                }
+                for d in dayKills.keys.sorted() where dayKills[d]! > 0 {
+                    let date = RFC3339.format(epochMicroseconds: d * day)
+                    byDay.append(DayCount(day: String(date.prefix(10)), kills: dayKills[d]!))
                 }
 
                 var victims: [VictimRow] = []
+                // A wide window finds its ten largest quickly walking the RSS index down;
+                // a narrow one reads its few rows by time instead.
+                let wide = (until - since) >= 86_400_000_000
                 for row in try Row.fetchAll(
                     db,
                     sql: """
                         SELECT event_id, host_id, time, source, pid, comm, rss_kb, unit, container
-                        FROM events WHERE time >= ? AND time < ?
+                        FROM events INDEXED BY \(wide ? "events_rss" : "events_time_cover")
+                        WHERE time >= ? AND time < ?
                         ORDER BY rss_kb DESC, time DESC LIMIT 10
                         """, arguments: range)
                 {
@@ -175,11 +180,11 @@ extension OOMDatabase {
                     until: RFC3339.format(epochMicroseconds: until),
                     generatedAt: RFC3339.format(epochMicroseconds: now),
                     totals: .init(
-                        kills: kills, hosts: hostCount, hostsWithKills: byHostAll.count,
+                        kills: kills, hosts: hostCount, hostsWithKills: hostsWithKills,
                         staleHosts: stale, bySource: bySource, byScope: byScope),
-                    byHost: Array(byHost), byComm: byComm.rows, byUnit: byUnit.rows,
-                    byContainer: byContainer.rows, byDay: byDay, largestVictims: victims,
-                    repeatOffenders: Array(offenders.prefix(listLimit)),
+                    byHost: byHost, byComm: byComm, byUnit: byUnit,
+                    byContainer: byContainer, byDay: byDay, largestVictims: victims,
+                    repeatOffenders: offenders,
                     hostsAtRisk: atRisk)
             }
         } catch {
@@ -216,5 +221,116 @@ extension OOMDatabase {
         } catch {
             throw Self.map(error)
         }
+    }
+}
+
+/// Kills and the latest kill time per group, for each report dimension.
+struct DimensionCounts {
+    struct Cell {
+        var kills: Int
+        var last: Int64
+    }
+    var host: [String: Cell] = [:]
+    var comm: [String: Cell] = [:]
+    var hostComm: [String: Cell] = [:]
+    var source: [String: Cell] = [:]
+    var scope: [String: Cell] = [:]
+    var unit: [String: Cell] = [:]
+    var container: [String: Cell] = [:]
+
+    subscript(dim dim: String) -> [String: Cell] {
+        get {
+            switch dim {
+            case "host": host
+            case "comm": comm
+            case "hostcomm": hostComm
+            case "source": source
+            case "scope": scope
+            case "unit": unit
+            default: container
+            }
+        }
+        set {
+            switch dim {
+            case "host": host = newValue
+            case "comm": comm = newValue
+            case "hostcomm": hostComm = newValue
+            case "source": source = newValue
+            case "scope": scope = newValue
+            case "unit": unit = newValue
+            default: container = newValue
+            }
+        }
+    }
+
+    /// Each dimension's grouping expression over `events`.
+    static let expressions: [(dim: String, expr: String, index: String, group: String)] = [
+        ("host", "CAST(host_id AS TEXT)", "events_host_time", "host_id"),
+        ("comm", "comm", "events_comm", "comm"),
+        ("hostcomm", "host_id || char(9) || comm", "events_comm", "comm, host_id"),
+        ("source", "source", "events_source", "source"),
+        ("scope", "coalesce(scope, 'unknown')", "events_source", "source, scope"),
+        ("unit", "unit", "events_unit", "unit"),
+        ("container", "container", "events_container", "container"),
+    ]
+}
+
+extension OOMDatabase {
+    /// Window counts as running totals minus the events before `before` (only valid when
+    /// the window reaches past the newest event). Last-kill times come from the totals.
+    static func countsBySubtraction(_ db: Database, before: Int64) throws -> DimensionCounts {
+        var counts = DimensionCounts()
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT dim, key, kills, last_time FROM kill_totals
+                WHERE kills > 0 AND (dim != 'hostcomm' OR kills >= 3)
+                """)
+        {
+            let dim: String = row[0]
+            counts[dim: dim][row[1]] = .init(kills: row[2], last: row[3])
+        }
+        for (dim, expr, _, _) in DimensionCounts.expressions {
+            let filter = dim == "unit" || dim == "container" ? " AND \(expr) IS NOT NULL" : ""
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(expr), count(*) FROM events INDEXED BY events_time_cover
+                    WHERE time < ?\(filter) GROUP BY 1
+                    """, arguments: [before])
+            {
+                let key: String = row[0]
+                if var cell = counts[dim: dim][key] {
+                    cell.kills -= row[1] as Int
+                    counts[dim: dim][key] = cell
+                }
+            }
+        }
+        return counts
+    }
+
+    /// Window counts read from each dimension's covering index.
+    static func countsInWindow(_ db: Database, since: Int64, until: Int64) throws
+        -> DimensionCounts
+    {
+        var counts = DimensionCounts()
+        for (dim, expr, index, group) in DimensionCounts.expressions {
+            let filter = dim == "unit" || dim == "container" ? "\(expr) IS NOT NULL AND " : ""
+            let having = dim == "hostcomm" ? " HAVING count(*) >= 3" : ""
+            for row in try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT \(expr), count(*), max(time) FROM events INDEXED BY \(index)
+                    WHERE \(filter)time >= ? AND time < ? GROUP BY \(group)\(having)
+                    """, arguments: [since, until])
+            {
+                let key: String = row[0]
+                var cell = counts[dim: dim][key] ?? .init(kills: 0, last: 0)
+                cell.kills += row[1] as Int
+                cell.last = max(cell.last, row[2] as Int64)
+                counts[dim: dim][key] = cell
+            }
+        }
+        return counts
     }
 }

@@ -124,6 +124,89 @@ enum Schema {
                     ) WITHOUT ROWID;
                     """)
         }
+        migrator.registerMigration("v2-kill-rollups") { db in
+            // Running totals per report dimension and per UTC day, kept by triggers so every
+            // writer (and every restore or manual insert) keeps them right. A report over
+            // most of the history subtracts the few events outside its window instead of
+            // scanning a million rows.
+            try db.execute(
+                sql: """
+                    CREATE TABLE kill_totals (
+                        dim TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        kills INTEGER NOT NULL,
+                        last_time INTEGER NOT NULL,
+                        PRIMARY KEY (dim, key)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE kill_days (
+                        day INTEGER PRIMARY KEY,
+                        kills INTEGER NOT NULL
+                    );
+                    -- Listing newest first and the few rows outside a report's window.
+                    CREATE INDEX events_time_cover
+                        ON events(time, host_id, comm, source, scope, unit, container);
+                    CREATE TRIGGER events_rollup_insert AFTER INSERT ON events BEGIN
+                        INSERT INTO kill_totals VALUES ('host', NEW.host_id, 1, NEW.time)
+                            ON CONFLICT DO UPDATE SET kills = kills + 1,
+                                last_time = max(last_time, excluded.last_time);
+                        INSERT INTO kill_totals VALUES ('comm', NEW.comm, 1, NEW.time)
+                            ON CONFLICT DO UPDATE SET kills = kills + 1,
+                                last_time = max(last_time, excluded.last_time);
+                        INSERT INTO kill_totals
+                            VALUES ('hostcomm', NEW.host_id || char(9) || NEW.comm, 1, NEW.time)
+                            ON CONFLICT DO UPDATE SET kills = kills + 1,
+                                last_time = max(last_time, excluded.last_time);
+                        INSERT INTO kill_totals VALUES ('source', NEW.source, 1, NEW.time)
+                            ON CONFLICT DO UPDATE SET kills = kills + 1,
+                                last_time = max(last_time, excluded.last_time);
+                        INSERT INTO kill_totals
+                            VALUES ('scope', coalesce(NEW.scope, 'unknown'), 1, NEW.time)
+                            ON CONFLICT DO UPDATE SET kills = kills + 1,
+                                last_time = max(last_time, excluded.last_time);
+                        INSERT INTO kill_totals SELECT 'unit', NEW.unit, 1, NEW.time
+                            WHERE NEW.unit IS NOT NULL
+                            ON CONFLICT DO UPDATE SET kills = kills + 1,
+                                last_time = max(last_time, excluded.last_time);
+                        INSERT INTO kill_totals SELECT 'container', NEW.container, 1, NEW.time
+                            WHERE NEW.container IS NOT NULL
+                            ON CONFLICT DO UPDATE SET kills = kills + 1,
+                                last_time = max(last_time, excluded.last_time);
+                        INSERT INTO kill_days VALUES (NEW.time / 86400000000, 1)
+                            ON CONFLICT DO UPDATE SET kills = kills + 1;
+                    END;
+                    CREATE TRIGGER events_rollup_delete AFTER DELETE ON events BEGIN
+                        UPDATE kill_totals SET kills = kills - 1 WHERE
+                            (dim = 'host' AND key = CAST(OLD.host_id AS TEXT))
+                            OR (dim = 'comm' AND key = OLD.comm)
+                            OR (dim = 'hostcomm' AND key = OLD.host_id || char(9) || OLD.comm)
+                            OR (dim = 'source' AND key = OLD.source)
+                            OR (dim = 'scope' AND key = coalesce(OLD.scope, 'unknown'))
+                            OR (dim = 'unit' AND key = OLD.unit)
+                            OR (dim = 'container' AND key = OLD.container);
+                        UPDATE kill_days SET kills = kills - 1 WHERE day = OLD.time / 86400000000;
+                    END;
+                    INSERT INTO kill_totals
+                        SELECT 'host', host_id, count(*), max(time) FROM events GROUP BY host_id;
+                    INSERT INTO kill_totals
+                        SELECT 'comm', comm, count(*), max(time) FROM events GROUP BY comm;
+                    INSERT INTO kill_totals
+                        SELECT 'hostcomm', host_id || char(9) || comm, count(*), max(time)
+                        FROM events GROUP BY host_id, comm;
+                    INSERT INTO kill_totals
+                        SELECT 'source', source, count(*), max(time) FROM events GROUP BY source;
+                    INSERT INTO kill_totals
+                        SELECT 'scope', coalesce(scope, 'unknown'), count(*), max(time)
+                        FROM events GROUP BY 2;
+                    INSERT INTO kill_totals
+                        SELECT 'unit', unit, count(*), max(time) FROM events
+                        WHERE unit IS NOT NULL GROUP BY unit;
+                    INSERT INTO kill_totals
+                        SELECT 'container', container, count(*), max(time) FROM events
+                        WHERE container IS NOT NULL GROUP BY container;
+                    INSERT INTO kill_days
+                        SELECT time / 86400000000, count(*) FROM events GROUP BY 1;
+                    """)
+        }
         return migrator
     }
 }

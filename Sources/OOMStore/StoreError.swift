@@ -11,7 +11,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case notFound(String)
     /// An opaque cursor that this collector did not hand out.
     case invalidCursor
-    /// The database failed (disk full, I/O error, corruption): see the logs.
+    /// The database's file system is full: nothing was written; retry once space is freed.
+    case diskFull
+    /// The database failed (I/O error, corruption): see the logs.
     case failed(String)
 
     public var description: String {
@@ -21,6 +23,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .rejected(let m): "rejected by the database: \(m)"
         case .notFound(let m): "not found: \(m)"
         case .invalidCursor: "cursor: not a cursor returned by this collector"
+        case .diskFull: "database disk full; retry once space is freed"
         case .failed(let m): "database error: \(m)"
         }
     }

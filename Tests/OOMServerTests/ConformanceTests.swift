@@ -75,15 +75,19 @@ struct ConformanceTests {
                     .map { String($0.dropFirst(2).dropLast()) })
             #expect(!documented.isEmpty)
             for route in router.routes {
-                let path = "/" + route.path.description.split(separator: "/").map {
-                    $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0)
-                }.joined(separator: "/")
+                let path =
+                    "/"
+                    + route.path.description.split(separator: "/").map {
+                        $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0)
+                    }.joined(separator: "/")
                 let normalized = path.replacingOccurrences(of: "//", with: "/")
                 // Static dashboard files are covered by the "/" and "/dashboard" entries.
                 if normalized.hasSuffix(".js") || normalized.hasSuffix(".css") || normalized.hasSuffix(".html") {
                     continue
                 }
-                #expect(documented.contains(normalized), "route \(route.method) \(normalized) is missing from docs/openapi.yaml")
+                #expect(
+                    documented.contains(normalized),
+                    "route \(route.method) \(normalized) is missing from docs/openapi.yaml")
             }
         }
     }

@@ -107,7 +107,9 @@ struct CrashTests {
                         let batch = Fixture.batch(
                             host: "host-\(agent)", events: ids.map { Fixture.event($0, host: "host-\(agent)") })
                         let body = try JSONEncoder().encode(batch)
-                        guard let (status, _) = try? await Self.request(port, "/api/v1/ingest", token: Fixture.agentToken, body: body)
+                        guard
+                            let (status, _) = try? await Self.request(
+                                port, "/api/v1/ingest", token: Fixture.agentToken, body: body)
                         else { break }  // the server is gone
                         if status == 200 { acked += ids } else { break }
                     }

@@ -94,9 +94,10 @@ struct RouterTests {
                 #expect(r.status == .ok)
                 let report = try Fixture.decode(SummaryReport.self, r.body)
                 #expect(report.totals.kills == 2)
-                for key in ["by_host", "by_comm", "by_unit", "by_container", "by_day", "largest_victims",
-                    "repeat_offenders", "hosts_at_risk"]
-                {
+                for key in [
+                    "by_host", "by_comm", "by_unit", "by_container", "by_day", "largest_victims",
+                    "repeat_offenders", "hosts_at_risk",
+                ] {
                     #expect(String(buffer: r.body).contains("\"\(key)\""))
                 }
             }
@@ -131,9 +132,10 @@ struct RouterTests {
     @Test func authErrors() async throws {
         try await withRouter { client, collector in
             let body = Fixture.json(Fixture.batch())
-            for headers in [Fixture.headers(nil), Fixture.headers("wrong-token-0123456789"),
-                [.authorization: "Basic dXNlcjpwYXNz"]] as [HTTPFields]
-            {
+            for headers in [
+                Fixture.headers(nil), Fixture.headers("wrong-token-0123456789"),
+                [.authorization: "Basic dXNlcjpwYXNz"],
+            ] as [HTTPFields] {
                 try await client.execute(uri: "/api/v1/ingest", method: .post, headers: headers, body: body) { r in
                     #expect(r.status == .unauthorized)
                     #expect(r.headers[.wwwAuthenticate] == "Bearer")
@@ -147,9 +149,10 @@ struct RouterTests {
             try await client.execute(
                 uri: "/api/v1/ingest", method: .post, headers: Fixture.headers(Fixture.readToken), body: body
             ) { r in #expect(r.status == .forbidden) }
-            for uri in ["/api/v1/hosts", "/api/v1/events", "/api/v1/reports/summary", "/api/v1/top",
-                "/api/v1/events/x", "/api/v1/hosts/h/snapshots"]
-            {
+            for uri in [
+                "/api/v1/hosts", "/api/v1/events", "/api/v1/reports/summary", "/api/v1/top",
+                "/api/v1/events/x", "/api/v1/hosts/h/snapshots",
+            ] {
                 try await client.execute(uri: uri, method: .get, headers: Fixture.headers(Fixture.agentToken)) { r in
                     #expect(r.status == .forbidden, "\(uri)")
                 }
@@ -166,21 +169,54 @@ struct RouterTests {
 
     @Test(arguments: [
         (#"{"host":"","events":[],"snapshots":[]}"#, "host"),
-        (#"{"host":"h","events":[{"id":"a b","source":"kernel","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#, "events[0].id"),
-        (#"{"host":"h","events":[{"id":"a","source":"kernel","victim":{"pid":-1,"comm":"x"}}],"snapshots":[]}"#, "events[0].victim.pid"),
-        (#"{"host":"h","events":[{"id":"a","source":"kernel","victim":{"pid":"1","comm":"x"}}],"snapshots":[]}"#, "events[0].victim.pid"),
-        (#"{"host":"h","events":[{"id":"a","source":"nope","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#, "events[0].source"),
-        (#"{"host":"h","events":[{"id":"a","source":"kernel","time":"yesterday","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#, "events[0].time"),
-        (#"{"host":"h","events":[{"id":"a","source":"kernel","host":"other","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#, "events[0].host"),
-        (#"{"host":"h","events":[{"id":"a","source":"kernel","victim":{"pid":1,"comm":"x","anon_rss_kb":-5}}],"snapshots":[]}"#, "events[0].victim.anon_rss_kb"),
+        (
+            #"{"host":"h","events":[{"id":"a b","source":"kernel","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#,
+            "events[0].id"
+        ),
+        (
+            #"{"host":"h","events":[{"id":"a","source":"kernel","victim":{"pid":-1,"comm":"x"}}],"snapshots":[]}"#,
+            "events[0].victim.pid"
+        ),
+        (
+            #"{"host":"h","events":[{"id":"a","source":"kernel","victim":{"pid":"1","comm":"x"}}],"snapshots":[]}"#,
+            "events[0].victim.pid"
+        ),
+        (
+            #"{"host":"h","events":[{"id":"a","source":"nope","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#,
+            "events[0].source"
+        ),
+        (
+            #"{"host":"h","events":[{"id":"a","source":"kernel","time":"yesterday","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#,
+            "events[0].time"
+        ),
+        (
+            #"{"host":"h","events":[{"id":"a","source":"kernel","host":"other","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#,
+            "events[0].host"
+        ),
+        (
+            #"{"host":"h","events":[{"id":"a","source":"kernel","victim":{"pid":1,"comm":"x","anon_rss_kb":-5}}],"snapshots":[]}"#,
+            "events[0].victim.anon_rss_kb"
+        ),
         (#"{"host":"h","events":[{"id":"a","source":"kernel"}],"snapshots":[]}"#, "events[0].victim"),
-        (#"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20T10:00:00Z","memory":{"total_kb":-1},"vmstat":{},"processes":[],"cgroups":[]}]}"#, "snapshots[0].memory.total_kb"),
-        (#"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20T10:00:00Z","memory":{},"vmstat":{},"pressure":{"some_avg10":101,"some_avg60":0,"some_avg300":0,"some_total_us":0},"processes":[],"cgroups":[]}]}"#, "snapshots[0].pressure.some_avg10"),
-        (#"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20","memory":{},"vmstat":{},"processes":[],"cgroups":[]}]}"#, "snapshots[0].time"),
+        (
+            #"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20T10:00:00Z","memory":{"total_kb":-1},"vmstat":{},"processes":[],"cgroups":[]}]}"#,
+            "snapshots[0].memory.total_kb"
+        ),
+        (
+            #"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20T10:00:00Z","memory":{},"vmstat":{},"pressure":{"some_avg10":101,"some_avg60":0,"some_avg300":0,"some_total_us":0},"processes":[],"cgroups":[]}]}"#,
+            "snapshots[0].pressure.some_avg10"
+        ),
+        (
+            #"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20","memory":{},"vmstat":{},"processes":[],"cgroups":[]}]}"#,
+            "snapshots[0].time"
+        ),
         (#"{"host":"h","agent":{"version":"1","interval_s":0},"events":[],"snapshots":[]}"#, "agent.interval_s"),
         (#"{"host":"h","events":[]}"#, "snapshots"),
         (#"{"host":"h","events":[],"snapshots":[],"boot_id":7}"#, "boot_id"),
-        (#"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"#, "nested"),
+        (
+            #"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"#,
+            "nested"
+        ),
         ("{not json", "JSON"),
         ("", "JSON"),
     ])
@@ -263,7 +299,9 @@ struct RouterTests {
         }) { client, _ in
             var statuses: [HTTPResponse.Status] = []
             for _ in 0..<5 {
-                try await client.execute(uri: "/api/v1/hosts", method: .get, headers: Fixture.headers(Fixture.readToken)) { r in
+                try await client.execute(
+                    uri: "/api/v1/hosts", method: .get, headers: Fixture.headers(Fixture.readToken)
+                ) { r in
                     statuses.append(r.status)
                     if r.status == .tooManyRequests {
                         #expect(Int(r.headers[.retryAfter] ?? "") ?? 0 >= 1)
@@ -272,7 +310,8 @@ struct RouterTests {
             }
             #expect(statuses == [.ok, .ok, .ok, .tooManyRequests, .tooManyRequests])
             // Another token has its own bucket.
-            try await client.execute(uri: "/api/v1/hosts", method: .get, headers: Fixture.headers(Fixture.adminToken)) { r in
+            try await client.execute(uri: "/api/v1/hosts", method: .get, headers: Fixture.headers(Fixture.adminToken)) {
+                r in
                 #expect(r.status == .ok)
             }
         }
@@ -285,7 +324,8 @@ struct RouterTests {
             for _ in 0..<2 {
                 try await client.execute(
                     uri: "/api/v1/ingest", method: .post, headers: Fixture.headers(Fixture.agentToken),
-                    body: Fixture.json(batch)) { r in #expect(r.status == .ok) }
+                    body: Fixture.json(batch)
+                ) { r in #expect(r.status == .ok) }
             }
             try await client.execute(uri: "/metrics", method: .get) { r in
                 #expect(r.status == .ok)

@@ -185,11 +185,12 @@ struct StoreTests {
         #expect(r.byDay.map(\.kills) == [4, 1, 1, 1])
         #expect(r.largestVictims.first?.id == "big")
         #expect(r.largestVictims.first?.rssKB == 9_000_000)
-        #expect(r.repeatOffenders == [
-            RepeatOffender(
-                host: "web-1", comm: "java", kills: 4, firstKill: "2026-11-20T10:00:00Z",
-                lastKill: "2026-11-23T10:00:00Z")
-        ])
+        #expect(
+            r.repeatOffenders == [
+                RepeatOffender(
+                    host: "web-1", comm: "java", kills: 4, firstKill: "2026-11-20T10:00:00Z",
+                    lastKill: "2026-11-23T10:00:00Z")
+            ])
         #expect(Set(r.hostsAtRisk.map(\.host)) == ["web-1", "db-1"])
         #expect(r.hostsAtRisk.first { $0.host == "db-1" }?.reasons == ["psi_full"])
         #expect(r.hostsAtRisk.first { $0.host == "web-1" }?.reasons == ["memory_available"])
@@ -332,7 +333,8 @@ struct SinceParserTests {
         ("1h30m", 5400),
     ])
     func durations(text: String, seconds: Int64) {
-        #expect(SinceParser.parse(text, nowMicroseconds: 10_000_000_000_000) == 10_000_000_000_000 - seconds * 1_000_000)
+        #expect(
+            SinceParser.parse(text, nowMicroseconds: 10_000_000_000_000) == 10_000_000_000_000 - seconds * 1_000_000)
     }
 
     @Test func rfc3339() {
