@@ -104,4 +104,25 @@ import Testing
         #expect(events == scan(plain))
         #expect(events.count == 5)
     }
+
+    /// The fast path's byte search finds every needle at every alignment, including the
+    /// last bytes of a buffer, and nothing else.
+    @Test func fastPathNeedlesAtEveryOffset() {
+        let needles = ["oom", "Kill process", "kill process", "Killed process", "Killed /", "SIG", "-- B"]
+        let misses = ["rfkill:", "oo m", "Kil", "Killed by", "SI G", "-- b", "o", "Kill"]
+        for offset in 0..<40 {
+            for tail in [0, 1, 5, 17] {
+                let pad = String(repeating: "x", count: offset)
+                let after = String(repeating: "y", count: tail)
+                for needle in needles {
+                    let bytes = Array((pad + needle + after).utf8)
+                    #expect(bytes.withUnsafeBytes { KernelLogScanner.lineMayMatter($0) }, "\(needle) at \(offset)")
+                }
+                for miss in misses {
+                    let bytes = Array((pad + miss + after).utf8)
+                    #expect(!bytes.withUnsafeBytes { KernelLogScanner.lineMayMatter($0) }, "\(miss) at \(offset)")
+                }
+            }
+        }
+    }
 }
