@@ -41,7 +41,27 @@ struct CollectorClient: Sendable {
         do {
             return try JSONDecoder().decode(T.self, from: Data(response.body))
         } catch {
-            throw .failure("the collector at \(server) sent an answer this oomwatch cannot read (\(path)): \(error)")
+            throw .failure(
+                "the server at \(server) did not answer \(path) like an oomwatch collector: \(Self.decodingSummary(error))"
+            )
+        }
+    }
+
+    /// A decoding failure in a few words: which field, and what was wrong with it.
+    static func decodingSummary(_ error: any Error) -> String {
+        guard let error = error as? DecodingError else { return "\(error)" }
+        func field(_ path: [any CodingKey]) -> String {
+            path.isEmpty ? "the body" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        }
+        switch error {
+        case .dataCorrupted(let context):
+            return context.codingPath.isEmpty ? "the body is not JSON" : "\(field(context.codingPath)) is malformed"
+        case .keyNotFound(let key, let context):
+            return "\(field(context.codingPath + [key])) is missing"
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(field(context.codingPath)) has the wrong type"
+        @unknown default:
+            return "\(error)"
         }
     }
 

@@ -1,3 +1,4 @@
+import Foundation
 import OOMKit
 import Testing
 
@@ -198,6 +199,26 @@ import Testing
             .init(kind: .connect, message: "http://c/api/v1/hosts: Couldn't connect to server"), server: "http://c")
         #expect(down.retryable)
         #expect(down.message == "cannot reach the collector at http://c: Couldn't connect to server")
+    }
+}
+
+@Suite struct DecodingSummaryTests {
+    struct Shape: Decodable {
+        var hosts: [Int]
+    }
+
+    @Test(arguments: [
+        ("<html>", "the body is not JSON"),
+        ("{}", ".hosts is missing"),
+        ("{\"hosts\": [1, \"x\"]}", ".hosts[1] has the wrong type"),
+    ])
+    func saysWhatIsWrong(body: String, expected: String) throws {
+        do {
+            _ = try JSONDecoder().decode(Shape.self, from: Data(body.utf8))
+            Issue.record("decoded")
+        } catch {
+            #expect(CollectorClient.decodingSummary(error) == expected)
+        }
     }
 }
 
