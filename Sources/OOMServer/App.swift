@@ -206,6 +206,13 @@ struct Routes: Sendable {
             return HTTPError(
                 .serviceUnavailable, headers: [.retryAfter: "1"],
                 message: "database busy; retry later")
+        case .diskFull:
+            // Nothing was committed; the agent keeps the batch spooled and retries.
+            collector.metrics.databaseError()
+            collector.logger.error("database disk full")
+            return HTTPError(
+                .serviceUnavailable, headers: [.retryAfter: "5"],
+                message: "collector storage full; retry later")
         case .rejected(let m):
             return HTTPError(.badRequest, message: m)
         case .notFound(let m):
