@@ -154,7 +154,9 @@ public struct KernelLogScanner: Sendable {
             let ki = ((x | caseBit) .== k) .& (y .== lowerI)
             let si = (x .== upperS) .& (y .== upperI)
             let dd = (x .== dash) .& (y .== dash)
-            if any(oo .| ki .| si .| dd) {
+            // `any(_:)` compiles to a call to a generic `min()`; two words are much cheaper.
+            let words = unsafeBitCast(oo .| ki .| si .| dd, to: (UInt64, UInt64).self)
+            if words.0 | words.1 != 0 {
                 for j in i..<(i + 16) where matchAt(buf, j) { return j }
             }
             i += 16
