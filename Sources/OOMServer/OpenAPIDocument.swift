@@ -282,7 +282,7 @@ components:
           required: [version]
           properties:
             version: {type: string}
-            interval_s: {type: number, minimum: 1, maximum: 86400}
+            interval_s: {type: number, minimum: 0.1, maximum: 86400}
             dropped_snapshots: {type: integer, minimum: 0}
             dropped_events: {type: integer, minimum: 0}
             corrupt_records: {type: integer, minimum: 0}

@@ -120,8 +120,8 @@ enum IngestValidator {
         try optionalText(batch.bootID, "boot_id", max: 64)
         if let a = batch.agent {
             try text(a.version, "agent.version", min: 1, max: 64)
-            if let i = a.intervalS, !(i >= 1 && i <= 86_400) {
-                throw ValidationError("agent.interval_s", "must be between 1 and 86400")
+            if let i = a.intervalS, !(i >= 0.1 && i <= 86_400) {
+                throw ValidationError("agent.interval_s", "must be between 0.1 and 86400 (the agent's own range)")
             }
             let counters: [(Int64?, String)] = [
                 (a.droppedSnapshots, "dropped_snapshots"), (a.droppedEvents, "dropped_events"),
