@@ -72,7 +72,9 @@ struct Scan: AsyncParsableCommand {
         var inflater: GzipInflater?
         var first = true
         while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            // Compressed input is read in small pieces: each inflates to ~10× its size.
+            let want = inflater == nil ? buffer.count : 64 << 10
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw ScanError(errno: errno)
