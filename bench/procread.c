@@ -1,8 +1,10 @@
 /* The floor for the agent's CPU per sampling cycle: a minimal C program reading the
  * same /proc and cgroup files the agent reads each cycle, parsing only what it must.
  *
- *   procread CYCLES [PROC_ROOT] [CGROUP_MEMORY_ROOT]
+ *   procread CYCLES [INTERVAL_MS] [PROC_ROOT] [CGROUP_MEMORY_ROOT]
  *
+ * With INTERVAL_MS it sleeps between cycles like the agent does (cold caches each
+ * cycle, the fair comparison); without, cycles run back to back.
  * Per cycle: /proc/meminfo, /proc/vmstat, /proc/pressure/memory, /proc/uptime; every
  * /proc/PID/stat (RSS ranking); cmdline and cgroup for processes not seen before (same
  * cache rule as the agent); status, oom_score, oom_score_adj for the top 20; the memory
@@ -59,12 +61,14 @@ static void walk(const char *dir, int depth) {
 
 int main(int argc, char **argv) {
     int cycles = argc > 1 ? atoi(argv[1]) : 100;
-    const char *proc = argc > 2 ? argv[2] : "/proc";
-    const char *cg = argc > 3 ? argv[3] : "/sys/fs/cgroup/memory";
+    int interval_ms = argc > 2 ? atoi(argv[2]) : 0;
+    const char *proc = argc > 3 ? argv[3] : "/proc";
+    const char *cg = argc > 4 ? argv[4] : "/sys/fs/cgroup/memory";
     char path[512];
     struct rusage r0, r1;
     getrusage(RUSAGE_SELF, &r0);
     for (int c = 0; c < cycles; c++) {
+        if (interval_ms > 0 && c > 0) usleep(interval_ms * 1000);
         const char *files[] = {"meminfo", "vmstat", "pressure/memory", "uptime"};
         for (int i = 0; i < 4; i++) {
             snprintf(path, sizeof path, "%s/%s", proc, files[i]);

@@ -38,6 +38,9 @@ public struct AgentConfig: Sendable, Equatable {
         public var gzipMinBytes = 1024
         public var initialBackoffSeconds = 1.0
         public var maxBackoffSeconds = 300.0
+        /// Seconds between uploads when no kill asks for one sooner; `nil`: the snapshot
+        /// interval, at least 10 s.
+        public var intervalSeconds: Double?
         public init() {}
     }
 
@@ -117,6 +120,9 @@ public struct AgentConfig: Sendable, Equatable {
             c.upload.gzipMinBytes = try layers.int("upload.gzip_min_bytes", default: 1024)
             c.upload.initialBackoffSeconds = try layers.double("upload.initial_backoff", default: 1)
             c.upload.maxBackoffSeconds = try layers.double("upload.max_backoff", default: 300)
+            if layers.string("upload.interval") != nil {
+                c.upload.intervalSeconds = try layers.double("upload.interval", default: 10)
+            }
             c.journalctlPath = layers.string("journal.journalctl") ?? c.journalctlPath
             c.logLevel = layers.string("log_level", flag: flags.logLevel) ?? c.logLevel
         } catch {
@@ -142,6 +148,9 @@ public struct AgentConfig: Sendable, Equatable {
         }
         guard spoolSegmentBytes >= 4096, Int64(spoolSegmentBytes) * 4 <= spoolMaxBytes else {
             throw AgentConfigError("spool.segment_kb must be at least 4 and at most a quarter of spool.max_mb")
+        }
+        if let i = upload.intervalSeconds, !(0.1...86_400).contains(i) {
+            throw AgentConfigError("upload.interval must be between 0.1 and 86400 seconds, got \(i)")
         }
         guard upload.connectTimeoutSeconds > 0, upload.totalTimeoutSeconds > 0 else {
             throw AgentConfigError("upload.connect_timeout and upload.timeout must be positive")

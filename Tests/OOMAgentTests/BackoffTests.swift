@@ -1,5 +1,6 @@
-@testable import OOMAgent
 import Testing
+
+@testable import OOMAgent
 
 @Suite struct BackoffTests {
     @Test func exponentialCappedWithJitter() {
@@ -47,5 +48,33 @@ import Testing
         // 1994-11-06 08:49:37 UTC is 784111777.
         #expect(UploadBackoff.parseRetryAfter("Sun, 06 Nov 1994 08:49:37 GMT", nowEpochSeconds: 784_111_700) == 77)
         #expect(UploadBackoff.parseRetryAfter("soon", nowEpochSeconds: 0) == nil)
+    }
+}
+
+@Suite struct KillLedgerTests {
+    @Test func lostKillIsCountedOnceAWindowIsJudged() {
+        let l = KillLedger()
+        l.setActive(true)
+        #expect(l.sample(uptimeMicros: 1_000_000, oomKill: 5) == 0)
+        l.recordKill(uptimeMicros: 1_500_000)
+        #expect(l.sample(uptimeMicros: 2_000_000, oomKill: 7) == 0)  // judged next time
+        #expect(l.sample(uptimeMicros: 3_000_000, oomKill: 7) == 1)  // 2 counted, 1 parsed
+        #expect(l.sample(uptimeMicros: 4_000_000, oomKill: 7) == 0)
+    }
+
+    @Test func reportStraddlingASampleIsNotALoss() {
+        let l = KillLedger()
+        l.setActive(true)
+        _ = l.sample(uptimeMicros: 1_000_000, oomKill: 0)
+        // Header printed at 1.99 s, counter incremented after the 2.0 s sample.
+        l.recordKill(uptimeMicros: 1_990_000)
+        _ = l.sample(uptimeMicros: 2_000_000, oomKill: 0)
+        _ = l.sample(uptimeMicros: 3_000_000, oomKill: 1)
+        #expect(l.sample(uptimeMicros: 4_000_000, oomKill: 1) == 0)
+    }
+
+    @Test func inactiveFollowerCountsNothing() {
+        let l = KillLedger()
+        for i in 0..<4 { #expect(l.sample(uptimeMicros: Int64(i) * 1_000_000, oomKill: Int64(i)) == 0) }
     }
 }

@@ -1,9 +1,11 @@
+import OOMKit
+import Testing
+
+@testable import OOMAgent
+
 #if canImport(Glibc)
     import Glibc
 #endif
-@testable import OOMAgent
-import OOMKit
-import Testing
 
 @Suite struct KernelLogFollowerTests {
     static func records() throws -> [[UInt8]] {

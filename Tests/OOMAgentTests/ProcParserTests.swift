@@ -26,7 +26,8 @@ import Testing
     }
 
     @Test func pressureWithAndWithoutFull() {
-        let p = PressureParser.parse("some avg10=1.50 avg60=0.25 avg300=0.05 total=123456\nfull avg10=0.75 avg60=0.10 avg300=0.01 total=65432\n")
+        let p = PressureParser.parse(
+            "some avg10=1.50 avg60=0.25 avg300=0.05 total=123456\nfull avg10=0.75 avg60=0.10 avg300=0.01 total=65432\n")
         #expect(p?.someAvg10 == 1.5)
         #expect(p?.someTotalUs == 123456)
         #expect(p?.fullAvg60 == 0.1)
@@ -36,7 +37,9 @@ import Testing
     }
 
     @Test func statWithHostileComm() {
-        let s = ProcStat.parse("5678 (evil) (name x) R 1234 5678 5678 0 -1 4194560 100 0 0 0 10 5 0 0 20 0 1 0 9000 104857600 12800 18446744073709551615 1 1\n")
+        let s = ProcStat.parse(
+            "5678 (evil) (name x) R 1234 5678 5678 0 -1 4194560 100 0 0 0 10 5 0 0 20 0 1 0 9000 104857600 12800 18446744073709551615 1 1\n"
+        )
         #expect(s?.comm == "evil) (name x")
         #expect(s?.ppid == 1234)
         #expect(s?.startTicks == 9000)
@@ -46,7 +49,9 @@ import Testing
     }
 
     @Test func statusFields() {
-        let s = ProcStatus.parse("Name:\tjava\nPPid:\t1\nUid:\t1000\t1001\t1000\t1000\nVmRSS:\t  102400 kB\nRssAnon:\t 9 kB\nVmSwap:\t 3 kB\n")
+        let s = ProcStatus.parse(
+            "Name:\tjava\nPPid:\t1\nUid:\t1000\t1001\t1000\t1000\nVmRSS:\t  102400 kB\nRssAnon:\t 9 kB\nVmSwap:\t 3 kB\n"
+        )
         #expect(s.name == "java")
         #expect(s.uid == 1000)
         #expect(s.vmRSSKB == 102_400)
@@ -68,20 +73,24 @@ import Testing
 
     static let id64 = "4f3a9b2c1d0e4f3a9b2c1d0e4f3a9b2c1d0e4f3a9b2c1d0e4f3a9b2c1d0e4f3a"
 
-    @Test(arguments: [
-        ("/system.slice/docker-\(id64).scope", "docker-\(id64).scope", id64, nil),
-        ("/docker/\(id64)", nil, id64, nil),
-        ("/system.slice/crio-\(id64).scope", "crio-\(id64).scope", id64, nil),
-        ("/machine.slice/libpod-\(id64).scope", "libpod-\(id64).scope", id64, nil),
-        ("/machine.slice/libpod-conmon-\(id64).scope", "libpod-conmon-\(id64).scope", nil, nil),
-        (
-            "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b3c4d_5e6f_7a8b_9c0d_1e2f3a4b5c6d.slice/cri-containerd-\(id64).scope",
-            "cri-containerd-\(id64).scope", id64, "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
-        ),
-        ("/kubepods/besteffort/pod1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d/\(id64)", nil, id64, "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"),
-        ("/system.slice/nginx.service", "nginx.service", nil, nil),
-        ("/", nil, nil, nil),
-    ] as [(String, String?, String?, String?)])
+    @Test(
+        arguments: [
+            ("/system.slice/docker-\(id64).scope", "docker-\(id64).scope", id64, nil),
+            ("/docker/\(id64)", nil, id64, nil),
+            ("/system.slice/crio-\(id64).scope", "crio-\(id64).scope", id64, nil),
+            ("/machine.slice/libpod-\(id64).scope", "libpod-\(id64).scope", id64, nil),
+            ("/machine.slice/libpod-conmon-\(id64).scope", "libpod-conmon-\(id64).scope", nil, nil),
+            (
+                "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1a2b3c4d_5e6f_7a8b_9c0d_1e2f3a4b5c6d.slice/cri-containerd-\(id64).scope",
+                "cri-containerd-\(id64).scope", id64, "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
+            ),
+            (
+                "/kubepods/besteffort/pod1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d/\(id64)", nil, id64,
+                "1a2b3c4d-5e6f-7a8b-9c0d-1e2f3a4b5c6d"
+            ),
+            ("/system.slice/nginx.service", "nginx.service", nil, nil),
+            ("/", nil, nil, nil),
+        ] as [(String, String?, String?, String?)])
     func cgroupIdentity(path: String, unit: String?, container: String?, pod: String?) {
         let id = CgroupIdentity.parse(path: path)
         #expect(id.unit == unit)

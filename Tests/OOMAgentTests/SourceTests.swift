@@ -1,10 +1,12 @@
+import Logging
+import OOMKit
+import Testing
+
+@testable import OOMAgent
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Logging
-@testable import OOMAgent
-import OOMKit
-import Testing
 
 @Suite struct SourceTests {
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })

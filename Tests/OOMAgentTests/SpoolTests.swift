@@ -1,9 +1,11 @@
+import Logging
+import Testing
+
+@testable import OOMAgent
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import Logging
-@testable import OOMAgent
-import Testing
 
 @Suite struct SpoolTests {
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -35,7 +37,8 @@ import Testing
         defer { TestSupport.removeTree(dir) }
         let counters = AgentCounters()
         let payload = String(repeating: "x", count: 1000)
-        let spool = try Spool(directory: dir, maxBytes: 64 * 1024, segmentBytes: 8 * 1024, counters: counters, logger: logger)
+        let spool = try Spool(
+            directory: dir, maxBytes: 64 * 1024, segmentBytes: 8 * 1024, counters: counters, logger: logger)
         for i in 0..<40 { try spool.append(record(.event, #"{"e":\#(i),"p":"\#(payload)"}"#)) }
         for i in 0..<100 { try spool.append(record(.snapshot, #"{"s":\#(i),"p":"\#(payload)"}"#)) }
         #expect(spool.totalBytes <= 64 * 1024)
@@ -68,7 +71,9 @@ import Testing
         flipped[6 * size + 5] ^= 0x01
         let d = SpoolRecord.decode(flipped)
         #expect(d.corrupt == 2)
-        #expect(d.records.map { String(decoding: $0.payload, as: UTF8.self) } == [0, 1, 2, 4, 5, 7, 8, 9].map { "record-\($0)" })
+        #expect(
+            d.records.map { String(decoding: $0.payload, as: UTF8.self) }
+                == [0, 1, 2, 4, 5, 7, 8, 9].map { "record-\($0)" })
         // Garbage only.
         #expect(SpoolRecord.decode([1, 2, 3, 0xA5, 0x5A, 1, 0, 255, 255, 255, 255]).records.isEmpty)
     }

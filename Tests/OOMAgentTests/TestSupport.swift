@@ -1,7 +1,8 @@
+@testable import OOMAgent
+
 #if canImport(Glibc)
     import Glibc
 #endif
-@testable import OOMAgent
 
 /// Paths and processes for the agent tests.
 enum TestSupport {
@@ -37,12 +38,12 @@ enum TestSupport {
     }
 
     /// Spawns `args` and returns its pid.
-    static func spawn(_ args: [String], stdout: String? = nil) -> pid_t {
+    static func spawn(_ args: [String], stdout: String? = nil, stderr: String? = nil) -> pid_t {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
         defer { for p in argv { free(p) } }
         var pid: pid_t = 0
@@ -78,6 +79,12 @@ enum TestSupport {
         let status = wait(spawn(args))
         if status & 0x7f == 0 { return (status >> 8) & 0xff }
         return 128 + (status & 0x7f)
+    }
+
+    /// A file's text, or "" when it cannot be read.
+    static func read(_ path: String) -> String {
+        guard let bytes = try? FileIO.readAll(path) else { return "" }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func sleepMillis(_ ms: Int) {

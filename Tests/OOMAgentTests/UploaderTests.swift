@@ -1,15 +1,16 @@
-#if canImport(Glibc)
-    import Glibc
-#endif
 import CurlHTTP
+// Tests may use full Foundation (JSONSerialization); the agent itself never does.
+import Foundation
 import Logging
-@testable import OOMAgent
 import OOMKit
 import ServiceLifecycle
 import Testing
 
-// Tests may use full Foundation (JSONSerialization); the agent itself never does.
-import Foundation
+@testable import OOMAgent
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The uploader against a real HTTP server on 127.0.0.1 (python3's http.server).
 @Suite(.serialized) final class UploaderTests {
@@ -27,7 +28,9 @@ import Foundation
         pid = TestSupport.spawn(args, stdout: dir + "/port")
         var port = 0
         for _ in 0..<100 {
-            if let b = try? FileIO.readAll(dir + "/port"), let p = Int(String(decoding: b, as: UTF8.self).filter(\.isNumber)) {
+            if let b = try? FileIO.readAll(dir + "/port"),
+                let p = Int(String(decoding: b, as: UTF8.self).filter(\.isNumber))
+            {
                 port = p
                 break
             }
@@ -66,7 +69,8 @@ import Foundation
             records.append(SpoolRecord(kind: .event, payload: Array(try! JSONEncoder().encode(e))))
         }
         for _ in 0..<snapshots {
-            let s = MemorySnapshot(host: "h", time: "2026-11-28T00:00:00Z", memory: ["pad_kb": Int64(padding)], vmstat: [:])
+            let s = MemorySnapshot(
+                host: "h", time: "2026-11-28T00:00:00Z", memory: ["pad_kb": Int64(padding)], vmstat: [:])
             var payload = Array(try! JSONEncoder().encode(s))
             if padding > 0 {
                 payload.removeLast()
@@ -89,7 +93,9 @@ import Foundation
 
     @Test func okLargeIsGzipped() async throws {
         let b = body(events: 2, snapshots: 3, padding: 4000)
-        #expect(await uploader("ok").send(json: b) == .delivered(IngestResult(eventsStored: 2, eventsDuplicate: 0, snapshotsStored: 3)))
+        #expect(
+            await uploader("ok").send(json: b)
+                == .delivered(IngestResult(eventsStored: 2, eventsDuplicate: 0, snapshotsStored: 3)))
         let req = try #require(requests().last)
         #expect(req["encoding"] as? String == "gzip")
         #expect((req["raw_len"] as? Int ?? .max) < b.count)
@@ -97,7 +103,8 @@ import Foundation
     }
 
     @Test func serverErrorIsRetried() async {
-        guard case .retry(let after, let reason) = await uploader("fail").send(json: body(events: 1, snapshots: 0)) else {
+        guard case .retry(let after, let reason) = await uploader("fail").send(json: body(events: 1, snapshots: 0))
+        else {
             Issue.record("500 must be retryable")
             return
         }
@@ -107,7 +114,9 @@ import Foundation
     }
 
     @Test func tooManyRequestsHonoursRetryAfter() async {
-        #expect(await uploader("busy").send(json: body(events: 1, snapshots: 0)) == .retry(retryAfter: 2, reason: "HTTP 429: slow down"))
+        #expect(
+            await uploader("busy").send(json: body(events: 1, snapshots: 0))
+                == .retry(retryAfter: 2, reason: "HTTP 429: slow down"))
     }
 
     @Test func badRequestIsRejected() async {
@@ -129,7 +138,8 @@ import Foundation
 
     @Test func unreachableIsRetried() async {
         let u = Uploader(
-            collector: "http://127.0.0.1:1", tokenFile: nil, options: HTTPClientOptions(connectTimeoutSeconds: 1, totalTimeoutSeconds: 2),
+            collector: "http://127.0.0.1:1", tokenFile: nil,
+            options: HTTPClientOptions(connectTimeoutSeconds: 1, totalTimeoutSeconds: 2),
             logger: logger)
         guard case .retry = await u.send(json: body(events: 1, snapshots: 0)) else {
             Issue.record("connection refused must be retryable")

@@ -12,6 +12,9 @@ public final class KillLedger: Sendable {
         var active = false
         var killUptimes: [Int64] = []
         var samples: [(uptime: Int64, oomKill: Int64)] = []
+        /// Kills parsed in the previous window beyond vmstat's count there: the report's
+        /// header can fall before a sample and the counter's increment after it.
+        var carried: Int64 = 0
     }
 
     private let state = Mutex(State())
@@ -40,9 +43,13 @@ public final class KillLedger: Sendable {
             let b = s.samples[s.samples.count - 2]
             s.samples.removeFirst(s.samples.count - 2)
             guard s.active, b.oomKill >= a.oomKill, b.uptime >= a.uptime else { return 0 }
-            let parsed = s.killUptimes.count(where: { $0 > a.uptime && $0 <= b.uptime })
+            let parsed = Int64(s.killUptimes.count(where: { $0 > a.uptime && $0 <= b.uptime }))
             s.killUptimes.removeAll { $0 <= b.uptime }
-            return max(0, (b.oomKill - a.oomKill) - Int64(parsed))
+            let counted = b.oomKill - a.oomKill
+            let deficit = counted - parsed - s.carried
+            // Credit carries one window only: a stale surplus must not hide a later loss.
+            s.carried = max(0, parsed - counted)
+            return max(0, deficit)
         }
     }
 }

@@ -36,7 +36,7 @@ public struct UploaderService: Service {
                     totalTimeoutSeconds: c.upload.totalTimeoutSeconds,
                     userAgent: "oomwatch-agent/\(AgentContext.version)"),
                 gzipMinBytes: c.upload.gzipMinBytes, logger: context.logger)
-        self.uploadInterval = uploadInterval ?? max(c.intervalSeconds, 10)
+        self.uploadInterval = uploadInterval ?? c.upload.intervalSeconds ?? max(c.intervalSeconds, 10)
         self.now = now
         self.random = random
     }

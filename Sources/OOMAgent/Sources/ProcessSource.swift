@@ -87,12 +87,9 @@ public struct ProcessSource: MemorySource {
             if !name.isEmpty { pids.append(pid) }
         }
         let cycle = self.cycle
-        // One lock per cycle: readers only wait for the scan, which takes milliseconds.
-        var entries = table.entries.withLock { t in
-            let e = t
-            t = [:]
-            return e
-        }
+        // Work on a copy so lookups during the scan still see the previous sample; the
+        // copy is published at the end (one storage copy per cycle).
+        var entries = table.entries.withLock { $0 }
         defer {
             let keep = keepGoneCycles
             entries = entries.filter { cycle &- $0.value.lastSeen <= keep }

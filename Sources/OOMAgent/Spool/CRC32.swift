@@ -8,9 +8,18 @@ public enum CRC32 {
 
     /// Continues `crc` over `bytes` (start with 0).
     public static func update(_ crc: UInt32, _ bytes: some Sequence<UInt8>) -> UInt32 {
+        // Contiguous storage takes the fast path (every spool record does).
+        if let fast = bytes.withContiguousStorageIfAvailable({ update(crc, buffer: $0) }) {
+            return fast
+        }
+        let copy = Array(bytes)
+        return copy.withUnsafeBufferPointer { update(crc, buffer: $0) }
+    }
+
+    private static func update(_ crc: UInt32, buffer: UnsafeBufferPointer<UInt8>) -> UInt32 {
         var c = ~crc
         table.withUnsafeBufferPointer { t in
-            for b in bytes { c = t[Int((c ^ UInt32(b)) & 0xff)] ^ (c >> 8) }
+            for b in buffer { c = t[Int((c ^ UInt32(b)) & 0xff)] ^ (c >> 8) }
         }
         return ~c
     }
