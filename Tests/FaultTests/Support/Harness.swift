@@ -391,3 +391,18 @@ final class Shared<Value: Sendable>: @unchecked Sendable {
     }
     var get: Value { with { $0 } }
 }
+
+/// Expectations made on a harness thread (where Swift Testing cannot see which test is
+/// running), reported to the test afterwards by `report()`.
+final class Checks: @unchecked Sendable {
+    private let failures = Shared([String]())
+    func expect(_ condition: Bool, _ message: @autoclosure () -> String) {
+        if !condition {
+            let m = message()
+            failures.with { $0.append(m) }
+        }
+    }
+    func report(sourceLocation: SourceLocation = #_sourceLocation) {
+        for m in failures.get { Issue.record(Comment(rawValue: m), sourceLocation: sourceLocation) }
+    }
+}
