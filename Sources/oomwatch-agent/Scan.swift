@@ -107,6 +107,8 @@ struct Scan: AsyncParsableCommand {
 
     private func emit(_ events: [OOMEvent], encoder: JSONEncoder, into out: inout OutputBuffer) throws(ScanError) {
         for event in events {
+            // The same kill read twice (kern.log and syslog, overlapping dumps) is one kill.
+            guard out.seenIDs.insert(event.id).inserted else { continue }
             do {
                 out.append(try encoder.encode(event))
                 out.append(CollectionOfOne(0x0A))
@@ -138,6 +140,8 @@ struct ScanError: Error {
 /// Buffered standard output: events can be many, `write(2)` per event is wasteful.
 struct OutputBuffer {
     private var bytes: [UInt8] = []
+    /// Ids of the events printed so far.
+    var seenIDs: Set<String> = []
 
     mutating func append(_ data: some Sequence<UInt8>) {
         bytes.append(contentsOf: data)
