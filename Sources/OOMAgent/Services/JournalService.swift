@@ -37,7 +37,7 @@ public struct JournalService: Service {
             await followOnce(journalctl: journalctl)
             if Task.isShuttingDownGracefully { break }
             // journalctl ended on its own: restart it, after the cursor, a little later.
-            try? await Task.sleep(for: .seconds(5))
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(5)) }
         }
     }
 
