@@ -170,4 +170,27 @@ import Testing
         _ = a.feed(LogLine(message: "noise"))
         #expect(!a.isCollecting)
     }
+
+    @Test func stormReapersArrivingLateStillAttachInOrder() {
+        var a = OOMReportAssembler()
+        func killed(_ pid: Int) -> String {
+            "Out of memory: Killed process \(pid) (w) total-vm:1kB, anon-rss:1kB, file-rss:0kB, shmem-rss:0kB"
+        }
+        func reaped(_ pid: Int) -> String {
+            "oom_reaper: reaped process \(pid) (w), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
+        }
+        var events: [OOMEvent] = []
+        events += a.feed(uptimeMicros: 10, message: killed(1))
+        events += a.feed(uptimeMicros: 20, message: killed(2))
+        events += a.feed(uptimeMicros: 30, message: reaped(2))
+        #expect(events.isEmpty)  // 1 is older and still waiting
+        events += a.feed(uptimeMicros: 40, message: reaped(1))
+        #expect(events.map(\.victim.pid) == [1, 2])
+        #expect(events.allSatisfy { $0.reaped != nil })
+        // A reaper line long after the kill does not attach.
+        events = a.feed(uptimeMicros: 50, message: killed(3))
+        events += a.feed(uptimeMicros: 9_000_000, message: reaped(3))
+        #expect(events.map(\.victim.pid) == [3])
+        #expect(events.first?.reaped == nil)
+    }
 }

@@ -14,9 +14,10 @@
 ///   `Kill process` lines must name the same pid). The report is then closed, so in an
 ///   OOM storm, where the kernel rate-limits the header but prints every victim line, each
 ///   later kill gets only its own line's fields.
-/// - The event is held briefly for a matching `oom_reaper: reaped process` line, and is
-///   returned when that arrives, when another kill starts, when a later line is more than
-///   ``Options/reaperWindowMicros`` younger, or on ``flush()``/``finish()``.
+/// - The event is held briefly for a matching `oom_reaper: reaped process` line (in a storm
+///   several kills may wait; they are returned oldest first), and is returned when that
+///   arrives, when a later line is more than ``Options/reaperWindowMicros`` younger, when
+///   a userspace kill is seen, or on ``flush()``/``finish()``.
 /// - Lines with another printk caller id than the report's header, and lines a container
 ///   marks as coming from userspace, never change a kernel report.
 /// - systemd-oomd and earlyoom kills are recognised in any line and returned at once.
@@ -65,7 +66,9 @@ public struct OOMReportAssembler: Sendable {
 
     public var options: Options
     private var report: Report?
-    private var pending: Pending?
+    /// Kills held for their `oom_reaper` line, oldest first (in a storm the reaper's line
+    /// for one kill may come after the next kill).
+    private var pending: [Pending] = []
     private var lastEarlyoom: (pid: Int, comm: String)?
 
     public init(options: Options = Options()) {
@@ -78,7 +81,7 @@ public struct OOMReportAssembler: Sendable {
     public var isCollecting: Bool { report != nil }
 
     /// True when a complete kill is held back waiting for its `oom_reaper` line.
-    public var hasPending: Bool { pending != nil }
+    public var hasPending: Bool { !pending.isEmpty }
 
     /// Convenience for the live follower: one kernel message with its uptime.
     public mutating func feed(uptimeMicros: Int64?, message: String, bootID: String? = nil) -> [OOMEvent] {
@@ -103,12 +106,11 @@ public struct OOMReportAssembler: Sendable {
         return out
     }
 
-    /// Returns a complete kill that is still held back for its `oom_reaper` line. Call it
+    /// Returns the complete kills still held back for their `oom_reaper` lines. Call it
     /// when the log has been quiet for a moment. An open report without a kill is kept.
     public mutating func flush() -> [OOMEvent] {
-        guard let p = pending else { return [] }
-        pending = nil
-        return [p.event]
+        defer { pending = [] }
+        return pending.map(\.event)
     }
 
     /// End of input: returns what is held back and forgets any unfinished report.
@@ -120,13 +122,27 @@ public struct OOMReportAssembler: Sendable {
     // MARK: -
 
     private mutating func expirePending(before line: LogLine, into out: inout [OOMEvent]) {
-        guard let p = pending else { return }
-        if let u = line.uptimeMicros, let pu = p.uptime, u - pu > options.reaperWindowMicros || u < pu {
-            out += flush()
-        } else if line.uptimeMicros == nil, let e = line.epochMicros, let pe = p.epoch,
-            e - pe > options.reaperWindowMicros
-        {
-            out += flush()
+        while let p = pending.first, isBeyondReaperWindow(p, line) {
+            out.append(pending.removeFirst().event)
+        }
+    }
+
+    /// Whether `line` is too late (or, with a clock going back, from elsewhere) to be the
+    /// reaper line of `p`.
+    private func isBeyondReaperWindow(_ p: Pending, _ line: LogLine) -> Bool {
+        if let u = line.uptimeMicros, let pu = p.uptime {
+            return u - pu > options.reaperWindowMicros || u < pu
+        }
+        if line.uptimeMicros == nil, let e = line.epochMicros, let pe = p.epoch {
+            return e - pe > options.reaperWindowMicros
+        }
+        return false
+    }
+
+    /// Returns the held kills from the oldest on, while they have their reaper line.
+    private mutating func emitReaped(into out: inout [OOMEvent]) {
+        while let p = pending.first, p.event.reaped != nil {
+            out.append(pending.removeFirst().event)
         }
     }
 
@@ -156,7 +172,8 @@ public struct OOMReportAssembler: Sendable {
         report?.lastWasSummary = false
 
         if let k = KernelOOMMessages.killed(m) {
-            out += flush()
+            // Bounded: without timestamps nothing else would release them before flush().
+            if pending.count >= 16 { out.append(pending.removeFirst().event) }
             if let r = report, let rc = r.callerID, let lc = line.callerID, rc != lc {
                 // Another task's kill while this report is open: on its own.
                 let saved = report
@@ -179,15 +196,16 @@ public struct OOMReportAssembler: Sendable {
             return
         }
         if let rp = KernelOOMMessages.reaped(m) {
-            if var p = pending, p.event.victim.pid == rp.pid {
+            if let i = pending.lastIndex(where: {
+                $0.event.victim.pid == rp.pid && $0.event.reaped == nil && !isBeyondReaperWindow($0, line)
+            }) {
                 var reaped = OOMEvent.Reaped()
                 reaped.anonRssKB = rp.anonRssKB
                 reaped.fileRssKB = rp.fileRssKB
                 reaped.shmemRssKB = rp.shmemRssKB
-                p.event.reaped = reaped
-                p.event.raw = (p.event.raw ?? "") + "\n" + line.raw
-                pending = p
-                out += flush()
+                pending[i].event.reaped = reaped
+                pending[i].event.raw = (pending[i].event.raw ?? "") + "\n" + line.raw
+                emitReaped(into: &out)
             }
             return
         }
@@ -351,7 +369,7 @@ public struct OOMReportAssembler: Sendable {
         e.raw = rawLines.joined(separator: "\n")
         e.assignStableID()
         report = nil
-        pending = Pending(event: e, uptime: line.uptimeMicros, epoch: line.epochMicros)
+        pending.append(Pending(event: e, uptime: line.uptimeMicros, epoch: line.epochMicros))
     }
 
     /// systemd-oomd and earlyoom. Returns whether the line was one of theirs.
