@@ -119,6 +119,7 @@ paths:
           content:
             application/json:
               schema: {$ref: "#/components/schemas/OOMEvent"}
+        "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
         "403": {$ref: "#/components/responses/Forbidden"}
         "404": {$ref: "#/components/responses/Error"}
