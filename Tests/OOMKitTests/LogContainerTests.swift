@@ -121,6 +121,7 @@ import Testing
         #expect(l.origin == .kernel && l.host == "h" && l.uptimeMicros == 4_711_000_220)
         #expect(l.bootID == "4f5e2d1c-0b9a-48e7-a6f5-e4d3c2b1a090")
         #expect(l.epochMicros == 1_709_630_000_123_456)
+        #expect(parse("\u{1E}" + #"{"MESSAGE":"seq","_TRANSPORT":"kernel"}"#)?.message == "seq")
         let bytes = try #require(parse(#"{"MESSAGE":[104,105,10,120],"_TRANSPORT":"kernel"}"#))
         #expect(bytes.message == "hi\nx")
         let u = try #require(

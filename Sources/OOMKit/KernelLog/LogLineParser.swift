@@ -51,6 +51,8 @@ public struct LogLineParser: Sendable {
     public mutating func parse(bytes input: ArraySlice<UInt8>) -> LogLine? {
         var b = input
         while let last = b.last, last == 0x0A || last == 0x0D { b.removeLast() }
+        // journalctl -o json-seq starts each record with an RS byte.
+        if b.first == 0x1E { b.removeFirst() }
         guard let first = b.first else { return nil }
         let raw = String(decoding: b, as: UTF8.self)
         var line: LogLine?
