@@ -170,12 +170,18 @@ public struct AgentConfig: Sendable, Equatable {
         guard !stateDir.isEmpty else { throw AgentConfigError("state_dir must not be empty") }
     }
 
-    /// For `run`: a collector is required.
+    /// For `run`: a collector is required, and the token file must be readable.
     public func validateForRun() throws(AgentConfigError) {
         guard collector != nil else {
             throw AgentConfigError(
                 "no collector set: pass --collector URL, set OOMWATCH_COLLECTOR, or add `collector:` to the config file"
             )
+        }
+        if let tokenFile {
+            let token = (try? FileIO.readAll(tokenFile)).flatMap { $0 }
+            guard let token, token.contains(where: { $0 > 32 }) else {
+                throw AgentConfigError("token_file \(tokenFile) is missing, unreadable or empty")
+            }
         }
     }
 }

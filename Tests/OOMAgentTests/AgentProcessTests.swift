@@ -31,6 +31,13 @@ import Testing
                 "http:// or https://"
             ),
             (["snapshot", "--config", TestSupport.fixtures + "/empty.yaml", "--top-processes=-5"], "top_processes"),
+            (
+                [
+                    "run", "--config", TestSupport.fixtures + "/empty.yaml", "--collector", "http://collector.invalid",
+                    "--token-file",
+                    dir + "/none",
+                ], "token_file"
+            ),
         ]
         for (args, message) in cases {
             let pid = TestSupport.spawn([Self.agent] + args, stderr: dir + "/err")

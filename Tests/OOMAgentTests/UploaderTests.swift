@@ -136,6 +136,18 @@ import Testing
         #expect(seconds < 5)
     }
 
+    @Test func missingTokenFileIsRetriedNotSent() async {
+        let u = Uploader(
+            collector: "http://127.0.0.1:\(port)/ok", tokenFile: dir + "/no-token",
+            options: HTTPClientOptions(connectTimeoutSeconds: 1, totalTimeoutSeconds: 2), logger: logger)
+        let before = requests().count
+        guard case .retry = await u.send(json: body(events: 1, snapshots: 0)) else {
+            Issue.record("an unreadable token file must not send (a 401 would dead-letter the batch)")
+            return
+        }
+        #expect(requests().count == before)
+    }
+
     @Test func unreachableIsRetried() async {
         let u = Uploader(
             collector: "http://127.0.0.1:1", tokenFile: nil,

@@ -115,6 +115,8 @@ public final class Spool: Sendable {
     public func append(_ record: SpoolRecord) throws(FileIOError) {
         let bytes = record.encoded()
         try state.withLock { (s: inout State) throws(FileIOError) in
+            // Make room first, so the cap holds on disk at every moment, not only after.
+            enforceBound(&s, reserve: Int64(bytes.count))
             if s.active == nil || s.activeFD < 0 {
                 let id = s.nextID
                 s.nextID += 1
@@ -233,9 +235,9 @@ public final class Spool: Sendable {
     }
 
     /// Drops the oldest snapshots, then the oldest events, until the spool fits.
-    private func enforceBound(_ s: inout State) {
+    private func enforceBound(_ s: inout State, reserve: Int64 = 0) {
         func total() -> Int64 { s.sealed.reduce(0) { $0 + $1.bytes } + (s.active?.bytes ?? 0) }
-        while total() > maxBytes {
+        while total() + reserve > maxBytes {
             if let i = s.sealed.firstIndex(where: { $0.snapshots > 0 }) {
                 let path = Self.path(directory, s.sealed[i].id)
                 let decoded = SpoolRecord.decode((try? FileIO.readAll(path)) ?? [] ?? [])

@@ -54,7 +54,13 @@ public struct Uploader: Sendable {
             body = compressed
             headers.append(("Content-Encoding", "gzip"))
         }
-        if let token = token() { headers.append(("Authorization", "Bearer " + token)) }
+        if let token = token() {
+            headers.append(("Authorization", "Bearer " + token))
+        } else if let tokenFile {
+            // Sending without the token would earn a 401 and dead-letter good data: wait
+            // for the operator to fix the file instead.
+            return .retry(retryAfter: nil, reason: "cannot read the token file \(tokenFile)")
+        }
         let response: HTTPResponse
         do {
             response = try await client.send(HTTPRequest(method: "POST", url: url, headers: headers, body: body))
