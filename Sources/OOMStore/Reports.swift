@@ -90,7 +90,8 @@ extension OOMDatabase {
                 }
                 let hostName: (String) -> String = { names[Int64($0) ?? -1] ?? "?" }
                 let byHost = ranked(counts.host, name: hostName)
-                let hostsWithKills = counts.host.values.filter { $0.kills > 0 }.count
+                let hostsWithKills =
+                    counts.hostsWithKills ?? counts.host.values.filter { $0.kills > 0 }.count
                 let byComm = ranked(counts.comm, name: { $0 })
                 let byUnit = ranked(counts.unit, name: { $0 })
                 let byContainer = ranked(counts.container, name: { $0 })
@@ -237,29 +238,19 @@ struct DimensionCounts {
     var scope: [String: Cell] = [:]
     var unit: [String: Cell] = [:]
     var container: [String: Cell] = [:]
+    /// Set when `host` holds only the top groups.
+    var hostsWithKills: Int?
 
-    subscript(dim dim: String) -> [String: Cell] {
-        get {
-            switch dim {
-            case "host": host
-            case "comm": comm
-            case "hostcomm": hostComm
-            case "source": source
-            case "scope": scope
-            case "unit": unit
-            default: container
-            }
-        }
-        set {
-            switch dim {
-            case "host": host = newValue
-            case "comm": comm = newValue
-            case "hostcomm": hostComm = newValue
-            case "source": source = newValue
-            case "scope": scope = newValue
-            case "unit": unit = newValue
-            default: container = newValue
-            }
+    /// Changes one dimension's groups in place (no copy of the dictionary).
+    mutating func update(_ dim: String, _ body: (inout [String: Cell]) -> Void) {
+        switch dim {
+        case "host": body(&host)
+        case "comm": body(&comm)
+        case "hostcomm": body(&hostComm)
+        case "source": body(&source)
+        case "scope": body(&scope)
+        case "unit": body(&unit)
+        default: body(&container)
         }
     }
 
@@ -278,18 +269,13 @@ struct DimensionCounts {
 extension OOMDatabase {
     /// Window counts as running totals minus the events before `before` (only valid when
     /// the window reaches past the newest event). Last-kill times come from the totals.
+    ///
+    /// Each dimension is read largest total first and stops once no remaining group can
+    /// reach the top of the list (a group's window count is at most its total), so a
+    /// report touches a few hundred rollup rows, not every host and comm pair.
     static func countsBySubtraction(_ db: Database, before: Int64) throws -> DimensionCounts {
         var counts = DimensionCounts()
-        for row in try Row.fetchAll(
-            db,
-            sql: """
-                SELECT dim, key, kills, last_time FROM kill_totals
-                WHERE kills > 0 AND (dim != 'hostcomm' OR kills >= 3)
-                """)
-        {
-            let dim: String = row[0]
-            counts[dim: dim][row[1]] = .init(kills: row[2], last: row[3])
-        }
+        var outside: [String: [String: Int]] = [:]
         for (dim, expr, _, _) in DimensionCounts.expressions {
             let filter = dim == "unit" || dim == "container" ? " AND \(expr) IS NOT NULL" : ""
             for row in try Row.fetchAll(
@@ -299,13 +285,52 @@ extension OOMDatabase {
                     WHERE time < ?\(filter) GROUP BY 1
                     """, arguments: [before])
             {
-                let key: String = row[0]
-                if var cell = counts[dim: dim][key] {
-                    cell.kills -= row[1] as Int
-                    counts[dim: dim][key] = cell
-                }
+                outside[dim, default: [:]][row[0]] = row[1]
             }
         }
+        let limit = reportListLimit
+        for (dim, _, _, _) in DimensionCounts.expressions {
+            let minimum = dim == "hostcomm" ? 3 : 1
+            let out = outside[dim] ?? [:]
+            var top: [Int] = []  // best window counts so far, descending, at most `limit`
+            let rows = try Row.fetchCursor(
+                db,
+                sql: """
+                    SELECT key, kills, last_time FROM kill_totals INDEXED BY kill_totals_rank
+                    WHERE dim = ? AND kills >= ? ORDER BY kills DESC
+                    """, arguments: [dim, minimum])
+            var groups: [String: DimensionCounts.Cell] = [:]
+            while let row = try rows.next() {
+                let total: Int = row[1]
+                // Small dimensions (source, scope) are always read whole.
+                if dim != "source" && dim != "scope", top.count >= limit, total < top[limit - 1] {
+                    break
+                }
+                let key: String = row[0]
+                let window = total - (out[key] ?? 0)
+                guard window >= minimum else { continue }
+                groups[key] = .init(kills: window, last: row[2])
+                if let at = top.firstIndex(where: { $0 < window }) {
+                    top.insert(window, at: at)
+                } else {
+                    top.append(window)
+                }
+                if top.count > limit { top.removeLast() }
+            }
+            counts.update(dim) { $0 = groups }
+        }
+        // Hosts with kills in the window: hosts with any kill, less those whose every
+        // kill lies before the window.
+        let withAny =
+            try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM kill_totals WHERE dim = 'host' AND kills > 0") ?? 0
+        var emptied = 0
+        let total = try db.cachedStatement(
+            sql: "SELECT kills FROM kill_totals WHERE dim = 'host' AND key = ?")
+        for (key, n) in outside["host"] ?? [:] {
+            if try Int.fetchOne(total, arguments: [key]) == n { emptied += 1 }
+        }
+        counts.hostsWithKills = withAny - emptied
         return counts
     }
 
@@ -325,10 +350,14 @@ extension OOMDatabase {
                     """, arguments: [since, until])
             {
                 let key: String = row[0]
-                var cell = counts[dim: dim][key] ?? .init(kills: 0, last: 0)
-                cell.kills += row[1] as Int
-                cell.last = max(cell.last, row[2] as Int64)
-                counts[dim: dim][key] = cell
+                let n: Int = row[1]
+                let last: Int64 = row[2]
+                counts.update(dim) { groups in
+                    var cell = groups[key] ?? .init(kills: 0, last: 0)
+                    cell.kills += n
+                    cell.last = max(cell.last, last)
+                    groups[key] = cell
+                }
             }
         }
         return counts
