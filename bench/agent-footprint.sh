@@ -59,7 +59,8 @@ for _ in $(seq 50); do [[ -s "$WORK/port" ]] && break; sleep 0.1; done
 PORT=$(cat "$WORK/port")
 
 echo "== starting agent (1 s interval) and node_exporter (scraped every 1 s)"
-"$AGENT" run --collector "http://127.0.0.1:$PORT" --state-dir "$WORK/state" --interval 1 \
+# As the systemd unit runs it (Environment=MALLOC_ARENA_MAX=2).
+MALLOC_ARENA_MAX=2 "$AGENT" run --collector "http://127.0.0.1:$PORT" --state-dir "$WORK/state" --interval 1 \
     --log-level warning 2>"$OUT/agent.log" &
 AGENT_PID=$!
 PIDS+=($AGENT_PID)
