@@ -35,6 +35,8 @@ public struct SamplerService: Service {
                 do {
                     try context.spool.append(SpoolRecord(kind: .snapshot, payload: Array(try encoder.encode(snapshot))))
                 } catch {
+                    // Not kept (state directory full or unwritable): loss is counted, not silent.
+                    context.counters.droppedSnapshots.add(1)
                     context.logger.error("cannot spool snapshot", metadata: ["error": "\(error)"])
                 }
                 let elapsed = Double(Clock.monotonicNanos() &- started) / 1e9
