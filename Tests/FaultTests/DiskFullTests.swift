@@ -97,3 +97,50 @@ extension Faults {
         #expect(lost.isEmpty, "\(lost.count) acknowledged events lost")
     }
 }
+
+extension Faults {
+    /// The agent's state directory on a full tmpfs while the collector is away: the agent
+    /// keeps running, counts the snapshots it could not keep, and delivers again once the
+    /// collector returns and the spool drains.
+    @Test func agentStateDirectoryFull() async throws {
+        guard let bins = Binaries.locate() else { return }
+        guard let mount = mountTmpfs("statefull", sizeKB: 768) else { return }
+        defer { unmount(mount) }
+        let tmp = TempDir("statefull-cfg")
+        defer { tmp.remove() }
+        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        tmp.write("agent-token", CollectorProcess.agentToken + "\n")
+        // The spool's own cap (4 MB) is larger than the file system: the disk fills first.
+        tmp.write(
+            "agent.yaml",
+            agentConfig(
+                collector: collector.url, state: mount.path + "/state", tokenFile: tmp.path + "/agent-token",
+                spoolMB: 4, interval: 0.1
+            ).replacingOccurrences(of: "top_processes: 5", with: "top_processes: 1000"))
+        let agent = try Child(bins.agent, ["run", "--config", tmp.path + "/agent.yaml"], log: tmp.path + "/agent.log")
+        defer { agent.stop() }
+        let checks = Checks()
+        let db = collector.dbPath
+        try await offload {
+            usleep(6_000_000)
+            var fs = statvfs()
+            statvfs(mount.path, &fs)
+            checks.expect(fs.f_bavail * UInt(fs.f_bsize) < 64 * 1024, "the state directory never filled up")
+            checks.expect(agent.isRunning, "agent died on a full state directory:\n\(agent.logTail())")
+            try collector.startBlocking()
+            checks.expect(eventually(20) { count(db, "SELECT count(*) FROM snapshots;") > 0 }, "nothing delivered")
+            // Recovered: new snapshots keep arriving, and the loss was reported.
+            let before = count(db, "SELECT count(*) FROM snapshots;")
+            checks.expect(
+                eventually(15) { count(db, "SELECT count(*) FROM snapshots;") > before + 5 },
+                "no new snapshots after recovery:\n\(agent.logTail())")
+            let dropped = Int((try? sqlite(db, "SELECT max(dropped_snapshots) FROM agent_counters;"))?.first ?? "") ?? 0
+            checks.expect(dropped > 0, "snapshots that could not be kept were not counted")
+            checks.expect(agent.isRunning, "agent not running at the end")
+            print(
+                "agentStateDirectoryFull: dropped_snapshots \(dropped), delivered \(count(db, "SELECT count(*) FROM snapshots;"))"
+            )
+        }
+        checks.report()
+    }
+}
