@@ -134,7 +134,7 @@ let package = Package(
             name: "FaultTests", dependencies: ["OOMKit", "Gzip", "CurlHTTP"], swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["OOMKit"],
+            dependencies: ["OOMKit", "Gzip"],
             swiftSettings: swiftSettings
         ),
     ]
