@@ -38,6 +38,11 @@ struct Binaries {
                     + "run `swift build -c release` and set OOMWATCH_BIN_DIR")
             return nil
         }
+        // The database is checked from outside, with the sqlite3 shell (scripts/install-deps).
+        guard access("/usr/bin/sqlite3", X_OK) == 0 else {
+            print("SKIP FaultTests: /usr/bin/sqlite3 not installed (apt-get install sqlite3)")
+            return nil
+        }
         return Binaries(agent: dir + "/oomwatch-agent", collector: dir + "/oomwatch-collector")
     }
 }
