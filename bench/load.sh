@@ -16,7 +16,7 @@ ulimit -n 65536 2>/dev/null || true
     --log-level warning >"$work/collector.log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 100); do python3 -c "import urllib.request,sys; urllib.request.urlopen(sys.argv[1], timeout=1)" "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 status=0
 python3 bench/load.py --url "http://127.0.0.1:$port" --token "$token" --pid "$pid" "$@" || status=$?
 echo "database: $(du -sh "$work" | cut -f1); collector log lines: $(wc -l <"$work/collector.log")"
