@@ -47,12 +47,12 @@ extension Faults {
     /// Real OOM kills while the agent is SIGKILLed again and again and the collector is down
     /// for a while: every kill is delivered exactly once after the collector returns, a torn
     /// spool tail is skipped and counted, and the agent never crash-loops.
-    /// `FAULT_OUTAGE_SECONDS` (default 10) sets the outage; the minute is a soak.
+    /// `FAULT_OUTAGE_SECONDS` (default 20) sets the outage; the minute is a soak.
     @Test func agentKillsAndOutage() async throws {
         guard let bins = Binaries.locate() else { return }
         guard access("/dev/kmsg", R_OK) == 0, let cage = KillCage.make("agent") else { return }
         defer { cage.remove() }
-        let outage = Double(ProcessInfo.processInfo.environment["FAULT_OUTAGE_SECONDS"] ?? "") ?? 10
+        let outage = Double(ProcessInfo.processInfo.environment["FAULT_OUTAGE_SECONDS"] ?? "") ?? 20
         let tmp = TempDir("agentkill")
         defer { tmp.remove() }
         let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
