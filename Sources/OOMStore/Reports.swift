@@ -24,29 +24,39 @@ extension OOMDatabase {
         do {
             return try await pool.read { db in
                 let range: StatementArguments = [since, until]
-                var names: [Int64: String] = [:]
-                var hostCount = 0
-                var stale = 0
+                // Counted and filtered in SQL: a fleet of 10,000 hosts stays off the Swift side.
+                let fleet = try Row.fetchOne(
+                    db,
+                    sql: """
+                        SELECT count(*), coalesce(sum(? - last_seen > 3 * interval_s * 1000000), 0)
+                        FROM hosts
+                        """, arguments: [now])
+                let hostCount: Int = fleet?[0] ?? 0
+                let stale: Int = fleet?[1] ?? 0
                 var atRisk: [HostRisk] = []
                 for row in try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT id, name, last_seen, interval_s, snapshot_time, total_kb,
-                            available_kb, full_avg60 FROM hosts
+                        SELECT name, snapshot_time, total_kb, available_kb, full_avg60 FROM hosts
+                        WHERE snapshot_time IS NOT NULL
+                            AND ((total_kb > 0 AND available_kb * 10 < total_kb) OR full_avg60 > 10)
                         """)
                 {
-                    hostCount += 1
-                    names[row[0]] = row[1]
-                    if Self.isStale(lastSeen: row[2], intervalS: row[3], now: now) { stale += 1 }
-                    guard let t: Int64 = row[4] else { continue }
-                    let risk = Self.risk(total: row[5], available: row[6], fullAvg60: row[7])
-                    if !risk.reasons.isEmpty {
-                        atRisk.append(
-                            HostRisk(
-                                host: row[1], snapshotTime: RFC3339.format(epochMicroseconds: t),
-                                availablePct: risk.availablePct, fullAvg60: row[7],
-                                reasons: risk.reasons))
-                    }
+                    let risk = Self.risk(total: row[2], available: row[3], fullAvg60: row[4])
+                    guard !risk.reasons.isEmpty else { continue }
+                    atRisk.append(
+                        HostRisk(
+                            host: row[0], snapshotTime: RFC3339.format(epochMicroseconds: row[1]),
+                            availablePct: risk.availablePct, fullAvg60: row[4],
+                            reasons: risk.reasons))
+                }
+                let nameStatement = try db.cachedStatement(sql: "SELECT name FROM hosts WHERE id = ?")
+                var nameCache: [Int64: String] = [:]
+                func hostName(_ id: Int64) throws -> String {
+                    if let n = nameCache[id] { return n }
+                    let n = try String.fetchOne(nameStatement, arguments: [id]) ?? "?"
+                    nameCache[id] = n
+                    return n
                 }
                 atRisk.sort { ($0.availablePct ?? 100) < ($1.availablePct ?? 100) }
 
@@ -72,11 +82,9 @@ extension OOMDatabase {
                 var byScope: [String: Int] = [:]
                 for (k, v) in counts.scope where v.kills > 0 { byScope[k] = v.kills }
 
-                func ranked(_ groups: [String: DimensionCounts.Cell], name: (String) -> String)
-                    -> [CountRow]
-                {
+                func ranked(_ groups: [String: DimensionCounts.Cell]) -> [CountRow] {
                     groups.filter { $0.value.kills > 0 }
-                        .map { (key: name($0.key), cell: $0.value) }
+                        .map { (key: $0.key, cell: $0.value) }
                         .sorted {
                             $0.cell.kills != $1.cell.kills
                                 ? $0.cell.kills > $1.cell.kills : $0.key < $1.key
@@ -88,13 +96,16 @@ extension OOMDatabase {
                                 lastKill: RFC3339.format(epochMicroseconds: $0.cell.last))
                         }
                 }
-                let hostName: (String) -> String = { names[Int64($0) ?? -1] ?? "?" }
-                let byHost = ranked(counts.host, name: hostName)
+                let byHost = try ranked(counts.host).map { row in
+                    var row = row
+                    row.key = try hostName(Int64(row.key) ?? -1)
+                    return row
+                }
                 let hostsWithKills =
                     counts.hostsWithKills ?? counts.host.values.filter { $0.kills > 0 }.count
-                let byComm = ranked(counts.comm, name: { $0 })
-                let byUnit = ranked(counts.unit, name: { $0 })
-                let byContainer = ranked(counts.container, name: { $0 })
+                let byComm = ranked(counts.comm)
+                let byUnit = ranked(counts.unit)
+                let byContainer = ranked(counts.container)
 
                 var offenders: [RepeatOffender] = []
                 let firstKill = try db.cachedStatement(
@@ -117,7 +128,7 @@ extension OOMDatabase {
                         firstKill, arguments: [comm, hostID, since, until])
                     offenders.append(
                         RepeatOffender(
-                            host: names[hostID] ?? "?", comm: comm, kills: cell.kills,
+                            host: try hostName(hostID), comm: comm, kills: cell.kills,
                             firstKill: first.map { RFC3339.format(epochMicroseconds: $0) },
                             lastKill: RFC3339.format(epochMicroseconds: cell.last)))
                 }
@@ -170,7 +181,7 @@ extension OOMDatabase {
                 {
                     victims.append(
                         VictimRow(
-                            id: row[0], host: names[row[1]] ?? "?",
+                            id: row[0], host: try hostName(row[1]),
                             time: RFC3339.format(epochMicroseconds: row[2]), source: row[3],
                             pid: row[4], comm: row[5], rssKB: row[6], unit: row[7],
                             containerID: row[8]))
