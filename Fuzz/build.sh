@@ -7,6 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=Fuzz/.build
 mkdir -p "$out/oomkit"
+# One build at a time (scripts/fuzz may be started for both targets at once).
+exec 9>"$out/.lock"
+flock 9
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault)
 # Compile a copy: the tree is shared and a file edited mid-build fails swiftc.
