@@ -55,5 +55,5 @@ stop
 echo "# 4. fleet: $AGENTS agents, each posting a snapshot every 30 s for $DURATION s"
 start "$WORK/fleet.sqlite"
 $LOAD fleet "$URL" "$AGENT" --agents "$AGENTS" --interval 30 --duration "$DURATION" --workers 128
-curl -s "$URL/metrics" | grep -E '^oomwatch_(ingest_batches_total|overloaded_total|database_errors_total|hosts |ingest_snapshots_total)'
+curl -s -H "Authorization: Bearer $READ" "$URL/metrics" | grep -E '^oomwatch_(ingest_batches_total|overloaded_total|database_errors_total|hosts |ingest_snapshots_total)'
 stop

@@ -116,7 +116,11 @@ public func buildRouter(_ collector: Collector) -> Router<BasicRequestContext> {
 
     router.get("/healthz") { _, _ in HealthResponse(status: "ok") }
     router.get("/readyz") { _, _ in try await routes.ready() }
-    router.get("/metrics") { _, _ in try await routes.metricsText() }
+    // Fleet gauges name hosts and kills: data, so a read token like any query.
+    router.get("/metrics") { request, _ in
+        _ = try routes.authorize(request, .read)
+        return try await routes.metricsText()
+    }
     router.get("/openapi.yaml") { _, _ in
         Response(
             status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
@@ -219,6 +223,11 @@ struct Routes: Sendable {
             return HTTPError(.notFound, message: "not found: \(m)")
         case .invalidCursor:
             return HTTPError(.badRequest, message: error.description)
+        case .cancelled:
+            // The client went away; nobody reads this, and a retry is idempotent.
+            return HTTPError(
+                .serviceUnavailable, headers: [.retryAfter: "1"],
+                message: "request cancelled; retry")
         case .failed(let m):
             collector.metrics.databaseError()
             collector.logger.error("database failure", metadata: ["error": "\(m)"])

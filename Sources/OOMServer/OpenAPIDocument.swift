@@ -180,13 +180,15 @@ paths:
         "503": {$ref: "#/components/responses/Error"}
   /metrics:
     get:
-      summary: Prometheus text format (no token)
-      security: []
+      summary: Prometheus text format (read token; Prometheus sends it with `authorization.credentials_file`)
       responses:
         "200":
           description: Metrics
           content:
             text/plain: {schema: {type: string}}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "403": {$ref: "#/components/responses/Forbidden"}
+        "429": {$ref: "#/components/responses/RetryLater"}
   /openapi.yaml:
     get:
       summary: This document (no token)

@@ -158,7 +158,7 @@ struct RouterTests {
                 }
             }
             // The metrics count them.
-            try await client.execute(uri: "/metrics", method: .get) { r in
+            try await client.execute(uri: "/metrics", method: .get, headers: Fixture.headers(Fixture.readToken)) { r in
                 let text = String(buffer: r.body)
                 #expect(text.contains("oomwatch_auth_failures_total 13"))
                 #expect(text.contains("oomwatch_http_responses_total{code=\"401\"} 6"))
@@ -328,6 +328,9 @@ struct RouterTests {
                 ) { r in #expect(r.status == .ok) }
             }
             try await client.execute(uri: "/metrics", method: .get) { r in
+                #expect(r.status == .unauthorized)
+            }
+            try await client.execute(uri: "/metrics", method: .get, headers: Fixture.headers(Fixture.readToken)) { r in
                 #expect(r.status == .ok)
                 #expect(r.headers[.contentType]?.hasPrefix("text/plain") == true)
                 let text = String(buffer: r.body)
