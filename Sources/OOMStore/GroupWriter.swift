@@ -2,11 +2,15 @@ import Synchronization
 
 /// Groups concurrent writes into shared transactions ("group commit").
 ///
-/// Each caller enqueues its work; the first caller that finds no writer running becomes
-/// the writer and drains the queue in rounds, each round one transaction, until the queue
-/// is empty. Everyone else just waits for their own result. One fsync then covers many
-/// agents' batches, and no background task is needed. The queue is bounded: past
-/// `maxPending` callers get `StoreError.overloaded` at once instead of waiting forever.
+/// Each caller enqueues its work; the first caller that finds no writer running starts a
+/// writer task that drains the queue in rounds, each round one transaction, until the
+/// queue is empty. Every caller (the one that started it too) just waits for its own
+/// result. One fsync then covers many agents' batches. The writer is an unstructured
+/// task, not the starting request's own task, so cancelling that request (its client
+/// disconnected) never reaches the database and fails everyone else's batches with it.
+/// A cancelled caller stops waiting and gets `StoreError.cancelled`; its batch is still
+/// written (re-sends are idempotent). The queue is bounded: past `maxPending` callers
+/// get `StoreError.overloaded` at once instead of waiting forever.
 final class GroupWriter: Sendable {
     struct Job: Sendable {
         let batch: PreparedBatch
@@ -30,11 +34,11 @@ final class GroupWriter: Sendable {
     /// Queue length right now (for metrics).
     var pendingCount: Int { state.withLock { $0.pending.count } }
 
-    /// Submits `batch`; when this caller becomes the writer it runs `write` for each
-    /// round of queued jobs.
+    /// Submits `batch`; when no writer task is running, starts one that runs `write` for
+    /// each round of queued jobs.
     func submit(
         _ batch: PreparedBatch,
-        write: @Sendable ([PreparedBatch]) async -> [Result<IngestOutcome, StoreError>]
+        write: @escaping @Sendable ([PreparedBatch]) async -> [Result<IngestOutcome, StoreError>]
     ) async -> Result<IngestOutcome, StoreError> {
         let promise = Promise<Result<IngestOutcome, StoreError>>()
         let lead: Bool? = state.withLock { s in
@@ -46,20 +50,28 @@ final class GroupWriter: Sendable {
         }
         guard let lead else { return .failure(.overloaded) }
         if lead {
-            while true {
-                let round: [Job] = state.withLock { s in
-                    let n = min(s.pending.count, maxGroup)
-                    let taken = Array(s.pending.prefix(n))
-                    s.pending.removeFirst(n)
-                    if taken.isEmpty { s.writing = false }
-                    return taken
-                }
-                if round.isEmpty { break }
-                let results = await write(round.map(\.batch))
-                for (job, result) in zip(round, results) { job.promise.fulfill(result) }
-            }
+            // Unstructured: it does not inherit this request's cancellation.
+            Task { await self.drain(write: write) }
         }
-        return await promise.value
+        return await promise.value(ifCancelled: .failure(.cancelled))
+    }
+
+    /// Writes queued jobs round by round until the queue is empty.
+    private func drain(
+        write: @Sendable ([PreparedBatch]) async -> [Result<IngestOutcome, StoreError>]
+    ) async {
+        while true {
+            let round: [Job] = state.withLock { s in
+                let n = min(s.pending.count, maxGroup)
+                let taken = Array(s.pending.prefix(n))
+                s.pending.removeFirst(n)
+                if taken.isEmpty { s.writing = false }
+                return taken
+            }
+            if round.isEmpty { return }
+            let results = await write(round.map(\.batch))
+            for (job, result) in zip(round, results) { job.promise.fulfill(result) }
+        }
     }
 }
 
@@ -69,6 +81,8 @@ final class Promise<Value: Sendable>: Sendable {
         case empty
         case waiting(CheckedContinuation<Value, Never>)
         case done(Value)
+        /// The waiter was cancelled and has gone; a later value is dropped.
+        case abandoned
     }
     private let state = Mutex(State.empty)
 
@@ -81,27 +95,41 @@ final class Promise<Value: Sendable>: Sendable {
             case .waiting(let c):
                 s = .done(value)
                 return c
-            case .done:
+            case .done, .abandoned:
                 return nil
             }
         }
         waiter?.resume(returning: value)
     }
 
-    var value: Value {
-        get async {
+    /// The value, or `cancelled` as soon as the awaiting task is cancelled before the
+    /// value arrives.
+    func value(ifCancelled cancelled: Value) async -> Value {
+        await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Value, Never>) in
                 let ready: Value? = state.withLock { s in
                     switch s {
                     case .empty:
+                        // Cancelled before we got here: the handler found no waiter.
+                        if Task.isCancelled {
+                            s = .abandoned
+                            return cancelled
+                        }
                         s = .waiting(c)
                         return nil
                     case .done(let v): return v
-                    case .waiting: fatalError("Promise awaited twice")
+                    case .waiting, .abandoned: fatalError("Promise awaited twice")
                     }
                 }
                 if let ready { c.resume(returning: ready) }
             }
+        } onCancel: {
+            let waiter: CheckedContinuation<Value, Never>? = state.withLock { s in
+                guard case .waiting(let c) = s else { return nil }
+                s = .abandoned
+                return c
+            }
+            waiter?.resume(returning: cancelled)
         }
     }
 }

@@ -15,6 +15,9 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     case diskFull
     /// The database failed (I/O error, corruption): see the logs.
     case failed(String)
+    /// The caller was cancelled while its write was queued or running; the write goes on
+    /// and may or may not be committed (a re-send is idempotent).
+    case cancelled
 
     public var description: String {
         switch self {
@@ -25,6 +28,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .invalidCursor: "cursor: not a cursor returned by this collector"
         case .diskFull: "database disk full; retry once space is freed"
         case .failed(let m): "database error: \(m)"
+        case .cancelled: "cancelled while writing; the batch may have been stored"
         }
     }
 }

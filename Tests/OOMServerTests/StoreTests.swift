@@ -74,6 +74,60 @@ struct StoreTests {
         #expect(hosts.allSatisfy { $0.kills24h == 0 })  // events are dated 2026-11-20
     }
 
+    /// The request driving a group's write may be cancelled (its client disconnected);
+    /// the others in the group must still get their results, never an error.
+    @Test func cancellingTheDrivingIngestFailsNoOneElse() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        // Hold SQLite's writer so the first ingest is still leading when it is cancelled.
+        let blocker = Task { try await db.write { _ in usleep(300_000) } }
+        try await Task.sleep(for: .milliseconds(40))
+        let lead = Task {
+            let events = (0..<50).map { Fixture.event("lead-e\($0)", host: "lead") }
+            return try await db.ingest(Fixture.batch(host: "lead", events: events))
+        }
+        try await Task.sleep(for: .milliseconds(40))
+        let others = (0..<4).map { agent in
+            Task {
+                let events = (0..<20).map { Fixture.event("o\(agent)-e\($0)", host: "o\(agent)") }
+                return try await db.ingest(Fixture.batch(host: "o\(agent)", events: events))
+            }
+        }
+        try await Task.sleep(for: .milliseconds(40))
+        lead.cancel()
+        for other in others {
+            let outcome = try await other.value
+            #expect(outcome.eventsStored == 20)
+        }
+        // Stored, or told it stopped waiting: never a database error.
+        switch await lead.result {
+        case .success(let outcome): #expect(outcome.eventsStored == 50)
+        case .failure(let error): #expect(error as? StoreError == .cancelled)
+        }
+        try await blocker.value
+        // Queued before this one, the lead's batch has been written (or dropped) by now.
+        let barrier = try await db.ingest(
+            Fixture.batch(host: "barrier", events: [Fixture.event("b-1", host: "barrier")]))
+        #expect(barrier.eventsStored == 1)
+        let (leadCount, total, check, hostTotal) = try await db.write { d in
+            (
+                try Int.fetchOne(
+                    d,
+                    sql: "SELECT count(*) FROM events JOIN hosts ON hosts.id = events.host_id "
+                        + "WHERE hosts.name = 'lead'")!,
+                try Int.fetchOne(d, sql: "SELECT count(*) FROM events")!,
+                try String.fetchOne(d, sql: "PRAGMA integrity_check")!,
+                // The trigger-kept totals agree with the rows.
+                try Int.fetchOne(d, sql: "SELECT sum(kills) FROM kill_totals WHERE dim = 'host'")!
+            )
+        }
+        #expect(leadCount == 0 || leadCount == 50)
+        #expect(total == leadCount + 4 * 20 + 1)
+        #expect(check == "ok")
+        #expect(hostTotal == total)
+    }
+
     @Test func overloadedQueueAnswersOverloaded() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
