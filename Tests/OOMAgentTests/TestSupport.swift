@@ -39,29 +39,12 @@ enum TestSupport {
 
     /// Spawns `args` and returns its pid.
     static func spawn(_ args: [String], stdout: String? = nil, stderr: String? = nil) -> pid_t {
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        var argv: [UnsafeMutablePointer<CChar>?] = args.map { strdup($0) } + [nil]
-        defer { for p in argv { free(p) } }
-        var pid: pid_t = 0
-        // Dispatch threads block signals and a spawned child inherits the mask: reset it,
-        // or the child could never be stopped with SIGTERM.
-        var attr = posix_spawnattr_t()
-        posix_spawnattr_init(&attr)
-        defer { posix_spawnattr_destroy(&attr) }
-        var empty = sigset_t()
-        sigemptyset(&empty)
-        posix_spawnattr_setsigmask(&attr, &empty)
-        var defaults = sigset_t()
-        sigemptyset(&defaults)
-        for s in [SIGTERM, SIGINT, SIGPIPE, SIGHUP] { sigaddset(&defaults, s) }
-        posix_spawnattr_setsigdefault(&attr, &defaults)
-        posix_spawnattr_setflags(&attr, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let rc = posix_spawn(&pid, args[0], &actions, &attr, &argv, environ)
-        precondition(rc == 0, "cannot spawn \(args[0])")
+        let pid = ChildSpawn.spawn(args) { actions in
+            let flags = O_WRONLY | O_CREAT | O_TRUNC
+            posix_spawn_file_actions_addopen(&actions, 1, stdout ?? "/dev/null", flags, 0o644)
+            posix_spawn_file_actions_addopen(&actions, 2, stderr ?? "/dev/null", flags, 0o644)
+        }
+        guard let pid else { preconditionFailure("cannot spawn \(args[0])") }
         return pid
     }
 
