@@ -113,64 +113,52 @@ let hostileBodies: [(String, [UInt8])] = {
 
 extension Faults {
     @Test func hostileBodiesGet4xxNever5xx() async throws {
-        guard let bins = Binaries.locate() else { return }
-        let tmp = TempDir("hostile")
-        defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
-        try await collector.start()
-        defer { collector.stop() }
-        let port = collector.port
-        let results = try await offload {
-            hostileBodies.map { name, body in
-                (
-                    name,
-                    RawHTTP.request(
-                        port, "POST", "/api/v1/ingest", token: CollectorProcess.agentToken,
-                        headers: name.hasPrefix("not gzip") ? ["Content-Encoding": "gzip"] : [:], body: body)
-                )
+        try await withCollector("hostile") { collector in
+            let port = collector.port
+            let results = try await offload {
+                hostileBodies.map { name, body in
+                    (
+                        name,
+                        postIngest(
+                            port, headers: name.hasPrefix("not gzip") ? ["Content-Encoding": "gzip"] : [:], body: body)
+                    )
+                }
             }
+            for (name, response) in results {
+                let status = response?.status ?? -1
+                #expect((400..<500).contains(status), "\(name): got \(status) \(response?.text.prefix(200) ?? "")")
+            }
+            // Still alive and nothing of it stored.
+            #expect(RawHTTP.request(port, "GET", "/healthz")?.status == 200)
+            let events = RawHTTP.request(port, "GET", "/api/v1/events", token: CollectorProcess.readToken)
+            #expect(events?.status == 200)
+            #expect(events?.text.contains(#""events":[]"#) == true, "\(events?.text.prefix(300) ?? "")")
         }
-        for (name, response) in results {
-            let status = response?.status ?? -1
-            #expect((400..<500).contains(status), "\(name): got \(status) \(response?.text.prefix(200) ?? "")")
-        }
-        // Still alive and nothing of it stored.
-        #expect(RawHTTP.request(port, "GET", "/healthz")?.status == 200)
-        let events = RawHTTP.request(port, "GET", "/api/v1/events", token: CollectorProcess.readToken)
-        #expect(events?.status == 200)
-        #expect(events?.text.contains(#""events":[]"#) == true, "\(events?.text.prefix(300) ?? "")")
     }
 
     /// Every JSONTestSuite `n_` file (the copy in OOMServerTests' fixtures) posted to the
     /// real binary gets 400; `y_` and `i_` files get 200 or 400, never 5xx.
     @Test func jsonTestSuiteOverTheWire() async throws {
-        guard let bins = Binaries.locate() else { return }
-        let suite =
-            URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path
-            + "/OOMServerTests/Fixtures/json-test-suite"
-        let names = try FileManager.default.contentsOfDirectory(atPath: suite).filter { $0.hasSuffix(".json") }.sorted()
-        try #require(names.count > 200, "JSONTestSuite fixtures missing in \(suite)")
-        let tmp = TempDir("jsonsuite")
-        defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
-        try await collector.start()
-        defer { collector.stop() }
-        let port = collector.port
-        let results = try await offload {
-            names.map { name -> (String, Int) in
-                let body = [UInt8](FileManager.default.contents(atPath: suite + "/" + name) ?? Data())
-                return (
-                    name,
-                    RawHTTP.request(port, "POST", "/api/v1/ingest", token: CollectorProcess.agentToken, body: body)?
-                        .status ?? -1
-                )
+        try await withCollector("jsonsuite") { collector in
+            let port = collector.port
+            let suite =
+                URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().path
+                + "/OOMServerTests/Fixtures/json-test-suite"
+            let names = try FileManager.default.contentsOfDirectory(atPath: suite).filter { $0.hasSuffix(".json") }
+                .sorted()
+            try #require(names.count > 200, "JSONTestSuite fixtures missing in \(suite)")
+            let results = try await offload {
+                names.map { name -> (String, Int) in
+                    let body = [UInt8](FileManager.default.contents(atPath: suite + "/" + name) ?? Data())
+                    return (name, postIngest(port, body: body)?.status ?? -1)
+                }
             }
-        }
-        for (name, status) in results {
-            if name.hasPrefix("n_") {
-                #expect(status == 400, "\(name): \(status)")
-            } else {
-                #expect(status == 200 || status == 400, "\(name): \(status)")
+            for (name, status) in results {
+                if name.hasPrefix("n_") {
+                    #expect(status == 400, "\(name): \(status)")
+                } else {
+                    #expect(status == 200 || status == 400, "\(name): \(status)")
+                }
             }
         }
     }
@@ -178,193 +166,194 @@ extension Faults {
     /// 64 MB bodies (declared, chunked, gzip bomb) get 413 without the collector's memory
     /// growing by anything like that.
     @Test func hugeBodiesAre413WithoutMemoryGrowth() async throws {
-        guard let bins = Binaries.locate() else { return }
-        let tmp = TempDir("huge")
-        defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
-        try await collector.start()
-        defer { collector.stop() }
-        let port = collector.port
-        // Warm up so the baseline includes the normal working set.
-        _ = RawHTTP.ingest(
-            port, token: CollectorProcess.agentToken, batchJSON(host: "warm", events: [eventJSON(id: "warm")]))
-        let before = try #require(collector.child?.statusKB("VmHWM"))
-        let huge = 64 << 20
-        let filler = [UInt8](repeating: UInt8(ascii: "a"), count: huge)
-        let (declared, chunked, bomb) = try await offload {
-            () -> (RawResponse?, RawResponse?, RawResponse?) in
-            // Declared length: refused from the header, before the body is sent.
-            var declared: RawResponse?
-            if let fd = RawHTTP.connect(port, timeout: 3) {
-                var head = "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                head += "Authorization: Bearer \(CollectorProcess.agentToken)\r\n"
-                head += "Content-Type: application/json\r\nContent-Length: \(huge)\r\n\r\n"
-                RawHTTP.sendAll(fd, Array(head.utf8) + filler.prefix(1 << 20))
-                declared = RawHTTP.readResponse(fd)
-                close(fd)
+        try await withCollector("huge") { collector in
+            let port = collector.port
+            // Warm up so the baseline includes the normal working set.
+            _ = RawHTTP.ingest(
+                port, token: CollectorProcess.agentToken, batchJSON(host: "warm", events: [eventJSON(id: "warm")]))
+            let before = try #require(collector.child?.statusKB("VmHWM"))
+            let huge = 64 << 20
+            let filler = [UInt8](repeating: UInt8(ascii: "a"), count: huge)
+            let (declared, chunked, bomb) = try await offload {
+                () -> (RawResponse?, RawResponse?, RawResponse?) in
+                // Declared length: refused from the header, before the body is sent.
+                var declared: RawResponse?
+                if let fd = RawHTTP.connect(port, timeout: 3) {
+                    var head = "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    head += "Authorization: Bearer \(CollectorProcess.agentToken)\r\n"
+                    head += "Content-Type: application/json\r\nContent-Length: \(huge)\r\n\r\n"
+                    RawHTTP.sendAll(fd, Array(head.utf8) + filler.prefix(1 << 20))
+                    declared = RawHTTP.readResponse(fd)
+                    close(fd)
+                }
+                // Chunked, no length: refused while reading.
+                var chunked: RawResponse?
+                if let fd = RawHTTP.connect(port, timeout: 3) {
+                    var head = "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                    head += "Authorization: Bearer \(CollectorProcess.agentToken)\r\n"
+                    head += "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    RawHTTP.sendAll(fd, Array(head.utf8))
+                    let chunk =
+                        Array((String(1 << 20, radix: 16) + "\r\n").utf8) + [UInt8](filler.prefix(1 << 20)) + [13, 10]
+                    var sent = 0
+                    while sent < 64, RawHTTP.sendAll(fd, chunk) { sent += 1 }
+                    if sent == 64 { RawHTTP.sendAll(fd, Array("0\r\n\r\n".utf8)) }
+                    chunked = RawHTTP.readResponse(fd)
+                    close(fd)
+                }
+                // 64 MB of JSON whitespace in 64 kB of gzip.
+                let inner =
+                    Array(#"{"host":"h","snapshots":[],"events":[]"#.utf8) + [UInt8](repeating: 32, count: huge) + [125]
+                let gz = try Gzip.compress(inner)
+                let bomb = postIngest(port, headers: ["Content-Encoding": "gzip"], body: gz)
+                return (declared, chunked, bomb)
             }
-            // Chunked, no length: refused while reading.
-            var chunked: RawResponse?
-            if let fd = RawHTTP.connect(port, timeout: 3) {
-                var head = "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-                head += "Authorization: Bearer \(CollectorProcess.agentToken)\r\n"
-                head += "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
-                RawHTTP.sendAll(fd, Array(head.utf8))
-                let chunk =
-                    Array((String(1 << 20, radix: 16) + "\r\n").utf8) + [UInt8](filler.prefix(1 << 20)) + [13, 10]
-                var sent = 0
-                while sent < 64, RawHTTP.sendAll(fd, chunk) { sent += 1 }
-                if sent == 64 { RawHTTP.sendAll(fd, Array("0\r\n\r\n".utf8)) }
-                chunked = RawHTTP.readResponse(fd)
-                close(fd)
-            }
-            // 64 MB of JSON whitespace in 64 kB of gzip.
-            let inner =
-                Array(#"{"host":"h","snapshots":[],"events":[]"#.utf8) + [UInt8](repeating: 32, count: huge) + [125]
-            let gz = try Gzip.compress(inner)
-            let bomb = RawHTTP.request(
-                port, "POST", "/api/v1/ingest", token: CollectorProcess.agentToken,
-                headers: ["Content-Encoding": "gzip"], body: gz)
-            return (declared, chunked, bomb)
+            #expect(declared?.status == 413, "declared: \(declared?.status ?? -1)")
+            #expect(chunked?.status == 413, "chunked: \(chunked?.status ?? -1) \(chunked?.text ?? "")")
+            #expect(bomb?.status == 413, "gzip bomb: \(bomb?.status ?? -1) \(bomb?.text ?? "")")
+            let after = try #require(collector.child?.statusKB("VmHWM"))
+            print("hugeBodies: VmHWM before \(before) kB, after \(after) kB")
+            // The 8 MB body limit may be buffered once or twice; 64 MB must not be.
+            #expect(after - before < 40 * 1024, "peak RSS grew by \(after - before) kB")
+            #expect(RawHTTP.request(port, "GET", "/healthz")?.status == 200)
         }
-        #expect(declared?.status == 413, "declared: \(declared?.status ?? -1)")
-        #expect(chunked?.status == 413, "chunked: \(chunked?.status ?? -1) \(chunked?.text ?? "")")
-        #expect(bomb?.status == 413, "gzip bomb: \(bomb?.status ?? -1) \(bomb?.text ?? "")")
-        let after = try #require(collector.child?.statusKB("VmHWM"))
-        print("hugeBodies: VmHWM before \(before) kB, after \(after) kB")
-        // The 8 MB body limit may be buffered once or twice; 64 MB must not be.
-        #expect(after - before < 40 * 1024, "peak RSS grew by \(after - before) kB")
-        #expect(RawHTTP.request(port, "GET", "/healthz")?.status == 200)
     }
 
     /// 200 connections that send half a request and stall do not delay a normal request
     /// by more than a second.
     @Test func slowConnectionsDoNotStarveOthers() async throws {
-        guard let bins = Binaries.locate() else { return }
-        let tmp = TempDir("slow")
-        defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
-        try await collector.start()
-        defer { collector.stop() }
-        let port = collector.port
-        let (baseline, loaded, ingestStatus, opened) = try await offload {
-            () -> (Double, Double, Int, Int) in
-            func timed(_ body: () -> Int?) -> (Double, Int) {
-                let t = Date()
-                let s = body() ?? -1
-                return (Date().timeIntervalSince(t), s)
+        try await withCollector("slow") { collector in
+            let port = collector.port
+            let (baseline, loaded, ingestStatus, opened) = try await offload {
+                () -> (Double, Double, Int, Int) in
+                func timed(_ body: () -> Int?) -> (Double, Int) {
+                    let t = Date()
+                    let s = body() ?? -1
+                    return (Date().timeIntervalSince(t), s)
+                }
+                let (baseline, _) = timed { RawHTTP.request(port, "GET", "/healthz")?.status }
+                var fds: [Int32] = []
+                for i in 0..<200 {
+                    guard let fd = RawHTTP.connect(port) else { continue }
+                    let partial =
+                        i % 2 == 0
+                        ? "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(CollectorProcess.agentToken)\r\nContent-Length: 100000\r\n\r\n{\"host\":"
+                        : "GET /api/v1/hosts HTTP/1.1\r\nHost: x\r\nX-Slow: "
+                    RawHTTP.sendAll(fd, Array(partial.utf8))
+                    fds.append(fd)
+                }
+                usleep(200_000)
+                let (loaded, _) = timed { RawHTTP.request(port, "GET", "/healthz")?.status }
+                let (_, ingest) = timed {
+                    RawHTTP.ingest(
+                        port, token: CollectorProcess.agentToken,
+                        batchJSON(host: "slow", events: [eventJSON(id: "slow-1")])
+                    )?.status
+                }
+                for fd in fds { close(fd) }
+                return (baseline, loaded, ingest, fds.count)
             }
-            let (baseline, _) = timed { RawHTTP.request(port, "GET", "/healthz")?.status }
-            var fds: [Int32] = []
-            for i in 0..<200 {
-                guard let fd = RawHTTP.connect(port) else { continue }
-                let partial =
-                    i % 2 == 0
-                    ? "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(CollectorProcess.agentToken)\r\nContent-Length: 100000\r\n\r\n{\"host\":"
-                    : "GET /api/v1/hosts HTTP/1.1\r\nHost: x\r\nX-Slow: "
-                RawHTTP.sendAll(fd, Array(partial.utf8))
-                fds.append(fd)
-            }
-            usleep(200_000)
-            let (loaded, _) = timed { RawHTTP.request(port, "GET", "/healthz")?.status }
-            let (_, ingest) = timed {
-                RawHTTP.ingest(
-                    port, token: CollectorProcess.agentToken, batchJSON(host: "slow", events: [eventJSON(id: "slow-1")])
-                )?.status
-            }
-            for fd in fds { close(fd) }
-            return (baseline, loaded, ingest, fds.count)
+            print("slowConnections: opened \(opened), healthz \(baseline)s alone, \(loaded)s with them")
+            #expect(opened == 200)
+            #expect(loaded < baseline + 1.0)
+            #expect(ingestStatus == 200)
         }
-        print("slowConnections: opened \(opened), healthz \(baseline)s alone, \(loaded)s with them")
-        #expect(opened == 200)
-        #expect(loaded < baseline + 1.0)
-        #expect(ingestStatus == 200)
     }
 
     @Test func conflictingLengthAndChunkedIs400() async throws {
-        guard let bins = Binaries.locate() else { return }
-        let tmp = TempDir("smuggle")
-        defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
-        try await collector.start()
-        defer { collector.stop() }
-        let port = collector.port
-        let body = batchJSON(host: "smuggle", events: [eventJSON(id: "smuggle-1")])
-        let chunked = String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n"
-        let responses = try await offload {
-            [
-                RawHTTP.request(
-                    port, "POST", "/api/v1/ingest", token: CollectorProcess.agentToken,
-                    headers: ["Content-Length": "5", "Transfer-Encoding": "chunked"], body: Array(chunked.utf8)),
-                RawHTTP.request(
-                    port, "POST", "/api/v1/ingest", token: CollectorProcess.agentToken,
-                    headers: ["Transfer-Encoding": "chunked", "Content-Length": "\(chunked.utf8.count)"],
-                    body: Array(chunked.utf8)),
-                RawHTTP.request(
-                    port, "POST", "/api/v1/ingest", token: CollectorProcess.agentToken,
-                    headers: ["Content-Length": "3", "content-length": "\(body.utf8.count)"], body: Array(body.utf8)),
-            ]
+        try await withCollector("smuggle") { collector in
+            let port = collector.port
+            let body = batchJSON(host: "smuggle", events: [eventJSON(id: "smuggle-1")])
+            let chunked = String(body.utf8.count, radix: 16) + "\r\n" + body + "\r\n0\r\n\r\n"
+            let responses = try await offload {
+                [
+                    postIngest(
+                        port, headers: ["Content-Length": "5", "Transfer-Encoding": "chunked"],
+                        body: Array(chunked.utf8)),
+                    postIngest(
+                        port, headers: ["Transfer-Encoding": "chunked", "Content-Length": "\(chunked.utf8.count)"],
+                        body: Array(chunked.utf8)),
+                    postIngest(
+                        port, headers: ["Content-Length": "3", "content-length": "\(body.utf8.count)"],
+                        body: Array(body.utf8)),
+                ]
+            }
+            for (i, r) in responses.enumerated() {
+                #expect(r?.status == 400, "case \(i): \(r?.status ?? -1) \(r?.text ?? "")")
+            }
+            let events = RawHTTP.request(port, "GET", "/api/v1/events", token: CollectorProcess.readToken)
+            #expect(events?.text.contains("smuggle-1") == false, "a conflicting request was stored")
         }
-        for (i, r) in responses.enumerated() {
-            #expect(r?.status == 400, "case \(i): \(r?.status ?? -1) \(r?.text ?? "")")
-        }
-        let events = RawHTTP.request(port, "GET", "/api/v1/events", token: CollectorProcess.readToken)
-        #expect(events?.text.contains("smuggle-1") == false, "a conflicting request was stored")
     }
 
     /// SQL metacharacters in every query parameter: answered 2xx/4xx, and the data and
     /// schema are unchanged afterwards.
     @Test func sqlMetacharactersChangeNothing() async throws {
+        try await withCollector("sql") { collector in
+            let port = collector.port
+            let seed = RawHTTP.ingest(
+                port, token: CollectorProcess.agentToken,
+                batchJSON(host: "web-1", events: (0..<5).map { eventJSON(id: "sql-\($0)", comm: "java") }))
+            #expect(seed?.status == 200)
+            let payloads = [
+                "' OR '1'='1", "' OR 1=1 --", "\"; DROP TABLE events; --", "'); DELETE FROM events; --",
+                "%", "%' OR '%'='", "_", "\\", "' UNION SELECT * FROM hosts --", "1; UPDATE events SET pid=0",
+                "web-1' --", "java%",
+            ]
+            func q(_ s: String) -> String {
+                s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
+            }
+            var paths: [String] = []
+            for p in payloads {
+                for name in [
+                    "host", "comm", "source", "scope", "unit", "container", "since", "until", "limit", "cursor",
+                ] {
+                    paths.append("/api/v1/events?\(name)=\(q(p))")
+                }
+                paths.append("/api/v1/hosts/\(q(p))/snapshots?since=\(q(p))")
+                paths.append("/api/v1/hosts/web-1/snapshots?until=\(q(p))&points=\(q(p))")
+                paths.append("/api/v1/events/\(q(p))")
+                paths.append("/api/v1/reports/summary?since=\(q(p))")
+                paths.append("/api/v1/top?host=\(q(p))&limit=\(q(p))")
+                paths.append("/api/v1/hosts?host=\(q(p))")
+            }
+            let allPaths = paths
+            let answers = try await offload {
+                allPaths.map { ($0, RawHTTP.request(port, "GET", $0, token: CollectorProcess.adminToken)) }
+            }
+            for (path, r) in answers {
+                let status = r?.status ?? -1
+                #expect((200..<500).contains(status), "\(path): \(status)")
+                // A filter made of metacharacters matches nothing (no host or comm has them).
+                if status == 200, path.hasPrefix("/api/v1/events?host=") || path.hasPrefix("/api/v1/events?comm=") {
+                    let literal = !(path.contains("%25") || path.contains("_"))
+                    if literal {
+                        #expect(r?.text.contains("sql-") == false, "\(path) matched: \(r?.text.prefix(200) ?? "")")
+                    }
+                }
+            }
+            collector.stop()
+            #expect(try sqlite(collector.dbPath, "SELECT count(*) FROM events;") == ["5"])
+            #expect(try sqlite(collector.dbPath, "SELECT count(*) FROM events WHERE pid = 1234;") == ["5"])
+            #expect(try sqlite(collector.dbPath, "SELECT count(*) FROM hosts;") == ["1"])
+            #expect(try sqlite(collector.dbPath, "PRAGMA integrity_check;") == ["ok"])
+        }
+    }
+
+    /// Runs `body` against a fresh collector in its own scratch directory, stopped and
+    /// removed afterwards; skipped (with the reason printed) without the release binaries.
+    private func withCollector(_ tag: String, _ body: (CollectorProcess) async throws -> Void) async throws {
         guard let bins = Binaries.locate() else { return }
-        let tmp = TempDir("sql")
+        let tmp = TempDir(tag)
         defer { tmp.remove() }
         let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
         try await collector.start()
         defer { collector.stop() }
-        let port = collector.port
-        let seed = RawHTTP.ingest(
-            port, token: CollectorProcess.agentToken,
-            batchJSON(host: "web-1", events: (0..<5).map { eventJSON(id: "sql-\($0)", comm: "java") }))
-        #expect(seed?.status == 200)
-        let payloads = [
-            "' OR '1'='1", "' OR 1=1 --", "\"; DROP TABLE events; --", "'); DELETE FROM events; --",
-            "%", "%' OR '%'='", "_", "\\", "' UNION SELECT * FROM hosts --", "1; UPDATE events SET pid=0",
-            "web-1' --", "java%",
-        ]
-        func q(_ s: String) -> String {
-            s.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
-        }
-        var paths: [String] = []
-        for p in payloads {
-            for name in ["host", "comm", "source", "scope", "unit", "container", "since", "until", "limit", "cursor"] {
-                paths.append("/api/v1/events?\(name)=\(q(p))")
-            }
-            paths.append("/api/v1/hosts/\(q(p))/snapshots?since=\(q(p))")
-            paths.append("/api/v1/hosts/web-1/snapshots?until=\(q(p))&points=\(q(p))")
-            paths.append("/api/v1/events/\(q(p))")
-            paths.append("/api/v1/reports/summary?since=\(q(p))")
-            paths.append("/api/v1/top?host=\(q(p))&limit=\(q(p))")
-            paths.append("/api/v1/hosts?host=\(q(p))")
-        }
-        let allPaths = paths
-        let answers = try await offload {
-            allPaths.map { ($0, RawHTTP.request(port, "GET", $0, token: CollectorProcess.adminToken)) }
-        }
-        for (path, r) in answers {
-            let status = r?.status ?? -1
-            #expect((200..<500).contains(status), "\(path): \(status)")
-            // A filter made of metacharacters matches nothing (no host or comm has them).
-            if status == 200, path.hasPrefix("/api/v1/events?host=") || path.hasPrefix("/api/v1/events?comm=") {
-                let literal = !(path.contains("%25") || path.contains("_"))
-                if literal {
-                    #expect(r?.text.contains("sql-") == false, "\(path) matched: \(r?.text.prefix(200) ?? "")")
-                }
-            }
-        }
-        collector.stop()
-        #expect(try sqlite(collector.dbPath, "SELECT count(*) FROM events;") == ["5"])
-        #expect(try sqlite(collector.dbPath, "SELECT count(*) FROM events WHERE pid = 1234;") == ["5"])
-        #expect(try sqlite(collector.dbPath, "SELECT count(*) FROM hosts;") == ["1"])
-        #expect(try sqlite(collector.dbPath, "PRAGMA integrity_check;") == ["ok"])
+        try await body(collector)
     }
+}
+
+/// A raw POST of `body` to the ingest endpoint with the agent token.
+private func postIngest(_ port: Int, headers: [String: String] = [:], body: [UInt8]) -> RawResponse? {
+    RawHTTP.request(port, "POST", "/api/v1/ingest", token: CollectorProcess.agentToken, headers: headers, body: body)
 }
