@@ -226,4 +226,16 @@ import Testing
         let crlf = Array(String(decoding: bytes, as: UTF8.self).replacing("\n", with: "\r\n").utf8)
         #expect(scan(crlf).map(\.victim) == fast.map(\.victim))
     }
+    /// Found by the fuzzer: a task-table number of 19+ digits overflowed Int64 and trapped.
+    @Test(arguments: [String(repeating: "9", count: 19), String(repeating: "9", count: 120)])
+    func oversizedTaskTableNumberIsRejectedNotATrap(number: String) throws {
+        let text = try Fixture.text("oomanalyser-rhel7.log")
+        let row = "[  390]     0   390    39012     6739      78       51             0 systemd-journal"
+        #expect(text.contains(row))
+        let hostile = text.replacing(
+            row, with: "[  390] \(number)   390    39012     6739      78       51             0 systemd-journal")
+        let events = scan(hostile)
+        #expect(events.map(\.victim.pid) == (try scanFixture("oomanalyser-rhel7.log")).map(\.victim.pid))
+        #expect(events.first?.candidates?.contains { $0.pid == 390 } == false)
+    }
 }

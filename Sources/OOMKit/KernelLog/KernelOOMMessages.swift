@@ -120,7 +120,7 @@ enum KernelOOMMessages {
             }
             var v: Int64 = 0
             var n = 0
-            while i < u.endIndex, u[i] >= 0x30, u[i] <= 0x39, n < 19 {
+            while i < u.endIndex, u[i] >= 0x30, u[i] <= 0x39, n < 18 {
                 v = v * 10 + Int64(u[i] - 0x30)
                 n += 1
                 i = u.index(after: i)
