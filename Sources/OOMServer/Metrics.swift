@@ -67,16 +67,18 @@ public final class CollectorMetrics: Sendable {
         func family(_ name: String, _ type: String, _ help: String) {
             out += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n"
         }
+        /// A family with one unlabelled sample: the name is written once.
+        func single(_ name: String, _ type: String, _ help: String, _ value: some Numeric) {
+            family(name, type, help)
+            out += "\(name) \(value)\n"
+        }
         family("oomwatch_ingest_batches_total", "counter", "Ingest batches by result.")
         for key in ["ok", "invalid", "overloaded", "error"] {
             out += "oomwatch_ingest_batches_total{result=\"\(key)\"} \(s.batches[key] ?? 0)\n"
         }
-        family("oomwatch_ingest_events_total", "counter", "OOM events stored.")
-        out += "oomwatch_ingest_events_total \(s.eventsStored)\n"
-        family("oomwatch_ingest_duplicate_events_total", "counter", "Re-sent events ignored.")
-        out += "oomwatch_ingest_duplicate_events_total \(s.eventsDuplicate)\n"
-        family("oomwatch_ingest_snapshots_total", "counter", "Memory snapshots stored.")
-        out += "oomwatch_ingest_snapshots_total \(s.snapshotsStored)\n"
+        single("oomwatch_ingest_events_total", "counter", "OOM events stored.", s.eventsStored)
+        single("oomwatch_ingest_duplicate_events_total", "counter", "Re-sent events ignored.", s.eventsDuplicate)
+        single("oomwatch_ingest_snapshots_total", "counter", "Memory snapshots stored.", s.snapshotsStored)
         family(
             "oomwatch_ingest_duration_seconds", "histogram",
             "Time from request to commit of successful ingests.")
@@ -90,24 +92,15 @@ public final class CollectorMetrics: Sendable {
         for code in s.httpResponses.keys.sorted() {
             out += "oomwatch_http_responses_total{code=\"\(code)\"} \(s.httpResponses[code]!)\n"
         }
-        family("oomwatch_auth_failures_total", "counter", "Requests refused with 401 or 403.")
-        out += "oomwatch_auth_failures_total \(s.authFailures)\n"
-        family("oomwatch_rate_limited_total", "counter", "Requests refused with 429.")
-        out += "oomwatch_rate_limited_total \(s.rateLimited)\n"
-        family("oomwatch_overloaded_total", "counter", "Ingests refused with 503 (queue full).")
-        out += "oomwatch_overloaded_total \(s.overloaded)\n"
-        family("oomwatch_database_errors_total", "counter", "Database errors (5xx).")
-        out += "oomwatch_database_errors_total \(s.dbErrors)\n"
-        family("oomwatch_database_size_bytes", "gauge", "SQLite file plus WAL size.")
-        out += "oomwatch_database_size_bytes \(dbSizeBytes)\n"
-        family("oomwatch_pending_writes", "gauge", "Ingest batches waiting for the writer.")
-        out += "oomwatch_pending_writes \(pendingWrites)\n"
-        family("oomwatch_hosts", "gauge", "Hosts known.")
-        out += "oomwatch_hosts \(hosts)\n"
-        family("oomwatch_stale_hosts", "gauge", "Hosts silent for three intervals.")
-        out += "oomwatch_stale_hosts \(staleHosts)\n"
-        family("oomwatch_events_stored", "gauge", "Highest event row id (events ever stored).")
-        out += "oomwatch_events_stored \(events)\n"
+        single("oomwatch_auth_failures_total", "counter", "Requests refused with 401 or 403.", s.authFailures)
+        single("oomwatch_rate_limited_total", "counter", "Requests refused with 429.", s.rateLimited)
+        single("oomwatch_overloaded_total", "counter", "Ingests refused with 503 (queue full).", s.overloaded)
+        single("oomwatch_database_errors_total", "counter", "Database errors (5xx).", s.dbErrors)
+        single("oomwatch_database_size_bytes", "gauge", "SQLite file plus WAL size.", dbSizeBytes)
+        single("oomwatch_pending_writes", "gauge", "Ingest batches waiting for the writer.", pendingWrites)
+        single("oomwatch_hosts", "gauge", "Hosts known.", hosts)
+        single("oomwatch_stale_hosts", "gauge", "Hosts silent for three intervals.", staleHosts)
+        single("oomwatch_events_stored", "gauge", "Highest event row id (events ever stored).", events)
         family("oomwatch_host_kills_24h", "gauge", "OOM kills per host in the last 24 hours.")
         for host in kills24h.keys.sorted() {
             out += "oomwatch_host_kills_24h{host=\"\(Self.escapeLabel(host))\"} \(kills24h[host]!)\n"
