@@ -37,6 +37,8 @@ let package = Package(
             providers: [.apt(["libcurl4-openssl-dev"])]
         ),
         .target(name: "CurlHTTP", dependencies: ["CCurl", "Gzip"], swiftSettings: swiftSettings),
+        // glibc's <malloc.h>, for the agent's single malloc arena.
+        .systemLibrary(name: "CMalloc"),
         .target(
             name: "OOMAgent",
             dependencies: [
@@ -70,12 +72,22 @@ let package = Package(
         .executableTarget(
             name: "oomwatch-agent",
             dependencies: [
-                "OOMAgent", "OOMKit", "Gzip",
+                "OOMAgent", "OOMKit", "Gzip", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            swiftSettings: swiftSettings
+            swiftSettings: swiftSettings,
+            // One self-contained file for every host: the Swift runtime is linked in, so a
+            // host needs only glibc and libcurl, and the agent maps no Swift shared
+            // libraries (~4 MB less resident memory; bench/agent-footprint.sh).
+            // FoundationEssentials (which ArgumentParser imports) needs its two helper
+            // libraries named when it is linked statically.
+            linkerSettings: [
+                .unsafeFlags(["-static-stdlib"]),
+                .linkedLibrary("_FoundationCollections"),
+                .linkedLibrary("_FoundationCShims"),
+            ]
         ),
         .executableTarget(
             name: "oomwatch-collector",

@@ -4,7 +4,9 @@
 #      scraped every 1 s (goal: agent <= half of node_exporter);
 #   2. CPU time per sampling cycle vs bench/procread.c reading the same files, on this
 #      host and with 2,000 extra sleeping processes (goal: agent <= 2x the C program);
-#   3. the release binary links no libFoundation / ICU.
+#   3. the release binary links no libFoundation / ICU;
+#   and, as the floor the required libcurl sets, the RSS of two minimal programs that only
+#   POST with it every second: bench/curlpost.c and bench/curlpost.swift.
 #
 # Usage: bench/agent-footprint.sh [MINUTES]   (default 3; results in bench/out/)
 # Needs root for apt-get (node exporter) and a free 127.0.0.1 port range.
@@ -27,18 +29,14 @@ echo "== building"
 swift build -c release --product oomwatch-agent >"$OUT/build.log" 2>&1 || { grep -E "error" "$OUT/build.log"; exit 1; }
 AGENT=$(swift build -c release --show-bin-path)/oomwatch-agent
 gcc -O2 -o "$OUT/procread" bench/procread.c
+gcc -O2 -o "$OUT/curlpost" bench/curlpost.c -lcurl
+swiftc -O -static-stdlib -I Sources/CCurl bench/curlpost.swift -lcurl -o "$OUT/curlpost-swift"
 if ! command -v prometheus-node-exporter >/dev/null; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus-node-exporter >/dev/null
 fi
 
 echo "== linked libraries"
-if ldd "$AGENT" | grep -Ei 'libFoundation\.so|libFoundationInternationalization|libicu|lib_FoundationICU'; then
-    echo "FAIL: the agent links Foundation/ICU"
-    LINK=FAIL
-else
-    echo "ok: no libFoundation, no ICU"
-    LINK=ok
-fi
+if scripts/check-linkage "$AGENT"; then LINK=ok; else LINK=FAIL; fi
 
 # A collector stand-in that accepts everything, so the agent runs its normal upload path.
 python3 - "$WORK/port" <<'PY' &
@@ -59,11 +57,17 @@ for _ in $(seq 50); do [[ -s "$WORK/port" ]] && break; sleep 0.1; done
 PORT=$(cat "$WORK/port")
 
 echo "== starting agent (1 s interval) and node_exporter (scraped every 1 s)"
-# As the systemd unit runs it (Environment=MALLOC_ARENA_MAX=2).
-MALLOC_ARENA_MAX=2 "$AGENT" run --collector "http://127.0.0.1:$PORT" --state-dir "$WORK/state" --interval 1 \
+"$AGENT" run --collector "http://127.0.0.1:$PORT" --state-dir "$WORK/state" --interval 1 \
     --log-level warning 2>"$OUT/agent.log" &
 AGENT_PID=$!
 PIDS+=($AGENT_PID)
+# The floor libcurl sets: a C program doing only the uploader's libcurl work.
+"$OUT/curlpost" "http://127.0.0.1:$PORT/v1/ingest" 1000 &
+CURL_PID=$!
+PIDS+=($CURL_PID)
+"$OUT/curlpost-swift" "http://127.0.0.1:$PORT/v1/ingest" 1000 &
+SWIFT_CURL_PID=$!
+PIDS+=($SWIFT_CURL_PID)
 prometheus-node-exporter --web.listen-address=127.0.0.1:19100 >/dev/null 2>&1 &
 NE_PID=$!
 PIDS+=($NE_PID)
@@ -111,6 +115,7 @@ AGENT_RSS=$(rss_kb "$AGENT_PID")
 NE_RSS=$(rss_kb "$NE_PID")
 anon_kb() { awk '/^RssAnon/ {print $2}' "/proc/$1/status"; }
 pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+CURL_RSS=$(rss_kb "$CURL_PID"); CURL_PSS=$(pss_kb "$CURL_PID"); SWIFT_CURL_RSS=$(rss_kb "$SWIFT_CURL_PID")
 AGENT_ANON=$(anon_kb "$AGENT_PID"); NE_ANON=$(anon_kb "$NE_PID")
 AGENT_PSS=$(pss_kb "$AGENT_PID"); NE_PSS=$(pss_kb "$NE_PID")
 kill -- "-$SLEEPERS_PGID" 2>/dev/null || true
@@ -124,6 +129,9 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
     printf '%-38s %10s kB %10s kB %8s  %s\n' "RSS vs node_exporter (1 s scrape)" "$AGENT_RSS" "$NE_RSS" "$(ratio "$AGENT_RSS" "$NE_RSS")" "<= 0.50"
     printf '%-38s %10s kB %10s kB %8s\n' "  of which anonymous (RssAnon)" "$AGENT_ANON" "$NE_ANON" "$(ratio "$AGENT_ANON" "$NE_ANON")"
     printf '%-38s %10s kB %10s kB %8s\n' "  proportional set size (Pss)" "$AGENT_PSS" "$NE_PSS" "$(ratio "$AGENT_PSS" "$NE_PSS")"
+    printf '%-38s %10s kB %10s kB %8s\n' "libcurl alone (curlpost.c) RSS" "$CURL_RSS" "$NE_RSS" "$(ratio "$CURL_RSS" "$NE_RSS")"
+    printf '%-38s %10s kB %10s kB %8s\n' "libcurl alone (curlpost.c) Pss" "$CURL_PSS" "$NE_PSS" "$(ratio "$CURL_PSS" "$NE_PSS")"
+    printf '%-38s %10s kB %10s kB %8s\n' "Swift + libcurl (curlpost.swift) RSS" "$SWIFT_CURL_RSS" "$NE_RSS" "$(ratio "$SWIFT_CURL_RSS" "$NE_RSS")"
     printf '%-38s %10s us %10s us %8s  %s\n' "CPU/cycle vs procread.c, $NPROC procs" "$A1" "$C1" "$(ratio "$A1" "$C1")" "<= 2.00"
     printf '%-38s %10s us %10s us %8s  %s\n' "CPU/cycle vs procread.c, $NPROC2 procs" "$A2" "$C2" "$(ratio "$A2" "$C2")" "<= 2.00"
     echo
@@ -131,6 +139,12 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
     echo "(hot caches) it needs $C1HOT us/cycle ($NPROC procs) and $C2HOT us/cycle ($NPROC2 procs)."
     echo "The agent's figure is all of its CPU in the window (sampling, JSON, spool, kernel-log"
     echo "follower, uploads to a local collector) divided by the number of 1 s cycles."
+    echo
+    echo "curlpost.c is the floor the required libcurl (Debian's libcurl4-openssl) sets: a C"
+    echo "program that only POSTs a small JSON body every second with it. Its libraries'"
+    echo "mapped pages count in any RSS; Pss shares them with the other processes using them."
+    echo "curlpost.swift does the same in Swift, built like the agent (static Swift runtime):"
+    echo "the least any Swift uploader over this libcurl can be resident in."
     echo
     echo "links libFoundation/ICU: $LINK"
 } | tee "$OUT/agent-footprint.txt"

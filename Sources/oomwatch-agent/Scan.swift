@@ -2,11 +2,6 @@ import ArgumentParser
 import Gzip
 import OOMKit
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -65,8 +60,7 @@ struct Scan: AsyncParsableCommand {
         if !utc { options.localUTCOffset = { Self.localUTCOffset($0) } }
         var scanner = KernelLogScanner(
             parser: LogLineParser(options: options))
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let writer = JSONWriter(sortedKeys: true)
 
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         var inflater: GzipInflater?
@@ -95,22 +89,22 @@ struct Scan: AsyncParsableCommand {
             } else {
                 events = buffer.withUnsafeBytes { scanner.feed(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
             }
-            try emit(events, encoder: encoder, into: &out)
+            try emit(events, writer: writer, into: &out)
         }
         if let inflater, !inflater.finished {
             // A truncated .gz still yields what it held; say so but keep the events.
-            try emit(scanner.finish(), encoder: encoder, into: &out)
+            try emit(scanner.finish(), writer: writer, into: &out)
             throw ScanError(reason: "gzip data is truncated")
         }
-        try emit(scanner.finish(), encoder: encoder, into: &out)
+        try emit(scanner.finish(), writer: writer, into: &out)
     }
 
-    private func emit(_ events: [OOMEvent], encoder: JSONEncoder, into out: inout OutputBuffer) throws(ScanError) {
+    private func emit(_ events: [OOMEvent], writer: JSONWriter, into out: inout OutputBuffer) throws(ScanError) {
         for event in events {
             // The same kill read twice (kern.log and syslog, overlapping dumps) is one kill.
             guard out.seenIDs.insert(event.id).inserted else { continue }
             do {
-                out.append(try encoder.encode(event))
+                out.append(try writer.encode(event))
                 out.append(CollectionOfOne(0x0A))
             } catch {
                 throw ScanError(reason: "cannot encode event: \(error)")

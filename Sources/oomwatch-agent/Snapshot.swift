@@ -7,12 +7,6 @@ import OOMKit
     import Glibc
 #endif
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 struct Snapshot: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print one memory snapshot of this host as JSON.")
@@ -35,9 +29,7 @@ struct Snapshot: AsyncParsableCommand {
         let counters = AgentCounters()
         var collector = SnapshotCollector.make(config: config, counters: counters, logger: logger)
         let host = HostIdentity.read(procRoot: config.roots.proc, hostname: config.hostname).host
-        let encoder = JSONEncoder()
-        encoder.outputFormatting =
-            pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        let writer = JSONWriter(sortedKeys: true, pretty: pretty)
         if let spoolDir {
             let spool = try Spool(
                 directory: spoolDir, maxBytes: config.spoolMaxBytes, segmentBytes: config.spoolSegmentBytes,
@@ -46,12 +38,12 @@ struct Snapshot: AsyncParsableCommand {
                 let snapshot = collector.collect(host: host)
                 // Alternate kinds so both paths (fsynced events, plain snapshots) are exercised.
                 let kind: SpoolRecord.Kind = i % 2 == 0 ? .event : .snapshot
-                try spool.append(SpoolRecord(kind: kind, payload: Array(try encoder.encode(snapshot))))
+                try spool.append(SpoolRecord(kind: kind, payload: try writer.encode(snapshot)))
             }
             return
         }
         let snapshot = collector.collect(host: host)
-        var out = Array(try encoder.encode(snapshot))
+        var out = try writer.encode(snapshot)
         out.append(10)
         FileIOStdout.write(out)
     }

@@ -1,12 +1,6 @@
 public import Logging
 public import OOMKit
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 /// What the agent's services share: configuration, host identity, the spool, counters,
 /// the latest process sample and the wake-up calls between them.
 public struct AgentContext: Sendable {
@@ -44,7 +38,7 @@ public struct AgentContext: Sendable {
         snapshotNow = Wakeup()
         uploadNow = Wakeup()
         if let bytes = try? FileIO.readAll(countersPath),
-            let saved = try? JSONDecoder().decode(AgentInfo.self, from: Data(bytes))
+            let saved = try? JSONReader().decode(AgentInfo.self, from: bytes)
         {
             counters.restore(saved)
         }
@@ -56,9 +50,9 @@ public struct AgentContext: Sendable {
 
     /// Saves the counters so they survive restarts.
     public func saveCounters() {
-        guard let bytes = try? JSONEncoder().encode(agentInfo()) else { return }
+        guard let bytes = try? JSONWriter().encode(agentInfo()) else { return }
         do {
-            try FileIO.writeAtomically(countersPath, Array(bytes))
+            try FileIO.writeAtomically(countersPath, bytes)
         } catch {
             logger.warning("cannot save counters", metadata: ["error": "\(error)"])
         }
@@ -71,8 +65,8 @@ public struct AgentContext: Sendable {
         if e.host == nil { e.host = identity.host }
         VictimEnricher.enrich(&e, table: processTable)
         do {
-            let json = try JSONEncoder().encode(e)
-            try spool.append(SpoolRecord(kind: .event, payload: Array(json)))
+            let json = try JSONWriter().encode(e)
+            try spool.append(SpoolRecord(kind: .event, payload: json))
         } catch {
             counters.droppedEvents.add(1)
             logger.error("cannot spool event", metadata: ["oom.id": "\(e.id)", "error": "\(error)"])

@@ -2,12 +2,6 @@ public import Logging
 import OOMKit
 public import ServiceLifecycle
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 /// Takes a snapshot every interval (and at once after a kill) into the spool.
 public struct SamplerService: Service {
     private let context: AgentContext
@@ -18,7 +12,7 @@ public struct SamplerService: Service {
         var collector = SnapshotCollector.make(
             config: context.config, counters: context.counters, logger: context.logger,
             processTable: context.processTable)
-        let encoder = JSONEncoder()
+        let writer = JSONWriter()
         let interval = context.config.intervalSeconds
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
@@ -33,7 +27,7 @@ public struct SamplerService: Service {
                     }
                 }
                 do {
-                    try context.spool.append(SpoolRecord(kind: .snapshot, payload: Array(try encoder.encode(snapshot))))
+                    try context.spool.append(SpoolRecord(kind: .snapshot, payload: try writer.encode(snapshot)))
                 } catch {
                     // Not kept (state directory full or unwritable): loss is counted, not silent.
                     context.counters.droppedSnapshots.add(1)

@@ -3,12 +3,6 @@ import Gzip
 public import Logging
 public import OOMKit
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 /// Posts ingest batches to `{collector}/api/v1/ingest` over libcurl.
 public struct Uploader: Sendable {
     public enum Result: Sendable, Equatable {
@@ -69,7 +63,7 @@ public struct Uploader: Sendable {
         }
         switch response.status {
         case 200..<300:
-            return .delivered(try? JSONDecoder().decode(IngestResult.self, from: Data(response.body)))
+            return .delivered(try? JSONReader().decode(IngestResult.self, from: response.body))
         case 429, 500..<600:
             let retryAfter = response.headers["retry-after"].flatMap {
                 UploadBackoff.parseRetryAfter($0, nowEpochSeconds: Double(Clock.nowMicros()) / 1e6)
@@ -82,7 +76,7 @@ public struct Uploader: Sendable {
 
     /// The collector's `{"error": {"message": …}}`, when there is one.
     static func message(_ body: [UInt8]) -> String {
-        if let e = try? JSONDecoder().decode(APIErrorBody.self, from: Data(body)) { return ": " + e.error.message }
+        if let e = try? JSONReader().decode(APIErrorBody.self, from: body) { return ": " + e.error.message }
         return ""
     }
 }
@@ -93,17 +87,18 @@ public enum BatchBody {
     public static func make(
         host: String, bootID: String?, agent: AgentInfo, records: [SpoolRecord]
     ) -> [UInt8] {
-        let encoder = JSONEncoder()
+        let writer = JSONWriter()
         var out: [UInt8] = []
         out.reserveCapacity(records.reduce(256) { $0 + $1.payload.count + 1 })
         out += Array(#"{"host":"#.utf8)
-        out += (try? Array(encoder.encode(host))) ?? Array("\"\"".utf8)
+        // Strings always encode; an AgentInfo only fails on a non-finite interval.
+        if (try? writer.encode(host, into: &out)) == nil { out += Array("\"\"".utf8) }
         if let bootID {
             out += Array(#","boot_id":"#.utf8)
-            out += (try? Array(encoder.encode(bootID))) ?? Array("null".utf8)
+            if (try? writer.encode(bootID, into: &out)) == nil { out += Array("null".utf8) }
         }
         out += Array(#","agent":"#.utf8)
-        out += (try? Array(encoder.encode(agent))) ?? Array("null".utf8)
+        if (try? writer.encode(agent, into: &out)) == nil { out += Array("null".utf8) }
         for (name, kind) in [("snapshots", SpoolRecord.Kind.snapshot), ("events", .event)] {
             out += Array(",\"\(name)\":[".utf8)
             var first = true

@@ -162,11 +162,6 @@ enum JournalJSON {
                 let e = b[i]
                 i += 1
                 switch e {
-                case 0x6E: out.append(0x0A)
-                case 0x74: out.append(0x09)
-                case 0x72: out.append(0x0D)
-                case 0x62: out.append(0x08)
-                case 0x66: out.append(0x0C)
                 case 0x75:
                     guard var scalar = hex4() else { return nil }
                     if scalar >= 0xD800, scalar < 0xDC00, i + 1 < b.endIndex, b[i] == 0x5C, b[i + 1] == 0x75 {
@@ -176,7 +171,7 @@ enum JournalJSON {
                     }
                     let u = Unicode.Scalar(scalar) ?? "\u{FFFD}"
                     out.append(contentsOf: Array(String(Character(u)).utf8))
-                default: out.append(e)
+                default: out.append(JSONEscape.simple(e) ?? e)
                 }
             }
             return nil
