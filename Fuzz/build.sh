@@ -3,6 +3,7 @@
 # sources (no SwiftPM: the fuzz builds must not disturb .build/):
 #   Fuzz/.build/kernel-log-fuzz   OOMKit's kernel-log scanner and kmsg record parser
 #   Fuzz/.build/ingest-fuzz       the collector's ingest decode + validate
+#   Fuzz/.build/agent-json-fuzz   OOMKit's JSON reader/writer, as the agent uses them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=Fuzz/.build
@@ -23,6 +24,10 @@ quiet() { grep -v "Cannot export local symbol '__asan" || true; }
 swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" Fuzz/KernelLog/Entry.swift \
     -o "$out/kernel-log-fuzz" 2>&1 | quiet
 
+# Agent JSON: likewise in OOMKit's module.
+swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" Fuzz/AgentJSON/Entry.swift \
+    -o "$out/agent-json-fuzz" 2>&1 | quiet
+
 # Ingest: OOMKit as a static library, then Validation.swift (which imports it) + entry.
 swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" -emit-library -static \
     -emit-module -emit-module-path "$out/oomkit/OOMKit.swiftmodule" \
@@ -30,5 +35,5 @@ swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" -emit-library -static \
 swiftc "${flags[@]}" -module-name IngestFuzz -I "$out/oomkit" \
     "$out/src/OOMServer/Validation.swift" Fuzz/Ingest/Entry.swift \
     "$out/oomkit/libOOMKit.a" -o "$out/ingest-fuzz" 2>&1 | quiet
-test -x "$out/kernel-log-fuzz" && test -x "$out/ingest-fuzz"
-echo "built $out/kernel-log-fuzz $out/ingest-fuzz"
+test -x "$out/kernel-log-fuzz" && test -x "$out/ingest-fuzz" && test -x "$out/agent-json-fuzz"
+echo "built $out/kernel-log-fuzz $out/ingest-fuzz $out/agent-json-fuzz"

@@ -2,12 +2,6 @@
 // understands), fed in two chunks split at a point the input chooses, then finished.
 // Compiled into the same module as OOMKit's sources by Fuzz/build.sh.
 
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
 @_cdecl("LLVMFuzzerTestOneInput")
 public func kernelLogFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data, size > 0 else { return 0 }
@@ -29,11 +23,11 @@ public func kernelLogFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt
     }
     events += assembler.flush()
 
-    // Every event must be encodable (it is what the agent uploads).
-    let encoder = JSONEncoder()
+    // Every event must encode with the agent's own writer (it is what the agent uploads).
+    let writer = JSONWriter()
     for var event in events {
         if event.id.isEmpty { event.assignStableID() }
-        guard (try? encoder.encode(event)) != nil else { fatalError("event does not encode: \(event.id)") }
+        guard (try? writer.encode(event)) != nil else { fatalError("event does not encode: \(event.id)") }
     }
     return 0
 }
