@@ -109,6 +109,7 @@ extension Faults {
         let tmp = TempDir("statefull-cfg")
         defer { tmp.remove() }
         let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        defer { collector.stop() }
         tmp.write("agent-token", CollectorProcess.agentToken + "\n")
         // The spool's own cap (4 MB) is larger than the file system: the disk fills first.
         tmp.write(

@@ -16,6 +16,7 @@ extension Faults {
         let tmp = TempDir("spool")
         defer { tmp.remove() }
         let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        defer { collector.stop() }
         tmp.write("agent-token", CollectorProcess.agentToken + "\n")
         let state = tmp.path + "/state"
         let interval = 0.1
