@@ -132,25 +132,26 @@ extension Faults {
         }
 
         let checks = Checks()
-        try await offload {
-            // 1. Self-signed certificate, default trust store: nothing delivered, kept spooled.
-            let a1 = try runAgent(nil, "selfsigned")
+        /// Runs the agent for 4 s against a certificate it must refuse: it keeps running,
+        /// nothing arrives, and its data stays spooled.
+        @Sendable func expectRefused(_ ca: String?, _ tag: String, _ certificate: String) throws {
+            let agent = try runAgent(ca, tag)
             usleep(4_000_000)
-            checks.expect(a1.isRunning, "agent exited: \(a1.logTail())")
-            a1.stop()
-            checks.expect(count(db, snapshots) == 0, "a snapshot got through a self-signed certificate")
-            checks.expect(spoolSegments(state) > 0, "refused data should stay spooled")
+            checks.expect(agent.isRunning, "agent exited: \(agent.logTail())")
+            agent.stop()
+            checks.expect(count(db, snapshots) == 0, "a snapshot got through a \(certificate) certificate")
+            checks.expect(spoolSegments(state) > 0, "refused data should stay spooled (\(certificate))")
+        }
+
+        try await offload {
+            // 1. Self-signed certificate, default trust store.
+            try expectRefused(nil, "selfsigned", "self-signed")
 
             // 2. Certificate from our CA, but for another host name: refused even with the CA.
             collector.stop()
             collector.extraArguments = ["--tls-cert", pki.wrongHost.cert, "--tls-key", pki.wrongHost.key]
             try collector.startBlocking()
-            let a2 = try runAgent(pki.ca, "wronghost")
-            usleep(4_000_000)
-            checks.expect(a2.isRunning, "agent exited: \(a2.logTail())")
-            a2.stop()
-            checks.expect(count(db, snapshots) == 0, "a snapshot got through a wrong-host certificate")
-            checks.expect(spoolSegments(state) > 0, "nothing spooled")
+            try expectRefused(pki.ca, "wronghost", "wrong-host")
 
             // 3. The right certificate and CA file: everything spooled so far is delivered.
             collector.stop()

@@ -327,16 +327,7 @@ final class CollectorProcess: @unchecked Sendable {
 
 /// Runs `sqlite3 DB SQL` and returns its output lines.
 func sqlite(_ db: String, _ sql: String) throws -> [String] {
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-    p.arguments = [db, sql]
-    let out = Pipe()
-    p.standardOutput = out
-    p.standardError = out
-    try p.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    p.waitUntilExit()
-    return String(decoding: data, as: UTF8.self).split(separator: "\n").map(String.init)
+    try run("/usr/bin/sqlite3", [db, sql]).1.split(separator: "\n").map(String.init)
 }
 
 /// Runs a short command to completion; (status, output).
