@@ -165,7 +165,7 @@ enum IngestValidator {
         try time(e.time, "\(at).time")
         try seconds(e.uptimeS, "\(at).uptime_s")
         let v = e.victim
-        try pid(v.pid, "\(at).victim.pid")
+        if let p = v.pid { try pid(p, "\(at).victim.pid") }
         try text(v.comm, "\(at).victim.comm", min: 0, max: 256)
         try optionalRange(v.uid.map(Int64.init), "\(at).victim.uid", 0...4_294_967_295)
         for (value, name) in [

@@ -103,7 +103,7 @@ extension OOMDatabase {
                     source: event.source.rawValue,
                     scope: event.scope?.rawValue,
                     comm: v.comm,
-                    pid: v.pid,
+                    pid: v.pid ?? 0,  // the column predates unknown pids (systemd-oomd); the JSON keeps null
                     unit: v.unit,
                     container: v.containerID,
                     rssKB: rss > 0 ? rss : (v.lastRssKB ?? 0),

@@ -14,15 +14,15 @@ import Testing
 struct ScanCommandTests {
     /// A victim as the scan should name it.
     struct Kill: Equatable, CustomStringConvertible {
-        var pid: Int
+        var pid: Int?
         var comm: String
-        var description: String { "\(pid) (\(comm))" }
+        var description: String { "\(pid.map(String.init) ?? "-") (\(comm))" }
     }
 
     /// A fixture and the kills it holds, in log order.
     struct Expectation: Sendable, CustomTestStringConvertible {
         var fixture: String
-        var kills: [(Int, String)]
+        var kills: [(Int?, String)]
         var testDescription: String { fixture }
     }
 

@@ -29,7 +29,9 @@ import Testing
         #expect(
             events.first?.id
                 == OOMEvent.stableID(
-                    source: .kernel, bootID: "boot-1", host: nil, uptimeS: 1.000003, time: nil, pid: 43, comm: "stress")
+                    source: .kernel,
+                    victim: victim(
+                        43, "stress", uid: 0, totalVm: 100, anon: 90, file: 0, shmem: 0, pgtables: 4, adj: 0))
         )
         #expect(!a.hasPending)
     }

@@ -867,10 +867,10 @@ private func failure<T: Decodable>(_ type: T.Type, _ json: String) -> JSONCoding
         #expect(mismatch?.path == "processes[1].rss_kb")
         #expect(mismatch?.description == "at processes[1].rss_kb: expected Int64, found a string")
 
-        let missing = failure(OOMEvent.self, #"{"id":"x","source":"kernel","victim":{"comm":"a"}}"#)
+        let missing = failure(OOMEvent.self, #"{"id":"x","source":"kernel","victim":{"pid":1}}"#)
         #expect(missing?.kind == .keyNotFound)
-        #expect(missing?.path == "victim.pid")
-        #expect(missing?.description == "at victim.pid: key is missing")
+        #expect(missing?.path == "victim.comm")
+        #expect(missing?.description == "at victim.comm: key is missing")
 
         let null = failure(OOMEvent.self, #"{"id":null,"source":"kernel","victim":{"pid":1,"comm":"a"}}"#)
         #expect(null?.kind == .valueNotFound && null?.description == "at id: expected String, found null")

@@ -4,7 +4,7 @@ public import OOMKit
 /// names the victim, the process and its /proc directory are gone.
 public enum VictimEnricher {
     public static func enrich(_ event: inout OOMEvent, table: ProcessTable) {
-        if event.victim.pid > 0, let entry = table.lookup(pid: event.victim.pid, comm: event.victim.comm) {
+        if let pid = event.victim.pid, pid > 0, let entry = table.lookup(pid: pid, comm: event.victim.comm) {
             if event.victim.cmdline == nil { event.victim.cmdline = entry.cmdline }
             if event.victim.cgroup == nil { event.victim.cgroup = entry.cgroup }
             if event.victim.unit == nil { event.victim.unit = entry.identity.unit }

@@ -5,7 +5,9 @@
 /// only the current partial line (at most ``maxLineBytes``) and the open report are kept.
 ///
 /// Fast path: while no report is open, a line can only matter if it contains `oom`,
-/// `Kill[ed] process`, `Killed /`, `SIG` or `-- B`; the scanner skips from one such spot to the next
+/// `Kill[ed] process`, `Killing process`, `Killed /`, `Task in `, `SIG` or `-- B` (every
+/// line the assembler can open a report on or complete one with, in any case of its first
+/// letter); the scanner skips from one such spot to the next
 /// over whole chunks (sixteen bytes at a time) instead of parsing every line. Turning
 /// ``fastPath`` off gives the same events, slower.
 public struct KernelLogScanner: Sendable {
@@ -145,6 +147,8 @@ public struct KernelLogScanner: Sendable {
         let upperS = SIMD16<UInt8>(repeating: 0x53)
         let upperI = SIMD16<UInt8>(repeating: 0x49)
         let dash = SIMD16<UInt8>(repeating: 0x2D)
+        let upperT = SIMD16<UInt8>(repeating: 0x54)
+        let lowerA = SIMD16<UInt8>(repeating: 0x61)
         let caseBit = SIMD16<UInt8>(repeating: 0x20)
         var i = from
         while i + 17 <= n {
@@ -154,8 +158,9 @@ public struct KernelLogScanner: Sendable {
             let ki = ((x | caseBit) .== k) .& (y .== lowerI)
             let si = (x .== upperS) .& (y .== upperI)
             let dd = (x .== dash) .& (y .== dash)
+            let ta = (x .== upperT) .& (y .== lowerA)
             // `any(_:)` compiles to a call to a generic `min()`; two words are much cheaper.
-            let words = unsafeBitCast(oo .| ki .| si .| dd, to: (UInt64, UInt64).self)
+            let words = unsafeBitCast(oo .| ki .| si .| dd .| ta, to: (UInt64, UInt64).self)
             if words.0 | words.1 != 0 {
                 for j in i..<(i + 16) where matchAt(buf, j) { return j }
             }
@@ -178,13 +183,21 @@ public struct KernelLogScanner: Sendable {
         switch a {
         case 0x6F: return b == 0x6F && c == 0x6D  // oom
         case 0x4B, 0x6B:
-            // `Kill process`, `kill process`, `Killed process`, `Killed /` (not `rfkill:`).
+            // `Kill process`, `kill process`, `Killed process`, `Killed /`, `Killing process`
+            // (earlyoom 1.1 to 1.3), not `rfkill:`.
             guard b == 0x69, c == 0x6C, j + 6 <= n, buf[j + 3] == 0x6C else { return false }
             let d = buf[j + 4]
             let e = buf[j + 5]
             if d == 0x20 { return e == 0x70 }
+            if d == 0x69 {
+                return e == 0x6E && j + 9 <= n && buf[j + 6] == 0x67 && buf[j + 7] == 0x20 && buf[j + 8] == 0x70
+            }
             return d == 0x65 && e == 0x64 && j + 8 <= n && buf[j + 6] == 0x20
                 && (buf[j + 7] == 0x70 || buf[j + 7] == 0x2F)
+        case 0x54:
+            // `Task in /A killed as a result of limit of /B`: a memcg report read from there.
+            return b == 0x61 && j + 8 <= n && c == 0x73 && buf[j + 3] == 0x6B && buf[j + 4] == 0x20
+                && buf[j + 5] == 0x69 && buf[j + 6] == 0x6E && buf[j + 7] == 0x20
         case 0x53: return b == 0x49 && c == 0x47  // SIG
         case 0x2D: return b == 0x2D && c == 0x20 && j + 4 <= n && buf[j + 3] == 0x42  // -- B
         default: return false

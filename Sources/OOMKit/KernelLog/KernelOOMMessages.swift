@@ -19,7 +19,8 @@ enum KernelOOMMessages {
         guard let r = m.find(" invoked oom-killer: ") ?? m.find(" invoked oom-killer:") else {
             return nil
         }
-        var h = Header(comm: String(m[..<r.lowerBound]))
+        guard let comm = commBefore(m[..<r.lowerBound]) else { return nil }
+        var h = Header(comm: comm)
         for part in m[r.upperBound...].split(separator: ", ") {
             let kv = part.split(separator: "=", maxSplits: 1)
             guard kv.count == 2 else { continue }
@@ -33,6 +34,33 @@ enum KernelOOMMessages {
             }
         }
         return h
+    }
+
+    /// The process name that ends `text` (what precedes ` invoked oom-killer:`). The kernel
+    /// keeps at most 15 bytes of a name, so anything longer is a container prefix the line
+    /// parser did not know (a line number, a quoting mark, a timestamp): the name is then
+    /// what follows its last `] ` or `: ` within the last 15 bytes, else its last 15 bytes.
+    /// `nil` when no name is left or the text spans an escaped newline.
+    static func commBefore(_ text: Substring) -> String? {
+        guard !text.isEmpty, !text.contains("\n") else { return nil }
+        let u = text.utf8
+        guard u.count > 15 else { return String(text) }
+        let tail = text.utf8.suffix(15)
+        var start = tail.startIndex
+        var i = tail.startIndex
+        while i < tail.endIndex {
+            let c = tail[i]
+            let next = tail.index(after: i)
+            if (c == 0x5D || c == 0x3A), next < tail.endIndex, tail[next] == 0x20 {
+                start = tail.index(after: next)
+            }
+            i = next
+        }
+        guard start < tail.endIndex else { return nil }
+        // A cut inside a multi-byte character: drop its continuation bytes.
+        let bytes = tail[start...].drop { $0 & 0xC0 == 0x80 }
+        let name = String(decoding: bytes, as: UTF8.self)
+        return name.isEmpty ? nil : name
     }
 
     /// `CPU: 3 PID: 473206 Comm: doxygen Tainted: …` (3.x+, 6.x adds `UID: 0`) or
@@ -181,20 +209,21 @@ enum KernelOOMMessages {
         if let r = rest.lastRange(of: ",pid=") {
             s.pid = leadingInt(rest[r.upperBound...])
             rest = rest[..<r.lowerBound]
-            // The comm is at most 15 bytes, so its `,task=` is the earliest one within 21
-            // bytes of the end (a comm may itself contain `,task=`).
-            var chosen: Range<String.Index>?
-            var search = rest
-            while let t = search.lastRange(of: ",task=") {
-                let distance = rest.utf8.distance(from: t.lowerBound, to: rest.endIndex)
-                guard chosen == nil || distance <= 21 else { break }
-                chosen = t
-                search = rest[..<t.lowerBound]
-            }
-            if let t = chosen {
-                s.task = String(rest[t.upperBound...])
-                rest = rest[..<t.lowerBound]
-            }
+        }
+        // The comm is at most 15 bytes, so its `,task=` is the earliest one within 21
+        // bytes of the end (a comm may itself contain `,task=`). Looked for even when
+        // `pid=` is missing, so that the name never ends up in `task_memcg`.
+        var chosen: Range<String.Index>?
+        var search = rest
+        while let t = search.lastRange(of: ",task=") {
+            let distance = rest.utf8.distance(from: t.lowerBound, to: rest.endIndex)
+            guard distance <= 21 else { break }
+            chosen = t
+            search = rest[..<t.lowerBound]
+        }
+        if let t = chosen {
+            s.task = String(rest[t.upperBound...])
+            rest = rest[..<t.lowerBound]
         }
         if let r = rest.find(",task_memcg=") {
             s.taskMemcg = String(rest[r.upperBound...])
@@ -243,14 +272,20 @@ enum KernelOOMMessages {
         var oomScoreAdj: Int?
         /// The prefix said `Memory cgroup out of memory`.
         var memcgWording: Bool
+        /// The line had an `Out of memory…: ` prefix (either wording): the kernel said
+        /// whether the limit was a memcg's.
+        var saysWhere = false
     }
 
-    static func killed(_ m: Substring) -> Killed? {
+    static func killed(_ m: Substring, exact: Bool = false) -> Killed? {
         guard let r = m.find("Killed process ") else { return nil }
         let prefix = m[..<r.lowerBound]
-        // Before 5.x the line has no prefix; in an unrecognised container it follows
-        // whatever the container printed.
-        guard let memcg = oomPrefix(prefix) ?? (prefix.last == " " ? false : nil) else { return nil }
+        // Before 5.x the line has no prefix. In a line whose container was recognised the
+        // message is the kernel's own text, so only the kernel's prefixes are accepted (a
+        // file name the kernel prints must not forge a kill); in an unrecognised one the
+        // line follows whatever the container printed.
+        let loose: Bool? = exact || prefix.contains("\n") ? nil : (prefix.last == " " ? false : nil)
+        guard let memcg = oomPrefix(prefix, exact: exact) ?? loose else { return nil }
         var rest = m[r.upperBound...]
         guard let pid = leadingInt(rest) else { return nil }
         rest = rest.drop { $0.isNumber }
@@ -266,15 +301,26 @@ enum KernelOOMMessages {
             guard rest.hasPrefix(" ") else { return nil }
             rest = rest.dropFirst()
         }
-        guard let (comm, after) = parenthesizedComm(rest, followers: [" total-vm:", " vsz:", ", ", " sharing"]) else {
+        guard
+            let (comm, after) = parenthesizedComm(
+                rest, followers: [" total-vm:", " vsz:", ", ", " sharing", "."])
+        else {
             return nil
         }
         // pid 0 is the idle task, never a victim: such a line is damaged.
         if after.hasPrefix(" sharing") || pid <= 0 || comm.isEmpty { return nil }
         var k = Killed(pid: pid, comm: comm, uid: uid, memcgWording: memcg)
+        k.saysWhere = prefix.lowercased().contains("out of memory")
+        var previous: Substring = ""
         for token in after.split(separator: " ") {
             var t = token
             if t.hasSuffix(",") { t = t.dropLast() }
+            defer { previous = t }
+            // RHEL 7: `Killed process N (comm), UID 0, total-vm:…`.
+            if previous == "UID", k.uid == nil, let v = leadingInt(t) {
+                k.uid = v
+                continue
+            }
             guard let colon = t.firstIndex(of: ":") else { continue }
             let value = t[t.index(after: colon)...]
             switch t[..<colon] {
@@ -302,11 +348,11 @@ enum KernelOOMMessages {
         var memcgWording: Bool
     }
 
-    static func killChoice(_ m: Substring) -> KillChoice? {
+    static func killChoice(_ m: Substring, exact: Bool = false) -> KillChoice? {
         guard let r = m.find("ill process "), r.lowerBound > m.startIndex else { return nil }
         let k = m.index(before: r.lowerBound)
         guard m[k] == "K" || m[k] == "k" else { return nil }
-        guard let memcg = oomPrefix(m[..<k]) else { return nil }
+        guard let memcg = oomPrefix(m[..<k], exact: exact) else { return nil }
         var rest = m[r.upperBound...]
         guard let pid = leadingInt(rest) else { return nil }
         rest = rest.drop { $0.isNumber }
@@ -353,13 +399,28 @@ enum KernelOOMMessages {
 
     /// `nil` unless `prefix` is empty or an OOM killer's `…out of memory…: ` prefix;
     /// otherwise whether it names a memory cgroup.
-    private static func oomPrefix(_ prefix: Substring) -> Bool? {
+    ///
+    /// With `exact`, the prefix must be one the kernel prints (`Out of memory: `,
+    /// `Memory cgroup out of memory: `, `Out of memory (oom_kill_allocating_task): `, any
+    /// case); otherwise it may follow other text on the line (an unknown container),
+    /// never across an escaped newline.
+    private static func oomPrefix(_ prefix: Substring, exact: Bool = false) -> Bool? {
         if prefix.isEmpty { return false }
-        guard prefix.hasSuffix(": ") else { return nil }
+        guard prefix.hasSuffix(": "), !prefix.contains("\n") else { return nil }
         let lower = prefix.lowercased()[...]
+        if exact {
+            guard kernelPrefixes.contains(String(lower)) else { return nil }
+            return lower.hasPrefix("memory cgroup")
+        }
         guard lower.find("out of memory") != nil else { return nil }
         return lower.find("memory cgroup") != nil
     }
+
+    /// The prefixes of the kernel's choice and victim lines, lower-cased, 2.6.x to 6.x.
+    private static let kernelPrefixes: Set<String> = [
+        "out of memory: ", "memory cgroup out of memory: ", "out of memory (oom_kill_allocating_task): ",
+        "out of memory (oom_kill_allocating_tasks): ",
+    ]
 
     /// `(comm)` followed by one of `followers` (or the end of the line). The comm is at
     /// most 15 bytes but may contain spaces and parentheses, so the closing parenthesis
@@ -373,7 +434,9 @@ enum KernelOOMMessages {
         var fallback: String.Index?
         var scanned = 0
         var i = body.startIndex
-        while i < body.endIndex, scanned < 64 {
+        // The kernel keeps 15 bytes of a name (TASK_COMM_LEN - 1): a `)` further on is not
+        // the end of one.
+        while i < body.endIndex, scanned <= 15 {
             if body[i] == ")" {
                 let after = body[body.index(after: i)...]
                 if after.isEmpty || followers.contains(where: { after.hasPrefix($0) }) {
@@ -404,8 +467,18 @@ enum KernelOOMMessages {
     }
 
     static func earlyoom(_ m: Substring) -> Earlyoom? {
-        guard let r = m.find("sending SIG") else { return nil }
-        var rest = m[m.index(r.lowerBound, offsetBy: 8)...]
+        if let r = m.find("sending SIG") { return earlyoomSending(m[r.lowerBound...]) }
+        if let r = m.find("illing process"), r.lowerBound > m.startIndex {
+            let k = m.index(before: r.lowerBound)
+            guard m[k] == "K" || m[k] == "k" else { return nil }
+            return earlyoomKilling(m[r.upperBound...])
+        }
+        return nil
+    }
+
+    /// 1.3 and later: `sending SIGTERM to process N [uid U] "comm": badness B, VmRSS R MiB`.
+    private static func earlyoomSending(_ m: Substring) -> Earlyoom? {
+        var rest = m.dropFirst(8)
         let signal = rest.prefix { $0 != " " }
         rest = rest.dropFirst(signal.count)
         guard rest.hasPrefix(" to process ") else { return nil }
@@ -418,31 +491,84 @@ enum KernelOOMMessages {
             uid = leadingInt(rest)
             rest = rest.drop { $0.isNumber }
         }
-        guard rest.hasPrefix(" \"") else { return nil }
-        rest = rest.dropFirst(2)
+        guard rest.hasPrefix(" \""), let (comm, tail) = quotedComm(rest.dropFirst()) else { return nil }
+        var e = Earlyoom(signal: String(signal), pid: pid, uid: uid, comm: comm)
+        earlyoomFigures(tail, into: &e)
+        // Some 1.x builds print the score alone: `"comm": 900`.
+        if e.score == nil, tail.hasPrefix(":") { e.score = leadingInt(tail.dropFirst().drop { $0 == " " }) }
+        return e
+    }
+
+    /// The older forms, after `[Kk]illing process`:
+    /// - 1.2/1.3 era: ` N "comm" with signal 15: badness B, VmRSS R MiB`;
+    /// - 1.2: ` 'comm' with signal 15, pid: N, badness: B, VmRSS: R MiB`;
+    /// - 1.1: `: comm, pid: N, badness: B, VmRSS: R MiB`.
+    private static func earlyoomKilling(_ m: Substring) -> Earlyoom? {
+        var rest = m
+        var pid: Int?
+        let comm: String
+        if rest.hasPrefix(": ") {
+            rest = rest.dropFirst(2)
+            guard let r = rest.lastRange(of: ", pid: "), r.lowerBound > rest.startIndex else { return nil }
+            comm = String(rest[..<r.lowerBound])
+            rest = rest[r.lowerBound...]
+        } else if rest.hasPrefix(" '") {
+            guard let r = rest.lastRange(of: "' with signal "), r.lowerBound > rest.index(rest.startIndex, offsetBy: 2)
+            else { return nil }
+            comm = String(rest[rest.index(rest.startIndex, offsetBy: 2)..<r.lowerBound])
+            rest = rest[r.lowerBound...]
+        } else if rest.hasPrefix(" "), let n = leadingInt(rest.dropFirst()), n > 0 {
+            pid = n
+            rest = rest.dropFirst().drop { $0.isNumber }
+            guard rest.hasPrefix(" \""), let (c, tail) = quotedComm(rest.dropFirst()) else { return nil }
+            comm = c
+            rest = tail
+        } else {
+            return nil
+        }
+        if pid == nil, let r = rest.find("pid: ") { pid = leadingInt(rest[r.upperBound...]) }
+        guard let pid, pid > 0, !comm.isEmpty else { return nil }
+        var signal = "SIGTERM"
+        if let r = rest.find("with signal ") {
+            let n = leadingInt(rest[r.upperBound...])
+            signal = n == 9 ? "SIGKILL" : n == 15 ? "SIGTERM" : "SIG" + (n.map(String.init) ?? "?")
+        }
+        var e = Earlyoom(signal: signal, pid: pid, uid: nil, comm: comm)
+        earlyoomFigures(rest, into: &e)
+        return e
+    }
+
+    /// `"comm": …` → the comm (which may contain quotes: the last `":` wins) and the rest.
+    private static func quotedComm(_ s: Substring) -> (String, Substring)? {
+        guard s.hasPrefix("\"") else { return nil }
+        let rest = s.dropFirst()
         let end =
-            rest.lastRange(of: "\": badness ")
-            ?? rest.lastRange(of: "\": oom_score ")
-            ?? rest.lastRange(of: "\":")
+            rest.lastRange(of: "\": badness ") ?? rest.lastRange(of: "\": oom_score ")
+            ?? rest.lastRange(of: "\" with signal ") ?? rest.lastRange(of: "\":")
         guard let end, end.lowerBound > rest.startIndex else { return nil }
-        var e = Earlyoom(signal: String(signal), pid: pid, uid: uid, comm: String(rest[..<end.lowerBound]))
-        let tail = rest[end.upperBound...]
-        if let b = tail.find("badness ") ?? tail.find("oom_score ") {
-            e.score = leadingInt(tail[b.upperBound...])
-        } else if tail.hasPrefix(" badness ") == false {
-            e.score = leadingInt(tail.drop { $0 == " " })
+        return (String(rest[..<end.lowerBound]), rest[end.lowerBound...].dropFirst())
+    }
+
+    /// `badness[:] B`, `oom_score B`, `VmRSS[:] R MiB|KiB`, `uid[:] U`, `cmdline "…"`.
+    private static func earlyoomFigures(_ tail: Substring, into e: inout Earlyoom) {
+        func number(after key: String) -> (Int64, Substring)? {
+            guard let r = tail.find(key) else { return nil }
+            var v = tail[r.upperBound...]
+            if v.hasPrefix(":") { v = v.dropFirst() }
+            v = v.drop { $0 == " " }
+            guard let n = leadingInt64(v) else { return nil }
+            return (n, v.drop { $0.isNumber || $0 == "-" })
         }
-        if let v = tail.find("VmRSS ") {
-            let n = leadingInt64(tail[v.upperBound...])
-            let unit = tail[v.upperBound...].drop { $0.isNumber }.dropFirst().prefix(3)
-            if let n { e.rssKB = unit == "KiB" ? n : n * 1024 }
+        if let (b, _) = number(after: "badness") ?? number(after: "oom_score") { e.score = Int(b) }
+        if let (n, after) = number(after: "VmRSS") {
+            e.rssKB = after.drop { $0 == " " }.hasPrefix("KiB") ? n : n * 1024
         }
+        if e.uid == nil, let (u, _) = number(after: " uid") { e.uid = Int(u) }
         if let c = tail.find("cmdline \"") {
             var cmd = tail[c.upperBound...]
             if cmd.hasSuffix("\"") { cmd = cmd.dropLast() }
             e.cmdline = String(cmd)
         }
-        return e
     }
 
     /// systemd-oomd: `Killed /system.slice/x.service due to memory pressure for … being

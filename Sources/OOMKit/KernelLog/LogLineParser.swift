@@ -53,22 +53,57 @@ public struct LogLineParser: Sendable {
         while let last = b.last, last == 0x0A || last == 0x0D { b.removeLast() }
         // journalctl -o json-seq starts each record with an RS byte.
         if b.first == 0x1E { b.removeFirst() }
-        guard let first = b.first else { return nil }
+        if b.first == 0x20, KmsgRecord.isDictionaryLine(b) { return nil }
         let raw = String(decoding: b, as: UTF8.self)
+        // Indentation (a report quoted in an e-mail or a forum post) is not part of any
+        // container: the line parses as it would without it.
+        while let f = b.first, f == 0x20 || f == 0x09 { b.removeFirst() }
+        guard !b.isEmpty else { return nil }
+        if b.starts(with: Array("-- ".utf8)) {
+            if let id = journalBootSeparator(b) {
+                bootID = id
+                return nil
+            }
+            // Other journalctl separators (`-- No entries --`, `-- Logs begin at … --`).
+            if b.count >= 6, b.suffix(3).elementsEqual(Array(" --".utf8)) { return nil }
+        }
+        var line = container(b, raw: raw)
+        if line == nil, let anchored = afterUnknownPrefix(b, raw: raw) {
+            line = anchored
+        }
+        var out = line ?? LogLine(message: String(decoding: b, as: UTF8.self), origin: .unknown, raw: raw)
+        if out.bootID == nil { out.bootID = bootID }
+        return out
+    }
+
+    /// A line whose start is no known container may still hold one after a prefix that
+    /// people and tools add: a line number (`12:`, `0012 `), a quoting mark (`> `), a
+    /// `host | ` column. The container is looked for after each space, tab, `:`, `|` or
+    /// `>` in the first 160 bytes; the first one found wins. So the prefix never ends up
+    /// inside a field.
+    private mutating func afterUnknownPrefix(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        var i = b.startIndex
+        let limit = min(b.endIndex, b.startIndex + 160)
+        while i < limit {
+            let c = b[i]
+            i += 1
+            guard c == 0x20 || c == 0x09 || c == 0x3A || c == 0x7C || c == 0x3E else { continue }
+            var j = i
+            while j < b.endIndex, b[j] == 0x20 || b[j] == 0x09 { j += 1 }
+            guard j < b.endIndex else { return nil }
+            if let l = container(b[j...], raw: raw) { return l }
+            i = j
+        }
+        return nil
+    }
+
+    /// The line's container, recognised from its first byte, or `nil` for a bare line.
+    private mutating func container(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
+        guard let first = b.first else { return nil }
         var line: LogLine?
         switch first {
         case 0x7B:  // {
             line = JournalJSON.parse(b, raw: raw)
-        case 0x20:
-            if KmsgRecord.isDictionaryLine(b) { return nil }
-        case 0x2D:  // -
-            if b.starts(with: Array("-- ".utf8)) {
-                if let id = journalBootSeparator(b) {
-                    bootID = id
-                    return nil
-                }
-                if b.count >= 6, b.suffix(3).elementsEqual(Array(" --".utf8)) { return nil }
-            }
         case 0x30...0x39:
             if let rec = KmsgRecord.parse(bytes: b) {
                 var l = rec.logLine(raw: raw)
@@ -86,9 +121,7 @@ public struct LogLineParser: Sendable {
                 syslogPrefixed(b, raw: raw) ?? dmesgFacilityPrefixed(b, raw: raw)
                 ?? shortFullPrefixed(b, raw: raw)
         }
-        var out = line ?? LogLine(message: raw, origin: .unknown, raw: raw)
-        if out.bootID == nil { out.bootID = bootID }
-        return out
+        return line
     }
 
     // MARK: - containers
@@ -279,6 +312,7 @@ public struct LogLineParser: Sendable {
     private func kernelOrProgram(
         tag: String, message: ArraySlice<UInt8>, epochMicros: Int64?, host: String?, raw: String
     ) -> LogLine {
+        let host = host?.isEmpty == true ? nil : host
         var msg = message
         if tag == "kernel" {
             var uptime: Int64?
@@ -303,10 +337,15 @@ public struct LogLineParser: Sendable {
     // MARK: - pieces
 
     /// `HOST TAG[PID]: MESSAGE` → (host, tag, message).
+    /// An empty host name (`Apr 18 00:37:34   kernel: …`, extra spaces instead of a host)
+    /// gives host `""`.
     static func hostTagMessage(_ b: ArraySlice<UInt8>) -> (String, String, ArraySlice<UInt8>, Bool)? {
-        guard let sp = b.firstIndex(of: 0x20), sp > b.startIndex else { return nil }
+        guard let sp = b.firstIndex(of: 0x20) else { return nil }
         let host = b[b.startIndex..<sp]
         var i = sp + 1
+        if host.isEmpty {
+            while i < b.endIndex, b[i] == 0x20 { i += 1 }
+        }
         // BusyBox syslogd puts `facility.level` before the tag: `host kern.warn kernel: …`.
         var j = i
         while j < b.endIndex, isLower(b[j]) { j += 1 }
@@ -380,26 +419,40 @@ public struct LogLineParser: Sendable {
         return secs * 1_000_000 + frac
     }
 
-    /// `Tue Aug 12 03:54:03 2025` with any day/month names → local µs since the epoch
-    /// (inner `nil` when the month name is unknown but the shape is right).
+    /// `Tue Aug 12 03:54:03 2025` with any day/month names, the day before the month too
+    /// (`dim. 19 avril 18:03:30 2026`, `Fr 18. Apr …`), the weekday optional → local µs
+    /// since the epoch (inner `nil` when the month name is unknown but the shape is right).
     private func dmesgHumanTime(_ inner: ArraySlice<UInt8>) -> Int64?? {
-        var i = inner.startIndex
-        func word() -> ArraySlice<UInt8>? {
-            while i < inner.endIndex, inner[i] == 0x20 { i += 1 }
-            let s = i
-            while i < inner.endIndex, inner[i] != 0x20 { i += 1 }
-            return i > s ? inner[s..<i] : nil
-        }
-        guard word() != nil, let monthName = word() else { return nil }
-        while i < inner.endIndex, inner[i] == 0x20 { i += 1 }
-        guard let day = Self.digits(inner, &i, max: 2), i < inner.endIndex, inner[i] == 0x20 else {
+        let words = inner.split(separator: 0x20)
+        guard words.count >= 4, words.count <= 5, let yearWord = words.last, yearWord.count == 4,
+            yearWord.allSatisfy(Self.isDigit)
+        else { return nil }
+        var k = words[words.count - 2].startIndex
+        guard let clock = Self.clock(words[words.count - 2], &k), k == words[words.count - 2].endIndex else {
             return nil
         }
-        i += 1
-        guard let clock = Self.clock(inner, &i), i < inner.endIndex, inner[i] == 0x20 else { return nil }
-        i += 1
-        guard let year = Self.digits(inner, &i, max: 4), i == inner.endIndex else { return nil }
-        guard let month = Self.monthNumber(monthName), (1...31).contains(day) else { return .some(nil) }
+        let year = Int(String(decoding: yearWord, as: UTF8.self)) ?? 0
+        // The day is the number among the words before the clock; the month is a word next
+        // to it (after a leading weekday, or the first word when there is none).
+        let front = Array(words[(words.count - 4)..<(words.count - 2)])
+        let lead = words.count == 5 ? [words[0]] : []
+        func dayNumber(_ w: ArraySlice<UInt8>) -> Int? {
+            var t = w
+            if t.last == 0x2E { t = t.dropLast() }
+            guard !t.isEmpty, t.count <= 2, t.allSatisfy(Self.isDigit) else { return nil }
+            return Int(String(decoding: t, as: UTF8.self))
+        }
+        var day: Int?
+        var monthWord: ArraySlice<UInt8>?
+        if let d = dayNumber(front[1]) {
+            day = d
+            monthWord = front[0]
+        } else if let d = dayNumber(front[0]) {
+            day = d
+            monthWord = front[1]
+        }
+        guard let day, let monthWord, lead.count + front.count >= 2 else { return nil }
+        guard let month = Self.monthNumber(monthWord), (1...31).contains(day) else { return .some(nil) }
         return RFC3339.days(fromCivil: Int64(year), month, day) * 86_400_000_000 + clock
     }
 
@@ -479,18 +532,33 @@ public struct LogLineParser: Sendable {
     static let months: [String: Int] = {
         let table: [[String]] = [
             // en, de, fr, es, it, nl, pt, pl, sv/da/no, ru, cs (roman) and full names.
-            ["jan", "janv", "ene", "gen", "sty", "янв", "led", "january", "januar", "janvier", "enero"],
-            ["feb", "févr", "fev", "lut", "фев", "úno", "february", "februar", "février", "febrero"],
-            ["mar", "mär", "mrz", "mars", "mrt", "мар", "bře", "march", "märz", "marzo"],
-            ["apr", "avr", "abr", "kwi", "апр", "dub", "april", "avril", "abril"],
+            [
+                "jan", "janv", "ene", "gen", "sty", "янв", "led", "january", "januar", "janvier", "enero", "января",
+                "январь",
+            ],
+            [
+                "feb", "févr", "fév", "fev", "lut", "фев", "úno", "february", "februar", "février", "febrero",
+                "февраля", "февраль",
+            ],
+            ["mar", "mär", "mrz", "mars", "mrt", "мар", "bře", "march", "märz", "marzo", "марта", "март"],
+            ["apr", "avr", "abr", "kwi", "апр", "dub", "april", "avril", "abril", "апреля", "апрель"],
             ["may", "mai", "mag", "mei", "maj", "мая", "май", "kvě", "mayo", "maggio"],
-            ["jun", "juin", "giu", "cze", "июн", "čvn", "june", "juni", "junio"],
-            ["jul", "juil", "lug", "lip", "июл", "čvc", "july", "juli", "juillet", "julio"],
-            ["aug", "août", "ago", "sie", "авг", "srp", "august", "agosto"],
-            ["sep", "sept", "set", "wrz", "сен", "zář", "september", "septembre", "septiembre"],
-            ["oct", "okt", "ott", "out", "paź", "окт", "říj", "october", "oktober", "octobre", "octubre"],
-            ["nov", "lis", "ноя", "november", "novembre", "noviembre"],
-            ["dec", "dez", "déc", "dic", "gru", "dek", "дек", "pro", "december", "dezember", "décembre"],
+            ["jun", "juin", "giu", "cze", "июн", "čvn", "june", "juni", "junio", "июня", "июнь"],
+            ["jul", "juil", "lug", "lip", "июл", "čvc", "july", "juli", "juillet", "julio", "июля", "июль"],
+            ["aug", "août", "ago", "sie", "авг", "srp", "august", "agosto", "августа", "август"],
+            [
+                "sep", "sept", "set", "wrz", "сен", "сент", "zář", "september", "septembre", "septiembre", "сентября",
+                "сентябрь",
+            ],
+            [
+                "oct", "okt", "ott", "out", "paź", "окт", "říj", "october", "oktober", "octobre", "octubre", "октября",
+                "октябрь",
+            ],
+            ["nov", "lis", "ноя", "нояб", "november", "novembre", "noviembre", "ноября", "ноябрь"],
+            [
+                "dec", "dez", "déc", "dic", "gru", "dek", "дек", "pro", "december", "dezember", "décembre", "декабря",
+                "декабрь",
+            ],
         ]
         var out: [String: Int] = [:]
         for (i, names) in table.enumerated() {

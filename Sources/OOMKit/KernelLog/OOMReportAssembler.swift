@@ -56,6 +56,17 @@ public struct OOMReportAssembler: Sendable {
         var startEpoch: Int64?
         var callerID: String?
         var lastWasSummary = false
+        var lastUptime: Int64?
+        var lastEpoch: Int64?
+        var host: String?
+        var bootID: String?
+    }
+
+    struct RecentKill {
+        var pid: Int
+        var comm: String
+        var uptime: Int64?
+        var epoch: Int64?
     }
 
     struct Pending {
@@ -69,7 +80,11 @@ public struct OOMReportAssembler: Sendable {
     /// Kills held for their `oom_reaper` line, oldest first (in a storm the reaper's line
     /// for one kill may come after the next kill).
     private var pending: [Pending] = []
-    private var lastEarlyoom: (pid: Int, comm: String)?
+    private var lastEarlyoom: (pid: Int, comm: String, epoch: Int64?)?
+    /// The last kernel kills (newest last): a second victim line for the same process in
+    /// one report (memory.oom.group kills the victim's whole group, the victim included)
+    /// is the same kill.
+    private var recentKills: [RecentKill] = []
 
     public init(options: Options = Options()) {
         self.options = options
@@ -93,16 +108,20 @@ public struct OOMReportAssembler: Sendable {
         var out: [OOMEvent] = []
         expirePending(before: line, into: &out)
         expireReport(before: line)
-        if report != nil { report!.lines += 1 }
+        if report != nil {
+            report!.lines += 1
+            if line.uptimeMicros != nil { report!.lastUptime = line.uptimeMicros }
+            if line.epochMicros != nil { report!.lastEpoch = line.epochMicros }
+        }
         if case .userspace = line.origin {
             handleUserspace(line, line.message[...], into: &out)
             return out
         }
-        var first = true
-        for part in line.message.split(separator: "\n", omittingEmptySubsequences: false) {
-            handle(part, line: line, appendRaw: first, into: &out)
-            first = false
-        }
+        // One record is one line. Text after an escaped newline inside a record (`\x0a`
+        // in /dev/kmsg, a newline in a journal MESSAGE) is data the kernel printed, e.g. a
+        // file name, never a line of its own: only its first line is read.
+        let m = line.message[...]
+        handle(m.firstIndex(of: "\n").map { m[..<$0] } ?? m, line: line, appendRaw: true, into: &out)
         return out
     }
 
@@ -113,10 +132,45 @@ public struct OOMReportAssembler: Sendable {
         return pending.map(\.event)
     }
 
-    /// End of input: returns what is held back and forgets any unfinished report.
+    /// End of input: returns what is held back, then the kill of an unfinished report
+    /// that already named its victim (marked `partial`).
     public mutating func finish() -> [OOMEvent] {
-        report = nil
+        closeReport()
         return flush()
+    }
+
+    /// Forgets the open report; when it named its victim (`Kill process N (comm) score …`
+    /// or an `oom-kill:` summary) but its victim line never came, that kill is still
+    /// returned, with `partial` set.
+    private mutating func closeReport() {
+        guard let r = report else { return }
+        report = nil
+        let named: (pid: Int, comm: String)? =
+            if let c = r.choice { (c.pid, c.comm) } else if let s = r.summary, let pid = s.pid, let comm = s.task {
+                (pid, comm)
+            } else { nil }
+        guard let named, named.pid > 0, !named.comm.isEmpty, !wasKilledRecently(pid: named.pid, comm: named.comm, r)
+        else { return }
+        report = r
+        var k = KernelOOMMessages.Killed(pid: named.pid, comm: named.comm, memcgWording: false)
+        k.uid = r.summary?.pid == named.pid ? r.summary?.uid : nil
+        let last = LogLine(
+            message: "", uptimeMicros: r.lastUptime ?? r.startUptime, epochMicros: r.lastEpoch ?? r.startEpoch,
+            host: r.host, bootID: r.bootID, origin: .kernel, raw: "")
+        kill(k, line: last, partial: true)
+    }
+
+    /// Whether `pid` was killed within the reaper window of the report `r` (a report
+    /// whose victim line another CPU printed, memory.oom.group's second kill of the victim).
+    private func wasKilledRecently(pid: Int, comm: String, _ r: Report) -> Bool {
+        recentKills.contains { k in
+            guard k.pid == pid, k.comm == comm else { return false }
+            if let a = k.uptime, let b = r.lastUptime ?? r.startUptime {
+                return abs(b - a) <= options.reaperWindowMicros
+            }
+            if let a = k.epoch, let b = r.lastEpoch ?? r.startEpoch { return abs(b - a) <= options.reaperWindowMicros }
+            return true
+        }
     }
 
     // MARK: -
@@ -130,10 +184,14 @@ public struct OOMReportAssembler: Sendable {
     /// Whether `line` is too late (or, with a clock going back, from elsewhere) to be the
     /// reaper line of `p`.
     private func isBeyondReaperWindow(_ p: Pending, _ line: LogLine) -> Bool {
-        if let u = line.uptimeMicros, let pu = p.uptime {
+        isBeyondReaperWindow(uptime: p.uptime, epoch: p.epoch, line)
+    }
+
+    private func isBeyondReaperWindow(uptime pu: Int64?, epoch pe: Int64?, _ line: LogLine) -> Bool {
+        if let u = line.uptimeMicros, let pu {
             return u - pu > options.reaperWindowMicros || u < pu
         }
-        if line.uptimeMicros == nil, let e = line.epochMicros, let pe = p.epoch {
+        if line.uptimeMicros == nil, let e = line.epochMicros, let pe {
             return e - pe > options.reaperWindowMicros
         }
         return false
@@ -149,15 +207,15 @@ public struct OOMReportAssembler: Sendable {
     private mutating func expireReport(before line: LogLine) {
         guard let r = report else { return }
         if r.lines > options.maxReportLines {
-            report = nil
+            closeReport()
         } else if let u = line.uptimeMicros, let s = r.startUptime,
             u - s > options.reportTimeoutMicros || u < s
         {
-            report = nil
+            closeReport()
         } else if line.uptimeMicros == nil, let e = line.epochMicros, let s = r.startEpoch,
             e - s > options.reportTimeoutMicros
         {
-            report = nil
+            closeReport()
         }
     }
 
@@ -171,7 +229,10 @@ public struct OOMReportAssembler: Sendable {
         }
         report?.lastWasSummary = false
 
-        if let k = KernelOOMMessages.killed(m) {
+        // A recognised kernel record holds the kernel's text exactly: only the kernel's own
+        // prefixes may come before a victim line. A bare line may carry an unknown prefix.
+        let exact = line.origin == .kernel
+        if let k = KernelOOMMessages.killed(m, exact: exact) {
             // Bounded: without timestamps nothing else would release them before flush().
             if pending.count >= 16 { out.append(pending.removeFirst().event) }
             if let r = report, let rc = r.callerID, let lc = line.callerID, rc != lc {
@@ -186,11 +247,10 @@ public struct OOMReportAssembler: Sendable {
             return
         }
         if let h = KernelOOMMessages.header(m) {
-            var r = Report()
+            // The previous report lost its victim line (or the kill was not logged).
+            closeReport()
+            var r = newReport(line)
             r.header = h
-            r.startUptime = line.uptimeMicros
-            r.startEpoch = line.epochMicros
-            r.callerID = line.callerID
             report = r
             if appendRaw { addRaw(line) }
             return
@@ -214,17 +274,17 @@ public struct OOMReportAssembler: Sendable {
         guard report != nil else {
             // Lines that may open a report without a header (a log starting mid-report).
             if let s = KernelOOMMessages.summary(m) {
-                report = Report(startUptime: line.uptimeMicros, startEpoch: line.epochMicros, callerID: line.callerID)
+                report = newReport(line)
                 report!.summary = s
                 report!.summaryText = String(m)
                 report!.lastWasSummary = true
                 if appendRaw { addRaw(line) }
-            } else if let c = KernelOOMMessages.killChoice(m) {
-                report = Report(startUptime: line.uptimeMicros, startEpoch: line.epochMicros, callerID: line.callerID)
+            } else if let c = KernelOOMMessages.killChoice(m, exact: exact) {
+                report = newReport(line)
                 report!.choice = c
                 if appendRaw { addRaw(line) }
             } else if let t = KernelOOMMessages.taskIn(m) {
-                report = Report(startUptime: line.uptimeMicros, startEpoch: line.epochMicros, callerID: line.callerID)
+                report = newReport(line)
                 report!.taskIn = t
                 if appendRaw { addRaw(line) }
             }
@@ -232,11 +292,18 @@ public struct OOMReportAssembler: Sendable {
         }
         if let rc = report!.callerID, let lc = line.callerID, rc != lc { return }
         if appendRaw { addRaw(line) }
-        update(with: m)
+        update(with: m, exact: exact)
+    }
+
+    private func newReport(_ line: LogLine) -> Report {
+        var r = Report(startUptime: line.uptimeMicros, startEpoch: line.epochMicros, callerID: line.callerID)
+        r.host = line.host
+        r.bootID = line.bootID
+        return r
     }
 
     /// A line inside an open report.
-    private mutating func update(with m: Substring) {
+    private mutating func update(with m: Substring, exact: Bool) {
         guard var r = report else { return }
         defer { report = r }
         if r.columns != nil, m.first == "[" {
@@ -256,7 +323,7 @@ public struct OOMReportAssembler: Sendable {
             r.lastWasSummary = true
             return
         }
-        if let c = KernelOOMMessages.killChoice(m) {
+        if let c = KernelOOMMessages.killChoice(m, exact: exact) {
             r.choice = c
             return
         }
@@ -295,7 +362,20 @@ public struct OOMReportAssembler: Sendable {
     }
 
     /// The victim line: builds the event, closes the report.
-    private mutating func kill(_ k: KernelOOMMessages.Killed, line: LogLine) {
+    private mutating func kill(_ k: KernelOOMMessages.Killed, line: LogLine, partial: Bool = false) {
+        if !partial, let i = recentKills.lastIndex(where: { $0.pid == k.pid && $0.comm == k.comm }),
+            !isBeyondReaperWindow(uptime: recentKills[i].uptime, epoch: recentKills[i].epoch, line)
+        {
+            // The same process named again in one report: memory.oom.group kills the
+            // victim's group, the victim included. One kill; its line joins the event.
+            if let p = pending.lastIndex(where: { $0.event.victim.pid == k.pid }) {
+                pending[p].event.raw = (pending[p].event.raw ?? "") + "\n" + line.raw
+            }
+            report = nil
+            return
+        }
+        recentKills.append(RecentKill(pid: k.pid, comm: k.comm, uptime: line.uptimeMicros, epoch: line.epochMicros))
+        if recentKills.count > 32 { recentKills.removeFirst() }
         var victim = OOMEvent.Victim(pid: k.pid, comm: k.comm)
         victim.uid = k.uid
         victim.totalVmKB = k.totalVmKB
@@ -305,15 +385,28 @@ public struct OOMReportAssembler: Sendable {
         victim.pgtablesKB = k.pgtablesKB
         victim.oomScoreAdj = k.oomScoreAdj
         var e = OOMEvent(source: .kernel, victim: victim)
+        // The id comes from the victim line alone, before the report's other lines add to
+        // the victim: every container of that line gives the same id.
+        e.id = OOMEvent.stableID(source: .kernel, victim: victim, partial: partial)
+        if partial { e.partial = true }
         e.uptimeS = line.uptimeMicros.map { Double($0) / 1_000_000 }
         e.time = line.epochMicros.map { RFC3339.format(epochMicroseconds: $0) }
         e.host = line.host
         e.bootID = line.bootID
         var memcgWording = k.memcgWording
         var rawLines = [line.raw]
+        // Whether what was read says where the limit was: a report header, or the kernel's
+        // `Out of memory: ` wording (which says `Memory cgroup` when it was a memcg's).
+        var saysWhere = k.saysWhere
 
         if let r = report {
             rawLines = r.raw + (r.rawDropped ? ["…", line.raw] : [line.raw])
+            if partial {
+                rawLines = r.raw
+                e.host = e.host ?? r.host
+                e.bootID = e.bootID ?? r.bootID
+            }
+            saysWhere = saysWhere || r.header != nil || r.choice != nil
             if let h = r.header {
                 var t = OOMEvent.Trigger()
                 t.comm = h.comm
@@ -364,10 +457,19 @@ public struct OOMReportAssembler: Sendable {
         case "CONSTRAINT_NONE": e.scope = .global
         case "CONSTRAINT_CPUSET": e.scope = .cpuset
         case "CONSTRAINT_MEMORY_POLICY": e.scope = .mempolicy
-        default: e.scope = memcgWording || e.memcg?.oom != nil ? .memcg : .global
+        default:
+            // Without a constraint, only what was read says where the limit was: memcg
+            // wording or lines, else a report header or the kernel's `Out of memory: `
+            // wording without them (a system-wide OOM). A bare `Killed process` line (before
+            // 5.x, or all an OOM storm leaves) says nothing: `global` would be a guess, and
+            // wrong for a memcg storm.
+            if memcgWording || e.memcg?.oom != nil || e.memcg?.usageKB != nil {
+                e.scope = .memcg
+            } else if saysWhere {
+                e.scope = .global
+            }
         }
         e.raw = rawLines.joined(separator: "\n")
-        e.assignStableID()
         report = nil
         pending.append(Pending(event: e, uptime: line.uptimeMicros, epoch: line.epochMicros))
     }
@@ -377,11 +479,14 @@ public struct OOMReportAssembler: Sendable {
     private mutating func handleUserspace(_ line: LogLine, _ m: Substring, into out: inout [OOMEvent]) -> Bool {
         let tag: String? = if case .userspace(let t) = line.origin { t } else { nil }
         if tag.map({ $0[...].find("oomd") == nil }) ?? true, let eo = KernelOOMMessages.earlyoom(m) {
-            if eo.signal == "SIGKILL", let last = lastEarlyoom, last.pid == eo.pid, last.comm == eo.comm {
-                // earlyoom escalates to SIGKILL when SIGTERM was not enough: same kill.
+            if let last = lastEarlyoom, last.pid == eo.pid, last.comm == eo.comm,
+                abs((line.epochMicros ?? 0) - (last.epoch ?? 0)) <= 60_000_000
+            {
+                // earlyoom repeats SIGTERM while the victim lives and escalates to SIGKILL
+                // when that was not enough: one kill.
                 return true
             }
-            lastEarlyoom = (eo.pid, eo.comm)
+            lastEarlyoom = (eo.pid, eo.comm, line.epochMicros)
             var v = OOMEvent.Victim(pid: eo.pid, comm: eo.comm)
             v.uid = eo.uid
             v.score = eo.score
@@ -392,7 +497,8 @@ public struct OOMReportAssembler: Sendable {
         }
         if let cg = KernelOOMMessages.systemdOomd(m) {
             let name = cg.split(separator: "/").last.map(String.init) ?? cg
-            var v = OOMEvent.Victim(pid: 0, comm: name)
+            // systemd-oomd kills a cgroup and names no process: the pid is unknown.
+            var v = OOMEvent.Victim(pid: nil, comm: name)
             v.cgroup = cg
             if name.hasSuffix(".service") || name.hasSuffix(".scope") || name.hasSuffix(".slice") {
                 v.unit = name
@@ -409,7 +515,13 @@ public struct OOMReportAssembler: Sendable {
         e.host = line.host
         e.bootID = line.bootID
         e.raw = line.raw
-        e.assignStableID()
+        var detail = ""
+        if e.source == .systemdOomd {
+            // No pid and no sizes: the message's figures and the second it was logged.
+            detail = (e.victim.cgroup ?? "") + "|" + (e.time.map { String($0.prefix(19)) } ?? "")
+            if let r = line.message[...].find(" due to ") { detail += "|" + line.message[r.lowerBound...] }
+        }
+        e.id = OOMEvent.stableID(source: e.source, victim: e.victim, detail: detail)
         out += flush()
         out.append(e)
     }

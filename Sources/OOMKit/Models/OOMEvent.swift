@@ -17,7 +17,8 @@ public struct OOMEvent: Codable, Sendable, Equatable {
 
     /// The process the killer chose.
     public struct Victim: Codable, Sendable, Equatable {
-        public var pid: Int
+        /// `nil` when the killer does not name a process (systemd-oomd kills a cgroup).
+        public var pid: Int?
         public var comm: String
         public var uid: Int?
         public var totalVmKB: Int64?
@@ -38,7 +39,7 @@ public struct OOMEvent: Codable, Sendable, Equatable {
         /// Total RSS as a userspace killer reported it (earlyoom's `VmRSS`).
         public var rssKB: Int64?
 
-        public init(pid: Int, comm: String) {
+        public init(pid: Int?, comm: String) {
             self.pid = pid
             self.comm = comm
         }
@@ -157,6 +158,9 @@ public struct OOMEvent: Codable, Sendable, Equatable {
     public var reaped: Reaped?
     /// The report's lines as read.
     public var raw: String?
+    /// `true` when the report was cut off after the victim was named (no `Killed process`
+    /// line was read): the kill is certain, the victim's sizes are not known.
+    public var partial: Bool?
 
     /// What `oom_reaper: reaped process …` said.
     public struct Reaped: Codable, Sendable, Equatable {
@@ -186,39 +190,69 @@ public struct OOMEvent: Codable, Sendable, Equatable {
         case uptimeS = "uptime_s"
         case scope, victim, trigger, memcg, candidates, constraint, cpuset
         case memsAllowed = "mems_allowed"
-        case reaped, raw
+        case reaped, raw, partial
     }
 }
 
 extension OOMEvent {
-    /// The id this kill gets from what identifies it: who killed, which boot (or host),
-    /// when (kernel uptime, else wall time) and which process. Agent restarts, re-scans
-    /// and re-sends all produce the same id, so the collector stores each kill once.
+    /// The id of a kill, built only from what every container of the same log line
+    /// carries: the killer, the victim's pid and comm, and the figures printed on the
+    /// victim's own line (`Killed process N (comm) total-vm:… anon-rss:… file-rss:…
+    /// shmem-rss:… UID:… pgtables:… oom_score_adj:…`; earlyoom's badness and VmRSS).
+    ///
+    /// Deliberately not in it: the boot id and the host name (a plain `dmesg` file has
+    /// neither), the kernel uptime (`dmesg -T` and most syslog files drop it) and the
+    /// wall-clock time (it depends on the container, the time zone and, for syslog, a
+    /// guessed year). So `/dev/kmsg`, `dmesg`, `dmesg -T`, syslog and the journal give one
+    /// kill the same id, and agent restarts, re-scans and re-sends store it once.
+    ///
+    /// systemd-oomd names no pid and no sizes: its kills are told apart by the killed
+    /// cgroup, the pressure figures of the message and the wall-clock second. A partial
+    /// event (no victim line) is keyed on what it has and is marked as such, so it never
+    /// takes the id of the complete event. See docs/event-ids.md for the limits.
     public static func stableID(
         source: Source,
-        bootID: String?,
-        host: String?,
-        uptimeS: Double?,
-        time: String?,
-        pid: Int,
-        comm: String
+        victim: Victim,
+        partial: Bool = false,
+        detail: String = ""
     ) -> String {
-        var key = source.rawValue
-        key += "|" + (bootID ?? host ?? "")
-        if let uptimeS {
-            // Microseconds, the kernel's own resolution: formatting a Double could differ.
-            key += "|u" + String(Int64((uptimeS * 1_000_000).rounded()))
-        } else {
-            key += "|t" + (time ?? "")
-        }
-        key += "|" + String(pid) + "|" + comm
+        var key = "v2|" + source.rawValue
+        key += "|" + (victim.pid.map { String($0) } ?? "-") + "|" + victim.comm
+        if partial { key += "|partial" }
+        let numbers: [Int64?] = [
+            victim.uid.map(Int64.init), victim.totalVmKB, victim.anonRssKB, victim.fileRssKB, victim.shmemRssKB,
+            victim.pgtablesKB, victim.oomScoreAdj.map(Int64.init), victim.score.map(Int64.init), victim.rssKB,
+        ]
+        for n in numbers { key += "|" + (n.map { String($0) } ?? "") }
+        key += "|" + detail
         return String(SHA256.hex(of: Array(key.utf8)).prefix(32))
     }
 
-    /// Fills `id` from the event's own fields.
+    /// Fills `id` from the event's own fields (see ``stableID(source:victim:partial:detail:)``),
+    /// for events that did not come through ``OOMReportAssembler`` (which sets it from the
+    /// victim line alone, before the report's other lines add to the victim).
     public mutating func assignStableID() {
-        id = Self.stableID(
-            source: source, bootID: bootID, host: host, uptimeS: uptimeS, time: time,
-            pid: victim.pid, comm: victim.comm)
+        var detail = ""
+        if source == .systemdOomd {
+            // No pid, no sizes: the message's figures and the second it was logged.
+            detail = (victim.cgroup ?? "") + "|" + (time.map { String($0.prefix(19)) } ?? "")
+        }
+        id = Self.stableID(source: source, victim: idVictim, partial: partial == true, detail: detail)
+    }
+
+    /// The victim as the log line printed it: what the agent adds later (cmdline, cgroup
+    /// from its own samples) must not change the id.
+    private var idVictim: Victim {
+        var v = Victim(pid: victim.pid, comm: victim.comm)
+        v.uid = victim.uid
+        v.totalVmKB = victim.totalVmKB
+        v.anonRssKB = victim.anonRssKB
+        v.fileRssKB = victim.fileRssKB
+        v.shmemRssKB = victim.shmemRssKB
+        v.pgtablesKB = victim.pgtablesKB
+        v.oomScoreAdj = victim.oomScoreAdj
+        v.score = victim.score
+        v.rssKB = victim.rssKB
+        return v
     }
 }

@@ -30,7 +30,7 @@ enum EventDetailView {
         field("Scope", [e.scope?.rawValue, e.constraint.map { "(\($0))" }].compactMap { $0 }.joined(separator: " "))
 
         heading("Victim")
-        field("Process", "\(v.comm) (pid \(v.pid)\(v.uid.map { ", uid \($0)" } ?? ""))")
+        field("Process", "\(v.comm) (pid \(v.pid.map(String.init) ?? "unknown")\(v.uid.map { ", uid \($0)" } ?? ""))")
         field("RSS", rssText(v))
         field("Total VM", v.totalVmKB.map { Sizes.format(kb: $0) })
         field("Page tables", v.pgtablesKB.map { Sizes.format(kb: $0) })
@@ -98,7 +98,7 @@ enum EventDetailView {
         return "\(Sizes.format(kb: total)) (\(detail))"
     }
 
-    static func candidateTable(_ candidates: [OOMEvent.Candidate], victimPID: Int) -> Table {
+    static func candidateTable(_ candidates: [OOMEvent.Candidate], victimPID: Int?) -> Table {
         var table = Table([
             .init(" PID", alignRight: true),
             .init("UID", alignRight: true),

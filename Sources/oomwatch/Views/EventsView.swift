@@ -20,7 +20,7 @@ enum EventsView {
                 Table.Cell(event.host ?? "-"),
                 Table.Cell(event.source.rawValue),
                 Table.Cell(event.scope?.rawValue ?? "-"),
-                Table.Cell(String(event.victim.pid)),
+                Table.Cell(event.victim.pid.map(String.init) ?? "-"),
                 Table.Cell(event.victim.comm, .bold),
                 Table.Cell(Sizes.format(kb: event.victimRssKB)),
                 Table.Cell(event.victimPlace ?? "-"),
@@ -40,7 +40,8 @@ enum EventsView {
     static func csvRow(_ e: OOMEvent) -> [String?] {
         let v = e.victim
         return [
-            e.id, e.time, e.host, e.bootID, e.source.rawValue, e.scope?.rawValue, e.constraint, String(v.pid), v.comm,
+            e.id, e.time, e.host, e.bootID, e.source.rawValue, e.scope?.rawValue, e.constraint, v.pid.map(String.init),
+            v.comm,
             v.uid.map(String.init), e.victimRssKB.map(String.init), v.anonRssKB.map(String.init),
             v.fileRssKB.map(String.init), v.shmemRssKB.map(String.init), v.totalVmKB.map(String.init),
             v.pgtablesKB.map(String.init), v.oomScoreAdj.map(String.init), v.unit, v.containerID, v.cgroup,
@@ -61,7 +62,9 @@ enum EventsView {
         parts.append(e.time.flatMap(RFC3339.parse).map(Times.absolute) ?? "-")
         parts.append(TextWidth.sanitized(e.host ?? "-"))
         parts.append(e.source.rawValue + (e.scope.map { "/" + $0.rawValue } ?? ""))
-        parts.append("killed " + style.apply(.bold, TextWidth.sanitized(e.victim.comm)) + " (pid \(e.victim.pid))")
+        parts.append(
+            "killed " + style.apply(.bold, TextWidth.sanitized(e.victim.comm))
+                + (e.victim.pid.map { " (pid \($0))" } ?? ""))
         if let rss = e.victimRssKB { parts.append("rss " + Sizes.format(kb: rss)) }
         if let place = e.victimPlace { parts.append(TextWidth.sanitized(place)) }
         parts.append(style.apply(.dim, e.id))
