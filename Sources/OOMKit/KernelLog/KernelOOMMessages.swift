@@ -37,14 +37,12 @@ enum KernelOOMMessages {
     }
 
     /// The process name that ends `text` (what precedes ` invoked oom-killer:`). The kernel
-    /// keeps at most 15 bytes of a name, so anything longer is a container prefix the line
-    /// parser did not know (a line number, a quoting mark, a timestamp): the name is then
-    /// what follows its last `] ` or `: ` within the last 15 bytes, else its last 15 bytes.
+    /// keeps at most 15 bytes of a name, so anything before them is a container prefix the
+    /// line parser did not know (a timestamp, a tag); within them, so is anything up to a
+    /// `] ` or `: `, which no thread name the kernel prints contains.
     /// `nil` when no name is left or the text spans an escaped newline.
     static func commBefore(_ text: Substring) -> String? {
         guard !text.isEmpty, !text.contains("\n") else { return nil }
-        let u = text.utf8
-        guard u.count > 15 else { return String(text) }
         let tail = text.utf8.suffix(15)
         var start = tail.startIndex
         var i = tail.startIndex

@@ -59,7 +59,10 @@ public struct LogLineParser: Sendable {
         // container: the line parses as it would without it.
         while let f = b.first, f == 0x20 || f == 0x09 { b.removeFirst() }
         guard !b.isEmpty else { return nil }
-        if b.starts(with: Array("-- ".utf8)) {
+        // journalctl's separators, also behind a quoting mark or a line number.
+        let sep = b.drop { $0 == 0x3E || $0 == 0x20 || $0 == 0x09 || $0 == 0x3A || $0 == 0x2E || Self.isDigit($0) }
+        if sep.starts(with: Array("-- ".utf8)) {
+            let b = sep
             if let id = journalBootSeparator(b) {
                 bootID = id
                 return nil
@@ -71,7 +74,7 @@ public struct LogLineParser: Sendable {
         if line == nil, let anchored = afterUnknownPrefix(b, raw: raw) {
             line = anchored
         }
-        var out = line ?? LogLine(message: String(decoding: b, as: UTF8.self), origin: .unknown, raw: raw)
+        var out = line ?? LogLine(message: String(decoding: Self.withoutPastePrefix(b), as: UTF8.self), raw: raw)
         if out.bootID == nil { out.bootID = bootID }
         return out
     }
@@ -95,6 +98,33 @@ public struct LogLineParser: Sendable {
             i = j
         }
         return nil
+    }
+
+    /// A bare line without what pasting adds in front: quoting marks (`> `, `>> `) and a
+    /// line number (`12 `, `12: `, `0012. `, `12) `). Bare kernel lines that matter start
+    /// with a letter or `[`, so nothing of theirs is lost.
+    static func withoutPastePrefix(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
+        var b = line
+        while b.first == 0x3E {
+            b = b.dropFirst()
+            while let f = b.first, f == 0x20 || f == 0x09 { b = b.dropFirst() }
+        }
+        var i = b.startIndex
+        while i < b.endIndex, isDigit(b[i]), i - b.startIndex < 9 { i += 1 }
+        if i > b.startIndex, i < b.endIndex {
+            var j = i
+            if b[j] == 0x3A || b[j] == 0x2E || b[j] == 0x29 { j += 1 }
+            if j < b.endIndex, b[j] == 0x20 || b[j] == 0x09 {
+                while j < b.endIndex, b[j] == 0x20 || b[j] == 0x09 { j += 1 }
+                // `0 pages in swap cache` (Mem-Info) is a kernel line, not a numbered one:
+                // only a letter or `[` after the number counts, and the kernel's own
+                // numeric lines do not matter to the parser either way.
+                if j < b.endIndex, b[j] == 0x5B || (b[j] >= 0x41 && b[j] <= 0x5A) || isLower(b[j]) {
+                    b = b[j...]
+                }
+            }
+        }
+        return b
     }
 
     /// The line's container, recognised from its first byte, or `nil` for a bare line.
