@@ -67,7 +67,7 @@ public struct Backfill: Sendable {
     /// agent's backoff up to `attempts` times in a row, then `BackfillError` says so (the
     /// events stay spooled). A batch the collector refuses is dropped and counted.
     public func deliver(
-        attempts: Int = 5, backoff initial: Double = 1, maximum: Double = 30
+        attempts: Int = 3, backoff initial: Double = 1, maximum: Double = 30
     ) async throws(BackfillError) -> Summary {
         var summary = Summary()
         var failures = 0

@@ -42,7 +42,7 @@ struct ScanCommandTests {
             kills: [(880, "numactl"), (990, "taskset"), (1010, "hog"), (1020, "hog2")]),
         Expectation(
             fixture: "journal-json.log",
-            kills: [(1234, "Web Content"), (4242, "firefox"), (0, "app-gnome-code-5555.scope")]),
+            kills: [(1234, "Web Content"), (4242, "firefox"), (nil, "app-gnome-code-5555.scope")]),
         Expectation(fixture: "negatives.log", kills: []),
     ]
 

@@ -67,6 +67,39 @@ import Testing
         }
     }
 
+    /// Reports indented, prefixed (line numbers, quoting marks, a syslog column) and cut
+    /// at a random line, as people paste them: every kill found is one of the original's
+    /// victims with its exact name, the fast path agrees, and an uncut paste finds them all.
+    @Test func pastedPrefixedAndTruncatedReports() throws {
+        var rng = SplitMix64(seed: 0x0BAD_CAFE)
+        let prefixes = ["  ", "\t", "> ", ">> ", "1: ", "  42 ", "0007) ", "| "]
+        for round in 0..<80 {
+            let name = Self.corpus[Int(rng.next() % UInt64(Self.corpus.count))]
+            let original = try scanFixture(name)
+            let victims = Set(original.map { "\($0.victim.pid.map(String.init) ?? "-") \($0.victim.comm)" })
+            var lines = try Fixture.text(name).split(separator: "\n").map(String.init)
+            // One paste style for the whole text (a person pastes a block at once) or one
+            // per line (a file of quoted fragments).
+            let perLine = round % 2 == 1
+            let style = prefixes[Int(rng.next() % UInt64(prefixes.count))]
+            for i in lines.indices {
+                lines[i] = (perLine ? prefixes[Int(rng.next() % UInt64(prefixes.count))] : style) + lines[i]
+            }
+            let cut = round % 3 == 0 ? Int(rng.next() % UInt64(lines.count + 1)) : lines.count
+            let bytes = Array((lines.prefix(cut).joined(separator: "\n") + "\n").utf8)
+            let events = scan(bytes)
+            check(events, "round \(round) \(name)")
+            #expect(scan(bytes, fastPath: false) == events, "round \(round) \(name)")
+            for e in events {
+                let key = "\(e.victim.pid.map(String.init) ?? "-") \(e.victim.comm)"
+                #expect(victims.contains(key), "round \(round) \(name): \(key)")
+            }
+            if cut == lines.count, !perLine {
+                #expect(events.map(\.id) == original.map(\.id), "round \(round) \(name) '\(style)'")
+            }
+        }
+    }
+
     @Test func truncatedAtEveryByteOfAReport() throws {
         let bytes = try Fixture.bytes("kernel-5.4-kmsg-split.log")
         for cut in stride(from: 0, through: bytes.count, by: 3) {
