@@ -370,7 +370,7 @@ components:
       type: object
       required: [id, source, victim]
       properties:
-        id: {type: string, maxLength: 128, pattern: "^[A-Za-z0-9._:-]+$"}
+        id: {type: string, maxLength: 128, pattern: "^[A-Za-z0-9._:-]+$", description: "the same kill has the same id in every log it is read from; the collector keeps the id it is sent (docs/event-ids.md)"}
         host: {type: string}
         boot_id: {type: string}
         source: {type: string, enum: [kernel, systemd-oomd, earlyoom]}
@@ -379,9 +379,9 @@ components:
         scope: {type: string, enum: [global, memcg, cpuset, mempolicy]}
         victim:
           type: object
-          required: [pid, comm]
+          required: [comm]
           properties:
-            pid: {type: integer}
+            pid: {type: integer, nullable: true, description: "null when the killer names no process (systemd-oomd kills a cgroup)"}
             comm: {type: string}
             uid: {type: integer}
             total_vm_kb: {type: integer}
@@ -397,6 +397,7 @@ components:
             pod_uid: {type: string}
             cmdline: {type: string}
             last_rss_kb: {type: integer}
+            rss_kb: {type: integer, description: "total RSS as a userspace killer reported it (earlyoom's VmRSS)"}
         trigger:
           type: object
           properties:
@@ -442,6 +443,9 @@ components:
             file_rss_kb: {type: integer}
             shmem_rss_kb: {type: integer}
         raw: {type: string}
+        partial:
+          type: boolean
+          description: true when the report was cut off after the victim was named (no `Killed process` line was read)
     HostStatus:
       type: object
       required: [host, last_seen, stale, kills_24h]
