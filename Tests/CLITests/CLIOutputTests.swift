@@ -83,12 +83,12 @@ import Testing
             #expect(
                 r.stdout == """
                     TIME     HOST                                       SOURCE        SCOPE     PID  COMM               RSS  UNIT/CONTAINER          ID
-                    4m ago   web-1                                      kernel        memcg    4242  java           1.5 GiB  app.service             6503443227dab8b0b447258a30e96b0e
-                    45m ago  batch-worker-with-a-very-long-hostname-01  systemd-oomd  -       31337  worker,1       1.0 GiB  container 0123456789ab  8369fe34fe2caf7c960ab8f97329518f
-                    2h ago   web-1                                      kernel        memcg    4300  java           1.3 GiB  -                       98d664bbc3df4c22b99a3764dc990899
-                    10h ago  db-1                                       earlyoom      -         666  evil?[2Jname  10.0 MiB  -                       d03bbf97ea49719e94de691267dab658
-                    27h ago  web-1                                      kernel        memcg    4100  java           1.2 GiB  -                       cfdb4f3d29e55fb20a56d82619682454
-                    3d ago   db-1                                       kernel        global    777  postgres      48.0 GiB  postgresql.service      d9ebc5e53fd7abfc3a3451a89e8da82f
+                    4m ago   web-1                                      kernel        memcg    4242  java           1.5 GiB  app.service             fbcbe1377598b919621a3be7b434ba09
+                    45m ago  batch-worker-with-a-very-long-hostname-01  systemd-oomd  -       31337  worker,1       1.0 GiB  container 0123456789ab  5c1bdd7d983d4d799ed826b23a5c6fe5
+                    2h ago   web-1                                      kernel        memcg    4300  java           1.3 GiB  -                       f298b36f8ff9d461d12c2712875aae4b
+                    10h ago  db-1                                       earlyoom      -         666  evil?[2Jname  10.0 MiB  -                       696d9966b45019234ecb261661b3cd0a
+                    27h ago  web-1                                      kernel        memcg    4100  java           1.2 GiB  -                       882e40124e4e4e07df70cd59ec992247
+                    3d ago   db-1                                       kernel        global    777  postgres      48.0 GiB  postgresql.service      31955dee3d13a70323b18bfd5395bd73
 
                     """)
             // A process name cannot send escape sequences to the terminal.
@@ -101,7 +101,7 @@ import Testing
             #expect(
                 absolute.stdout == """
                     TIME                  HOST  COMM           RSS  ID
-                    2026-11-28T04:00:00Z  db-1  evil?[2…  10.0 MiB  d03bbf97ea49719e94de691267dab658
+                    2026-11-28T04:00:00Z  db-1  evil?[2…  10.0 MiB  696d9966b45019234ecb261661b3cd0a
 
                     """)
         }
@@ -183,7 +183,7 @@ import Testing
             #expect(r.status == 0)
             #expect(
                 r.stdout == """
-                    Event       6503443227dab8b0b447258a30e96b0e
+                    Event       fbcbe1377598b919621a3be7b434ba09
                     Time        2026-11-28T13:56:00Z (4m ago)
                     Host        web-1
                     Boot        boot-web-1
