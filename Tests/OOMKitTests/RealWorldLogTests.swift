@@ -249,6 +249,7 @@ import Testing
             #"{"_TRANSPORT":"kernel","_BOOT_ID":"0123456789abcdef0123456789abcdef","_HOSTNAME":"box","_SOURCE_MONOTONIC_TIMESTAMP":"105122417","__REALTIME_TIMESTAMP":"1796166062000000","MESSAGE":""#
                 + msg + #""}"#,
             "  > 12: [  105.122417] " + msg,
+            "2026-12-01T23:01:02.123456789Z [  105.122417] " + msg,
         ]
         let ids = forms.map { scan($0 + "\n").map(\.id) }
         #expect(ids.allSatisfy { $0.count == 1 })

@@ -282,11 +282,21 @@ public struct LogLineParser: Sendable {
         if let (host, tag, msg, pid) = Self.hostTagMessage(rest), tag == "kernel" || pid || host.contains(".") {
             return kernelOrProgram(tag: tag, message: msg, epochMicros: epoch, host: host, raw: raw)
         }
+        // `dmesg --time-format iso`, or a container's own timestamp (`docker logs -t`) in
+        // front of a dmesg line that still has its `[ uptime]`.
         var msg = rest
+        var uptime: Int64?
+        if msg.first == 0x5B, let close = msg.prefix(32).firstIndex(of: 0x5D),
+            let micros = Self.uptimeMicros(msg[(msg.startIndex + 1)..<close])
+        {
+            uptime = micros
+            msg = msg[(close + 1)...]
+            if msg.first == 0x20 { msg = msg.dropFirst() }
+        }
         let caller = Self.callerBracket(&msg)
         if caller != nil, msg.first == 0x20 { msg = msg.dropFirst() }
         return LogLine(
-            message: String(decoding: msg, as: UTF8.self), epochMicros: epoch, origin: .kernel,
+            message: String(decoding: msg, as: UTF8.self), uptimeMicros: uptime, epochMicros: epoch, origin: .kernel,
             callerID: caller, raw: raw)
     }
 
@@ -465,7 +475,6 @@ public struct LogLineParser: Sendable {
         // The day is the number among the words before the clock; the month is a word next
         // to it (after a leading weekday, or the first word when there is none).
         let front = Array(words[(words.count - 4)..<(words.count - 2)])
-        let lead = words.count == 5 ? [words[0]] : []
         func dayNumber(_ w: ArraySlice<UInt8>) -> Int? {
             var t = w
             if t.last == 0x2E { t = t.dropLast() }
@@ -481,7 +490,7 @@ public struct LogLineParser: Sendable {
             day = d
             monthWord = front[1]
         }
-        guard let day, let monthWord, lead.count + front.count >= 2 else { return nil }
+        guard let day, let monthWord else { return nil }
         guard let month = Self.monthNumber(monthWord), (1...31).contains(day) else { return .some(nil) }
         return RFC3339.days(fromCivil: Int64(year), month, day) * 86_400_000_000 + clock
     }
