@@ -30,6 +30,28 @@ import Testing
         #expect(f.cursor?.sequence == 425)
     }
 
+    /// Issue 19.2: a file name with an escaped newline (`\x0a`) that the kernel prints in a
+    /// record, as an exec with an empty argv makes it, is one record: the follower forges
+    /// no kill and opens no report from the text after it; a real kill that follows is
+    /// reported with only its own fields.
+    @Test func escapedNewlineInARecordForgesNoKill() throws {
+        let bytes = try #require(
+            try FileIO.readAll(TestSupport.fixtures + "/kmsg/kmsg-escaped-newline-attack.log"))
+        var f = KernelLogFollower(bootID: "b1", cursor: nil, bootEpochMicros: 1_700_000_000_000_000)
+        var events: [OOMEvent] = []
+        for r in bytes.split(separator: 10) { events += f.handle(r[...]) }
+        events += f.idle()
+        #expect(events.isEmpty)
+        let real = Array(
+            "6,904,7000400,-;Killed process 99 (hog) total-vm:5kB, anon-rss:4kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:1kB oom_score_adj:0"
+                .utf8)
+        events += f.handle(real[...])
+        events += f.idle()
+        #expect(events.map(\.victim.pid) == [99])
+        #expect(events.first?.trigger == nil)
+        #expect(f.cursor?.sequence == 904)
+    }
+
     @Test func resumesAfterCursorWithoutRepeats() throws {
         let records = try Self.records()
         // Stop in the middle of the report: the cursor must point before its header.
