@@ -250,10 +250,47 @@ import Testing
                 + msg + #""}"#,
             "  > 12: [  105.122417] " + msg,
             "2026-12-01T23:01:02.123456789Z [  105.122417] " + msg,
+            "Dec  1 23:01:02 kernel: [  105.122417] " + msg,
+            "Dec  1 23:01:02   kernel: " + msg,
         ]
         let ids = forms.map { scan($0 + "\n").map(\.id) }
+        // Syslog without a host name still has its time.
+        #expect(scan(forms[8] + "\n").first?.time != nil)
+        #expect(scan(forms[8] + "\n").first?.uptimeS == 105.122417)
         #expect(ids.allSatisfy { $0.count == 1 })
         #expect(Set(ids.flatMap { $0 }).count == 1, "\(ids)")
+    }
+
+    /// `journalctl -k -o export` (and `-o verbose`, indented): the kill in its MESSAGE field.
+    @Test func journalExportAndVerbose() {
+        let export = """
+            __CURSOR=s=1;i=2
+            __REALTIME_TIMESTAMP=1764300000000000
+            _BOOT_ID=0123456789abcdef0123456789abcdef
+            _TRANSPORT=kernel
+            MESSAGE=stress invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0
+            _SOURCE_MONOTONIC_TIMESTAMP=105122417
+
+            __CURSOR=s=1;i=3
+            _TRANSPORT=kernel
+            MESSAGE=Memory cgroup out of memory: Killed process 2208 (stress) total-vm:9000kB, anon-rss:8000kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:60kB oom_score_adj:0
+
+
+            """
+        for text in [
+            export,
+            export.split(separator: "\n", omittingEmptySubsequences: false).map { "    " + $0 }.joined(separator: "\n"),
+        ] {
+            let events = scan(text)
+            #expect(events.map(\.victim.pid) == [2208])
+            #expect(events.first?.trigger?.comm == "stress")
+            #expect(events.first?.scope == .memcg)
+            #expect(
+                events.first?.id
+                    == scan(
+                        "[ 1.0] Memory cgroup out of memory: Killed process 2208 (stress) total-vm:9000kB, anon-rss:8000kB, file-rss:0kB, shmem-rss:0kB, UID:0 pgtables:60kB oom_score_adj:0\n"
+                    ).first?.id)
+        }
     }
 
     /// Cut at any line, a report gives no more than its kill, and no false one.

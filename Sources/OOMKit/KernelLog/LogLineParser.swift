@@ -105,6 +105,9 @@ public struct LogLineParser: Sendable {
     /// with a letter or `[`, so nothing of theirs is lost.
     static func withoutPastePrefix(_ line: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         var b = line
+        // `journalctl -o export` / `-o verbose`: one field a line; the message is the text.
+        let field = Array("MESSAGE=".utf8)
+        if b.starts(with: field) { return b.dropFirst(field.count) }
         while b.first == 0x3E {
             b = b.dropFirst()
             while let f = b.first, f == 0x20 || f == 0x09 { b = b.dropFirst() }
@@ -339,7 +342,10 @@ public struct LogLineParser: Sendable {
         i += 1
         guard let clock = Self.clock(b, &i), i < b.endIndex, b[i] == 0x20 else { return nil }
         i += 1
-        guard let (host, tag, msg, _) = Self.hostTagMessage(b[i...]) else { return nil }
+        // No host name at all (`Apr 18 00:37:34 kernel: …`): the first word is the tag.
+        let word = b[i...].prefix { $0 != 0x20 }
+        let noHost = word.last == 0x3A && word.count > 1
+        guard let (host, tag, msg, _) = Self.hostTagMessage(noHost ? b[(i - 1)...] : b[i...]) else { return nil }
         var epoch: Int64?
         if let month, (1...31).contains(day), let ref = options.referenceEpochSeconds {
             epoch = yearlessToUTC(month: month, day: day, clock: clock, reference: ref)
