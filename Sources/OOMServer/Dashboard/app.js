@@ -4,6 +4,9 @@
 // setAttribute, never as markup: process names are chosen by whoever runs the process.
 'use strict';
 
+// systemd-oomd kills a cgroup and names no process: its victim has no pid.
+const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pid);
+
 (() => {
   const TOKEN_KEY = 'oomwatch.token';
   const REFRESH_MS = 15000;
@@ -670,10 +673,10 @@
     }
     const vb = el('button', {
       type: 'button', class: 'linklike victim-name', 'data-testid': 'kill-victim', text: v.comm || '?',
-      'aria-label': `Details of the kill of ${v.comm || 'unknown'} (pid ${v.pid})`,
+      'aria-label': `Details of the kill of ${v.comm || 'unknown'} (pid ${pidText(v)})`,
     });
     vb.addEventListener('click', () => openKill(ev));
-    tr.append(el('td', { class: 'victim-cell' }, vb, el('span', { class: 'sub', text: `pid ${v.pid}` + (ev.source && ev.source !== 'kernel' ? ' · ' + ev.source : '') })));
+    tr.append(el('td', { class: 'victim-cell' }, vb, el('span', { class: 'sub', text: `pid ${pidText(v)}` + (ev.source && ev.source !== 'kernel' ? ' · ' + ev.source : '') })));
     tr.append(el('td', { class: 'num', text: fmtKB(victimRSS(ev)) }));
     tr.append(el('td', null, scopeBadge(ev)));
     if (withHost) {
@@ -713,14 +716,14 @@
     const v = ev.victim || {};
     state.openKillHost = ev.host || null;
     $('kill-host').hidden = !ev.host;
-    $('kill-title').textContent = `${v.comm || '?'} (pid ${v.pid}) killed on ${ev.host || 'unknown host'}`;
+    $('kill-title').textContent = `${v.comm || '?'} (pid ${pidText(v)}) killed on ${ev.host || 'unknown host'}`;
     const dl = $('kill-facts');
     dl.replaceChildren();
     fact(dl, 'Time', ev.time ? `${fmtTime(ev.time)} (${fmtAgo(ev.time)})` : null);
     fact(dl, 'Host', ev.host);
     fact(dl, 'Source', ev.source);
     fact(dl, 'Scope', [ev.scope, ev.constraint].filter(Boolean).join(' · '));
-    fact(dl, 'Victim', `${v.comm} · pid ${v.pid}` + (v.uid !== undefined && v.uid !== null ? ` · uid ${v.uid}` : ''));
+    fact(dl, 'Victim', `${v.comm} · pid ${pidText(v)}` + (v.uid !== undefined && v.uid !== null ? ` · uid ${v.uid}` : ''));
     fact(dl, 'RSS at kill', victimRSS(ev) === null ? null : `${fmtKB(victimRSS(ev))} (anon ${fmtKB(v.anon_rss_kb)}, file ${fmtKB(v.file_rss_kb)}, shmem ${fmtKB(v.shmem_rss_kb)})`);
     fact(dl, 'Total VM', v.total_vm_kb !== undefined ? fmtKB(v.total_vm_kb) : null);
     fact(dl, 'Page tables', v.pgtables_kb !== undefined ? fmtKB(v.pgtables_kb) : null);
