@@ -515,12 +515,9 @@ public struct OOMReportAssembler: Sendable {
         e.host = line.host
         e.bootID = line.bootID
         e.raw = line.raw
-        var detail = ""
-        if e.source == .systemdOomd {
-            // No pid and no sizes: the message's figures and the second it was logged.
-            detail = (e.victim.cgroup ?? "") + "|" + (e.time.map { String($0.prefix(19)) } ?? "")
-            if let r = line.message[...].find(" due to ") { detail += "|" + line.message[r.lowerBound...] }
-        }
+        let detail =
+            e.source == .systemdOomd
+            ? OOMEvent.oomdDetail(cgroup: e.victim.cgroup, time: e.time, message: line.message[...]) : ""
         e.id = OOMEvent.stableID(source: e.source, victim: e.victim, detail: detail)
         out += flush()
         out.append(e)

@@ -232,12 +232,16 @@ extension OOMEvent {
     /// for events that did not come through ``OOMReportAssembler`` (which sets it from the
     /// victim line alone, before the report's other lines add to the victim).
     public mutating func assignStableID() {
-        var detail = ""
-        if source == .systemdOomd {
-            // No pid, no sizes: the message's figures and the second it was logged.
-            detail = (victim.cgroup ?? "") + "|" + (time.map { String($0.prefix(19)) } ?? "")
-        }
+        let detail = source == .systemdOomd ? Self.oomdDetail(cgroup: victim.cgroup, time: time, message: nil) : ""
         id = Self.stableID(source: source, victim: idVictim, partial: partial == true, detail: detail)
+    }
+
+    /// What tells systemd-oomd kills apart, as it names no pid and no sizes: the killed
+    /// cgroup, the UTC second, and the message's figures from ` due to ` on.
+    static func oomdDetail(cgroup: String?, time: String?, message: Substring?) -> String {
+        var detail = (cgroup ?? "") + "|" + (time.map { String($0.prefix(19)) } ?? "")
+        if let message, let r = message.find(" due to ") { detail += "|" + message[r.lowerBound...] }
+        return detail
     }
 
     /// The victim as the log line printed it: what the agent adds later (cmdline, cgroup
