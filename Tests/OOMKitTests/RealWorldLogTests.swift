@@ -252,6 +252,8 @@ import Testing
             "2026-12-01T23:01:02.123456789Z [  105.122417] " + msg,
             "Dec  1 23:01:02 kernel: [  105.122417] " + msg,
             "Dec  1 23:01:02   kernel: " + msg,
+            "Dec  1 23:01:02 box kernel: <4>[  105.122417] " + msg,
+            "[  105.122417]  \t" + msg,
         ]
         let ids = forms.map { scan($0 + "\n").map(\.id) }
         // Syslog without a host name still has its time.

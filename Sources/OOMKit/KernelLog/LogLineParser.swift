@@ -363,6 +363,12 @@ public struct LogLineParser: Sendable {
         if tag == "kernel" {
             var uptime: Int64?
             var caller: String?
+            // Old klogd kept the printk level: `kernel: <4>[ 12.3] msg`.
+            if msg.first == 0x3C, let close = msg.prefix(4).firstIndex(of: 0x3E), close > msg.startIndex + 1,
+                msg[(msg.startIndex + 1)..<close].allSatisfy(Self.isDigit)
+            {
+                msg = msg[(close + 1)...]
+            }
             if msg.first == 0x5B, let close = msg.prefix(32).firstIndex(of: 0x5D),
                 let micros = Self.uptimeMicros(msg[(msg.startIndex + 1)..<close])
             {

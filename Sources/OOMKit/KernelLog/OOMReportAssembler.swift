@@ -120,7 +120,9 @@ public struct OOMReportAssembler: Sendable {
         // One record is one line. Text after an escaped newline inside a record (`\x0a`
         // in /dev/kmsg, a newline in a journal MESSAGE) is data the kernel printed, e.g. a
         // file name, never a line of its own: only its first line is read.
-        let m = line.message[...]
+        // Leading blanks are alignment (a second space after the timestamp, a tab): no line
+        // the parser reads starts with one.
+        let m = line.message[...].drop { $0 == " " || $0 == "\t" }
         handle(m.firstIndex(of: "\n").map { m[..<$0] } ?? m, line: line, appendRaw: true, into: &out)
         return out
     }
