@@ -144,8 +144,13 @@ import Testing
     /// The fast path's byte search finds every needle at every alignment, including the
     /// last bytes of a buffer, and nothing else.
     @Test func fastPathNeedlesAtEveryOffset() {
-        let needles = ["oom", "Kill process", "kill process", "Killed process", "Killed /", "SIG", "-- B"]
-        let misses = ["rfkill:", "oo m", "Kil", "Killed by", "SI G", "-- b", "o", "Kill"]
+        let needles = [
+            "oom", "Kill process", "kill process", "Killed process", "Killed /", "SIG", "-- B", "Killing process",
+            "killing process", "Task in ", "Tasks state",
+        ]
+        let misses = [
+            "rfkill:", "oo m", "Kil", "Killed by", "SI G", "-- b", "o", "Kill", "Task", "Tasks s", "Killing", "Tainted",
+        ]
         for offset in 0..<40 {
             for tail in [0, 1, 5, 17] {
                 let pad = String(repeating: "x", count: offset)

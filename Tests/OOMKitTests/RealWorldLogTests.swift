@@ -81,6 +81,25 @@ import Testing
         #expect(scan(try Fixture.bytes("late-start-memcg-4.14-dmesg.log"), fastPath: false) == events)
     }
 
+    /// A log cut before the report's task table: the table and the victim line still
+    /// give the victim's row, the same with and without the fast path.
+    @Test func reportStartingAtTheTaskTable() throws {
+        let text = """
+            [ 9000.100100] Tasks state (memory values in pages):
+            [ 9000.100101] [  pid  ]   uid  tgid total_vm      rss pgtables_bytes swapents oom_score_adj name
+            [ 9000.100102] [    501]  1000   501   300000   290000  2400000        0          1000 stress-ng
+            [ 9000.100200] oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,mems_allowed=0,global_oom,task_memcg=/user.slice,task=stress-ng,pid=501,uid=1000
+            [ 9000.100300] Out of memory: Killed process 501 (stress-ng) total-vm:1200000kB, anon-rss:1160000kB, file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:2344kB oom_score_adj:1000
+
+            """
+        let events = scan(text)
+        #expect(events.map(\.victim.pid) == [501])
+        #expect(events.first?.candidates?.count == 1)
+        #expect(events.first?.scope == .global)
+        #expect(events.first?.memcg?.task == "/user.slice")
+        #expect(scan(text, fastPath: false) == events)
+    }
+
     @Test func killedProcessVariants() throws {
         let rhel7 = try scanFixture("rhel7-uid-syslog.log")
         #expect(rhel7.map(\.victim.pid) == [2301])

@@ -5,7 +5,7 @@
 /// only the current partial line (at most ``maxLineBytes``) and the open report are kept.
 ///
 /// Fast path: while no report is open, a line can only matter if it contains `oom`,
-/// `Kill[ed] process`, `Killing process`, `Killed /`, `Task in `, `SIG` or `-- B` (every
+/// `Kill[ed] process`, `Killing process`, `Killed /`, `Task in `, `Tasks st`, `SIG` or `-- B` (every
 /// line the assembler can open a report on or complete one with, in any case of its first
 /// letter); the scanner skips from one such spot to the next
 /// over whole chunks (sixteen bytes at a time) instead of parsing every line. Turning
@@ -195,9 +195,11 @@ public struct KernelLogScanner: Sendable {
             return d == 0x65 && e == 0x64 && j + 8 <= n && buf[j + 6] == 0x20
                 && (buf[j + 7] == 0x70 || buf[j + 7] == 0x2F)
         case 0x54:
-            // `Task in /A killed as a result of limit of /B`: a memcg report read from there.
-            return b == 0x61 && j + 8 <= n && c == 0x73 && buf[j + 3] == 0x6B && buf[j + 4] == 0x20
-                && buf[j + 5] == 0x69 && buf[j + 6] == 0x6E && buf[j + 7] == 0x20
+            // `Task in /A killed as a result of limit of /B` (a memcg report read from there)
+            // or `Tasks state (memory values in pages):` (from the task table on).
+            guard b == 0x61, j + 8 <= n, c == 0x73, buf[j + 3] == 0x6B else { return false }
+            if buf[j + 4] == 0x20 { return buf[j + 5] == 0x69 && buf[j + 6] == 0x6E && buf[j + 7] == 0x20 }
+            return buf[j + 4] == 0x73 && buf[j + 5] == 0x20 && buf[j + 6] == 0x73 && buf[j + 7] == 0x74
         case 0x53: return b == 0x49 && c == 0x47  // SIG
         case 0x2D: return b == 0x2D && c == 0x20 && j + 4 <= n && buf[j + 3] == 0x42  // -- B
         default: return false

@@ -289,6 +289,10 @@ public struct OOMReportAssembler: Sendable {
                 report = newReport(line)
                 report!.taskIn = t
                 if appendRaw { addRaw(line) }
+            } else if m.hasPrefix("Tasks state (memory values in pages)") {
+                // 4.15+: the task table's title; a log cut before it still has the table.
+                report = newReport(line)
+                if appendRaw { addRaw(line) }
             }
             return
         }
