@@ -15,7 +15,8 @@ public struct LogLine: Sendable, Equatable {
     }
 
     /// The message text without the container's prefix (`\xNN` escapes already decoded).
-    /// It may hold several lines separated by `\n` (a multi-line kmsg record).
+    /// It may hold a newline (an escaped `\x0a` in a kmsg record, a journal MESSAGE): the
+    /// record is still one line, and ``OOMReportAssembler`` reads only what comes before it.
     public var message: String
     /// Kernel timestamp in microseconds since boot, when the container carries it.
     public var uptimeMicros: Int64?
