@@ -132,3 +132,43 @@ extension Faults {
         #expect(!first.contains("retention failed"), "\(first)")
     }
 }
+
+extension Faults {
+    /// README's backup recipes, on a collector taking writes: `sqlite3 .backup` and
+    /// `VACUUM INTO` give copies that pass `integrity_check` and hold the committed events.
+    @Test func liveBackupsAreConsistent() async throws {
+        guard let bin = Binaries.locate() else { return }
+        let dir = TempDir("backup")
+        defer { dir.remove() }
+        let collector = CollectorProcess(binary: bin.collector, dir: dir.path)
+        try await collector.start()
+        defer { collector.stop() }
+        let port = collector.port
+        let writing = Shared(true)
+        let writer = Task.detached {
+            try await offload {
+                var i = 0
+                while writing.get {
+                    let events = (0..<20).map { eventJSON(id: String(format: "%032x", i * 20 + $0)) }
+                    _ = RawHTTP.ingest(port, token: CollectorProcess.agentToken, batchJSON(host: "b-1", events: events))
+                    i += 1
+                }
+                return i
+            }
+        }
+        try await Task.sleep(for: .seconds(1))
+        let db = collector.dbPath
+        let (s1, o1) = try run("/usr/bin/sqlite3", [db, ".backup '\(dir.path)/backup.sqlite'"])
+        let (s2, o2) = try run("/usr/bin/sqlite3", [db, "VACUUM INTO '\(dir.path)/vacuum.sqlite'"])
+        writing.with { $0 = false }
+        let batches = try await writer.value
+        #expect(s1 == 0, "\(o1)")
+        #expect(s2 == 0, "\(o2)")
+        #expect(batches > 0)
+        for copy in ["backup", "vacuum"] {
+            let path = "\(dir.path)/\(copy).sqlite"
+            #expect(try sqlite(path, "PRAGMA integrity_check") == ["ok"], "\(copy)")
+            #expect(count(path, "SELECT count(*) FROM events") > 0, "\(copy) holds no events")
+        }
+    }
+}

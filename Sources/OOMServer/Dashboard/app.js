@@ -644,7 +644,7 @@
 
   /** A row for an expected host that never reported: its name, "missing", "never". */
   function missingHostRow(name) {
-    const tr = el('tr', { 'data-testid': 'host-row', 'data-host': name, 'data-state': 'missing' });
+    const tr = el('tr', { 'data-testid': 'missing-host-row', 'data-host': name, 'data-state': 'missing' });
     tr.append(el('td', null, el('span', { text: name }), el('span', { class: 'sub hide-sm', text: 'expected, never reported' })));
     tr.append(el('td', null, el('span', { class: 'badge bad', 'data-testid': 'badge-missing', text: 'missing',
       title: 'in the collector\'s expected hosts file, but no agent has reported from it' })));
