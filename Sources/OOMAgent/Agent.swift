@@ -23,9 +23,6 @@ public enum Agent {
                 "host.name": "\(context.identity.host)", "host.boot_id": "\(context.identity.bootID ?? "-")",
                 "collector": "\(config.collector ?? "-")", "state_dir": "\(config.stateDir)",
             ])
-        // The same checks as `oomwatch-agent check`, so a journal shows what is wrong from
-        // the first start; the agent runs either way (it spools until things are fixed).
-        Preflight.log(await Preflight.run(config: config, logger: logger), logger: logger)
         let group = ServiceGroup(
             configuration: .init(
                 services: services(context: context).map {

@@ -39,6 +39,10 @@ public struct UploaderService: Service {
 
     public func run() async throws {
         let logger = context.logger
+        // The same checks as `oomwatch-agent check`, so the journal shows what is wrong from
+        // the first start. Here, not before the group starts: the other services follow the
+        // kernel log meanwhile, and the agent runs either way (it spools until fixed).
+        Preflight.log(await Preflight.run(config: context.config, logger: logger), logger: logger)
         var backoff = UploadBackoff(
             initial: context.config.upload.initialBackoffSeconds,
             maximum: context.config.upload.maxBackoffSeconds)
