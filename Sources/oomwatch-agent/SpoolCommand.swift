@@ -105,8 +105,7 @@ enum SpoolReport {
             if last.ok {
                 out += "last upload: \(last.time) to \(last.collector) delivered\n"
             } else {
-                let status = last.status == 0 ? "" : " (HTTP \(last.status))"
-                out += "last upload: \(last.time) to \(last.collector) failed\(status): \(last.reason)\n"
+                out += "last upload: \(last.time) to \(last.collector) failed: \(last.reason)\n"
                 if let fix = last.fix { out += "  fix: \(fix)\n" }
             }
         } else {
@@ -128,7 +127,10 @@ enum SpoolReport {
             out += "\(size(config.deadLetterMaxBytes))) in \(deadLetter.directory)\n"
             for e in entries {
                 let time = e.header.time.isEmpty ? "(before 0.2)" : e.header.time
-                out += "  \(time)  HTTP \(e.header.status): \(e.header.reason)  "
+                // The reason already starts with "HTTP 400" when the collector said why.
+                let reason =
+                    e.header.reason.hasPrefix("HTTP ") ? e.header.reason : "HTTP \(e.header.status): \(e.header.reason)"
+                out += "  \(time)  \(reason)  "
                 out += "[\(records(events: e.header.events, snapshots: e.header.snapshots))]\n"
             }
             if legacy { out += "  and \(state)/dead-letter.jsonl from an older agent (imported at replay)\n" }

@@ -158,7 +158,7 @@ struct Settings: Sendable {
         guard let text = try readFile(path) else {
             throw .failure("\(origin): token file \(path) does not exist")
         }
-        let token = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).first.map {
+        let token = text.split(whereSeparator: \.isNewline).first.map {
             String(
                 $0.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" })
                     .reversed())

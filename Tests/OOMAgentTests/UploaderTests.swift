@@ -147,6 +147,20 @@ import Testing
         #expect(got == status)
     }
 
+    /// A token file saved with Windows line endings still sends just the token (a CRLF
+    /// is one Character in Swift, so it must not be missed as a line end).
+    @Test func crlfTokenFileSendsTheTokenAlone() async throws {
+        TestSupport.write(dir + "/crlf.token", "good-token\r\n")
+        let u = Uploader(
+            collector: "http://127.0.0.1:\(port)/auth", tokenFile: dir + "/crlf.token",
+            options: HTTPClientOptions(connectTimeoutSeconds: 2, totalTimeoutSeconds: 5), logger: logger)
+        guard case .delivered = await u.send(json: body(events: 1, snapshots: 0)) else {
+            Issue.record("a CRLF token file must authenticate")
+            return
+        }
+        #expect(requests().last?["auth"] as? String == "Bearer good-token")
+    }
+
     @Test func hangingServerTimesOut() async {
         let start = Clock.monotonicNanos()
         let r = await uploader("hang", timeout: 1).send(json: body(events: 1, snapshots: 0))
@@ -333,7 +347,7 @@ import Testing
         #expect(TestSupport.wait(pid) == 0)
         let status = TestSupport.read(dir + "/status.out")
         #expect(status.contains("set aside as malformed: 1 batch (1 event, 0 snapshots"), "\(status)")
-        #expect(status.contains("HTTP 400: HTTP 400: bad field victim.pid"), "\(status)")
+        #expect(status.contains("  HTTP 400: bad field victim.pid  [1 event, 0 snapshots]"), "\(status)")
         #expect(status.contains("oomwatch-agent spool replay"), "\(status)")
         #expect(status.contains("last upload:"), "\(status)")
 

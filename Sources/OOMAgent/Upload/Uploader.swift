@@ -44,7 +44,7 @@ public struct Uploader: Sendable {
     /// The token, read fresh each time so a rotated file takes effect without a restart.
     func token() -> String? {
         guard let tokenFile, let bytes = try? FileIO.readAll(tokenFile) else { return nil }
-        let t = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+        let t = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline)
             .first.map { String($0.filter { $0 != " " && $0 != "\t" }) }
         return (t?.isEmpty ?? true) ? nil : t
     }

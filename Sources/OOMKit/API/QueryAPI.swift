@@ -36,7 +36,7 @@ public enum ExpectedHosts {
     public static func parse(_ text: String) -> [String] {
         var seen = Set<String>()
         var out: [String] = []
-        for line in text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }) {
+        for line in text.split(whereSeparator: \.isNewline) {
             let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
             let name = content.trimmingCharacters(in: " \t")
             if !name.isEmpty, seen.insert(name.lowercased()).inserted { out.append(name) }
