@@ -95,7 +95,9 @@ extension Faults {
         let setAside = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/state/dead-letter")) ?? []
         #expect(setAside.isEmpty, "a refused token must not set batches aside: \(setAside)")
         (status, out) = try await offload { try runAgent(bin.agent, ["spool", "status"] + config) }
-        #expect(status == 0 && out.contains("failed: HTTP 403: this read token may not ingest") && out.contains("fix:"), "\(out)")
+        #expect(
+            status == 0 && out.contains("failed: HTTP 403: this read token may not ingest") && out.contains("fix:"),
+            "\(out)")
     }
 
     /// A collector that cannot bind says which address and why in one line, and SIGTERM
