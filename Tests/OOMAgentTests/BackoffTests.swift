@@ -50,3 +50,15 @@ import Testing
         #expect(UploadBackoff.parseRetryAfter("soon", nowEpochSeconds: 0) == nil)
     }
 }
+
+@Suite struct LogThrottleTests {
+    /// A refused token is logged at the first try, then at most once a minute.
+    @Test func letsOneThroughPerInterval() {
+        var t = LogThrottle(interval: 60)
+        #expect(t.due(now: 100))
+        #expect(!t.due(now: 101))
+        #expect(!t.due(now: 159.9))
+        #expect(t.due(now: 160))
+        #expect(!t.due(now: 200))
+    }
+}
