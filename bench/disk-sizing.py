@@ -96,6 +96,12 @@ class Collector:
         self.proc.wait(timeout=60)
         self.log.close()
 
+    def kill(self):
+        """After a failure: never leave a collector behind."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def size(self):
         return sum(os.path.getsize(self.db + s) for s in ("", "-wal", "-shm") if os.path.exists(self.db + s))
 
@@ -131,6 +137,7 @@ def day_of_snapshots(templates, host, interval, now):
 
 def measure(bindir, templates, hosts, interval):
     workdir = tempfile.mkdtemp(prefix=f"oomwatch-disk-{interval}s-")
+    c = None
     try:
         c = Collector(bindir, workdir)
         now = time.time()
@@ -151,6 +158,8 @@ def measure(bindir, templates, hosts, interval):
         c.stop()
         return c.size(), int(86400 // interval)
     finally:
+        if c:
+            c.kill()
         shutil.rmtree(workdir, ignore_errors=True)
 
 
