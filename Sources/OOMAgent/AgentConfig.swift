@@ -1,3 +1,4 @@
+public import CurlHTTP
 public import OOMKit
 
 /// A setting that makes no sense; the message names the setting and what would work.
@@ -59,6 +60,8 @@ public struct AgentConfig: Sendable, Equatable {
     public var cgroupMax = 50
     public var spoolMaxBytes: Int64 = 64 << 20
     public var spoolSegmentBytes = 512 << 10
+    /// Cap on the batches set aside as malformed (`<state>/dead-letter/`).
+    public var deadLetterMaxBytes: Int64 = 16 << 20
     public var upload = Upload()
     public var journalctlPath = "/usr/bin/journalctl"
     public var logLevel = "info"
@@ -111,6 +114,7 @@ public struct AgentConfig: Sendable, Equatable {
             c.cgroupMax = try layers.int("cgroups.max", default: c.cgroupMax)
             c.spoolMaxBytes = Int64(try layers.double("spool.max_mb", default: 64) * 1024 * 1024)
             c.spoolSegmentBytes = try layers.int("spool.segment_kb", default: 512) * 1024
+            c.deadLetterMaxBytes = Int64(try layers.double("spool.dead_letter_max_mb", default: 16) * 1024 * 1024)
             c.upload.caFile = layers.string("upload.ca_file")
             c.upload.clientCertFile = layers.string("upload.client_cert")
             c.upload.clientKeyFile = layers.string("upload.client_key")
@@ -146,6 +150,9 @@ public struct AgentConfig: Sendable, Equatable {
         guard spoolMaxBytes >= 1 << 20 else {
             throw AgentConfigError("spool.max_mb must be at least 1")
         }
+        guard deadLetterMaxBytes >= 64 << 10 else {
+            throw AgentConfigError("spool.dead_letter_max_mb must be at least 0.0625 (64 kB)")
+        }
         guard spoolSegmentBytes >= 4096, Int64(spoolSegmentBytes) * 4 <= spoolMaxBytes else {
             throw AgentConfigError("spool.segment_kb must be at least 4 and at most a quarter of spool.max_mb")
         }
@@ -168,6 +175,14 @@ public struct AgentConfig: Sendable, Equatable {
             }
         }
         guard !stateDir.isEmpty else { throw AgentConfigError("state_dir must not be empty") }
+    }
+
+    /// The HTTP client settings for uploads (and `check`, `spool replay`).
+    public func httpClientOptions() -> HTTPClientOptions {
+        HTTPClientOptions(
+            caFile: upload.caFile, clientCertFile: upload.clientCertFile, clientKeyFile: upload.clientKeyFile,
+            verifyTLS: upload.verifyTLS, connectTimeoutSeconds: upload.connectTimeoutSeconds,
+            totalTimeoutSeconds: upload.totalTimeoutSeconds, userAgent: "oomwatch-agent/\(AgentContext.version)")
     }
 
     /// For `run`: a collector is required, and the token file must be readable.

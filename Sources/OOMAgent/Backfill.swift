@@ -126,12 +126,7 @@ extension Uploader {
     public init(config c: AgentConfig, logger: Logger) {
         self.init(
             collector: c.collector ?? "http://127.0.0.1:8080", tokenFile: c.tokenFile,
-            options: HTTPClientOptions(
-                caFile: c.upload.caFile, clientCertFile: c.upload.clientCertFile,
-                clientKeyFile: c.upload.clientKeyFile, verifyTLS: c.upload.verifyTLS,
-                connectTimeoutSeconds: c.upload.connectTimeoutSeconds,
-                totalTimeoutSeconds: c.upload.totalTimeoutSeconds,
-                userAgent: "oomwatch-agent/\(AgentContext.version)"),
+            options: c.httpClientOptions(),
             gzipMinBytes: c.upload.gzipMinBytes, logger: logger)
     }
 }

@@ -105,6 +105,7 @@ extension SnapshotsResponse: ResponseEncodable {}
 extension SummaryReport: ResponseEncodable {}
 extension TopResponse: ResponseEncodable {}
 extension HealthResponse: ResponseEncodable {}
+extension AgentCheckResponse: ResponseEncodable {}
 extension IngestResult: ResponseEncodable {}
 extension OOMEvent: ResponseEncodable {}
 
@@ -129,9 +130,17 @@ public func buildRouter(_ collector: Collector) -> Router<BasicRequestContext> {
 
     let api = router.group("api/v1")
     api.post("ingest") { request, context in try await routes.ingest(request, context) }
+    // The agent's preflight: the same authorization as an ingest, storing nothing.
+    api.get("agent/check") { request, _ in
+        let entry = try routes.authorize(request, .agent)
+        return AgentCheckResponse(
+            role: entry.role.rawValue, name: entry.name,
+            serverTime: RFC3339.format(epochMicroseconds: nowMicroseconds()))
+    }
     api.get("hosts") { request, _ in
         _ = try routes.authorize(request, .read)
-        return HostsResponse(hosts: try await routes.store { try await $0.hosts() })
+        let hosts = try await routes.store { try await $0.hosts() }
+        return HostsResponse(hosts: hosts, missing: routes.missingHosts(reported: hosts))
     }
     api.get("hosts/{host}/snapshots") { request, context in
         try await routes.snapshots(request, context)
@@ -233,6 +242,20 @@ struct Routes: Sendable {
             collector.logger.error("database failure", metadata: ["error": "\(m)"])
             return HTTPError(.internalServerError, message: "database error")
         }
+    }
+
+    /// The expected hosts that never reported; `nil` without an expected-hosts file. An
+    /// unreadable file is logged, not an error: the hosts list still answers.
+    func missingHosts(reported: [HostStatus]) -> [String]? {
+        guard let path = config.expectedHostsFile else { return nil }
+        guard let data = FileManager.default.contents(atPath: path), data.count <= 1 << 20 else {
+            collector.logger.warning(
+                "expected hosts file unreadable or over 1 MiB; not listing missing hosts",
+                metadata: ["expected_hosts.file": "\(path)"])
+            return nil
+        }
+        let expected = ExpectedHosts.parse(String(decoding: data, as: UTF8.self))
+        return ExpectedHosts.missing(expected: expected, reported: reported.map(\.host))
     }
 
     func ready() async throws -> HealthResponse {

@@ -8,6 +8,9 @@ public struct CollectorConfiguration: Sendable {
     public var databasePath = "oomwatch-data/oomwatch.sqlite"
     /// `nil`: no tokens at all (every API request is 401).
     public var tokensFile: String?
+    /// Host names the fleet should have, one a line: `/api/v1/hosts` lists those that
+    /// never reported as `missing`. Read on each request, so edits need no restart.
+    public var expectedHostsFile: String?
     public var tlsCertificate: String?
     public var tlsKey: String?
     /// Largest request body, also after gzip decoding.

@@ -43,6 +43,21 @@ paths:
         "415": {$ref: "#/components/responses/Error"}
         "429": {$ref: "#/components/responses/RetryLater"}
         "503": {$ref: "#/components/responses/RetryLater"}
+  /api/v1/agent/check:
+    get:
+      summary: Is this token accepted for ingest? (agent or admin token; stores nothing)
+      description: >-
+        A harmless request for `oomwatch-agent check`: 200 only to a token that may ingest,
+        the same 401/403 an ingest would get otherwise.
+      responses:
+        "200":
+          description: The token may ingest
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/AgentCheck"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "403": {$ref: "#/components/responses/Forbidden"}
+        "429": {$ref: "#/components/responses/RetryLater"}
   /api/v1/hosts:
     get:
       summary: Every host with its latest memory state (read token)
@@ -58,6 +73,12 @@ paths:
                   hosts:
                     type: array
                     items: {$ref: "#/components/schemas/HostStatus"}
+                  missing:
+                    description: >-
+                      Host names in the collector's expected_hosts_file that never reported
+                      (absent without such a file).
+                    type: array
+                    items: {type: string}
         "401": {$ref: "#/components/responses/Unauthorized"}
         "403": {$ref: "#/components/responses/Forbidden"}
   /api/v1/hosts/{host}/snapshots:
@@ -293,6 +314,7 @@ components:
             kmsg_missed_records: {type: integer, minimum: 0}
             unattributed_kills: {type: integer, minimum: 0}
             source_errors: {type: integer, minimum: 0}
+            upload_refused: {type: integer, minimum: 0}
         snapshots:
           type: array
           maxItems: 2000
@@ -301,6 +323,14 @@ components:
           type: array
           maxItems: 10000
           items: {$ref: "#/components/schemas/OOMEvent"}
+    AgentCheck:
+      type: object
+      required: [status, role]
+      properties:
+        status: {type: string, enum: [ok]}
+        role: {type: string, enum: [agent, admin]}
+        name: {type: string, nullable: true}
+        server_time: {type: string, format: date-time}
     IngestResult:
       type: object
       required: [events_stored, events_duplicate, snapshots_stored]

@@ -32,6 +32,12 @@ public struct RetentionService: Service {
                         "deleted.events": "\(o.events)",
                     ])
             } catch {
+                // Stopping (SIGTERM, or a server that could not bind) cancels a pass in
+                // progress: that is not a failure, and nothing was half-deleted.
+                if Task.isCancelled || Task.isShuttingDownGracefully || error == .cancelled {
+                    logger.debug("retention pass interrupted by shutdown")
+                    return
+                }
                 logger.error("retention failed", metadata: ["error": "\(error)"])
             }
             do {
@@ -41,6 +47,34 @@ public struct RetentionService: Service {
             } catch {
                 return
             }
+        }
+    }
+}
+
+/// Logs the SIGTERM or SIGINT that stops the collector, so an operator reading the
+/// journal sees why it stopped and that in-flight requests were let finish. (A stop for
+/// another reason, such as a failed bind, is logged by whoever failed.)
+public struct ShutdownLogger: Service {
+    let logger: Logger
+
+    public init(logger: Logger) { self.logger = logger }
+
+    public func run() async throws {
+        let logger = logger
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await signal in await UnixSignalsSequence(trapping: .sigterm, .sigint) {
+                    logger.notice(
+                        "received \(signal): shutting down, finishing in-flight requests",
+                        metadata: ["signal": "\(signal)"])
+                    return
+                }
+            }
+            try? await gracefulShutdown()
+            // The group's own signal handler may start the shutdown a moment before ours
+            // hears the same signal: let it log first.
+            try? await Task.sleep(for: .milliseconds(200))
+            group.cancelAll()
         }
     }
 }

@@ -108,6 +108,8 @@ public final class OOMDatabase: Sendable {
 
     static func map(_ error: any Error) -> StoreError {
         if let e = error as? StoreError { return e }
+        // A read or write cut short by shutdown is not a database failure.
+        if error is CancellationError { return .cancelled }
         if let e = error as? DatabaseError {
             switch e.resultCode {
             case .SQLITE_BUSY, .SQLITE_LOCKED: return .busy

@@ -218,14 +218,30 @@ extension OOMDatabase {
         async throws(StoreError) -> SnapshotsResponse
     {
         let points = max(1, min(points, 5000))
-        let span = max(until - since, 1)
-        let step = max((span + Int64(points) - 1) / Int64(points), 1_000_000)
         do {
             let result: SnapshotsResponse? = try await pool.read { db in
                 guard
                     let hostID = try Int64.fetchOne(
                         db, sql: "SELECT id FROM hosts WHERE name = ?", arguments: [host])
                 else { return nil }
+                // Buckets cover only the part of the range that has data: a host that
+                // started minutes ago gets its samples at their own times, not one point
+                // for a whole 24 h bucket.
+                let firstRawInRange = try Int64.fetchOne(
+                    db, sql: "SELECT min(time) FROM snapshots WHERE host_id = ? AND time >= ? AND time < ?",
+                    arguments: [hostID, since, until])
+                // Hourly rollups stand in only for hours before the oldest raw snapshot.
+                let firstRaw =
+                    try Int64.fetchOne(
+                        db, sql: "SELECT min(time) FROM snapshots WHERE host_id = ?",
+                        arguments: [hostID]) ?? Int64.max
+                let hourlyUntil = min(until, firstRaw == Int64.max ? until : firstRaw - 3_600_000_000 + 1)
+                let firstHourInRange = try Int64.fetchOne(
+                    db, sql: "SELECT min(hour) FROM snapshot_hourly WHERE host_id = ? AND hour >= ? AND hour < ?",
+                    arguments: [hostID, since, hourlyUntil])
+                let origin = [firstRawInRange, firstHourInRange].compactMap { $0 }.min() ?? since
+                let span = max(until - origin, 1)
+                let step = max((span + Int64(points) - 1) / Int64(points), 1_000_000)
                 var buckets: [Int64: SnapshotPoint] = [:]
                 let raw = try Row.fetchAll(
                     db,
@@ -234,13 +250,14 @@ extension OOMDatabase {
                             min(available_kb), avg(free_kb), avg(cached_kb), avg(anon_kb),
                             avg(shmem_kb), avg(swap_total_kb), avg(swap_free_kb),
                             avg(some_avg10), avg(some_avg60), avg(full_avg10), avg(full_avg60),
-                            max(oom_kill), min(time)
+                            max(oom_kill), CAST(avg(time) AS INTEGER)
                         FROM snapshots WHERE host_id = ?3 AND time >= ?1 AND time < ?4
                         GROUP BY b ORDER BY b
-                        """, arguments: [since, step, hostID, until])
+                        """, arguments: [origin, step, hostID, until])
                 for row in raw {
+                    // The mean time of the samples it averages: never outside them.
                     var p = SnapshotPoint(
-                        time: RFC3339.format(epochMicroseconds: since + (row[0] as Int64) * step),
+                        time: RFC3339.format(epochMicroseconds: row[16] as Int64),
                         samples: row[1])
                     func kb(_ i: Int) -> Int64? { (row[i] as Double?).map { Int64($0.rounded()) } }
                     p.totalKB = kb(2)
@@ -259,12 +276,6 @@ extension OOMDatabase {
                     p.oomKill = row[15]
                     buckets[row[0]] = p
                 }
-                // Hourly rollups stand in only for hours before the oldest raw snapshot.
-                let firstRaw =
-                    try Int64.fetchOne(
-                        db, sql: "SELECT min(time) FROM snapshots WHERE host_id = ?",
-                        arguments: [hostID]) ?? Int64.max
-                let hourlyUntil = min(until, firstRaw == Int64.max ? until : firstRaw - 3_600_000_000 + 1)
                 let hourly = try Row.fetchAll(
                     db,
                     sql: """
@@ -273,10 +284,10 @@ extension OOMDatabase {
                             sum(sum_free_kb), sum(sum_cached_kb), sum(sum_anon_kb),
                             sum(sum_shmem_kb), sum(sum_swap_total_kb), sum(sum_swap_free_kb),
                             sum(sum_some_avg10), sum(sum_some_avg60), sum(sum_full_avg10),
-                            sum(sum_full_avg60), max(max_oom_kill)
+                            sum(sum_full_avg60), max(max_oom_kill), CAST(avg(hour) AS INTEGER)
                         FROM snapshot_hourly WHERE host_id = ?3 AND hour >= ?1 AND hour < ?4
                         GROUP BY b ORDER BY b
-                        """, arguments: [since, step, hostID, hourlyUntil])
+                        """, arguments: [origin, step, hostID, hourlyUntil])
                 for row in hourly {
                     let b: Int64 = row[0]
                     // Raw snapshots are the finer truth wherever they still exist.
@@ -284,8 +295,10 @@ extension OOMDatabase {
                     let n: Int64 = row[1]
                     let np: Int64 = row[2]
                     guard n > 0 else { continue }
-                    var p = SnapshotPoint(
-                        time: RFC3339.format(epochMicroseconds: since + b * step), samples: Int(n))
+                    // Hours it sums are [hour, hour + 1 h): their mean midpoint, kept
+                    // inside the requested range.
+                    let mid = min((row[17] as Int64) + 1_800_000_000, until - 1)
+                    var p = SnapshotPoint(time: RFC3339.format(epochMicroseconds: mid), samples: Int(n))
                     func avg(_ i: Int) -> Int64? { (row[i] as Int64?).map { $0 / n } }
                     func pavg(_ i: Int) -> Double? {
                         np > 0 ? (row[i] as Double?).map { $0 / Double(np) } : nil

@@ -151,9 +151,11 @@ extension OOMDatabase {
                 let countRange = try db.cachedStatement(
                     sql: "SELECT count(*) FROM events WHERE time >= ? AND time < ?")
                 var edges: [(Int64, Int64)] = []
-                if firstFull >= lastFull {
-                    edges.append((since, until))
+                if firstFull > lastFull {
+                    edges.append((since, until))  // within one day
                 } else {
+                    // firstFull == lastFull: the range crosses one midnight (24 h back from
+                    // now), so each side goes to its own date.
                     if since < firstFull * day { edges.append((since, firstFull * day)) }
                     if lastFull * day < until { edges.append((lastFull * day, until)) }
                 }

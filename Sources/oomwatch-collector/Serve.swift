@@ -4,6 +4,7 @@ import Logging
 import OOMKit
 import OOMServer
 import OOMStore
+import ServiceLifecycle
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -19,6 +20,11 @@ struct Serve: AsyncParsableCommand {
 
     @Option(name: .long, help: "Address to listen on, HOST:PORT (default 127.0.0.1:8080).")
     var listen: String?
+
+    @Option(
+        name: .customLong("expected-hosts"),
+        help: "File of host names the fleet should have, one a line: the hosts list shows those never seen.")
+    var expectedHosts: String?
 
     @Option(name: .customLong("tls-cert"), help: "PEM certificate chain: serve HTTPS.")
     var tlsCert: String?
@@ -64,6 +70,7 @@ struct Serve: AsyncParsableCommand {
         c.port = port
         c.databasePath = options.databasePath(layers)
         c.tokensFile = options.tokensPath(layers)
+        c.expectedHostsFile = layers.string("expected_hosts_file", flag: expectedHosts)
         c.tlsCertificate = layers.string("tls.cert", flag: tlsCert)
         c.tlsKey = layers.string("tls.key", flag: tlsKey)
         guard (c.tlsCertificate == nil) == (c.tlsKey == nil) else {
@@ -108,8 +115,48 @@ struct Serve: AsyncParsableCommand {
                 "tls": "\(c.tlsCertificate != nil)",
             ])
         let app = try await buildApplication(configuration: c, logger: logger)
-        // Application.runService() runs a ServiceGroup that stops gracefully on SIGTERM
-        // and SIGINT: in-flight ingests finish and commit first.
-        try await app.runService()
+        // One group that stops gracefully on SIGTERM and SIGINT: in-flight ingests finish
+        // and commit first. The shutdown logger is last, so it hears the signal first.
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: app),
+                    .init(service: ShutdownLogger(logger: logger), successTerminationBehavior: .ignore),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            if let reason = Self.bindFailure(error) {
+                logger.critical(
+                    "cannot listen on \(address): \(reason)",
+                    metadata: ["listen": "\(address)", "error": "\(error)"])
+                throw ExitCode(1)
+            }
+            throw error
+        }
+        logger.notice("collector stopped")
+    }
+
+    /// Why binding failed, in words with the fix, or `nil` when `error` is something else.
+    /// NIO reports it as `bind(descriptor:ptr:bytes:): Address already in use (errno: 98)`
+    /// wrapped in service-group errors; the errno text is all a person needs.
+    static func bindFailure(_ error: any Error) -> String? {
+        let text = String(describing: error)
+        guard
+            text.contains("bind(") || text.contains("errno: 98") || text.contains("errno: 13")
+                || text.contains("errno: 99")
+        else { return nil }
+        if text.contains("Address already in use") || text.contains("errno: 98") {
+            return "the address is already in use (another collector or program listens there): stop it or choose "
+                + "another --listen / listen:"
+        }
+        if text.contains("Permission denied") || text.contains("errno: 13") {
+            return "permission denied: ports below 1024 need CAP_NET_BIND_SERVICE (or use a port >= 1024)"
+        }
+        if text.contains("Cannot assign requested address") || text.contains("errno: 99") {
+            return "this host has no such address: listen on one of its own addresses, 0.0.0.0 or [::]"
+        }
+        return "bind failed (\(text))"
     }
 }

@@ -18,7 +18,9 @@ struct CollectorClient: Sendable {
         self.server = settings.server
         self.token = settings.token
         self.http = CurlHTTPClient(
-            options: HTTPClientOptions(caFile: settings.caFile, connectTimeoutSeconds: 5, totalTimeoutSeconds: 60))
+            options: HTTPClientOptions(
+                caFile: settings.caFile, connectTimeoutSeconds: min(5, settings.timeoutSeconds),
+                totalTimeoutSeconds: settings.timeoutSeconds))
     }
 
     /// GETs `path` with `query` (nil values left out) and decodes the answer as `T`.
@@ -105,7 +107,9 @@ struct CollectorClient: Sendable {
         case .connect:
             return .failure("cannot reach the collector at \(server): \(error.message)", retryable: true)
         case .timeout:
-            return .failure("the collector at \(server) did not answer in time: \(error.message)", retryable: true)
+            return .failure(
+                "the collector at \(server) did not answer in time (raise --timeout if it is just slow): \(error.message)",
+                retryable: true)
         case .tls:
             return .failure("TLS failure talking to \(server) (check --ca-file): \(error.message)")
         case .tooLarge, .other:

@@ -59,6 +59,12 @@ struct GlobalOptions: ParsableArguments {
         help: ArgumentHelp("PEM CA bundle to trust for https (env OOMWATCH_CA_FILE).", valueName: "FILE"))
     var caFile: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Seconds to wait for the collector's answer (env OOMWATCH_TIMEOUT; default 10).", valueName: "SECONDS"))
+    var timeout: Double?
+
     /// Pins "now" for relative times and durations (tests, reproducible output).
     @Option(name: .long, help: .hidden)
     var now: String?
@@ -72,6 +78,9 @@ struct GlobalOptions: ParsableArguments {
         }
         if let server, !(server.hasPrefix("http://") || server.hasPrefix("https://")) {
             throw ValidationError("invalid --server '\(server)': use http://HOST:PORT or https://HOST:PORT")
+        }
+        if let timeout, !(timeout > 0 && timeout <= 3600) {
+            throw ValidationError("invalid --timeout '\(timeout)': use seconds between 0.1 and 3600")
         }
     }
 }

@@ -17,12 +17,15 @@ import OOMKit
 /// been layered: flag, then `OOMWATCH_…` variable, then config file, then default.
 struct Settings: Sendable {
     static let defaultServer = "http://127.0.0.1:8080"
+    static let defaultTimeoutSeconds = 10.0
 
     /// The collector's base URL, without a trailing slash.
     var server: String
     var token: String?
     var format: OutputFormat
     var caFile: String?
+    /// Seconds to wait for a whole answer.
+    var timeoutSeconds = Settings.defaultTimeoutSeconds
     var nowMicroseconds: Int64
     var times: Times
     var style: Style
@@ -48,6 +51,12 @@ struct Settings: Sendable {
             throw .usage("\(origin): '\(server)' is not a URL: use http://HOST:PORT or https://HOST:PORT")
         }
         while server.hasSuffix("/") { server.removeLast() }
+        if let apiPath = server.firstRange(of: "/api/v1") {
+            let origin = layers.raw("server", flag: options.server)?.origin ?? "server"
+            let base = String(server[..<apiPath.lowerBound])
+            throw .usage(
+                "\(origin): '\(server)' includes the API path: drop the path and use the collector's base URL, \(base)")
+        }
 
         let token = try resolveToken(options, layers: layers, readFile: readFile)
 
@@ -67,12 +76,21 @@ struct Settings: Sendable {
             now = parsed
         }
 
+        var timeout = defaultTimeoutSeconds
+        if let (value, origin) = layers.raw("timeout", flag: options.timeout.map { String($0) }) {
+            guard let parsed = Double(value), parsed > 0, parsed <= 3600 else {
+                throw .usage("\(origin): '\(value)' is not a timeout: use seconds between 0.1 and 3600")
+            }
+            timeout = parsed
+        }
+
         let colour = Style.colorWanted(isTerminal: isTerminal, environment: environment, noColorFlag: options.noColor)
         return Settings(
             server: server,
             token: token,
             format: format,
             caFile: layers.string("ca_file", flag: options.caFile),
+            timeoutSeconds: timeout,
             nowMicroseconds: now,
             times: Times(nowMicroseconds: now, absolute: options.absoluteTimes),
             style: Style(enabled: colour),
@@ -140,7 +158,7 @@ struct Settings: Sendable {
         guard let text = try readFile(path) else {
             throw .failure("\(origin): token file \(path) does not exist")
         }
-        let token = text.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).first.map {
+        let token = text.split(whereSeparator: \.isNewline).first.map {
             String(
                 $0.drop(while: { $0 == " " || $0 == "\t" }).reversed().drop(while: { $0 == " " || $0 == "\t" })
                     .reversed())

@@ -213,10 +213,13 @@ class Collector:
         self.base = f"http://127.0.0.1:{self.port}"
         tokens = workdir / "tokens"
         tokens.write_text(f"# role secret name\nagent {AGENT_TOKEN} seeder\nread {READ_TOKEN} browser\n")
+        # The fleet as planned: every seeded host, plus one that never reports.
+        expected = workdir / "expected-hosts"
+        expected.write_text("# planned fleet\n" + "".join(h + "\n" for h in HOSTS) + MISSING_HOST + "\n")
         self.log = open(workdir / "collector.log", "wb")
         self.proc = subprocess.Popen(
             [str(binary), "serve", "--listen", f"127.0.0.1:{self.port}", "--db", str(workdir / "oomwatch.db"),
-             "--tokens-file", str(tokens)],
+             "--tokens-file", str(tokens), "--expected-hosts", str(expected)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -243,6 +246,8 @@ class Collector:
 
 
 SEEDED_AT = [0.0]
+# In the collector's expected-hosts file, never seeded: the hosts table lists it as missing.
+MISSING_HOST = "rollout-9"
 
 
 def seed(base):
@@ -393,6 +398,22 @@ def run(driver, collector):
         track = db.find_element(By.CSS_SELECTOR, ".membar .track").size["width"]
         used = db.find_element(By.CSS_SELECTOR, ".membar .used").size["width"]
         expect(track > 0 and 0.9 < used / track < 1.0, f"db-1 used bar {used}px of {track}px")
+
+    @check("an expected host that never reported is listed as missing, next to the stale ones")
+    def _():
+        wait(lambda: tids("missing-host-row"), message="no missing-host row")
+        rows = tids("missing-host-row")
+        expect([r.get_attribute("data-host") for r in rows] == [MISSING_HOST],
+               f"missing rows {[r.get_attribute('data-host') for r in rows]}")
+        row = rows[0]
+        expect("missing" in row.text and "never" in row.text, "missing row: " + row.text)
+        expect(row.find_elements(By.CSS_SELECTOR, '[data-testid="badge-missing"]'), "no missing badge")
+        expect(tid("ov-missing").text == "1", "missing card: " + tid("ov-missing").text)
+        expect(tid("ov-missing").is_displayed(), "missing card hidden")
+        # The seeded hosts are not missing, and the count says how many rows there are.
+        expect(MISSING_HOST not in [r.get_attribute("data-host") for r in tids("host-row")], "missing host in host rows")
+        count = driver.find_element(By.ID, "hosts-count").text
+        expect(count == f"({len(HOSTS) + 1})", "hosts count: " + count)
 
     @check("hosts table sorts and filters")
     def _():

@@ -2,6 +2,8 @@ import Foundation
 import OOMKit
 import Testing
 
+@testable import oomwatch
+
 /// Every failure a person can hit: one line on stderr, exit 1 for failures, 2 for usage.
 @Suite(.serialized) struct CLIErrorTests {
     /// A port nothing listens on: bound, then closed.
@@ -81,6 +83,58 @@ import Testing
         #expect(r.status == 2, "\(arguments): \(r.stderr)")
         #expect(r.stdout == "")
         #expect(r.stderr.contains("Error: "), "\(r.stderr)")
+    }
+
+    /// A mistyped command gets the closest one suggested.
+    @Test(arguments: [("hostz", "hosts"), ("sumary", "summary"), ("evnets", "events"), ("wach", "watch")])
+    func mistypedCommandSuggestsTheClosest(typed: String, meant: String) async throws {
+        let home = FileManager.default.temporaryDirectory.path
+        let r = try await CLIRunner(home: home).run(["--format", "json", typed])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("unknown command '\(typed)'; did you mean '\(meant)'?"), "\(r.stderr)")
+    }
+
+    /// `--server` with the API path says to drop it, from the flag, the variable or the file.
+    @Test func serverWithAPIPathSaysDropThePath() async throws {
+        let home = FileManager.default.temporaryDirectory.path
+        let r = try await CLIRunner(home: home).run(["hosts", "--server", "https://c.example:8443/api/v1/"])
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("drop the path"), "\(r.stderr)")
+        #expect(r.stderr.contains("https://c.example:8443"), "\(r.stderr)")
+        let env = try await CLIRunner(home: home).run(
+            ["hosts"], environment: ["OOMWATCH_SERVER": "http://c:8080/api/v1"])
+        #expect(env.status == 2)
+        #expect(env.stderr.contains("OOMWATCH_SERVER") && env.stderr.contains("drop the path"), "\(env.stderr)")
+    }
+
+    /// `--timeout` bounds the wait for a collector that accepts but never answers; the
+    /// default is 10 s.
+    @Test func timeoutBoundsASilentCollector() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, len) }
+        }
+        _ = listen(listener, 8)
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &len) }
+        }
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let home = FileManager.default.temporaryDirectory.path
+        let started = Date()
+        let r = try await CLIRunner(home: home).run(["hosts", "--server", "http://127.0.0.1:\(port)", "--timeout", "1"])
+        let took = Date().timeIntervalSince(started)
+        #expect(r.status == 1)
+        #expect(r.stderr.contains("did not answer in time"), "\(r.stderr)")
+        #expect(r.stderr.contains("--timeout"), "\(r.stderr)")
+        #expect(took < 5, "took \(took) s with --timeout 1")
+        let bad = try await CLIRunner(home: home).run(["hosts", "--timeout", "0"])
+        #expect(bad.status == 2)
+        #expect(Settings.defaultTimeoutSeconds == 10)
     }
 
     @Test func invalidSinceSaysWhatIsAccepted() async throws {

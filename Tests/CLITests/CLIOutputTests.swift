@@ -33,20 +33,20 @@ import Testing
             #expect(wide.stderr == "")
             #expect(
                 wide.stdout == """
-                    HOST                                       STATUS   LAST SEEN      USED     TOTAL  AVAIL  PSI SOME10  PSI FULL60  KILLS 24H  LAST KILL
-                    batch-worker-with-a-very-long-hostname-01  ok       4m ago      2.0 GiB   8.0 GiB  75.0%           -           -          1  49m ago
-                    db-1                                       at risk  4m ago     61.0 GiB  64.0 GiB   4.7%       20.00       12.50          1  10h ago
-                    web-1                                      ok       4m ago     12.0 GiB  16.0 GiB  25.0%        0.50        0.10          2  8m ago
+                    HOST                                       STATE             LAST SEEN      USED     TOTAL  AVAIL  PSI SOME10  PSI FULL60  KILLS 24H  LAST KILL
+                    batch-worker-with-a-very-long-hostname-01  killing           4m ago      2.0 GiB   8.0 GiB  75.0%           -           -          1  49m ago
+                    db-1                                       at risk, killing  4m ago     61.0 GiB  64.0 GiB   4.7%       20.00       12.50          1  10h ago
+                    web-1                                      killing           4m ago     12.0 GiB  16.0 GiB  25.0%        0.50        0.10          2  8m ago
 
                     """)
 
             let narrow = try await c.run(["hosts"] + now, environment: ["COLUMNS": "100"])
             #expect(
                 narrow.stdout == """
-                    HOST                 STATUS   LAST SEEN      USED     TOTAL  AVAIL  PSI FULL60  KILLS 24H  LAST KILL
-                    batch-worker-with-…  ok       4m ago      2.0 GiB   8.0 GiB  75.0%           -          1  49m ago
-                    db-1                 at risk  4m ago     61.0 GiB  64.0 GiB   4.7%       12.50          1  10h ago
-                    web-1                ok       4m ago     12.0 GiB  16.0 GiB  25.0%        0.10          2  8m ago
+                    HOST        STATE             LAST SEEN      USED     TOTAL  AVAIL  PSI FULL60  KILLS 24H  LAST KILL
+                    batch-wor…  killing           4m ago      2.0 GiB   8.0 GiB  75.0%           -          1  49m ago
+                    db-1        at risk, killing  4m ago     61.0 GiB  64.0 GiB   4.7%       12.50          1  10h ago
+                    web-1       killing           4m ago     12.0 GiB  16.0 GiB  25.0%        0.10          2  8m ago
 
                     """)
 
@@ -57,6 +57,38 @@ import Testing
             #expect(one.stdout.hasPrefix("host,status,last_seen,stale,at_risk,"))
             #expect(one.stdout.contains("\ndb-1,at risk,"))
             #expect(one.stdout.contains(",67108864,3145728,63963136,4.7,"))
+        }
+    }
+
+    /// `--expected FILE`: the hosts that never reported are listed as "missing", in every
+    /// format, next to the ones that did.
+    @Test func hostsExpectedListsMissingHosts() async throws {
+        let dir = FileManager.default.temporaryDirectory.path + "/oomwatch-expected-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/fleet.txt"
+        try "# the fleet\nweb-1\ndb-1\ncache-7\nDB-1\nnew-host-3  # rolling out\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        try await TestCollector.with(seed: Fleet.fixed) { c in
+            let table = try await c.run(["hosts", "--expected", file] + Self.now, environment: ["COLUMNS": "200"])
+            #expect(table.status == 0, "\(table.stderr)")
+            let lines = table.stdout.split(separator: "\n")
+            #expect(lines.count == 6)
+            #expect(lines.contains { $0.hasPrefix("cache-7 ") && $0.contains(" missing ") && $0.contains(" never ") })
+            #expect(lines.contains { $0.hasPrefix("new-host-3 ") && $0.contains(" missing ") })
+            #expect(!lines.contains { $0.hasPrefix("db-1 ") && $0.contains("missing") })
+
+            let csv = try await c.run(["hosts", "--expected", file, "--format", "csv"])
+            #expect(csv.stdout.contains("\ncache-7,missing,"))
+            let json = try await c.run(["hosts", "--expected", file, "--format", "json"])
+            let rows = try #require(try self.json(json.stdout) as? [[String: Any]])
+            let missing = rows.filter { $0["state"] as? String == "missing" }.compactMap { $0["host"] as? String }
+            #expect(missing == ["cache-7", "new-host-3"])
+            #expect(rows.count == 5)
+
+            let none = try await c.run(["hosts", "--expected", dir + "/nope.txt"])
+            #expect(none.status == 1)
+            #expect(none.stderr.contains("--expected: \(dir)/nope.txt does not exist"))
         }
     }
 

@@ -330,3 +330,25 @@ import Testing
         #expect(ArgumentOrder.normalized(arguments, commands: commands) == expected)
     }
 }
+
+@Suite struct CommandSuggestionTests {
+    let commands: Set<String> = ["hosts", "events", "show", "summary", "top", "watch"]
+
+    @Test(arguments: [
+        (["hostz"], "hosts"), (["--format", "json", "evnets"], "events"), (["sumary"], "summary"),
+        (["sum"], "summary"), (["tpo"], "top"), (["--server=http://x", "shwo"], "show"),
+    ])
+    func suggestsTheClosest(arguments: [String], meant: String) {
+        let unknown = CommandSuggestion.unknown(arguments, commands: commands)
+        #expect(unknown?.suggestion == meant)
+    }
+
+    @Test func knownCommandsHelpAndFarOffWords() {
+        #expect(CommandSuggestion.unknown(["hosts", "--since", "1d"], commands: commands) == nil)
+        #expect(CommandSuggestion.unknown(["--format", "json", "events"], commands: commands) == nil)
+        #expect(CommandSuggestion.unknown(["--help"], commands: commands) == nil)
+        #expect(CommandSuggestion.unknown(["--generate-completion-script", "bash"], commands: commands) == nil)
+        #expect(CommandSuggestion.unknown(["xyzzy"], commands: commands)?.suggestion == nil)
+        #expect(CommandSuggestion.distance("hosts", "hsots") == 1)
+    }
+}

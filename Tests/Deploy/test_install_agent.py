@@ -139,6 +139,17 @@ with tempfile.TemporaryDirectory(prefix="oomwatch-install-") as scratch:
     checks.check("a new collector URL rewrites only the config",
                  r.returncode == 0 and len(changed) == 1 and "agent.yaml" in changed[0], f"{r.stdout}")
 
+    if has_real_binary:
+        # The preflight runs after installing and its failure is the script's: nothing
+        # listens on port 1, so "collector reachable" fails and the exit status is 3.
+        r = run(*base, "--collector", "http://127.0.0.1:1", "--check")
+        checks.check("the preflight runs after installing and a failed check exits 3",
+                     r.returncode == 3 and "FAIL  collector reachable" in r.stdout
+                     and "OK    token file" in r.stdout and "preflight failed" in r.stderr,
+                     f"exit {r.returncode}: {r.stdout}{r.stderr}")
+    else:
+        checks.skip("install-agent runs the preflight", "no release binary at $OOMWATCH_BIN_DIR")
+
     if shutil.which("systemd-analyze"):
         for source in SYSTEM_UNIT_DIRS:
             if os.path.isdir(source) and not os.path.islink(source):

@@ -51,30 +51,11 @@ import Testing
     }
 }
 
-@Suite struct KillLedgerTests {
-    @Test func lostKillIsCountedOnceAWindowIsJudged() {
-        let l = KillLedger()
-        l.setActive(true)
-        #expect(l.sample(uptimeMicros: 1_000_000, oomKill: 5) == 0)
-        l.recordKill(uptimeMicros: 1_500_000)
-        #expect(l.sample(uptimeMicros: 2_000_000, oomKill: 7) == 0)  // judged next time
-        #expect(l.sample(uptimeMicros: 3_000_000, oomKill: 7) == 1)  // 2 counted, 1 parsed
-        #expect(l.sample(uptimeMicros: 4_000_000, oomKill: 7) == 0)
-    }
-
-    @Test func reportStraddlingASampleIsNotALoss() {
-        let l = KillLedger()
-        l.setActive(true)
-        _ = l.sample(uptimeMicros: 1_000_000, oomKill: 0)
-        // Header printed at 1.99 s, counter incremented after the 2.0 s sample.
-        l.recordKill(uptimeMicros: 1_990_000)
-        _ = l.sample(uptimeMicros: 2_000_000, oomKill: 0)
-        _ = l.sample(uptimeMicros: 3_000_000, oomKill: 1)
-        #expect(l.sample(uptimeMicros: 4_000_000, oomKill: 1) == 0)
-    }
-
-    @Test func inactiveFollowerCountsNothing() {
-        let l = KillLedger()
-        for i in 0..<4 { #expect(l.sample(uptimeMicros: Int64(i) * 1_000_000, oomKill: Int64(i)) == 0) }
+@Suite struct LogThrottleTests {
+    /// A refused token is logged at the first try, then at most once a minute.
+    @Test func letsOneThroughPerInterval() {
+        var t = LogThrottle(interval: 60)
+        let answers = [100, 101, 159.9, 160, 200].map { t.due(now: $0) }
+        #expect(answers == [true, false, false, true, false])
     }
 }

@@ -97,3 +97,17 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct ExpectedHostsTests {
+    @Test func parsesOneNameALineWithComments() {
+        let text = "# fleet\r\nweb-1\n  web-2  # new\n\n#db-1\nWEB-1\ncache-3\t\n"
+        #expect(ExpectedHosts.parse(text) == ["web-1", "web-2", "cache-3"])
+    }
+
+    @Test func missingComparesNamesCaseInsensitively() {
+        #expect(
+            ExpectedHosts.missing(expected: ["web-1", "Web-2", "db-1"], reported: ["WEB-2", "other"])
+                == ["web-1", "db-1"])
+        #expect(ExpectedHosts.missing(expected: [], reported: ["a"]).isEmpty)
+    }
+}

@@ -31,6 +31,64 @@ struct RouterTests {
         }
     }
 
+    /// The agent's preflight probe: 200 to a token that may ingest, the same 401/403 an
+    /// ingest would get otherwise, and nothing stored.
+    @Test func agentCheckAnswersOnlyIngestTokens() async throws {
+        try await withRouter { client, collector in
+            for token in [Fixture.agentToken, Fixture.adminToken] {
+                try await client.execute(
+                    uri: "/api/v1/agent/check", method: .get, headers: Fixture.headers(token)
+                ) { r in
+                    #expect(r.status == .ok)
+                    let answer = try Fixture.decode(AgentCheckResponse.self, r.body)
+                    #expect(answer.status == "ok")
+                    #expect(["agent", "admin"].contains(answer.role))
+                    #expect(RFC3339.parse(answer.serverTime) != nil)
+                }
+            }
+            try await client.execute(
+                uri: "/api/v1/agent/check", method: .get, headers: Fixture.headers(Fixture.readToken)
+            ) { r in #expect(r.status == .forbidden) }
+            try await client.execute(
+                uri: "/api/v1/agent/check", method: .get, headers: Fixture.headers("wrong-token")
+            ) { r in #expect(r.status == .unauthorized) }
+            try await client.execute(uri: "/api/v1/agent/check", method: .get) { r in
+                #expect(r.status == .unauthorized)
+            }
+            #expect(try await collector.database.hosts().isEmpty)
+        }
+    }
+
+    /// With an expected-hosts file, `/api/v1/hosts` names the ones that never reported.
+    @Test func hostsListsExpectedHostsThatNeverReported() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let file = dir.path + "/expected"
+        try "# fleet\nweb-1\nWEB-2  # case-insensitive\n\ndb-9\nweb-1\n".write(
+            toFile: file, atomically: true, encoding: .utf8)
+        try await withRouter(configure: { $0.expectedHostsFile = file }) { client, _ in
+            try await client.execute(
+                uri: "/api/v1/ingest", method: .post, headers: Fixture.headers(Fixture.agentToken),
+                body: Fixture.json(
+                    Fixture.batch(
+                        host: "web-2", snapshots: [Fixture.snapshot(host: "web-2", time: "2026-11-20T10:00:00Z")]))
+            ) { r in #expect(r.status == .ok) }
+            try await client.execute(
+                uri: "/api/v1/hosts", method: .get, headers: Fixture.headers(Fixture.readToken)
+            ) { r in
+                let hosts = try Fixture.decode(HostsResponse.self, r.body)
+                #expect(hosts.hosts.map(\.host) == ["web-2"])
+                #expect(hosts.missing == ["web-1", "db-9"])
+            }
+        }
+        // Without the file the field is absent.
+        try await withRouter { client, _ in
+            try await client.execute(
+                uri: "/api/v1/hosts", method: .get, headers: Fixture.headers(Fixture.readToken)
+            ) { r in #expect(!String(buffer: r.body).contains("missing")) }
+        }
+    }
+
     @Test func ingestThenQueryRoundTrip() async throws {
         try await withRouter { client, _ in
             let batch = Fixture.batch(
@@ -85,7 +143,8 @@ struct RouterTests {
                 #expect(r.status == .ok)
                 let s = try Fixture.decode(SnapshotsResponse.self, r.body)
                 #expect(s.points.count == 1)
-                #expect(s.stepS == 720)
+                // Buckets span only the part of the range with data (from 10:00): 1 h / 10.
+                #expect(s.stepS == 360)
             }
             try await client.execute(
                 uri: "/api/v1/reports/summary?since=2026-11-01T00:00:00Z&until=2026-12-01T00:00:00Z",

@@ -255,6 +255,63 @@ struct StoreTests {
         #expect(narrow.repeatOffenders.isEmpty)
     }
 
+    /// `--since 1d`/`24h` crosses one midnight: each kill goes under its own date (they
+    /// all landed on the first day), as with 2d and 7d.
+    @Test(arguments: [1, 2, 7])
+    func summaryDaysAcrossMidnight(days: Int) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let events = [
+            Fixture.event("y", comm: "java", time: "2026-11-22T23:00:00Z", rss: 100),
+            Fixture.event("t1", comm: "java", time: "2026-11-23T00:30:00Z", rss: 100),
+            Fixture.event("t2", comm: "java", time: "2026-11-23T09:59:00Z", rss: 100),
+        ]
+        _ = try await db.ingest(Fixture.batch(events: events))
+        let until = t("2026-11-23T10:00:00Z")
+        let r = try await db.summary(since: until - Int64(days) * 86_400_000_000, until: until, now: until)
+        #expect(r.byDay.map(\.day) == ["2026-11-22", "2026-11-23"])
+        #expect(r.byDay.map(\.kills) == [1, 2])
+    }
+
+    /// A host that started five minutes ago, asked for 24 h: every sample at its own time,
+    /// none before the agent started.
+    @Test func newHostChartsShowSamplesAtTheirOwnTimes() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let start = t("2026-11-23T09:55:00Z")
+        let times = (0..<30).map { RFC3339.format(epochMicroseconds: start + Int64($0) * 10_000_000) }
+        _ = try await db.ingest(Fixture.batch(snapshots: times.map { Fixture.snapshot(time: $0) }))
+        let until = t("2026-11-23T10:00:00Z")
+        let r = try await db.snapshots(host: "web-1", since: until - 86_400_000_000, until: until, points: 200)
+        #expect(r.points.map(\.time) == times)
+        #expect(r.points.allSatisfy { $0.samples == 1 })
+    }
+
+    /// Downsampled points lie between the first and last sample they average.
+    @Test func downsampledPointsStayInsideTheirSamples() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let start = t("2026-11-23T08:00:00Z")
+        let all = (0..<120).map { start + Int64($0) * 60_000_000 + 7_000_000 }
+        _ = try await db.ingest(
+            Fixture.batch(snapshots: all.map { Fixture.snapshot(time: RFC3339.format(epochMicroseconds: $0)) }))
+        let since = t("2026-11-23T00:00:00Z")
+        let until = t("2026-11-23T12:00:00Z")
+        let r = try await db.snapshots(host: "web-1", since: since, until: until, points: 7)
+        #expect(r.points.count <= 7)
+        #expect(r.points.reduce(0) { $0 + $1.samples } == all.count)
+        var next = 0
+        for p in r.points {
+            let members = all[next..<(next + p.samples)]
+            next += p.samples
+            let time = try #require(RFC3339.parse(p.time))
+            #expect(time >= members.first! && time <= members.last!, "\(p.time) outside its samples")
+        }
+    }
+
     /// Report queries must read only covering indexes, never the events table rows, and
     /// must not sort a temporary b-tree for their GROUP BY.
     @Test func reportQueriesUseCoveringIndexes() async throws {

@@ -21,7 +21,10 @@ public struct AgentContext: Sendable {
     public var countersPath: String { config.stateDir + "/counters.json" }
     public var kmsgCursorPath: String { config.stateDir + "/kmsg.cursor" }
     public var journalCursorPath: String { config.stateDir + "/journal.cursor" }
-    public var deadLetterPath: String { config.stateDir + "/dead-letter.jsonl" }
+    /// Where agents before 0.2 appended rejected batches; imported into `deadLetter`.
+    public var legacyDeadLetterPath: String { config.stateDir + "/dead-letter.jsonl" }
+    public var uploadStatusPath: String { config.stateDir + "/upload-status.json" }
+    public var deadLetter: DeadLetter
 
     /// Opens the state directory and spool and restores saved counters.
     public init(config: AgentConfig, logger: Logger) throws(FileIOError) {
@@ -33,6 +36,9 @@ public struct AgentContext: Sendable {
         spool = try Spool(
             directory: config.stateDir + "/spool", maxBytes: config.spoolMaxBytes,
             segmentBytes: config.spoolSegmentBytes, counters: counters, logger: logger)
+        deadLetter = DeadLetter(
+            directory: config.stateDir + "/dead-letter", maxBytes: config.deadLetterMaxBytes, counters: counters,
+            logger: logger)
         processTable = ProcessTable()
         ledger = KillLedger()
         snapshotNow = Wakeup()
@@ -42,6 +48,7 @@ public struct AgentContext: Sendable {
         {
             counters.restore(saved)
         }
+        deadLetter.importLegacy(legacyDeadLetterPath)
     }
 
     public func agentInfo() -> AgentInfo {
@@ -58,7 +65,7 @@ public struct AgentContext: Sendable {
         }
     }
 
-    /// Spools an event (fsynced), remembers it for kill accounting, and wakes the uploader
+    /// Spools an event (fsynced) and wakes the uploader
     /// and the sampler.
     public func spoolEvent(_ event: OOMEvent) {
         var e = event
@@ -71,7 +78,6 @@ public struct AgentContext: Sendable {
             counters.droppedEvents.add(1)
             logger.error("cannot spool event", metadata: ["oom.id": "\(e.id)", "error": "\(error)"])
         }
-        if e.source == .kernel, let u = e.uptimeS { ledger.recordKill(uptimeMicros: Int64((u * 1e6).rounded())) }
         logger.notice(
             "oom kill",
             metadata: [

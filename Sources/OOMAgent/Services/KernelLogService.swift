@@ -34,8 +34,6 @@ public struct KernelLogService: Service {
         var follower = KernelLogFollower(bootID: bootID, cursor: saved, bootEpochMicros: bootEpoch)
         var persisted = saved
         var lastSave = Clock.monotonicNanos()
-        context.ledger.setActive(true)
-        defer { context.ledger.setActive(false) }
 
         func persist(force: Bool) {
             guard let c = follower.cursor, c != persisted else { return }
@@ -51,7 +49,10 @@ public struct KernelLogService: Service {
         }
         func handle(_ events: [OOMEvent]) {
             guard !events.isEmpty else { return }
-            for e in events { context.spoolEvent(e) }
+            for e in events {
+                context.spoolEvent(e)
+                context.ledger.recordKill()
+            }
             // Spooled first, cursor second: a crash in between re-reads (same ids), never loses.
             persist(force: true)
         }
@@ -60,6 +61,7 @@ public struct KernelLogService: Service {
             var batch = 0
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let result: KmsgReader.Result
+                let readStarted = Double(Clock.monotonicNanos()) / 1e9
                 do {
                     result = try reader.next()
                 } catch {
@@ -81,6 +83,9 @@ public struct KernelLogService: Service {
                     logger.warning("kernel log ring buffer overran: records were lost before they were read")
                 case .empty:
                     handle(follower.idle())
+                    // Every record stored before this read began is handled: the kill
+                    // ledger may now judge vmstat samples taken before it.
+                    context.ledger.caughtUp(readStartedAt: readStarted)
                     let (missed, overruns) = follower.takeCounts()
                     if missed > 0 {
                         context.counters.kmsgMissedRecords.add(missed)

@@ -17,9 +17,11 @@ public struct SamplerService: Service {
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let started = Clock.monotonicNanos()
+                let mark = context.ledger.mark()
                 let snapshot = collector.collect(host: context.identity.host)
-                if let kills = snapshot.vmstat["oom_kill"], let up = snapshot.uptimeS {
-                    let lost = context.ledger.sample(uptimeMicros: Int64(up * 1e6), oomKill: kills)
+                if let kills = snapshot.vmstat["oom_kill"] {
+                    let at = Double(Clock.monotonicNanos()) / 1e9
+                    let lost = context.ledger.sample(mark: mark, oomKill: kills, at: at)
                     if lost > 0 {
                         context.counters.unattributedKills.add(lost)
                         context.logger.warning(

@@ -8,7 +8,8 @@ public import ServiceLifecycle
 #endif
 
 /// Delivers the spool: the oldest sealed segments as one batch, deleted only after a 2xx;
-/// retries with backoff; moves batches the collector rejects to the dead-letter file.
+/// retries with backoff (a refused token included); sets aside batches the collector calls
+/// malformed in the bounded dead-letter directory.
 public struct UploaderService: Service {
     private let context: AgentContext
     private let uploader: Uploader
@@ -33,9 +34,24 @@ public struct UploaderService: Service {
 
     public func run() async throws {
         let logger = context.logger
+        // The same checks as `oomwatch-agent check`, so the journal shows what is wrong from
+        // the first start. Here, not before the group starts: the other services follow the
+        // kernel log meanwhile, and the agent runs either way (it spools until fixed).
+        Preflight.log(await Preflight.run(config: context.config, logger: logger), logger: logger)
         var backoff = UploadBackoff(
             initial: context.config.upload.initialBackoffSeconds,
             maximum: context.config.upload.maxBackoffSeconds)
+        var refusedLog = LogThrottle(interval: 60)
+        var lastStatus: (ok: Bool, reason: String, at: Double)?
+        func recordStatus(ok: Bool, status: Int, reason: String, fix: String? = nil) {
+            // Written on a change, and once a minute while it lasts (its time says how old).
+            if let l = lastStatus, l.ok == ok, l.reason == reason, now() - l.at < 60 { return }
+            lastStatus = (ok, reason, now())
+            let s = UploadStatus(
+                time: RFC3339.format(epochMicroseconds: Clock.nowMicros()), collector: uploader.url, ok: ok,
+                status: status, reason: reason, fix: fix)
+            if let bytes = try? JSONWriter().encode(s) { try? FileIO.writeAtomically(context.uploadStatusPath, bytes) }
+        }
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 guard let batch = context.spool.nextBatch() else {
@@ -56,6 +72,7 @@ public struct UploaderService: Service {
                 switch result {
                 case .delivered(let r):
                     outcome = .success
+                    if !batch.records.isEmpty { recordStatus(ok: true, status: 200, reason: "delivered") }
                     logger.debug(
                         "batch delivered",
                         metadata: [
@@ -64,13 +81,35 @@ public struct UploaderService: Service {
                         ])
                 case .retry(let retryAfter, let reason):
                     outcome = .retryable(retryAfter: retryAfter)
+                    recordStatus(ok: false, status: 0, reason: reason)
                     logger.warning("upload failed, will retry", metadata: ["upload.reason": "\(reason)"])
+                case .refused(let status, let reason):
+                    // The agent's setup is wrong, not the data: keep the batch, back off,
+                    // re-read the token file on the next try, and say so once a minute.
+                    outcome = .retryable(retryAfter: nil)
+                    context.counters.uploadRefused.add(1)
+                    let fix = UploadStatus.fix(status: status, tokenFile: context.config.tokenFile)
+                    recordStatus(ok: false, status: status, reason: reason, fix: fix)
+                    if refusedLog.due(now: now()) {
+                        logger.error(
+                            "collector refused the upload; batches stay in the spool until this is fixed",
+                            metadata: [
+                                "collector": "\(uploader.url)", "upload.status": "\(status)",
+                                "upload.reason": "\(reason)", "upload.fix": "\(fix)",
+                                "upload.refused_total": "\(context.counters.uploadRefused.load(ordering: .relaxed))",
+                                "spool.events": "\(context.spool.pending.events)",
+                            ])
+                    }
                 case .rejected(let status, let reason):
                     outcome = .rejected
+                    recordStatus(ok: false, status: status, reason: reason)
                     logger.error(
-                        "collector rejected a batch; moved to the dead-letter file",
-                        metadata: ["upload.status": "\(status)", "upload.reason": "\(reason)"])
-                    deadLetter(body: body, status: status, reason: reason)
+                        "collector called a batch malformed; set aside for `oomwatch-agent spool replay`",
+                        metadata: [
+                            "collector": "\(uploader.url)", "upload.status": "\(status)",
+                            "upload.reason": "\(reason)",
+                        ])
+                    setAside(body: body, batch: batch, status: status, reason: reason)
                 }
                 switch backoff.record(outcome, now: now(), random: random()) {
                 case .sendNext, .deadLetter:
@@ -103,37 +142,20 @@ public struct UploaderService: Service {
         }
     }
 
-    private func deadLetter(body: [UInt8], status: Int, reason: String) {
-        var line = Array("{\"status\":\(status),\"reason\":".utf8)
-        line += Array(Self.jsonString(reason).utf8)
-        line += Array(",\"batch\":".utf8)
-        line += body
-        line.append(125)
+    /// Keeps a malformed batch for `spool replay`. Only when even that fails (the state
+    /// directory is full or unwritable) are its records lost, and then they are counted.
+    private func setAside(body: [UInt8], batch: Spool.Batch, status: Int, reason: String) {
+        let events = batch.records.count(where: { $0.kind == .event })
+        let header = DeadLetter.Header(
+            status: status, reason: reason, time: RFC3339.format(epochMicroseconds: Clock.nowMicros()),
+            events: events, snapshots: batch.records.count - events)
         do {
-            try FileIO.appendLine(context.deadLetterPath, line)
+            try context.deadLetter.add(body: body, header: header)
         } catch {
-            context.logger.error("cannot write the dead-letter file", metadata: ["error": "\(error)"])
+            context.counters.droppedEvents.add(Int64(header.events))
+            context.counters.droppedSnapshots.add(Int64(header.snapshots))
+            context.logger.error(
+                "cannot set the batch aside; its records are lost", metadata: ["error": "\(error)"])
         }
-    }
-
-    static func jsonString(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 {
-                    let hex = String(u.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(u)
-                }
-            }
-        }
-        return out + "\""
     }
 }

@@ -82,6 +82,38 @@ public final class Spool: Sendable {
         state = Mutex(s)
     }
 
+    /// What waits in a spool directory, read without changing anything (the daemon may be
+    /// running): for `oomwatch-agent spool status`.
+    public struct Summary: Sendable, Equatable {
+        public var segments = 0
+        public var bytes: Int64 = 0
+        public var events = 0
+        public var snapshots = 0
+        public var corrupt = 0
+        /// The oldest segment's id (they are numbered in order).
+        public var oldestSegment: String?
+    }
+
+    public static func inspect(directory: String) -> Summary {
+        var names: [String] = []
+        try? DirectoryList.forEach(directory) { name, _ in
+            let n = String(decoding: name, as: UTF8.self)
+            if n.hasSuffix(".seg") { names.append(n) }
+        }
+        var summary = Summary()
+        for name in names.sorted() {
+            guard let bytes = try? FileIO.readAll(directory + "/" + name) else { continue }
+            let decoded = SpoolRecord.decode(bytes)
+            summary.segments += 1
+            summary.bytes += Int64(bytes.count)
+            summary.events += decoded.records.count(where: { $0.kind == .event })
+            summary.snapshots += decoded.records.count(where: { $0.kind == .snapshot })
+            summary.corrupt += decoded.corrupt
+            if summary.oldestSegment == nil { summary.oldestSegment = name }
+        }
+        return summary
+    }
+
     deinit {
         state.withLock { s in
             if s.activeFD >= 0 { close(s.activeFD) }

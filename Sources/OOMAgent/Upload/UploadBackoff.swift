@@ -2,14 +2,15 @@
 ///
 /// A 2xx resets it. A network error, a 5xx or a 429 doubles the delay from `initial` up to
 /// `maximum`, with ±`jitter` so a fleet that lost its collector does not come back in
-/// lockstep; a `Retry-After` from the server wins (capped at `retryAfterCap`). Other 4xx
-/// are not retried: the batch goes to the dead-letter file.
+/// lockstep; a `Retry-After` from the server wins (capped at `retryAfterCap`). A refused
+/// token (401, 403) is retried the same way by the uploader service; only a batch the
+/// collector calls malformed (400, 413, 422) is `rejected` and set aside.
 public struct UploadBackoff: Sendable, Equatable {
     public enum Outcome: Sendable, Equatable {
         case success
         /// Network error, timeout, 5xx or 429; `retryAfter` in seconds when the server said.
         case retryable(retryAfter: Double?)
-        /// Any other 4xx.
+        /// 400, 413 or 422: the batch itself is malformed.
         case rejected
     }
 
@@ -18,7 +19,7 @@ public struct UploadBackoff: Sendable, Equatable {
         case sendNext
         /// Send the same batch again at this time (clock seconds).
         case retry(at: Double)
-        /// Move the batch to the dead-letter file, then go on.
+        /// Set the batch aside (the dead-letter directory), then go on.
         case deadLetter
     }
 

@@ -9,11 +9,19 @@ public struct Uploader: Sendable {
         case delivered(IngestResult?)
         /// Network error, timeout, 5xx or 429: try the same batch again later.
         case retry(retryAfter: Double?, reason: String)
-        /// Another 4xx: the collector will never take this batch.
+        /// 400, 413 or 422: the collector calls this batch malformed and will never take it.
         case rejected(status: Int, reason: String)
+        /// 401, 403 or another answer that means the agent is misconfigured (wrong token,
+        /// wrong URL): nothing is wrong with the batch, keep it and try again later.
+        case refused(status: Int, reason: String)
     }
 
+    /// Statuses that condemn the batch itself; every other 4xx is about the agent's setup.
+    public static let malformedStatuses: Set<Int> = [400, 413, 422]
+
     public let url: String
+    /// The collector's harmless agent-token probe (`oomwatch-agent check`).
+    public let checkURL: String
     public let tokenFile: String?
     public let gzipMinBytes: Int
     private let client: CurlHTTPClient
@@ -26,6 +34,7 @@ public struct Uploader: Sendable {
         var base = collector
         while base.hasSuffix("/") { base.removeLast() }
         url = base + "/api/v1/ingest"
+        checkURL = base + "/api/v1/agent/check"
         self.tokenFile = tokenFile
         self.gzipMinBytes = gzipMinBytes
         client = CurlHTTPClient(options: options)
@@ -35,7 +44,7 @@ public struct Uploader: Sendable {
     /// The token, read fresh each time so a rotated file takes effect without a restart.
     func token() -> String? {
         guard let tokenFile, let bytes = try? FileIO.readAll(tokenFile) else { return nil }
-        let t = String(decoding: bytes, as: UTF8.self).split(whereSeparator: { $0 == "\n" || $0 == "\r" })
+        let t = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline)
             .first.map { String($0.filter { $0 != " " && $0 != "\t" }) }
         return (t?.isEmpty ?? true) ? nil : t
     }
@@ -69,9 +78,19 @@ public struct Uploader: Sendable {
                 UploadBackoff.parseRetryAfter($0, nowEpochSeconds: Double(Clock.nowMicros()) / 1e6)
             }
             return .retry(retryAfter: retryAfter, reason: "HTTP \(response.status)" + Self.message(response.body))
+        case let status where Self.malformedStatuses.contains(status):
+            return .rejected(status: status, reason: "HTTP \(status)" + Self.message(response.body))
         default:
-            return .rejected(status: response.status, reason: "HTTP \(response.status)" + Self.message(response.body))
+            return .refused(status: response.status, reason: "HTTP \(response.status)" + Self.message(response.body))
         }
+    }
+
+    /// `GET /api/v1/agent/check` with the agent's token: the collector answers 200 only to
+    /// a token that may ingest. Throws the transport error (unreachable, TLS).
+    public func probe() async throws(HTTPClientError) -> HTTPResponse {
+        var headers: [(name: String, value: String)] = []
+        if let token = token() { headers.append(("Authorization", "Bearer " + token)) }
+        return try await client.send(HTTPRequest(method: "GET", url: checkURL, headers: headers))
     }
 
     /// The collector's `{"error": {"message": …}}`, when there is one.

@@ -20,7 +20,45 @@ public enum TokenRole: String, Codable, Sendable, CaseIterable {
 /// `GET /api/v1/hosts`.
 public struct HostsResponse: Codable, Sendable, Equatable {
     public var hosts: [HostStatus]
-    public init(hosts: [HostStatus]) { self.hosts = hosts }
+    /// Hosts named in the collector's expected-hosts file that never reported (absent
+    /// when the collector has no such file).
+    public var missing: [String]?
+    public init(hosts: [HostStatus], missing: [String]? = nil) {
+        self.hosts = hosts
+        self.missing = missing
+    }
+}
+
+/// A list of the host names a fleet should have (one a line, `#` comments), and which of
+/// them never reported: for `oomwatch hosts --expected FILE` and the collector's
+/// `expected_hosts_file`.
+public enum ExpectedHosts {
+    public static func parse(_ text: String) -> [String] {
+        var seen = Set<String>()
+        var out: [String] = []
+        for line in text.split(whereSeparator: \.isNewline) {
+            let content = line.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? ""
+            let name = content.trimmingCharacters(in: " \t")
+            if !name.isEmpty, seen.insert(name.lowercased()).inserted { out.append(name) }
+        }
+        return out
+    }
+
+    /// The expected names no reported host has (host names compare case-insensitively,
+    /// as DNS does), in the file's order.
+    public static func missing(expected: [String], reported: [String]) -> [String] {
+        let have = Set(reported.map { $0.lowercased() })
+        return expected.filter { !have.contains($0.lowercased()) }
+    }
+}
+
+extension Substring {
+    fileprivate func trimmingCharacters(in set: String) -> String {
+        var s = self
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return String(s)
+    }
 }
 
 /// One host as the collector last heard from it.
@@ -134,7 +172,8 @@ public struct SnapshotsResponse: Codable, Sendable, Equatable {
 
 /// One bucket of a host's snapshots: averages of the gauges, the minimum of MemAvailable.
 public struct SnapshotPoint: Codable, Sendable, Equatable {
-    /// Start of the bucket (or the snapshot's own time when not downsampled).
+    /// The mean time of the snapshots it averages (a snapshot's own time when alone), so
+    /// a point never lies outside what it summarizes.
     public var time: String
     /// How many snapshots were averaged.
     public var samples: Int
@@ -399,6 +438,27 @@ public struct TopProcess: Codable, Sendable, Equatable {
 }
 
 /// `GET /healthz` and `GET /readyz`.
+/// `GET /api/v1/agent/check`: the token may ingest (the preflight's probe).
+public struct AgentCheckResponse: Codable, Sendable, Equatable {
+    public var status: String
+    public var role: String
+    public var name: String?
+    /// The collector's clock, so an operator can spot a host whose clock is far off.
+    public var serverTime: String
+
+    public init(status: String = "ok", role: String, name: String?, serverTime: String) {
+        self.status = status
+        self.role = role
+        self.name = name
+        self.serverTime = serverTime
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, role, name
+        case serverTime = "server_time"
+    }
+}
+
 public struct HealthResponse: Codable, Sendable, Equatable {
     /// `"ok"`, or `"unavailable"` from `/readyz` when the database cannot be reached.
     public var status: String

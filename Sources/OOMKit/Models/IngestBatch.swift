@@ -42,6 +42,9 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     public var unattributedKills: Int64?
     /// Source read failures.
     public var sourceErrors: Int64?
+    /// Uploads the collector refused (401, 403 or another answer that means the agent is
+    /// misconfigured); the batches stayed in the spool.
+    public var uploadRefused: Int64?
 
     public init(version: String) {
         self.version = version
@@ -57,6 +60,7 @@ public struct AgentInfo: Codable, Sendable, Equatable {
         case kmsgMissedRecords = "kmsg_missed_records"
         case unattributedKills = "unattributed_kills"
         case sourceErrors = "source_errors"
+        case uploadRefused = "upload_refused"
     }
 }
 

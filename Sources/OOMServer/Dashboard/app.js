@@ -33,6 +33,8 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
   const state = {
     token: null,
     hosts: [],
+    // Expected hosts (the collector's expected_hosts_file) that never reported.
+    missing: [],
     events: [],
     eventsTruncated: false,
     summary24: null,
@@ -301,6 +303,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
         loadEvents(range),
       ]);
       state.hosts = hosts.hosts || [];
+      state.missing = Array.isArray(hosts.missing) ? hosts.missing : [];
       state.summary24 = s24;
       state.summary7 = s7;
       state.events = evs.events;
@@ -375,6 +378,9 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     const k7 = state.summary7 ? state.summary7.totals.kills : null;
     setCard('ov-hosts', rows.length, rows.length ? 'ok' : null);
     setCard('ov-stale', stale, stale ? 'warn' : 'ok');
+    const missing = state.missing.length;
+    $('ov-missing-card').hidden = missing === 0;
+    setCard('ov-missing', missing, missing ? 'bad' : 'ok');
     setCard('ov-risk', risk, risk ? 'bad' : 'ok');
     setCard('ov-kills24', k24, k24 ? 'bad' : 'ok');
     setCard('ov-kills7', k7, k7 ? 'warn' : 'ok');
@@ -576,9 +582,14 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
       if (th.dataset.sort === key) th.setAttribute('aria-sort', dir > 0 ? 'ascending' : 'descending');
       else th.removeAttribute('aria-sort');
     }
-    $('hosts-count').textContent = rows.length === all.length ? `(${all.length})` : `(${rows.length} of ${all.length})`;
-    $('hosts-empty').hidden = all.length > 0;
-    $('hosts-body').replaceChildren(...rows.map(hostTableRow));
+    // Expected hosts that never reported: listed after the known ones (a rollout's gaps),
+    // also under "problems only".
+    const missing = state.missing.filter((name) => !q || name.toLowerCase().includes(q));
+    const total = all.length + state.missing.length;
+    const shown = rows.length + missing.length;
+    $('hosts-count').textContent = shown === total ? `(${total})` : `(${shown} of ${total})`;
+    $('hosts-empty').hidden = total > 0;
+    $('hosts-body').replaceChildren(...rows.map(hostTableRow), ...missing.map(missingHostRow));
   }
 
   function hostTableRow(r) {
@@ -631,6 +642,21 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     const seen = timeCell(h.last_seen);
     if (h.stale) seen.classList.add('n-warn');
     tr.append(seen);
+    return tr;
+  }
+
+  /** A row for an expected host that never reported: its name, "missing", "never". */
+  function missingHostRow(name) {
+    const tr = el('tr', { 'data-testid': 'missing-host-row', 'data-host': name, 'data-state': 'missing' });
+    tr.append(el('td', null, el('span', { text: name }), el('span', { class: 'sub hide-sm', text: 'expected, never reported' })));
+    tr.append(el('td', null, el('span', { class: 'badge bad', 'data-testid': 'badge-missing', text: 'missing',
+      title: 'in the collector\'s expected hosts file, but no agent has reported from it' })));
+    tr.append(el('td', { class: 'col-mem' }, el('span', { class: 'n-zero', text: 'no snapshot' })));
+    tr.append(el('td', { class: 'num hide-sm n-zero', text: '–' }));
+    tr.append(el('td', { class: 'num n-zero', text: '–' }));
+    tr.append(el('td', { class: 'num n-zero', 'data-testid': 'host-kills', text: '–' }));
+    tr.append(el('td', { class: 'n-zero hide-sm', text: '–' }));
+    tr.append(el('td', { class: 'n-bad', text: 'never' }));
     return tr;
   }
 

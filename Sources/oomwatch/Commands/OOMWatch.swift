@@ -30,6 +30,11 @@ struct OOMWatch: AsyncParsableCommand {
     static func main() async {
         do {
             let commands = Set(configuration.subcommands.map { $0._commandName })
+            if let unknown = CommandSuggestion.unknown(Array(CommandLine.arguments.dropFirst()), commands: commands) {
+                let hint = unknown.suggestion.map { "; did you mean '\($0)'?" } ?? ""
+                throw ValidationError(
+                    "unknown command '\(unknown.word)'\(hint) (commands: \(commands.sorted().joined(separator: ", ")))")
+            }
             let arguments = ArgumentOrder.normalized(Array(CommandLine.arguments.dropFirst()), commands: commands)
             var command = try parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {

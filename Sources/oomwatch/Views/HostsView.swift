@@ -2,11 +2,27 @@ import OOMKit
 
 /// `oomwatch hosts` as a table or CSV.
 enum HostsView {
+    /// The CSV `status` column's single word (kept for scripts that read it).
     static func status(_ host: HostStatus) -> (String, Style.Color?) {
         if host.stale { return ("stale", .yellow) }
         if host.atRisk == true { return ("at risk", .red) }
         return ("ok", .green)
     }
+
+    /// The host's state in the dashboard's words and order ("at risk", "stale",
+    /// "killing", else "ok"), so the CLI and the dashboard name it the same way.
+    static func state(_ host: HostStatus) -> (String, Style.Color?) {
+        var words: [String] = []
+        if host.atRisk == true { words.append("at risk") }
+        if host.stale { words.append("stale") }
+        if host.kills24h > 0 { words.append("killing") }
+        if words.isEmpty { return ("ok", .green) }
+        return (words.joined(separator: ", "), host.atRisk == true || host.kills24h > 0 ? .red : .yellow)
+    }
+
+    /// The word for an expected host that never reported (`--expected`), as the dashboard
+    /// shows it.
+    static let missingState = "missing"
 
     static func usedKB(_ host: HostStatus) -> Int64? {
         guard let total = host.memory?["total_kb"], let available = host.memory?["available_kb"] else { return nil }
@@ -21,10 +37,10 @@ enum HostsView {
         return Double(available) * 100 / Double(total)
     }
 
-    static func table(_ hosts: [HostStatus], times: Times) -> Table {
+    static func table(_ hosts: [HostStatus], missing: [String] = [], times: Times) -> Table {
         var table = Table([
             .init("HOST", truncatable: true, minWidth: 10),
-            .init("STATUS"),
+            .init("STATE"),
             .init("LAST SEEN", dropRank: 4),
             .init("USED", alignRight: true),
             .init("TOTAL", alignRight: true, dropRank: 2),
@@ -35,11 +51,11 @@ enum HostsView {
             .init("LAST KILL", dropRank: 3),
         ])
         for host in hosts {
-            let (status, color) = status(host)
+            let (state, color) = state(host)
             let pct = availablePct(host)
             table.append([
                 Table.Cell(host.host),
-                Table.Cell(status, color),
+                Table.Cell(state, color),
                 Table.Cell(times.format(host.lastSeen), host.stale ? .yellow : nil),
                 Table.Cell(Sizes.format(kb: usedKB(host))),
                 Table.Cell(Sizes.format(kb: host.memory?["total_kb"])),
@@ -51,14 +67,20 @@ enum HostsView {
                 Table.Cell(times.format(host.lastKill)),
             ])
         }
+        for name in missing {
+            table.append(
+                [Table.Cell(name), Table.Cell(missingState, .red), Table.Cell("never", .red)]
+                    + Array(repeating: Table.Cell("-"), count: 7))
+        }
         return table
     }
 
-    static func csv(_ hosts: [HostStatus]) -> CSV {
+    static func csv(_ hosts: [HostStatus], missing: [String] = []) -> CSV {
         var csv = CSV(header: [
             "host", "status", "last_seen", "stale", "at_risk", "boot_id", "agent_version", "kernel", "snapshot_time",
             "total_kb", "available_kb", "used_kb", "available_pct", "swap_total_kb", "swap_free_kb",
             "psi_some_avg10", "psi_some_avg60", "psi_full_avg10", "psi_full_avg60", "kills_24h", "last_kill",
+            "state",
         ])
         for host in hosts {
             csv.append([
@@ -69,8 +91,15 @@ enum HostsView {
                 host.memory?["swap_total_kb"].map(String.init), host.memory?["swap_free_kb"].map(String.init),
                 host.pressure.map { csvNumber($0.someAvg10) }, host.pressure.map { csvNumber($0.someAvg60) },
                 host.pressure?.fullAvg10.map(csvNumber), host.pressure?.fullAvg60.map(csvNumber),
-                String(host.kills24h), host.lastKill,
+                String(host.kills24h), host.lastKill, state(host).0,
             ])
+        }
+        for name in missing {
+            var row: [String?] = Array(repeating: nil, count: 22)
+            row[0] = name
+            row[1] = missingState
+            row[21] = missingState
+            csv.append(row)
         }
         return csv
     }

@@ -1,8 +1,10 @@
 """A scripted stand-in collector for the uploader tests (127.0.0.1 only).
 
 The first path segment picks the answer: /ok 200, /fail 500, /busy 429 + Retry-After: 2,
-/bad 400, /hang never answers in time, /flaky 500 twice then 200. Every request is
-logged as one JSON line to the file named on the command line.
+/bad 400, /hang never answers in time, /flaky 500 twice then 200, /auth 401 unless the
+token is "good-token" (then 200), /forbid 403, /nowhere 404, /unprocessable 422,
+/toolarge 413. Every request is logged as one JSON line to the file named on the command
+line.
 """
 import gzip, json, sys, threading, time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +41,18 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "hang":
             time.sleep(30)
             return
-        if mode == "ok" or (mode == "flaky" and n > 2):
+        auth_ok = self.headers.get("Authorization") == "Bearer good-token"
+        if mode == "auth" and not auth_ok:
+            self.answer(401, {"error": {"message": "invalid token"}})
+            return
+        statuses = {"forbid": (403, "this read token may not ingest"), "nowhere": (404, "not found"),
+                    "unprocessable": (422, "events[0].victim.pid: must be positive"),
+                    "toolarge": (413, "body larger than 8388608 bytes")}
+        if mode in statuses:
+            status, message = statuses[mode]
+            self.answer(status, {"error": {"message": message}})
+            return
+        if mode in ("ok", "auth") or (mode == "flaky" and n > 2):
             self.answer(200, {"events_stored": len(batch.get("events", [])), "events_duplicate": 0,
                               "snapshots_stored": len(batch.get("snapshots", []))})
         elif mode == "busy":
