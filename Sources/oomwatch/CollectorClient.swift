@@ -14,11 +14,17 @@ struct CollectorClient: Sendable {
     var token: String?
     var http: CurlHTTPClient
 
+    /// The largest answer read: a page of 1,000 events with long raw reports fits many
+    /// times over; a hostile server cannot make the CLI buffer more.
+    static let maxResponseBytes = 32 << 20
+
     init(settings: Settings) {
         self.server = settings.server
         self.token = settings.token
         self.http = CurlHTTPClient(
-            options: HTTPClientOptions(caFile: settings.caFile, connectTimeoutSeconds: 5, totalTimeoutSeconds: 60))
+            options: HTTPClientOptions(
+                caFile: settings.caFile, connectTimeoutSeconds: 5, totalTimeoutSeconds: 60,
+                maxResponseBytes: Self.maxResponseBytes))
     }
 
     /// GETs `path` with `query` (nil values left out) and decodes the answer as `T`.
@@ -108,7 +114,11 @@ struct CollectorClient: Sendable {
             return .failure("the collector at \(server) did not answer in time: \(error.message)", retryable: true)
         case .tls:
             return .failure("TLS failure talking to \(server) (check --ca-file): \(error.message)")
-        case .tooLarge, .other:
+        case .tooLarge:
+            return .failure(
+                "the collector at \(server) sent an answer larger than \(maxResponseBytes >> 20) MB; narrow the query (--since, --limit, --host)"
+            )
+        case .other:
             return .failure("request to the collector at \(server) failed: \(error.message)")
         }
     }
@@ -131,7 +141,11 @@ struct CollectorClient: Sendable {
         case 404 where notFound != nil:
             return .failure(notFound!)
         case 429, 503:
-            let retry = response.header("retry-after").map { "; retry after \($0)s" } ?? ""
+            // Parsed, not echoed: the header is the server's text, not the terminal's.
+            let now = Date().timeIntervalSince1970
+            let retry =
+                response.header("retry-after").flatMap { RetryAfter.seconds($0, nowEpochSeconds: now) }
+                .map { "; retry after \(Int(min($0, 86_400)))s" } ?? ""
             return .failure("the collector at \(server) is busy (\(response.status))\(suffix)\(retry)", retryable: true)
         default:
             return .failure("the collector at \(server) answered \(response.status)\(suffix)")

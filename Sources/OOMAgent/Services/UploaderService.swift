@@ -29,12 +29,7 @@ public struct UploaderService: Service {
             uploader
             ?? Uploader(
                 collector: c.collector ?? "http://127.0.0.1:8080", tokenFile: c.tokenFile,
-                options: HTTPClientOptions(
-                    caFile: c.upload.caFile, clientCertFile: c.upload.clientCertFile,
-                    clientKeyFile: c.upload.clientKeyFile, verifyTLS: c.upload.verifyTLS,
-                    connectTimeoutSeconds: c.upload.connectTimeoutSeconds,
-                    totalTimeoutSeconds: c.upload.totalTimeoutSeconds,
-                    userAgent: "oomwatch-agent/\(AgentContext.version)"),
+                options: Uploader.clientOptions(c),
                 gzipMinBytes: c.upload.gzipMinBytes, logger: context.logger)
         self.uploadInterval = uploadInterval ?? c.upload.intervalSeconds ?? max(c.intervalSeconds, 10)
         self.now = now

@@ -13,6 +13,9 @@ public struct Uploader: Sendable {
         case rejected(status: Int, reason: String)
     }
 
+    /// The largest collector answer the agent reads; the uploader's client is built with it.
+    public static let maxResponseBytes = 64 * 1024
+
     public let url: String
     public let tokenFile: String?
     public let gzipMinBytes: Int
@@ -30,6 +33,19 @@ public struct Uploader: Sendable {
         self.gzipMinBytes = gzipMinBytes
         client = CurlHTTPClient(options: options)
         self.logger = logger
+    }
+
+    /// The HTTP client settings an agent with `config` uploads with.
+    public static func clientOptions(_ config: AgentConfig) -> HTTPClientOptions {
+        let u = config.upload
+        return HTTPClientOptions(
+            caFile: u.caFile, clientCertFile: u.clientCertFile, clientKeyFile: u.clientKeyFile,
+            verifyTLS: u.verifyTLS, connectTimeoutSeconds: u.connectTimeoutSeconds,
+            totalTimeoutSeconds: u.totalTimeoutSeconds,
+            // An ingest answer is ~100 bytes: a larger one is refused (and the batch retried)
+            // rather than buffered past the unit's MemoryMax.
+            maxResponseBytes: maxResponseBytes,
+            userAgent: "oomwatch-agent/\(AgentContext.version)")
     }
 
     /// The token, read fresh each time so a rotated file takes effect without a restart.
@@ -61,23 +77,22 @@ public struct Uploader: Sendable {
         } catch {
             return .retry(retryAfter: nil, reason: error.message)
         }
+        let answer = CollectorAnswer(
+            status: response.status, headers: response.headers, body: response.body,
+            nowEpochSeconds: Double(Clock.nowMicros()) / 1e6)
         switch response.status {
         case 200..<300:
-            return .delivered(try? JSONReader().decode(IngestResult.self, from: response.body))
+            return .delivered(answer.result)
         case 429, 500..<600:
-            let retryAfter = response.headers["retry-after"].flatMap {
-                UploadBackoff.parseRetryAfter($0, nowEpochSeconds: Double(Clock.nowMicros()) / 1e6)
-            }
-            return .retry(retryAfter: retryAfter, reason: "HTTP \(response.status)" + Self.message(response.body))
+            return .retry(retryAfter: answer.retryAfter, reason: "HTTP \(response.status)" + Self.message(answer))
         default:
-            return .rejected(status: response.status, reason: "HTTP \(response.status)" + Self.message(response.body))
+            return .rejected(status: response.status, reason: "HTTP \(response.status)" + Self.message(answer))
         }
     }
 
     /// The collector's `{"error": {"message": …}}`, when there is one.
-    static func message(_ body: [UInt8]) -> String {
-        if let e = try? JSONReader().decode(APIErrorBody.self, from: body) { return ": " + e.error.message }
-        return ""
+    static func message(_ answer: CollectorAnswer) -> String {
+        answer.message.map { ": " + $0 } ?? ""
     }
 }
 
