@@ -11,6 +11,8 @@ public final class AgentCounters: Sendable {
     public let kmsgMissedRecords = Atomic<Int64>(0)
     public let unattributedKills = Atomic<Int64>(0)
     public let sourceErrors = Atomic<Int64>(0)
+    /// Journal entries that claimed a userspace kill without journald's trusted fields.
+    public let journalRefused = Atomic<Int64>(0)
 
     public init() {}
 
@@ -25,6 +27,7 @@ public final class AgentCounters: Sendable {
         info.kmsgMissedRecords = kmsgMissedRecords.load(ordering: .relaxed)
         info.unattributedKills = unattributedKills.load(ordering: .relaxed)
         info.sourceErrors = sourceErrors.load(ordering: .relaxed)
+        info.journalRefused = journalRefused.load(ordering: .relaxed)
         return info
     }
 
@@ -38,6 +41,7 @@ public final class AgentCounters: Sendable {
         kmsgMissedRecords.store(info.kmsgMissedRecords ?? 0, ordering: .relaxed)
         unattributedKills.store(info.unattributedKills ?? 0, ordering: .relaxed)
         sourceErrors.store(info.sourceErrors ?? 0, ordering: .relaxed)
+        journalRefused.store(info.journalRefused ?? 0, ordering: .relaxed)
     }
 }
 

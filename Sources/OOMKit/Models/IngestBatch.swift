@@ -42,6 +42,9 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     public var unattributedKills: Int64?
     /// Source read failures.
     public var sourceErrors: Int64?
+    /// Journal entries claiming a systemd-oomd/earlyoom kill that journald's trusted
+    /// fields did not back (a local user's `logger -t earlyoom …`).
+    public var journalRefused: Int64?
 
     public init(version: String) {
         self.version = version
@@ -57,6 +60,7 @@ public struct AgentInfo: Codable, Sendable, Equatable {
         case kmsgMissedRecords = "kmsg_missed_records"
         case unattributedKills = "unattributed_kills"
         case sourceErrors = "source_errors"
+        case journalRefused = "journal_refused"
     }
 }
 
