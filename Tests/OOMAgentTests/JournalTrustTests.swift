@@ -18,6 +18,7 @@ import Testing
 /// Issue 19, point 1: a local user cannot make the agent report a userspace kill.
 @Suite struct JournalTrustTests {
     static let message = #"sending SIGTERM to process 1 uid 0 "systemd": badness 900, VmRSS 2000 MiB"#
+    static let rootMessage = #"sending SIGTERM to process 4242 uid 1000 "firefox": badness 900, VmRSS 2000 MiB"#
 
     @Test(arguments: [
         // `logger -t earlyoom` by a user: the identifier is the only thing that matches.
@@ -48,12 +49,11 @@ import Testing
 
     /// Whether a private journald can be run here: root (mount namespaces, tmpfs) and the
     /// tools. Without them the test is skipped, saying why.
-    static let privateJournal: Bool =
-        getuid() == 0
-        && [
-            "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/bin/setpriv", "/usr/bin/logger",
-            "/lib/systemd/systemd-journald", "/usr/bin/journalctl",
-        ].allSatisfy { access($0, X_OK) == 0 }
+    static let tools: [String] = [
+        "/usr/bin/unshare", "/usr/bin/nsenter", "/usr/bin/setpriv", "/usr/bin/logger",
+        "/lib/systemd/systemd-journald", "/usr/bin/journalctl",
+    ]
+    static let privateJournal = getuid() == 0 && tools.allSatisfy { access($0, X_OK) == 0 }
 
     /// The attack for real: a private systemd-journald in a mount namespace (tmpfs over
     /// /run/systemd, /run/log, /var/log/journal), an unprivileged user (nobody) writing
@@ -86,10 +86,11 @@ import Testing
             J=$!
             trap 'kill $J; exit 0' TERM
             for i in $(seq 100); do [ -S \(socket) ] && break; sleep 0.05; done
-            \(nobody) logger -u \(socket) -t earlyoom '\(Self.message)'
-            \(nobody) \(dir)/earlyoom -u \(socket) -t earlyoom '\(Self.message)'
-            \(dir)/earlyoom -u \(socket) -t earlyoom 'sending SIGTERM to process 4242 uid 1000 "firefox": badness 900, VmRSS 2000 MiB'
-            sleep 0.3
+            # Each writer stays alive a moment after writing (logger reads its stdin):
+            # journald reads _COMM and _EXE from /proc, and a process gone by then has none.
+            { echo '\(Self.message)'; sleep 0.5; } | \(nobody) logger -u \(socket) -t earlyoom
+            { echo '\(Self.message)'; sleep 0.5; } | \(nobody) \(dir)/earlyoom -u \(socket) -t earlyoom
+            { echo '\(Self.rootMessage)'; sleep 0.5; } | \(dir)/earlyoom -u \(socket) -t earlyoom
             echo $$ > \(dir)/nspid
             while :; do sleep 0.2; done
             """)
@@ -115,7 +116,8 @@ import Testing
         config.hostname = "agent-name"
         let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
         let context = try AgentContext(config: config, logger: logger)
-        try await JournalTests().runOnce(context, journalDir: dir + "/journal")
+        // A private journald on a busy machine may take a while to answer the first query.
+        try await JournalTests().runOnce(context, journalDir: dir + "/journal", seconds: 30)
 
         let batch = try #require(context.spool.nextBatch(), "the root entry was not reported")
         let events = try batch.records.filter { $0.kind == .event }.map {
