@@ -4,6 +4,7 @@
 #   Fuzz/.build/kernel-log-fuzz   OOMKit's kernel-log scanner and kmsg record parser
 #   Fuzz/.build/ingest-fuzz       the collector's ingest decode + validate
 #   Fuzz/.build/agent-json-fuzz   OOMKit's JSON reader/writer, as the agent uses them
+#   Fuzz/.build/upload-response-fuzz  a collector's answer to an upload, as the agent reads it
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=Fuzz/.build
@@ -14,9 +15,10 @@ flock 9
 flags=(-sanitize=fuzzer,address -parse-as-library -O -g
     -enable-upcoming-feature ExistentialAny -enable-upcoming-feature InternalImportsByDefault)
 # Compile a copy: the tree is shared and a file edited mid-build fails swiftc.
-rm -rf "$out/src" && mkdir -p "$out/src/OOMServer"
+rm -rf "$out/src" && mkdir -p "$out/src/OOMServer" "$out/src/OOMAgent"
 cp -R Sources/OOMKit "$out/src/OOMKit"
 cp Sources/OOMServer/Validation.swift "$out/src/OOMServer/"
+cp Sources/OOMAgent/Upload/UploadBackoff.swift "$out/src/OOMAgent/"
 mapfile -t kit < <(find "$out/src/OOMKit" -name '*.swift' | sort)
 quiet() { grep -v "Cannot export local symbol '__asan" || true; }
 
@@ -28,6 +30,10 @@ swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" Fuzz/KernelLog/Entry.swift 
 swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" Fuzz/AgentJSON/Entry.swift \
     -o "$out/agent-json-fuzz" 2>&1 | quiet
 
+# Upload response: OOMKit plus the agent's backoff (which needs only OOMKit), one module.
+swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" "$out/src/OOMAgent/UploadBackoff.swift" \
+    Fuzz/UploadResponse/Entry.swift -o "$out/upload-response-fuzz" 2>&1 | quiet
+
 # Ingest: OOMKit as a static library, then Validation.swift (which imports it) + entry.
 swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" -emit-library -static \
     -emit-module -emit-module-path "$out/oomkit/OOMKit.swiftmodule" \
@@ -35,5 +41,6 @@ swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" -emit-library -static \
 swiftc "${flags[@]}" -module-name IngestFuzz -I "$out/oomkit" \
     "$out/src/OOMServer/Validation.swift" Fuzz/Ingest/Entry.swift \
     "$out/oomkit/libOOMKit.a" -o "$out/ingest-fuzz" 2>&1 | quiet
-test -x "$out/kernel-log-fuzz" && test -x "$out/ingest-fuzz" && test -x "$out/agent-json-fuzz"
-echo "built $out/kernel-log-fuzz $out/ingest-fuzz $out/agent-json-fuzz"
+test -x "$out/kernel-log-fuzz" && test -x "$out/ingest-fuzz" && test -x "$out/agent-json-fuzz" \
+    && test -x "$out/upload-response-fuzz"
+echo "built $out/kernel-log-fuzz $out/ingest-fuzz $out/agent-json-fuzz $out/upload-response-fuzz"

@@ -184,7 +184,9 @@ public final class CurlHTTPClient: Sendable {
                 return .failure(
                     HTTPClientError(
                         kind: .tooLarge,
-                        message: "response from \(request.url) is larger than \(options.maxResponseBytes) bytes"))
+                        message:
+                            "response from \(request.url) is larger than \(options.maxResponseBytes) bytes "
+                            + "(or has more than \(ResponseSink.headerLimit) bytes of headers)"))
             }
             return .failure(Self.error(code: code, url: request.url))
         }
@@ -230,9 +232,13 @@ private final class Handle: @unchecked Sendable {
 
 /// Collects one response's headers and body inside curl's callbacks.
 private final class ResponseSink {
+    /// Header bytes read across all of a response's header blocks: a server sending
+    /// endless headers is cut off like one sending an endless body.
+    static let headerLimit = 64 * 1024
     let limit: Int
     var body: [UInt8] = []
     var headers: [String: String] = [:]
+    var headerBytes = 0
     var overflowed = false
 
     init(limit: Int) {
@@ -262,6 +268,11 @@ private func writeHeader(
     guard let pointer, let userdata else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(userdata).takeUnretainedValue()
     let length = size * count
+    sink.headerBytes += length
+    guard sink.headerBytes <= ResponseSink.headerLimit else {
+        sink.overflowed = true
+        return 0
+    }
     let line = pointer.withMemoryRebound(to: UInt8.self, capacity: length) { bytes in
         String(decoding: UnsafeBufferPointer(start: bytes, count: length), as: UTF8.self)
     }

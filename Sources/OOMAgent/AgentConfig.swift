@@ -182,7 +182,10 @@ public struct AgentConfig: Sendable, Equatable {
         HTTPClientOptions(
             caFile: upload.caFile, clientCertFile: upload.clientCertFile, clientKeyFile: upload.clientKeyFile,
             verifyTLS: upload.verifyTLS, connectTimeoutSeconds: upload.connectTimeoutSeconds,
-            totalTimeoutSeconds: upload.totalTimeoutSeconds, userAgent: "oomwatch-agent/\(AgentContext.version)")
+            totalTimeoutSeconds: upload.totalTimeoutSeconds,
+            // An ingest answer is ~100 bytes: a larger one is refused (and the batch retried)
+            // rather than buffered past the unit's MemoryMax.
+            maxResponseBytes: Uploader.maxResponseBytes, userAgent: "oomwatch-agent/\(AgentContext.version)")
     }
 
     /// For `run`: a collector is required, and the token file must be readable.

@@ -12,6 +12,8 @@ public final class AgentCounters: Sendable {
     public let unattributedKills = Atomic<Int64>(0)
     public let sourceErrors = Atomic<Int64>(0)
     public let uploadRefused = Atomic<Int64>(0)
+    /// Journal entries that claimed a userspace kill without journald's trusted fields.
+    public let journalRefused = Atomic<Int64>(0)
 
     public init() {}
 
@@ -27,6 +29,7 @@ public final class AgentCounters: Sendable {
         info.unattributedKills = unattributedKills.load(ordering: .relaxed)
         info.sourceErrors = sourceErrors.load(ordering: .relaxed)
         info.uploadRefused = uploadRefused.load(ordering: .relaxed)
+        info.journalRefused = journalRefused.load(ordering: .relaxed)
         return info
     }
 
@@ -41,6 +44,7 @@ public final class AgentCounters: Sendable {
         unattributedKills.store(info.unattributedKills ?? 0, ordering: .relaxed)
         sourceErrors.store(info.sourceErrors ?? 0, ordering: .relaxed)
         uploadRefused.store(info.uploadRefused ?? 0, ordering: .relaxed)
+        journalRefused.store(info.journalRefused ?? 0, ordering: .relaxed)
     }
 }
 

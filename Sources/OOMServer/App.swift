@@ -280,7 +280,7 @@ struct Routes: Sendable {
 
     func ingest(_ request: Request, _ context: BasicRequestContext) async throws -> IngestResult {
         let started = ContinuousClock.now
-        _ = try authorize(request, .agent)
+        let token = try authorize(request, .agent)
         let limit = config.maxBodyBytes
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
             collector.metrics.batchFailed("invalid")
@@ -313,10 +313,23 @@ struct Routes: Sendable {
         let batch: IngestBatch
         do {
             batch = try IngestValidator.decode(bytes, limits: config.limits)
-            try IngestValidator.validate(batch, limits: config.limits)
+            try IngestValidator.validate(batch, limits: config.limits, nowMicroseconds: nowMicroseconds())
         } catch {
             collector.metrics.batchFailed("invalid")
             throw HTTPError(.badRequest, message: error.message)
+        }
+        guard token.mayWrite(host: batch.host) else {
+            collector.metrics.authFailed()
+            collector.metrics.batchFailed("forbidden")
+            collector.logger.warning(
+                "agent token used for another host",
+                metadata: [
+                    "host.name": "\(LogText.escaped(batch.host))", "token.name": "\(token.name ?? "-")",
+                    "token.hosts": "\(token.hostGlob ?? "*")",
+                ])
+            throw HTTPError(
+                .forbidden,
+                message: "host: this agent token may only send for hosts matching \(token.hostGlob ?? "*")")
         }
         let outcome: IngestOutcome
         do {
@@ -335,7 +348,7 @@ struct Routes: Sendable {
             collector.logger.info(
                 "stored OOM events",
                 metadata: [
-                    "host.name": "\(batch.host)", "events.stored": "\(outcome.eventsStored)",
+                    "host.name": "\(LogText.escaped(batch.host))", "events.stored": "\(outcome.eventsStored)",
                 ])
         }
         return outcome.result
@@ -433,7 +446,10 @@ struct Routes: Sendable {
         -> SnapshotsResponse
     {
         _ = try authorize(request, .read)
-        let host = try context.parameters.require("host")
+        // Path parameters arrive as sent: `web%2D1` is the host `web-1`.
+        guard let host = try context.parameters.require("host").removingPercentEncoding else {
+            throw HTTPError(.badRequest, message: "host: invalid percent-encoding")
+        }
         guard host.utf8.count <= 253 else {
             throw HTTPError(.badRequest, message: "host: longer than 253 bytes")
         }

@@ -19,7 +19,11 @@ paths:
   /api/v1/ingest:
     post:
       summary: Store a batch of snapshots and OOM events (agent or admin token)
-      description: Answers only after the batch is committed. Re-sent event ids are counted as duplicates and store nothing.
+      description: >-
+        Answers only after the batch is committed. Re-sent event ids are counted as duplicates and store nothing.
+        403 when an agent token bound to other hosts (`host=GLOB` in the tokens file) sends this host's batch;
+        400 naming the field for a time more than limits.max_future_skew_seconds (default 600) ahead of the
+        collector's clock, and for an object naming a key twice.
       parameters:
         - in: header
           name: Content-Encoding
@@ -85,7 +89,7 @@ paths:
     get:
       summary: A host's memory over a time range, downsampled (read token)
       parameters:
-        - {in: path, name: host, required: true, schema: {type: string, maxLength: 253}}
+        - {in: path, name: host, required: true, description: "percent-decoded", schema: {type: string, maxLength: 253}}
         - {$ref: "#/components/parameters/since"}
         - {$ref: "#/components/parameters/until"}
         - {in: query, name: points, schema: {type: integer, minimum: 1, maximum: 5000, default: 200}}
@@ -315,6 +319,7 @@ components:
             unattributed_kills: {type: integer, minimum: 0}
             source_errors: {type: integer, minimum: 0}
             upload_refused: {type: integer, minimum: 0}
+            journal_refused: {type: integer, minimum: 0, description: "journal entries claiming a userspace kill that journald's trusted fields did not back"}
         snapshots:
           type: array
           maxItems: 2000

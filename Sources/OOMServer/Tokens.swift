@@ -1,6 +1,12 @@
 public import OOMKit
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
@@ -22,16 +28,26 @@ public struct TokenEntry: Sendable, Equatable {
     public var role: TokenRole
     public var hash: [UInt8]
     public var name: String?
+    /// `host=GLOB`: the hosts this token may send batches for (`*`, `?`, `[…]`); any host
+    /// when `nil`.
+    public var hostGlob: String?
 
-    public init(role: TokenRole, hash: [UInt8], name: String?) {
+    public init(role: TokenRole, hash: [UInt8], name: String?, hostGlob: String? = nil) {
         self.role = role
         self.hash = hash
         self.name = name
+        self.hostGlob = hostGlob
+    }
+
+    /// Whether this token may write `host`'s data.
+    public func mayWrite(host: String) -> Bool {
+        guard let hostGlob else { return true }
+        return fnmatch(hostGlob, host, 0) == 0
     }
 }
 
-/// The tokens file (`ROLE SECRET [NAME]` or `ROLE sha256:HEX [NAME]`, `#` comments),
-/// reloadable while the server runs.
+/// The tokens file (`ROLE SECRET [NAME] [host=GLOB]` or `ROLE sha256:HEX [NAME]
+/// [host=GLOB]`, `#` comments), reloadable while the server runs.
 public final class TokenStore: Sendable {
     private let entries: Mutex<[TokenEntry]>
     /// The file, when tokens come from one.
@@ -68,11 +84,26 @@ public final class TokenStore: Sendable {
             lineNumber += 1
             var line = Substring(rawLine)
             if let hash = line.firstIndex(of: "#") { line = line[..<hash] }
-            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
+            var fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\r" })
             if fields.isEmpty { continue }
+            var hostGlob: String?
+            if fields.count >= 3, let last = fields.last, last.hasPrefix("host=") {
+                hostGlob = String(last.dropFirst(5))
+                fields.removeLast()
+                guard let glob = hostGlob, Self.validGlob(glob) else {
+                    throw TokensFileError(
+                        path: path, line: lineNumber,
+                        message: "host= needs a host name pattern (letters, digits, . - _ * ? [ ])")
+                }
+                guard fields[0] == "agent" else {
+                    throw TokensFileError(
+                        path: path, line: lineNumber,
+                        message: "host= binds agent tokens only (a \(fields[0]) token writes no host's data)")
+                }
+            }
             guard fields.count == 2 || fields.count == 3 else {
                 throw TokensFileError(
-                    path: path, line: lineNumber, message: "expected ROLE SECRET [NAME]")
+                    path: path, line: lineNumber, message: "expected ROLE SECRET [NAME] [host=GLOB]")
             }
             guard let role = TokenRole(rawValue: String(fields[0])) else {
                 throw TokensFileError(
@@ -97,7 +128,9 @@ public final class TokenStore: Sendable {
                 hash = SHA256.digest(Array(secret.utf8))
             }
             out.append(
-                TokenEntry(role: role, hash: hash, name: fields.count == 3 ? String(fields[2]) : nil))
+                TokenEntry(
+                    role: role, hash: hash, name: fields.count == 3 ? String(fields[2]) : nil,
+                    hostGlob: hostGlob))
         }
         return out
     }
@@ -136,10 +169,23 @@ public final class TokenStore: Sendable {
     }
 
     /// The line `token create` appends for `secret`.
-    public static func fileLine(role: TokenRole, secret: String, name: String?) -> String {
+    public static func fileLine(role: TokenRole, secret: String, name: String?, hostGlob: String? = nil)
+        -> String
+    {
         var line = role.rawValue + " sha256:" + SHA256.hex(of: Array(secret.utf8))
         if let name { line += " " + name }
+        if let hostGlob { line += " host=" + hostGlob }
         return line
+    }
+
+    /// A `host=` pattern: host-name characters and the glob's own `* ? [ ]`, at most 253
+    /// bytes.
+    public static func validGlob(_ glob: String) -> Bool {
+        !glob.isEmpty && glob.utf8.count <= 253
+            && glob.utf8.allSatisfy { c in
+                (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122)
+                    || "-._*?[]!".utf8.contains(c)
+            }
     }
 
     private static func hexBytes(_ text: Substring) -> [UInt8]? {

@@ -25,45 +25,77 @@ public struct IngestLimits: Sendable, Equatable {
     public var maxCandidates = 10_000
     public var maxMapEntries = 1_000
     public var maxRawBytes = 256 * 1024
+    /// How far in the future (by the collector's clock) a time may be: more is a broken or
+    /// hostile clock, and would pin a host's "latest" state.
+    public var maxFutureSkewSeconds: Double = 600
     public init() {}
 }
 
 enum IngestValidator {
-    /// Nesting deeper than `limit` (outside strings), scanned before decoding so a
-    /// hostile body cannot make the decoder recurse without bound.
-    static func checkDepth(_ bytes: [UInt8], limit: Int) throws(ValidationError) {
-        var depth = 0
-        var inString = false
-        var escaped = false
-        for b in bytes {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if b == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if b == UInt8(ascii: "\"") {
-                    inString = false
-                }
-                continue
-            }
+    /// Nesting deeper than `limit` (outside strings), or an object naming a key twice,
+    /// scanned before decoding: a hostile body cannot make the decoder recurse without
+    /// bound, and cannot say two things in one object (decoders disagree on which wins).
+    static func checkStructure(_ bytes: [UInt8], limit: Int) throws(ValidationError) {
+        // One entry per open container: the keys seen so far when it is an object.
+        var open: [Set<[UInt8]>?] = []
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
             switch b {
-            case UInt8(ascii: "\""): inString = true
+            case UInt8(ascii: "\""):
+                let start = i + 1
+                var escaped = false
+                i += 1
+                while i < bytes.count {
+                    if escaped {
+                        escaped = false
+                    } else if bytes[i] == UInt8(ascii: "\\") {
+                        escaped = true
+                    } else if bytes[i] == UInt8(ascii: "\"") {
+                        break
+                    }
+                    i += 1
+                }
+                // A key is a string followed by a colon, inside an object.
+                var j = i + 1
+                while j < bytes.count, bytes[j] == 0x20 || bytes[j] == 0x09 || bytes[j] == 0x0A || bytes[j] == 0x0D {
+                    j += 1
+                }
+                if j < bytes.count, bytes[j] == UInt8(ascii: ":"), let last = open.last, var keys = last {
+                    let key = unescapedKey(bytes[start..<min(i, bytes.count)])
+                    guard keys.insert(key).inserted else {
+                        throw ValidationError(
+                            "", "duplicate key \"\(String(decoding: key, as: UTF8.self))\" in one object")
+                    }
+                    open[open.count - 1] = keys
+                }
             case UInt8(ascii: "["), UInt8(ascii: "{"):
-                depth += 1
-                if depth > limit {
+                open.append(b == UInt8(ascii: "{") ? [] : nil)
+                if open.count > limit {
                     throw ValidationError("", "JSON nested deeper than \(limit) levels")
                 }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
+            case UInt8(ascii: "]"), UInt8(ascii: "}"):
+                if !open.isEmpty { open.removeLast() }
             default: break
             }
+            i += 1
         }
+    }
+
+    /// A key's bytes with JSON escapes resolved, so `"a"` and `"\u0061"` are one key.
+    static func unescapedKey(_ raw: ArraySlice<UInt8>) -> [UInt8] {
+        guard raw.contains(UInt8(ascii: "\\")) else { return Array(raw) }
+        var quoted = [UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]
+        if let s = try? JSONDecoder().decode(String.self, from: Data(quoted)) { return Array(s.utf8) }
+        quoted.removeAll()
+        return Array(raw)
     }
 
     /// Decodes an ingest body, naming the field when its type or presence is wrong.
     static func decode(_ bytes: [UInt8], limits: IngestLimits) throws(ValidationError)
         -> IngestBatch
     {
-        try checkDepth(bytes, limit: limits.maxDepth)
+        try checkStructure(bytes, limit: limits.maxDepth)
         do {
             return try JSONDecoder().decode(IngestBatch.self, from: Data(bytes))
         } catch let error as DecodingError {
@@ -114,8 +146,13 @@ enum IngestValidator {
         }
     }
 
-    /// Checks every field's range and length. Events without a host get the batch's.
-    static func validate(_ batch: IngestBatch, limits: IngestLimits) throws(ValidationError) {
+    /// Checks every field's range and length. Events without a host get the batch's. A
+    /// time more than `limits.maxFutureSkewSeconds` after `nowMicroseconds` is refused.
+    static func validate(
+        _ batch: IngestBatch, limits: IngestLimits,
+        nowMicroseconds: Int64 = Int64(Date().timeIntervalSince1970 * 1_000_000)
+    ) throws(ValidationError) {
+        let notAfter = nowMicroseconds + Int64(max(0, min(limits.maxFutureSkewSeconds, 1e9)) * 1_000_000)
         try text(batch.host, "host", min: 1, max: 253)
         try optionalText(batch.bootID, "boot_id", max: 64)
         if let a = batch.agent {
@@ -128,6 +165,7 @@ enum IngestValidator {
                 (a.corruptRecords, "corrupt_records"), (a.kmsgOverruns, "kmsg_overruns"),
                 (a.kmsgMissedRecords, "kmsg_missed_records"),
                 (a.unattributedKills, "unattributed_kills"), (a.sourceErrors, "source_errors"),
+                (a.journalRefused, "journal_refused"),
             ]
             for (v, name) in counters { try nonNegative(v, "agent.\(name)") }
         }
@@ -138,14 +176,14 @@ enum IngestValidator {
             throw ValidationError("snapshots", "at most \(limits.maxSnapshots) per batch")
         }
         for (i, e) in batch.events.enumerated() {
-            try validate(e, "events[\(i)]", host: batch.host, limits: limits)
+            try validate(e, "events[\(i)]", host: batch.host, limits: limits, notAfter: notAfter)
         }
         for (i, s) in batch.snapshots.enumerated() {
-            try validate(s, "snapshots[\(i)]", host: batch.host, limits: limits)
+            try validate(s, "snapshots[\(i)]", host: batch.host, limits: limits, notAfter: notAfter)
         }
     }
 
-    static func validate(_ e: OOMEvent, _ at: String, host: String, limits: IngestLimits)
+    static func validate(_ e: OOMEvent, _ at: String, host: String, limits: IngestLimits, notAfter: Int64)
         throws(ValidationError)
     {
         try text(e.id, "\(at).id", min: 1, max: 128)
@@ -162,7 +200,7 @@ enum IngestValidator {
             throw ValidationError("\(at).host", "does not match the batch's host")
         }
         try optionalText(e.bootID, "\(at).boot_id", max: 64)
-        try time(e.time, "\(at).time")
+        try time(e.time, "\(at).time", notAfter: notAfter)
         try seconds(e.uptimeS, "\(at).uptime_s")
         let v = e.victim
         if let p = v.pid { try pid(p, "\(at).victim.pid") }
@@ -226,16 +264,17 @@ enum IngestValidator {
         try optionalText(e.raw, "\(at).raw", max: limits.maxRawBytes)
     }
 
-    static func validate(_ s: MemorySnapshot, _ at: String, host: String, limits: IngestLimits)
+    static func validate(_ s: MemorySnapshot, _ at: String, host: String, limits: IngestLimits, notAfter: Int64)
         throws(ValidationError)
     {
         guard s.host == host else {
             throw ValidationError("\(at).host", "does not match the batch's host")
         }
         try optionalText(s.bootID, "\(at).boot_id", max: 64)
-        guard s.time.utf8.count <= 64, RFC3339.parse(s.time) != nil else {
+        guard s.time.utf8.count <= 64, let t = RFC3339.parse(s.time) else {
             throw ValidationError("\(at).time", "must be an RFC 3339 timestamp")
         }
+        try notInFuture(t, "\(at).time", notAfter: notAfter)
         try seconds(s.uptimeS, "\(at).uptime_s")
         try optionalText(s.kernel, "\(at).kernel", max: 256)
         for (map, name) in [(s.memory, "memory"), (s.vmstat, "vmstat")] {
@@ -270,7 +309,7 @@ enum IngestValidator {
             try text(p.comm, "\(pat).comm", min: 0, max: 256)
             try optionalText(p.cmdline, "\(pat).cmdline", max: 4096)
             try optionalRange(p.uid.map(Int64.init), "\(pat).uid", 0...4_294_967_295)
-            try time(p.startedAt, "\(pat).started_at")
+            try time(p.startedAt, "\(pat).started_at", notAfter: notAfter)
             for (value, name) in [
                 (p.vmSizeKB, "vm_size_kb"), (Optional(p.rssKB), "rss_kb"),
                 (p.rssAnonKB, "rss_anon_kb"), (p.rssFileKB, "rss_file_kb"),
@@ -310,7 +349,7 @@ enum IngestValidator {
         if let s { try text(s, field, min: 0, max: max) }
     }
 
-    static func time(_ s: String?, _ field: String) throws(ValidationError) {
+    static func time(_ s: String?, _ field: String, notAfter: Int64) throws(ValidationError) {
         guard let s else { return }
         guard s.utf8.count <= 64, let t = RFC3339.parse(s) else {
             throw ValidationError(field, "must be an RFC 3339 timestamp")
@@ -318,6 +357,14 @@ enum IngestValidator {
         // 1990 to 2200: anything else is a broken clock, and sorts badly forever.
         guard t >= 631_152_000_000_000, t <= 7_258_118_400_000_000 else {
             throw ValidationError(field, "out of range")
+        }
+        try notInFuture(t, field, notAfter: notAfter)
+    }
+
+    static func notInFuture(_ t: Int64, _ field: String, notAfter: Int64) throws(ValidationError) {
+        guard t <= notAfter else {
+            let limit = RFC3339.format(epochMicroseconds: notAfter)
+            throw ValidationError(field, "later than the collector's clock allows (\(limit)): check the host's clock")
         }
     }
 

@@ -47,11 +47,22 @@ public final class OOMDatabase: Sendable {
     public init(configuration: StoreConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        // The database holds every host's process command lines: a directory and file
+        // this service creates are its own (0700, 0600), whatever the umask, also when
+        // run outside systemd (whose StateDirectoryMode and UMask do the same).
         if let slash = configuration.path.lastIndex(of: "/"),
             case let directory = String(configuration.path[..<slash]), !directory.isEmpty
         {
             try FileManager.default.createDirectory(
-                atPath: directory, withIntermediateDirectories: true)
+                atPath: directory, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        }
+        if !configuration.path.hasPrefix(":"), !FileManager.default.fileExists(atPath: configuration.path) {
+            // SQLite gives the -wal and -shm files the database file's mode.
+            let fd = open(configuration.path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                fchmod(fd, 0o600)
+                close(fd)
+            }
         }
         var config = Configuration()
         config.busyMode = .timeout(configuration.busyTimeoutSeconds)

@@ -288,11 +288,14 @@ extension OOMDatabase {
                         UPDATE hosts SET snapshot_time = ?, total_kb = ?, available_kb = ?,
                             full_avg60 = ?, memory_json = ?, pressure_json = ?,
                             processes_json = ?, kernel = coalesce(?, kernel)
-                        WHERE id = ? AND (snapshot_time IS NULL OR snapshot_time < ?)
+                        WHERE id = ? AND (snapshot_time IS NULL OR snapshot_time < ? OR snapshot_time > ?)
                         """
                 ).execute(arguments: [
+                    // The newer sample wins by its own time, unless the stored one claims a
+                    // time after this batch's arrival: that host's clock was ahead, and the
+                    // sample received later is the newer one.
                     s.time, s.total, s.available, s.fullAvg60, s.memoryJSON, s.pressureJSON,
-                    s.processesJSON, s.kernel, hostID, s.time,
+                    s.processesJSON, s.kernel, hostID, s.time, b.receivedAt,
                 ])
             }
         }

@@ -81,6 +81,8 @@ struct Serve: AsyncParsableCommand {
         c.limits.maxEvents = try layers.int("limits.max_events", default: c.limits.maxEvents)
         c.limits.maxSnapshots = try layers.int(
             "limits.max_snapshots", default: c.limits.maxSnapshots)
+        c.limits.maxFutureSkewSeconds = try layers.double(
+            "limits.max_future_skew_seconds", default: c.limits.maxFutureSkewSeconds)
         c.rateLimitPerSecond = try layers.double(
             "limits.rate_per_token", default: c.rateLimitPerSecond)
         c.rateLimitBurst = try layers.double("limits.rate_burst", default: c.rateLimitBurst)
@@ -101,7 +103,8 @@ struct Serve: AsyncParsableCommand {
         c.synchronousFull = layers.string("db.synchronous", default: "full") != "normal"
         c.maxPendingBatches = try layers.int(
             "db.max_pending_batches", default: c.maxPendingBatches)
-        guard c.maxBodyBytes > 0, c.limits.maxDepth > 0, c.retention.snapshotDays > 0,
+        guard c.maxBodyBytes > 0, c.limits.maxDepth > 0, c.limits.maxFutureSkewSeconds > 0,
+            c.retention.snapshotDays > 0,
             c.retention.rollupDays > 0, c.idleTimeoutSeconds > 0, c.bodyTimeoutSeconds > 0
         else {
             throw ValidationError("limits, timeouts and retention must be positive")

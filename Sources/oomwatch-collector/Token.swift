@@ -24,6 +24,12 @@ struct TokenCommand: ParsableCommand {
         @Option(help: "A name for the token (one word), kept next to its hash.")
         var name: String?
 
+        @Option(
+            help: ArgumentHelp(
+                "Bind an agent token to host names matching GLOB (e.g. 'web-*'): its batches for other hosts get 403.",
+                valueName: "GLOB"))
+        var host: String?
+
         func validate() throws {
             guard TokenRole(rawValue: role) != nil else {
                 throw ValidationError("--role must be agent, read or admin")
@@ -33,6 +39,18 @@ struct TokenCommand: ParsableCommand {
                     !name.contains(where: { $0 == " " || $0 == "\t" || $0 == "#" || $0 == "\n" })
                 else {
                     throw ValidationError("--name must be one word without # (at most 64 bytes)")
+                }
+                // A name that looks like host=… would be read back as the binding.
+                guard !name.hasPrefix("host=") else { throw ValidationError("--name must not start with host=") }
+            }
+            if let host {
+                guard role == "agent" else {
+                    throw ValidationError("--host binds agent tokens only: use it with --role agent")
+                }
+                guard TokenStore.validGlob(host) else {
+                    throw ValidationError(
+                        "--host must be a host name pattern: letters, digits, . - _ and the glob characters * ? [ ]"
+                    )
                 }
             }
         }
@@ -48,7 +66,8 @@ struct TokenCommand: ParsableCommand {
                 if !prefix.isEmpty { mkdir(prefix, 0o700) }
             }
             let secret = TokenStore.generateSecret()
-            let line = TokenStore.fileLine(role: TokenRole(rawValue: role)!, secret: secret, name: name)
+            let line = TokenStore.fileLine(
+                role: TokenRole(rawValue: role)!, secret: secret, name: name, hostGlob: host)
             let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
             guard fd >= 0 else {
                 throw ValidationError("cannot open \(path): \(String(cString: strerror(errno)))")

@@ -14,13 +14,17 @@ struct CollectorClient: Sendable {
     var token: String?
     var http: CurlHTTPClient
 
+    /// The largest answer read: a page of 1,000 events with long raw reports fits many
+    /// times over; a hostile server cannot make the CLI buffer more.
+    static let maxResponseBytes = 32 << 20
+
     init(settings: Settings) {
         self.server = settings.server
         self.token = settings.token
         self.http = CurlHTTPClient(
             options: HTTPClientOptions(
                 caFile: settings.caFile, connectTimeoutSeconds: min(5, settings.timeoutSeconds),
-                totalTimeoutSeconds: settings.timeoutSeconds))
+                totalTimeoutSeconds: settings.timeoutSeconds, maxResponseBytes: Self.maxResponseBytes))
     }
 
     /// GETs `path` with `query` (nil values left out) and decodes the answer as `T`.
@@ -112,7 +116,11 @@ struct CollectorClient: Sendable {
                 retryable: true)
         case .tls:
             return .failure("TLS failure talking to \(server) (check --ca-file): \(error.message)")
-        case .tooLarge, .other:
+        case .tooLarge:
+            return .failure(
+                "the collector at \(server) sent an answer larger than \(maxResponseBytes >> 20) MB; narrow the query (--since, --limit, --host)"
+            )
+        case .other:
             return .failure("request to the collector at \(server) failed: \(error.message)")
         }
     }
@@ -135,7 +143,11 @@ struct CollectorClient: Sendable {
         case 404 where notFound != nil:
             return .failure(notFound!)
         case 429, 503:
-            let retry = response.header("retry-after").map { "; retry after \($0)s" } ?? ""
+            // Parsed, not echoed: the header is the server's text, not the terminal's.
+            let now = Date().timeIntervalSince1970
+            let retry =
+                response.header("retry-after").flatMap { RetryAfter.seconds($0, nowEpochSeconds: now) }
+                .map { "; retry after \(Int(min($0, 86_400)))s" } ?? ""
             return .failure("the collector at \(server) is busy (\(response.status))\(suffix)\(retry)", retryable: true)
         default:
             return .failure("the collector at \(server) answered \(response.status)\(suffix)")

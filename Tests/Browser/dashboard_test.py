@@ -34,6 +34,10 @@ ARTIFACTS = REPO / "test-artifacts"
 AGENT_TOKEN = "agent-secret-7f3a"
 READ_TOKEN = "read-secret-c91e"
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
+# A right-to-left override: unescaped, "java\u202egnp.exe" reads as "javaexe.png" and turns
+# the sentence around it backwards (issue 19). The dashboard shows the override escaped.
+BIDI = "java\u202egnp.exe"
+BIDI_SHOWN = "java\\u{202E}gnp.exe"
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 
 
@@ -175,13 +179,14 @@ EVENTS = {
              cgroup="/kubepods.slice/kubepods-burstable.slice/cri-containerd-3f2a9c1d5e6b.scope"),
         kill("web-1", 3 * 24 * 60, 6666, HOSTILE, scope="memcg", rss_kb=300_000, unit="evil.service",
              cgroup="/system.slice/evil.service"),
+        kill("web-1", 3 * 24 * 60 + 10, 6667, BIDI, rss_kb=200_000, unit="\u2066bidi\u202e.service"),
     ],
     "batch-7": [
         kill("batch-7", 2 * 24 * 60 + 30, 2200, "spark-worker", rss_kb=6_000_000, unit="spark.service"),
     ],
 }
 KILLS_24H = 4
-KILLS_7D = 6
+KILLS_7D = 7
 KILLS_BY_HOST_24H = {"db-1": 3, "web-1": 1, "batch-7": 0}
 
 
@@ -496,6 +501,14 @@ def run(driver, collector):
         expect(HOSTILE in victims, f"hostile comm not shown literally: {victims}")
         expect(driver.execute_script("return window.__pwned === undefined"), "injected script ran")
         expect(not driver.find_elements(By.CSS_SELECTOR, 'img[src="x"]'), "injected <img> in the DOM")
+
+    @check("a bidi override in a name is shown escaped, never applied")
+    def _():
+        victims = [v.text for v in tids("kill-victim")]
+        expect(BIDI_SHOWN in victims, f"bidi comm not shown escaped: {victims}")
+        page = driver.find_element(By.TAG_NAME, "body").get_attribute("textContent") + driver.title
+        for c in ("\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066", "\u2067", "\u2068", "\u2069"):
+            expect(c not in page, f"U+{ord(c):04X} reached the page")
 
     @check("clicking a kill shows the whole event with the candidate table and raw report")
     def _():

@@ -78,6 +78,25 @@ def make_root(unit_name, unit_text, scratch):
     return root
 
 
+# Issue 19: units that must not run as root, and the only capabilities each may hold.
+LEAST_PRIVILEGE = {
+    "agent-config/oomwatch-agent.service": {"CAP_SYSLOG", "CAP_SYS_RESOURCE"},
+}
+
+
+def least_privilege(checks, path, found, allowed):
+    """Its own user (User= other than root, or DynamicUser=yes) and no capability beyond
+    `allowed`, in the bounding set and the ambient set alike."""
+    user = (found.get("User") or [""])[-1]
+    dynamic = (found.get("DynamicUser") or ["no"])[-1].lower() in ("yes", "true", "1", "on")
+    checks.check(f"{path}: runs as its own user, not root", dynamic or user not in ("", "root", "0"),
+                 f"User={user or '(unset)'} DynamicUser={dynamic}")
+    for key in ("CapabilityBoundingSet", "AmbientCapabilities"):
+        caps = set(" ".join(found.get(key, [])).split())
+        checks.check(f"{path}: {key} only {sorted(allowed)}", key in found and caps <= allowed,
+                     f"{key}={sorted(caps)}")
+
+
 def verify(unit_name, unit_text, scratch):
     """-> (ok, output) of systemd-analyze verify inside a scratch root."""
     root = make_root(unit_name, unit_text, scratch)
@@ -121,6 +140,8 @@ def main():
                              found["NoNewPrivileges"][-1].lower() in ("yes", "true", "1", "on"),
                              found["NoNewPrivileges"][-1])
             checks.check(f"{path}: WantedBy= so `systemctl enable` works", "WantedBy" in found, "no [Install] WantedBy=")
+            if path in LEAST_PRIVILEGE:
+                least_privilege(checks, path, found, LEAST_PRIVILEGE[path])
     checks.exit()
 
 

@@ -16,7 +16,8 @@ import Testing
 #endif
 
 /// The journal follower against a stand-in `journalctl` (a shell script printing
-/// `-o json` lines and recording its arguments), so the restart logic runs anywhere.
+/// `-o json` lines, with journald's trusted fields, and recording its arguments), so the
+/// restart logic runs anywhere.
 @Suite struct JournalTests {
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -25,20 +26,21 @@ import Testing
         echo "$@" >> "$(dirname "$0")/args"
         case "$*" in
           *--after-cursor=c2*)
-            printf '%s\\n' '{"__CURSOR":"c3","SYSLOG_IDENTIFIER":"systemd-oomd","MESSAGE":"Killed /user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox.scope due to memory pressure for /user.slice/user-1000.slice/user@1000.service being 82.34% > 50.00% for > 20s with reclaim activity","__REALTIME_TIMESTAMP":"1764300000000000"}' ;;
+            printf '%s\\n' '{"__CURSOR":"c3","SYSLOG_IDENTIFIER":"systemd-oomd","_UID":"990","_SYSTEMD_UNIT":"systemd-oomd.service","MESSAGE":"Killed /user.slice/user-1000.slice/user@1000.service/app.slice/app-firefox.scope due to memory pressure for /user.slice/user-1000.slice/user@1000.service being 82.34% > 50.00% for > 20s with reclaim activity","__REALTIME_TIMESTAMP":"1764300000000000"}' ;;
           *)
-            printf '%s\\n' '{"__CURSOR":"c1","SYSLOG_IDENTIFIER":"earlyoom","MESSAGE":"low memory! at or below SIGTERM limits: mem 10.00%, swap 10.00%","__REALTIME_TIMESTAMP":"1764299990000000"}'
-            printf '%s\\n' '{"__CURSOR":"c2","SYSLOG_IDENTIFIER":"earlyoom","MESSAGE":"sending SIGTERM to process 4242 uid 1000 \\"firefox\\": badness 900, VmRSS 2000 MiB","__REALTIME_TIMESTAMP":"1764299991000000"}' ;;
+            printf '%s\\n' '{"__CURSOR":"c1","SYSLOG_IDENTIFIER":"earlyoom","_UID":"0","_COMM":"earlyoom","MESSAGE":"low memory! at or below SIGTERM limits: mem 10.00%, swap 10.00%","__REALTIME_TIMESTAMP":"1764299990000000"}'
+            printf '%s\\n' '{"__CURSOR":"c2","SYSLOG_IDENTIFIER":"earlyoom","_UID":"0","_COMM":"earlyoom","MESSAGE":"sending SIGTERM to process 4242 uid 1000 \\"firefox\\": badness 900, VmRSS 2000 MiB","__REALTIME_TIMESTAMP":"1764299991000000"}' ;;
         esac
         exec sleep 30
         """
 
-    func runOnce(_ context: AgentContext, journalDir: String) async throws {
+    /// Runs the follower until an event is spooled (or `seconds` pass), then stops it.
+    func runOnce(_ context: AgentContext, journalDir: String, seconds: UInt64 = 5) async throws {
         let service = JournalService(context: context, journalDirectories: [journalDir])
         let group = ServiceGroup(services: [service], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let deadline = Clock.monotonicNanos() + 5_000_000_000
+            let deadline = Clock.monotonicNanos() + seconds * 1_000_000_000
             let before = context.spool.pending.events
             while Clock.monotonicNanos() < deadline, context.spool.pending.events == before {
                 try await Task.sleep(for: .milliseconds(50))

@@ -19,6 +19,24 @@ import Testing
         return c
     }
 
+    /// Issue 19, point 8: `nan` (or `inf`) in /proc/uptime parses as a Double that JSON
+    /// cannot carry; the snapshot must still encode, without the uptime.
+    @Test(arguments: ["nan nan\n", "inf 1.0\n", "-5 1\n", "1e400 0\n"])
+    func snapshotSurvivesHostileUptime(uptime: String) throws {
+        let dir = TestSupport.tempDir("uptime")
+        defer { TestSupport.removeTree(dir) }
+        #expect(TestSupport.run(["/bin/cp", "-R", TestSupport.fixtures + "/proc", dir + "/proc"]) == 0)
+        TestSupport.write(dir + "/proc/uptime", uptime)
+        var config = fixtureConfig()
+        config.roots.proc = dir + "/proc"
+        var collector = SnapshotCollector.make(config: config, counters: AgentCounters(), logger: logger)
+        let s = collector.collect(host: "ignored")
+        #expect(s.uptimeS == nil)
+        #expect(s.host == "fixture-host")
+        let json = try JSONWriter().encode(s)
+        #expect(try JSONReader().decode(MemorySnapshot.self, from: json).memory == s.memory)
+    }
+
     @Test func fixtureTreeSnapshot() {
         let counters = AgentCounters()
         var collector = SnapshotCollector.make(config: fixtureConfig(), counters: counters, logger: logger)

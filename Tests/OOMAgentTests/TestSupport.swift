@@ -1,3 +1,5 @@
+import Testing
+
 @testable import OOMAgent
 
 #if canImport(Glibc)
@@ -70,7 +72,41 @@ enum TestSupport {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The number a child process writes to `path` (a port, a pid), waiting up to 5 s;
+    /// "" when none came.
+    static func waitForNumber(_ path: String) -> String {
+        var text = ""
+        for _ in 0..<100 where text.isEmpty {
+            text = read(path).filter(\.isNumber)
+            if text.isEmpty { sleepMillis(50) }
+        }
+        return text
+    }
+
     static func sleepMillis(_ ms: Int) {
         usleep(UInt32(ms) * 1000)
+    }
+}
+
+/// A python3 fixture server (`Fixtures/SCRIPT`) on 127.0.0.1 that prints its port, with a
+/// scratch directory; stopped and removed when released.
+final class FixtureServer {
+    let dir: String
+    let pid: pid_t
+    let port: Int
+
+    /// `args` get the scratch directory (for a request log).
+    init(_ script: String, args: (String) -> [String] = { _ in [] }) throws {
+        dir = TestSupport.tempDir(String(script.prefix(while: { $0 != "." })))
+        pid = TestSupport.spawn(
+            ["/usr/bin/python3", TestSupport.fixtures + "/" + script] + args(dir), stdout: dir + "/port")
+        port = Int(TestSupport.waitForNumber(dir + "/port")) ?? 0
+        try #require(port > 0, "the test server \(script) did not start")
+    }
+
+    deinit {
+        kill(pid, SIGTERM)
+        TestSupport.wait(pid)
+        TestSupport.removeTree(dir)
     }
 }

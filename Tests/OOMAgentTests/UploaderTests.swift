@@ -14,37 +14,14 @@ import Testing
 
 /// The uploader against a real HTTP server on 127.0.0.1 (python3's http.server).
 @Suite(.serialized) final class UploaderTests {
-    let dir: String
-    let pid: pid_t
-    let port: Int
+    let server: FixtureServer
+    var dir: String { server.dir }
+    var port: Int { server.port }
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
     init() throws {
-        dir = TestSupport.tempDir("upload")
-        let python = access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "/usr/bin/env"
-        var args = [python]
-        if python == "/usr/bin/env" { args.append("python3") }
-        args += [TestSupport.fixtures + "/ingest_server.py", dir + "/requests.jsonl"]
-        pid = TestSupport.spawn(args, stdout: dir + "/port")
-        var port = 0
-        for _ in 0..<100 {
-            if let b = try? FileIO.readAll(dir + "/port"),
-                let p = Int(String(decoding: b, as: UTF8.self).filter(\.isNumber))
-            {
-                port = p
-                break
-            }
-            TestSupport.sleepMillis(50)
-        }
-        self.port = port
-        try #require(port > 0, "the test server did not start")
-        TestSupport.write(dir + "/token", "s3cret-token\n")
-    }
-
-    deinit {
-        kill(pid, SIGTERM)
-        TestSupport.wait(pid)
-        TestSupport.removeTree(dir)
+        server = try FixtureServer("ingest_server.py") { [$0 + "/requests.jsonl"] }
+        TestSupport.write(server.dir + "/token", "s3cret-token\n")
     }
 
     func uploader(_ mode: String, timeout: Double = 5) -> Uploader {

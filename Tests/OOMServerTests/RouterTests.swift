@@ -276,6 +276,13 @@ struct RouterTests {
             #"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"#,
             "nested"
         ),
+        // Issue 19: which of two equal keys counts depends on the decoder, so neither does.
+        (#"{"host":"web-1","host":"db-1","snapshots":[],"events":[]}"#, "duplicate key \"host\""),
+        (#"{"host":"web-1","ho\u0073t":"db-1","snapshots":[],"events":[]}"#, "duplicate key \"host\""),
+        (
+            #"{"host":"h","snapshots":[],"events":[{"id":"a","source":"kernel","victim":{"pid":1,"pid":2,"comm":"x"}}]}"#,
+            "duplicate key \"pid\""
+        ),
         ("{not json", "JSON"),
         ("", "JSON"),
     ])

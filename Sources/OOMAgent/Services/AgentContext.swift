@@ -33,6 +33,7 @@ public struct AgentContext: Sendable {
         identity = HostIdentity.read(procRoot: config.roots.proc, hostname: config.hostname)
         counters = AgentCounters()
         try FileIO.makeDirectories(config.stateDir)
+        try FileIO.checkPrivateDirectory(config.stateDir)
         spool = try Spool(
             directory: config.stateDir + "/spool", maxBytes: config.spoolMaxBytes,
             segmentBytes: config.spoolSegmentBytes, counters: counters, logger: logger)
@@ -69,7 +70,9 @@ public struct AgentContext: Sendable {
     /// and the sampler.
     public func spoolEvent(_ event: OOMEvent) {
         var e = event
-        if e.host == nil { e.host = identity.host }
+        // The agent's own name, always: a journal entry's _HOSTNAME (kept in `raw`) differs
+        // under --hostname, and the collector refuses a batch whose events name another host.
+        e.host = identity.host
         VictimEnricher.enrich(&e, table: processTable)
         do {
             let json = try JSONWriter().encode(e)
@@ -82,8 +85,10 @@ public struct AgentContext: Sendable {
             "oom kill",
             metadata: [
                 "oom.source": "\(e.source.rawValue)", "oom.pid": "\(e.victim.pid)",
-                "oom.comm": "\(e.victim.comm)", "oom.id": "\(e.id)",
-                "oom.cgroup": "\(e.victim.cgroup ?? "-")",
+                // Names are chosen by whoever runs the process: escaped, they cannot
+                // drive the terminal of whoever reads this log.
+                "oom.comm": "\(LogText.escaped(e.victim.comm))", "oom.id": "\(e.id)",
+                "oom.cgroup": "\(LogText.escaped(e.victim.cgroup ?? "-"))",
             ])
         snapshotNow.signal()
         uploadNow.signal()

@@ -65,6 +65,7 @@ public struct JournalService: Service {
         var parser = LogLineParser()
         var assembler = OOMReportAssembler()
         var pending: [UInt8] = []
+        let trust = Self.trust()
         await withGracefulShutdownHandler {
             while true {
                 let chunk = await child.read()
@@ -72,7 +73,9 @@ public struct JournalService: Service {
                 pending += chunk
                 while let nl = pending.firstIndex(of: 10) {
                     let line = pending[0..<nl]
-                    if var logLine = parser.parse(bytes: line) {
+                    if case .refused(let reason) = trust.verdict(line: line) {
+                        refused(line, reason: reason)
+                    } else if var logLine = parser.parse(bytes: line) {
                         if logLine.bootID == nil { logLine.bootID = context.identity.bootID }
                         for var e in assembler.feed(logLine) + assembler.flush() {
                             if e.bootID == nil { e.bootID = context.identity.bootID }
@@ -91,6 +94,33 @@ public struct JournalService: Service {
         }
         child.terminate()
         child.reap()
+    }
+
+    /// Who may report a kill: root, or each killer's unit user as this host resolves it
+    /// now (a `DynamicUser=` name resolves only while its unit runs; entries from its unit
+    /// are trusted on `_SYSTEMD_UNIT` anyway).
+    static func trust() -> JournalTrust {
+        var uids: [String: Set<String>] = [:]
+        for killer in JournalTrust.killers {
+            if let entry = getpwnam(killer.userName) { uids[killer.identifier] = [String(entry.pointee.pw_uid)] }
+        }
+        return JournalTrust(unitUIDs: uids)
+    }
+
+    /// Counts an entry that claims to be a kill but is not journald-attested, and logs the
+    /// first and then every power-of-two-th, so a user flooding the journal cannot flood
+    /// the agent's log.
+    private func refused(_ line: ArraySlice<UInt8>, reason: String) {
+        let n = context.counters.journalRefused.wrappingAdd(1, ordering: .relaxed).newValue
+        guard n & (n - 1) == 0 else { return }
+        let fields = JournalTrust.fields(line)
+        context.logger.warning(
+            "journal entry claiming an OOM kill refused: not from the killer's unit, binary or user",
+            metadata: [
+                "journal.refused": "\(n)", "journal.reason": "\(LogText.escaped(reason))",
+                "journal.uid": "\(fields["_UID"] ?? "-")", "journal.pid": "\(fields["_PID"] ?? "-")",
+                "journal.comm": "\(LogText.escaped(fields["_COMM"] ?? "-"))",
+            ])
     }
 
     /// The `__CURSOR` field of a journal JSON line.

@@ -37,9 +37,16 @@ public struct HostSource: MemorySource {
         return String(decoding: t, as: UTF8.self)
     }
 
+    /// The first field as seconds: finite, 0 or more and below 10^10 (the collector's
+    /// range), else `nil`. `Double` also parses `nan` and `inf`, which JSON cannot carry: a
+    /// hostile or broken /proc (a container's FUSE-backed one) must cost one field, not
+    /// the whole snapshot.
     static func firstDouble(_ bytes: ArraySlice<UInt8>) -> Double? {
         let end = bytes.firstIndex(where: { $0 == 32 || $0 == 10 }) ?? bytes.endIndex
-        return Double(String(decoding: bytes[bytes.startIndex..<end], as: UTF8.self))
+        guard let v = Double(String(decoding: bytes[bytes.startIndex..<end], as: UTF8.self)),
+            v.isFinite, v >= 0, v < 1e10
+        else { return nil }
+        return v
     }
 }
 

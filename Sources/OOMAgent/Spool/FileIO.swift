@@ -7,7 +7,9 @@ public struct FileIOError: Error, CustomStringConvertible, Sendable {
     public var operation: String
     public var path: String
     public var errno: Int32
-    public var description: String { "\(operation) \(path): \(String(cString: strerror(errno)))" }
+    /// What is wrong and what to do, when the error number alone does not say.
+    public var detail: String? = nil
+    public var description: String { "\(operation) \(path): \(detail ?? String(cString: strerror(errno)))" }
 }
 
 /// Small POSIX helpers for the state directory (spool, cursors, dead letters).
@@ -20,6 +22,27 @@ public enum FileIO {
             if mkdir(current, 0o700) != 0 && errno != EEXIST {
                 throw FileIOError(operation: "mkdir", path: current, errno: errno)
             }
+        }
+    }
+
+    /// Refuses a state directory that another user could tamper with: it must be a
+    /// directory owned by this process's user and writable by nobody else, or a local
+    /// user could plant symlinks and spool records there.
+    public static func checkPrivateDirectory(_ path: String) throws(FileIOError) {
+        var st = stat()
+        guard stat(path, &st) == 0 else { throw FileIOError(operation: "stat", path: path, errno: errno) }
+        let uid = geteuid()
+        var problems: [String] = []
+        if st.st_mode & S_IFMT != S_IFDIR { problems.append("is not a directory") }
+        if st.st_uid != uid { problems.append("is owned by uid \(st.st_uid), not the agent's uid \(uid)") }
+        if st.st_mode & 0o022 != 0 {
+            problems.append("is writable by its group or others (mode \(String(st.st_mode & 0o7777, radix: 8)))")
+        }
+        guard problems.isEmpty else {
+            throw FileIOError(
+                operation: "refusing state directory", path: path, errno: EPERM,
+                detail: problems.joined(separator: " and ")
+                    + "; use a directory only the agent's user can write (chown it, chmod 0700)")
         }
     }
 
@@ -62,7 +85,10 @@ public enum FileIO {
     /// directory. A crash leaves either the old or the new content.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8]) throws(FileIOError) {
         let tmp = path + ".tmp"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        // A fresh file, never one found there: a symlink planted as the temp file would
+        // otherwise have the agent overwrite its target.
+        if unlink(tmp) != 0 && errno != ENOENT { throw FileIOError(operation: "unlink", path: tmp, errno: errno) }
+        let fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd < 0 { throw FileIOError(operation: "open", path: tmp, errno: errno) }
         do {
             try writeAll(fd, bytes, path: tmp)
@@ -97,7 +123,7 @@ public enum FileIO {
 
     /// Appends one line durably-enough (no fsync) to `path`, creating it.
     public static func appendLine(_ path: String, _ bytes: [UInt8]) throws(FileIOError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+        let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd < 0 { throw FileIOError(operation: "open", path: path, errno: errno) }
         defer { close(fd) }
         try writeAll(fd, bytes + [10], path: path)

@@ -153,7 +153,7 @@ public final class Spool: Sendable {
                 let id = s.nextID
                 s.nextID += 1
                 let path = Self.path(directory, id)
-                let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o600)
+                let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
                 if fd < 0 { throw FileIOError(operation: "open", path: path, errno: errno) }
                 FileIO.syncDirectory(of: path)
                 s.active = Segment(id: id, bytes: 0, events: 0, snapshots: 0)

@@ -1,3 +1,5 @@
+import OOMKit
+
 /// When to try the next upload: a value-type state machine over an injected clock.
 ///
 /// A 2xx resets it. A network error, a 5xx or a 429 doubles the delay from `initial` up to
@@ -73,39 +75,9 @@ public struct UploadBackoff: Sendable, Equatable {
     }
 
     /// Seconds from a `Retry-After` header: delta-seconds or an HTTP date
-    /// (`Wed, 21 Oct 2015 07:28:00 GMT`), relative to `nowEpochSeconds`.
+    /// (`Wed, 21 Oct 2015 07:28:00 GMT`), relative to `nowEpochSeconds`; never traps on a
+    /// hostile value (see ``RetryAfter``).
     public static func parseRetryAfter(_ value: String, nowEpochSeconds: Double) -> Double? {
-        let v = value.trimmingSpaces
-        if let seconds = Double(v), seconds >= 0 { return seconds }
-        // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
-        let parts = v.split(separator: " ")
-        guard parts.count == 6, parts[5] == "GMT", let day = Int(parts[1]), let year = Int64(parts[3])
-        else { return nil }
-        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-        guard let m = months.firstIndex(of: String(parts[2])) else { return nil }
-        let hms = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard hms.count == 3 else { return nil }
-        let days = days(fromCivil: year, m + 1, day)
-        let epoch = Double(days * 86_400 + Int64(hms[0] * 3600 + hms[1] * 60 + hms[2]))
-        return max(0, epoch - nowEpochSeconds)
-    }
-
-    private static func days(fromCivil year: Int64, _ month: Int, _ day: Int) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let m = Int64(month)
-        let doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + Int64(day) - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-}
-
-extension String {
-    fileprivate var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" || l == "\r" || l == "\n" { s = s.dropLast() }
-        return String(s)
+        RetryAfter.seconds(value, nowEpochSeconds: nowEpochSeconds)
     }
 }

@@ -18,6 +18,8 @@ public struct Uploader: Sendable {
 
     /// Statuses that condemn the batch itself; every other 4xx is about the agent's setup.
     public static let malformedStatuses: Set<Int> = [400, 413, 422]
+    /// The largest collector answer the agent reads; the uploader's client is built with it.
+    public static let maxResponseBytes = 64 * 1024
 
     public let url: String
     /// The collector's harmless agent-token probe (`oomwatch-agent check`).
@@ -70,18 +72,18 @@ public struct Uploader: Sendable {
         } catch {
             return .retry(retryAfter: nil, reason: error.message)
         }
+        let answer = CollectorAnswer(
+            status: response.status, headers: response.headers, body: response.body,
+            nowEpochSeconds: Double(Clock.nowMicros()) / 1e6)
         switch response.status {
         case 200..<300:
-            return .delivered(try? JSONReader().decode(IngestResult.self, from: response.body))
+            return .delivered(answer.result)
         case 429, 500..<600:
-            let retryAfter = response.headers["retry-after"].flatMap {
-                UploadBackoff.parseRetryAfter($0, nowEpochSeconds: Double(Clock.nowMicros()) / 1e6)
-            }
-            return .retry(retryAfter: retryAfter, reason: "HTTP \(response.status)" + Self.message(response.body))
+            return .retry(retryAfter: answer.retryAfter, reason: "HTTP \(response.status)" + Self.message(answer))
         case let status where Self.malformedStatuses.contains(status):
-            return .rejected(status: status, reason: "HTTP \(status)" + Self.message(response.body))
+            return .rejected(status: status, reason: "HTTP \(status)" + Self.message(answer))
         default:
-            return .refused(status: response.status, reason: "HTTP \(response.status)" + Self.message(response.body))
+            return .refused(status: response.status, reason: "HTTP \(response.status)" + Self.message(answer))
         }
     }
 
@@ -94,9 +96,8 @@ public struct Uploader: Sendable {
     }
 
     /// The collector's `{"error": {"message": …}}`, when there is one.
-    static func message(_ body: [UInt8]) -> String {
-        if let e = try? JSONReader().decode(APIErrorBody.self, from: body) { return ": " + e.error.message }
-        return ""
+    static func message(_ answer: CollectorAnswer) -> String {
+        answer.message.map { ": " + $0 } ?? ""
     }
 }
 

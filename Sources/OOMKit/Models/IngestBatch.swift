@@ -45,6 +45,9 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     /// Uploads the collector refused (401, 403 or another answer that means the agent is
     /// misconfigured); the batches stayed in the spool.
     public var uploadRefused: Int64?
+    /// Journal entries claiming a systemd-oomd/earlyoom kill that journald's trusted
+    /// fields did not back (a local user's `logger -t earlyoom …`).
+    public var journalRefused: Int64?
 
     public init(version: String) {
         self.version = version
@@ -61,6 +64,7 @@ public struct AgentInfo: Codable, Sendable, Equatable {
         case unattributedKills = "unattributed_kills"
         case sourceErrors = "source_errors"
         case uploadRefused = "upload_refused"
+        case journalRefused = "journal_refused"
     }
 }
 

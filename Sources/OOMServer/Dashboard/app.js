@@ -57,13 +57,22 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
 
   const $ = (id) => document.getElementById(id);
 
+  // Fleet text may hold control characters or Unicode bidi overrides: a process named
+  // `java\u202Egnp.exe` would read as "javaexe.png" and turn the sentence around it
+  // backwards. Every string put on the page (text, titles, the document title) goes
+  // through safeText, which shows them escaped as \u{202E}; newlines and tabs stay.
+  const UNSAFE = /[\u0000-\u0008\u000B-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/g;
+  function safeText(v) {
+    return String(v).replace(UNSAFE, (c) => '\\u{' + c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0') + '}');
+  }
+
   /** Creates an element; `props.text` becomes textContent, `props.class` the class list. */
   function el(tag, props, ...children) {
     const node = document.createElement(tag);
     applyProps(node, props);
     for (const c of children) {
       if (c === null || c === undefined || c === false) continue;
-      node.append(c instanceof Node ? c : String(c));
+      node.append(c instanceof Node ? c : safeText(c));
     }
     return node;
   }
@@ -73,7 +82,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     applyProps(node, props);
     for (const c of children) {
       if (c === null || c === undefined || c === false) continue;
-      node.append(c instanceof Node ? c : String(c));
+      node.append(c instanceof Node ? c : safeText(c));
     }
     return node;
   }
@@ -82,11 +91,11 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     if (!props) return;
     for (const [k, v] of Object.entries(props)) {
       if (v === null || v === undefined || v === false) continue;
-      if (k === 'text') node.textContent = String(v);
+      if (k === 'text') node.textContent = safeText(v);
       else if (k === 'class') node.setAttribute('class', v);
       else if (k === 'style') setStyle(node, v);
       else if (k === 'on') for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
-      else node.setAttribute(k, v === true ? '' : String(v));
+      else node.setAttribute(k, v === true ? '' : safeText(v));
     }
   }
 
@@ -197,7 +206,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     $('token-prompt').hidden = false;
     const err = $('token-error');
     err.hidden = !message;
-    err.textContent = message || '';
+    err.textContent = safeText(message || '');
     setStatus('no token');
     $('token-input').focus();
   }
@@ -277,14 +286,14 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
 
   function setStatus(text, isError) {
     const s = $('status');
-    s.textContent = text;
+    s.textContent = safeText(text);
     s.classList.toggle('err', !!isError);
   }
 
   function showError(message) {
     const b = $('error');
     b.hidden = !message;
-    b.textContent = message || '';
+    b.textContent = safeText(message || '');
   }
 
   async function refresh() {
@@ -364,7 +373,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
 
   function setCard(id, value, level) {
     const v = $(id);
-    v.textContent = value === null || value === undefined ? '–' : String(value);
+    v.textContent = safeText(value === null || value === undefined ? '–' : String(value));
     const card = v.closest('.card');
     card.classList.remove('ok', 'warn', 'bad');
     if (level) card.classList.add(level);
@@ -401,8 +410,8 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     const lossy = state.hosts.filter((h) => h.agent && (h.agent.dropped_events || h.agent.dropped_snapshots ||
       h.agent.kmsg_overruns || h.agent.kmsg_missed_records || h.agent.unattributed_kills)).map((h) => h.host);
     if (lossy.length) bits.push(`agents reporting lost data: ${lossy.slice(0, 5).join(', ')}${lossy.length > 5 ? ' …' : ''}`);
-    $('ov-detail').textContent = bits.join(' · ');
-    document.title = (k24 ? `(${k24}) ` : '') + (risk ? `${risk} at risk · ` : '') + 'oomwatch';
+    $('ov-detail').textContent = safeText(bits.join(' · '));
+    document.title = safeText((k24 ? `(${k24}) ` : '') + (risk ? `${risk} at risk · ` : '') + 'oomwatch');
   }
 
   // ---------------------------------------------------------------- timeline
@@ -587,7 +596,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     const missing = state.missing.filter((name) => !q || name.toLowerCase().includes(q));
     const total = all.length + state.missing.length;
     const shown = rows.length + missing.length;
-    $('hosts-count').textContent = shown === total ? `(${total})` : `(${shown} of ${total})`;
+    $('hosts-count').textContent = safeText(shown === total ? `(${total})` : `(${shown} of ${total})`);
     $('hosts-empty').hidden = total > 0;
     $('hosts-body').replaceChildren(...rows.map(hostTableRow), ...missing.map(missingHostRow));
   }
@@ -672,12 +681,12 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     const q = $('kills-filter').value.trim().toLowerCase();
     const evs = q ? state.events.filter((ev) => eventText(ev).includes(q)) : state.events;
     const range = $('tl-range').selectedOptions[0].textContent;
-    $('kills-count').textContent = `(${evs.length}${q ? ' of ' + state.events.length : ''} in ${range})`;
+    $('kills-count').textContent = safeText(`(${evs.length}${q ? ' of ' + state.events.length : ''} in ${range})`);
     $('kills-empty').hidden = evs.length > 0;
     const shown = Math.min(evs.length, state.killRows);
     $('kills-more').hidden = shown === evs.length && !state.eventsTruncated;
-    $('kills-more-text').textContent = (shown < evs.length ? `Showing the newest ${shown} of ${evs.length}. ` : '') +
-      (state.eventsTruncated ? `Only the newest ${state.events.length} kills of the range were loaded.` : '');
+    $('kills-more-text').textContent = safeText((shown < evs.length ? `Showing the newest ${shown} of ${evs.length}. ` : '') +
+      (state.eventsTruncated ? `Only the newest ${state.events.length} kills of the range were loaded.` : ''));
     $('kills-more-btn').hidden = shown === evs.length;
     $('kills-body').replaceChildren(...evs.slice(0, shown).map((ev) => killRow(ev, true)));
   }
@@ -742,7 +751,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     const v = ev.victim || {};
     state.openKillHost = ev.host || null;
     $('kill-host').hidden = !ev.host;
-    $('kill-title').textContent = `${v.comm || '?'} (pid ${pidText(v)}) killed on ${ev.host || 'unknown host'}`;
+    $('kill-title').textContent = safeText(`${v.comm || '?'} (pid ${pidText(v)}) killed on ${ev.host || 'unknown host'}`);
     const dl = $('kill-facts');
     dl.replaceChildren();
     fact(dl, 'Time', ev.time ? `${fmtTime(ev.time)} (${fmtAgo(ev.time)})` : null);
@@ -780,10 +789,10 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
 
     const trig = ev.trigger && ev.trigger.pid;
     const cands = (ev.candidates || []).slice().sort((a, b) => (b.rss_pages || 0) - (a.rss_pages || 0));
-    $('kill-cand-count').textContent = cands.length ? `(${cands.length} tasks)` : '';
-    $('kill-cand-note').textContent = cands.length
+    $('kill-cand-count').textContent = safeText(cands.length ? `(${cands.length} tasks)` : '');
+    $('kill-cand-note').textContent = safeText(cands.length
       ? 'Largest first; pages shown at 4 KiB. The victim is highlighted.'
-      : 'The report had no task table (vm.oom_dump_tasks off, or a userspace killer).';
+      : 'The report had no task table (vm.oom_dump_tasks off, or a userspace killer).');
     $('kill-candidates').hidden = !cands.length;
     $('kill-candidates').tBodies[0].replaceChildren(...cands.map((c) => {
       const tr = el('tr', { 'data-testid': 'candidate-row', class: c.pid === v.pid ? 'victim' : null },
@@ -797,7 +806,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
       if (c.pid === v.pid) tr.setAttribute('aria-label', 'victim');
       return tr;
     }));
-    $('kill-raw').textContent = ev.raw || '(no raw report stored)';
+    $('kill-raw').textContent = safeText(ev.raw || '(no raw report stored)');
   }
 
   // ---------------------------------------------------------------- host detail
@@ -814,7 +823,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     state.hostDetail = null;
     const sec = $('host-detail');
     sec.hidden = false;
-    $('host-detail-title').textContent = name;
+    $('host-detail-title').textContent = safeText(name);
     $('hd-facts').replaceChildren();
     $('hd-mem-chart').replaceChildren(el('p', { class: 'hint', text: 'loading…' }));
     $('hd-psi-chart').replaceChildren();

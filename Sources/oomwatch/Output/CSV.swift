@@ -1,5 +1,6 @@
-/// CSV for scripts: a header and one row per item, quoted as RFC 4180 says (fields with a
-/// comma, quote, CR or LF are wrapped in quotes, quotes doubled). Lines end in `\n`.
+/// CSV for scripts and spreadsheets: a header and one row per item, quoted as RFC 4180
+/// says (fields with a comma, quote, CR or LF are wrapped in quotes, quotes doubled), each
+/// cell neutralised by `field`. Lines end in `\n`.
 struct CSV: Sendable {
     var header: [String]
     var rows: [[String]] = []
@@ -13,7 +14,15 @@ struct CSV: Sendable {
         rows.append(row.map { $0 ?? "" })
     }
 
-    static func field(_ text: String) -> String {
+    /// One cell, safe for a spreadsheet and a terminal: control characters become `?`
+    /// (newlines spaces) and bidi controls `\u{…}` (`TextWidth.sanitized`), and a cell a
+    /// spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR,
+    /// OWASP's list) gets a leading `'`, unless it is just a number like `-1000`.
+    static func field(_ raw: String) -> String {
+        var text = TextWidth.sanitized(raw)
+        if let first = raw.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(raw) == nil {
+            text = "'" + text
+        }
         let needsQuotes = text.utf8.contains { $0 == 44 || $0 == 34 || $0 == 10 || $0 == 13 }
         guard needsQuotes else { return text }
         var out = "\""

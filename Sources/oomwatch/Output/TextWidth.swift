@@ -1,11 +1,15 @@
+import OOMKit
+
 /// Terminal-safe text: how many columns a string takes, and a version of it that cannot
 /// move the cursor or change colours.
 ///
 /// Process names and cgroup paths come from the hosts being watched; a `comm` may hold
 /// an escape sequence, so everything printed in a table goes through `sanitized`.
 enum TextWidth {
-    /// `text` with control characters (C0, DEL, C1) replaced by `?`. Newlines and tabs
-    /// become spaces when `keepNewlines` is false, so a table row stays one line.
+    /// `text` with control characters (C0, DEL, C1) replaced by `?` and Unicode bidi
+    /// controls shown as `\u{202E}` (so `java\u{202E}gnp.exe` cannot pass for
+    /// "javaexe.png"). Newlines and tabs become spaces when `keepNewlines` is false, so a
+    /// table row stays one line.
     static func sanitized(_ text: String, keepNewlines: Bool = false) -> String {
         var out = String.UnicodeScalarView()
         var changed = false
@@ -16,8 +20,11 @@ enum TextWidth {
             } else if v == 0x09 || v == 0x0A || v == 0x0D {
                 out.append(" ")
                 changed = true
-            } else if v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v) {
+            } else if LogText.isControl(scalar) {
                 out.append("?")
+                changed = true
+            } else if LogText.isBidiControl(scalar) {
+                out.append(contentsOf: LogText.escaped(String(scalar)).unicodeScalars)
                 changed = true
             } else {
                 out.append(scalar)
