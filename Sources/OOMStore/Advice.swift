@@ -1,0 +1,311 @@
+import GRDB
+public import OOMKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+extension OOMDatabase {
+    /// Kills per group kept as evidence (their ids go into the finding).
+    public static let adviceRecentKills = 5
+    /// Process runs per process name the leak rule reads at most (the latest ones).
+    public static let adviceMaxRuns = 50
+
+    /// Advice over [since, until), for one host or the fleet, most severe first.
+    ///
+    /// The store supplies bounded aggregates and `AdviceRules` (pure) turns them into
+    /// findings: whole days come from the `advice_daily` rollup, the two partial days at
+    /// the window's edges from the time index; evidence, process runs and hourly points
+    /// are read only for the groups and hosts a rule can fire on.
+    public func advice(
+        since: Int64, until: Int64, host: String? = nil, settings: AdviceSettings = AdviceSettings(),
+        now: Int64 = nowMicroseconds()
+    ) async throws(StoreError) -> AdviceReport {
+        do {
+            return try await pool.read { db in
+                let facts = try AdviceReader(db: db, settings: settings)
+                    .facts(since: since, until: until, host: host, now: now)
+                let ruleNow = min(now, until)
+                var findings: [AdviceFinding] = []
+                for f in facts {
+                    findings += AdviceRules.evaluate(f, settings: settings, now: ruleNow)
+                }
+                return AdviceReport(
+                    since: RFC3339.format(epochMicroseconds: since),
+                    until: RFC3339.format(epochMicroseconds: until),
+                    generatedAt: RFC3339.format(epochMicroseconds: now),
+                    findings: AdviceRules.sorted(findings))
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+}
+
+/// Reads the facts of every host advice could say something about.
+struct AdviceReader {
+    let db: Database
+    let settings: AdviceSettings
+    static let day: Int64 = 86_400_000_000
+    static let hour: Int64 = 3_600_000_000
+
+    struct GroupKey: Hashable {
+        var host: Int64
+        var kind: String
+        var key: String
+    }
+
+    func facts(since: Int64, until: Int64, host: String?, now: Int64) throws -> [HostAdviceFacts] {
+        var names: [Int64: String] = [:]
+        if let host {
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM hosts WHERE name = ?", arguments: [host])
+            else { return [] }
+            names[id] = host
+        } else {
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row[0]] = row[1] }
+        }
+        let hostID = host != nil ? names.keys.first : nil
+        let (groups, best) = try killGroups(since: since, until: until, hostID: hostID)
+
+        var byHost: [Int64: HostAdviceFacts] = [:]
+        func facts(_ id: Int64) -> HostAdviceFacts {
+            byHost[id] ?? HostAdviceFacts(host: names[id] ?? "?")
+        }
+        for (k, g) in groups where g.kills > 0 {
+            var f = facts(k.host)
+            switch k.kind {
+            case "global": f.globalKills = g
+            case "memcg": f.memcgGroups.append(g)
+            default: f.commGroups.append(g)
+            }
+            byHost[k.host] = f
+        }
+        for (id, b) in best {
+            guard var f = byHost[id] else { continue }
+            f.worstShield = try shieldedKill(eventID: b)
+            byHost[id] = f
+        }
+        try addHourly(&byHost, names: names, hostID: hostID, until: until, now: now)
+        let s = settings
+        for id in Array(byHost.keys) {
+            var f = byHost[id]!
+            f.commGroups.sort { $0.key < $1.key }
+            f.memcgGroups.sort { $0.key < $1.key }
+            // Evidence and detail only where a rule can fire.
+            for i in f.commGroups.indices {
+                let g = f.commGroups[i]
+                let critical = CriticalServices.match(comm: g.key, in: s.criticalServices) != nil
+                guard critical || g.kills >= s.minRepeatKills else { continue }
+                f.commGroups[i].recent = try recent(
+                    "SELECT event_id, time, comm, rss_kb FROM events INDEXED BY events_comm WHERE comm = ? AND host_id = ?",
+                    [g.key, id], since, until)
+                if g.kills >= s.minRepeatKills && g.rssSpread <= s.killSizeSpread {
+                    f.runs[g.key] = try runs(hostID: id, comm: g.key, since: since, until: until)
+                }
+            }
+            for i in f.memcgGroups.indices where f.memcgGroups[i].kills >= s.minRepeatKills {
+                f.memcgGroups[i].recent = try recent(
+                    "SELECT event_id, time, comm, rss_kb FROM events INDEXED BY events_memcg WHERE host_id = ? AND memcg = ?",
+                    [id, f.memcgGroups[i].key], since, until)
+            }
+            if f.globalKills != nil {
+                f.globalKills!.recent = try recent(
+                    "SELECT event_id, time, comm, rss_kb FROM events INDEXED BY events_global WHERE host_id = ? AND scope = 'global'",
+                    [id], since, until)
+                try addHostState(&f, hostID: id)
+                try addHoursBeforeKill(&f, hostID: id)
+            }
+            byHost[id] = f
+        }
+        return byHost.keys.sorted().map { byHost[$0]! }
+    }
+
+    /// Kill groups of the window: whole days from the rollup, partial days from events.
+    func killGroups(since: Int64, until: Int64, hostID: Int64?) throws
+        -> (groups: [GroupKey: KillGroup], best: [Int64: String])
+    {
+        let day = Self.day
+        let firstFull = (since + day - 1) / day
+        let lastFull = until / day  // exclusive
+        var groups: [GroupKey: KillGroup] = [:]
+        var bestRatio: [Int64: (Double, String)] = [:]
+        let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
+        var edges: [(Int64, Int64)] = []
+        if firstFull < lastFull {
+            try each(
+                """
+                SELECT host_id, kind, key, sum(kills), min(first_time), max(last_time), sum(sum_rss),
+                    sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb)
+                FROM advice_daily WHERE day >= ? AND day < ? AND kills > 0\(hostFilter)
+                GROUP BY host_id, kind, key
+                """, [firstFull, lastFull]
+            ) { row in
+                let k = GroupKey(host: row[0], kind: row[1], key: row[2])
+                groups[k] = KillGroup(
+                    key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
+                    sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
+            }
+            try each(
+                """
+                SELECT host_id, max(best_ratio), best_event FROM advice_daily
+                WHERE day >= ? AND day < ? AND kind = 'global' AND best_ratio >= ?\(hostFilter)
+                GROUP BY host_id
+                """, [firstFull, lastFull, settings.wrongVictimRatio]
+            ) { row in
+                bestRatio[row[0]] = (row[1], row[2])
+            }
+            if since < firstFull * day { edges.append((since, firstFull * day)) }
+            if lastFull * day < until { edges.append((lastFull * day, until)) }
+        } else {
+            edges.append((since, until))
+        }
+        for (from, to) in edges where from < to {
+            try each(
+                """
+                SELECT host_id, scope, comm, rss_kb, time, memcg, memcg_usage_kb, memcg_limit_kb,
+                    event_id, shield_rss_kb FROM events INDEXED BY events_time
+                WHERE time >= ? AND time < ?\(hostFilter)
+                """, [from, to]
+            ) { row in
+                let host: Int64 = row[0]
+                let scope: String? = row[1]
+                let kill = KillRef(id: row[8], time: row[4], comm: row[2], rssKB: row[3])
+                func add(_ kind: String, _ key: String, usage: Int64? = nil, limit: Int64? = nil) {
+                    let k = GroupKey(host: host, kind: kind, key: key)
+                    if groups[k] == nil {
+                        groups[k] = KillGroup(key: key, kill: kill, usageKB: usage, limitKB: limit)
+                        groups[k]!.recent = []
+                    } else {
+                        groups[k]!.add(kill, usageKB: usage, limitKB: limit)
+                    }
+                }
+                add("comm", kill.comm)
+                if let memcg: String = row[5] { add("memcg", memcg, usage: row[6], limit: row[7]) }
+                if scope == "global" {
+                    add("global", "")
+                    if let shield: Int64 = row[9] {
+                        let ratio = Double(shield) / Double(max(1, kill.rssKB))
+                        if ratio >= settings.wrongVictimRatio, ratio > (bestRatio[host]?.0 ?? -1) {
+                            bestRatio[host] = (ratio, kill.id)
+                        }
+                    }
+                }
+            }
+        }
+        return (groups, bestRatio.mapValues(\.1))
+    }
+
+    /// Calls `body` with each row, without materializing the result.
+    func each(_ sql: String, _ arguments: StatementArguments, _ body: (Row) throws -> Void) throws {
+        let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try cursor.next() { try body(row) }
+    }
+
+    /// The newest kills of a group, by one of the events indexes (`sql` selects and
+    /// filters; the time window and order are added here).
+    func recent(_ sql: String, _ arguments: StatementArguments, _ since: Int64, _ until: Int64) throws
+        -> [KillRef]
+    {
+        try Row.fetchAll(
+            db, sql: sql + " AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)",
+            arguments: arguments + [since, until]
+        ).map { KillRef(id: $0[0], time: $0[1], comm: $0[2], rssKB: $0[3]) }
+    }
+
+    func shieldedKill(eventID: String) throws -> ShieldedKill? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT event_id, time, comm, rss_kb, shield_name, shield_rss_kb, shield_adj
+                    FROM events WHERE event_id = ?
+                    """, arguments: [eventID]),
+            let name: String = row[4], let rss: Int64 = row[5], let adj: Int = row[6]
+        else { return nil }
+        return ShieldedKill(
+            kill: KillRef(id: row[0], time: row[1], comm: row[2], rssKB: row[3]), shieldName: name,
+            shieldRSSKB: rss, shieldAdj: adj)
+    }
+
+    func runs(hostID: Int64, comm: String, since: Int64, until: Int64) throws -> [ProcessRun] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r, sum_tt,
+                    sum_tr, sum_rr FROM process_runs
+                WHERE host_id = ? AND comm = ? AND last_time >= ? AND first_time < ?
+                ORDER BY last_time DESC LIMIT \(OOMDatabase.adviceMaxRuns)
+                """, arguments: [hostID, comm, since, until]
+        ).map {
+            ProcessRun(
+                pid: $0[0], firstTime: $0[1], lastTime: $0[2], firstRSS: $0[3], lastRSS: $0[4],
+                samples: $0[5], sumT: $0[6], sumR: $0[7], sumTT: $0[8], sumTR: $0[9], sumRR: $0[10])
+        }
+    }
+
+    /// The latest meminfo and system facts (decoded only for hosts with global kills).
+    func addHostState(_ f: inout HostAdviceFacts, hostID: Int64) throws {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT memory_json, system_json FROM hosts WHERE id = ?", arguments: [hostID])
+        else { return }
+        let decoder = JSONDecoder()
+        if let m: String = row[0] { f.memory = try? decoder.decode([String: Int64].self, from: Data(m.utf8)) }
+        if let s: String = row[1] { f.system = try? decoder.decode(HostSystemFacts.self, from: Data(s.utf8)) }
+    }
+
+    static func point(_ row: Row, at offset: Int) -> HourPoint {
+        let samples = Double(max(1, row[offset + 1] as Int64))
+        let pressureSamples: Int64 = row[offset + 4]
+        return HourPoint(
+            hour: row[offset], totalKB: (row[offset + 2] as Double) / samples,
+            availableKB: (row[offset + 3] as Double) / samples,
+            fullAvg60: pressureSamples > 0 ? (row[offset + 5] as Double) / Double(pressureSamples) : nil)
+    }
+
+    static let hourColumns =
+        "hour, samples, sum_total_kb * 1.0, sum_available_kb * 1.0, pressure_samples, sum_full_avg60"
+
+    /// The latest `trendHours` of every host (exhaustion needs no kill).
+    func addHourly(
+        _ byHost: inout [Int64: HostAdviceFacts], names: [Int64: String], hostID: Int64?, until: Int64,
+        now: Int64
+    ) throws {
+        let end = min(until, now)
+        let from = end - Int64(settings.trendHours) * Self.hour
+        let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
+        var points: [Int64: [HourPoint]] = [:]
+        try each(
+            """
+            SELECT host_id, \(Self.hourColumns) FROM snapshot_hourly
+            WHERE hour > ? AND hour <= ?\(hostFilter)
+            """, [from, end]
+        ) { row in
+            points[row[0], default: []].append(Self.point(row, at: 1))
+        }
+        for (id, p) in points where p.count >= 3 || p.contains(where: { ($0.fullAvg60 ?? 0) > 0 }) {
+            var f = byHost[id] ?? HostAdviceFacts(host: names[id] ?? "?")
+            f.hourly = p.sorted { $0.hour < $1.hour }
+            byHost[id] = f
+        }
+    }
+
+    /// The hours up to the last global kill (for stalls before it).
+    func addHoursBeforeKill(_ f: inout HostAdviceFacts, hostID: Int64) throws {
+        guard let last = f.globalKills?.lastTime else { return }
+        let have = Set(f.hourly.map(\.hour))
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(Self.hourColumns) FROM snapshot_hourly
+                WHERE host_id = ? AND hour > ? AND hour <= ?
+                """, arguments: [hostID, last - 3 * Self.hour, last])
+        {
+            let p = Self.point(row, at: 0)
+            if !have.contains(p.hour) { f.hourly.append(p) }
+        }
+        f.hourly.sort { $0.hour < $1.hour }
+    }
+}
