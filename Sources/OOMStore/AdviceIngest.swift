@@ -60,8 +60,10 @@ struct RunSample: Sendable {
     var started: Int64
     var rssKB: Int64
 
+    /// The snapshot's processes with memory: a process caught exiting (an OOM victim
+    /// being reaped) reads 0 kB, which is not where its growth went.
     static func all(_ snap: MemorySnapshot) -> [RunSample] {
-        snap.processes.map {
+        snap.processes.filter { $0.rssKB > 0 }.map {
             RunSample(
                 comm: $0.comm, pid: $0.pid, started: $0.startedAt.flatMap { RFC3339.parse($0) } ?? 0,
                 rssKB: $0.rssKB)
