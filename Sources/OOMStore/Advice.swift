@@ -25,13 +25,14 @@ extension OOMDatabase {
     ) async throws(StoreError) -> AdviceReport {
         do {
             return try await pool.read { db in
-                let facts = try AdviceReader(db: db, settings: settings)
-                    .facts(since: since, until: until, host: host, now: now)
+                let reader = AdviceReader(db: db, settings: settings)
+                let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
                 let ruleNow = min(now, until)
                 var findings: [AdviceFinding] = []
                 for f in facts {
                     findings += AdviceRules.evaluate(f, settings: settings, now: ruleNow)
                 }
+                try reader.addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
                 return AdviceReport(
                     since: RFC3339.format(epochMicroseconds: since),
                     until: RFC3339.format(epochMicroseconds: until),
@@ -57,11 +58,13 @@ struct AdviceReader {
         var key: String
     }
 
-    func facts(since: Int64, until: Int64, host: String?, now: Int64) throws -> [HostAdviceFacts] {
+    func facts(since: Int64, until: Int64, host: String?, now: Int64) throws
+        -> (facts: [HostAdviceFacts], hostIDs: [String: Int64])
+    {
         var names: [Int64: String] = [:]
         if let host {
             guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM hosts WHERE name = ?", arguments: [host])
-            else { return [] }
+            else { return ([], [:]) }
             names[id] = host
         } else {
             for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row[0]] = row[1] }
@@ -70,56 +73,50 @@ struct AdviceReader {
         let (groups, best) = try killGroups(since: since, until: until, hostID: hostID)
 
         var byHost: [Int64: HostAdviceFacts] = [:]
-        func facts(_ id: Int64) -> HostAdviceFacts {
-            byHost[id] ?? HostAdviceFacts(host: names[id] ?? "?")
-        }
+        let s = settings
         for (k, g) in groups where g.kills > 0 {
-            var f = facts(k.host)
+            // Only groups a rule can fire on: a lone kill feeds no per-group rule.
             switch k.kind {
-            case "global": f.globalKills = g
-            case "memcg": f.memcgGroups.append(g)
-            default: f.commGroups.append(g)
+            case "global":
+                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].globalKills = g
+            case "memcg" where g.kills >= s.minRepeatKills:
+                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].memcgGroups.append(g)
+            case "comm"
+            where g.kills >= s.minRepeatKills || CriticalServices.match(comm: g.key, in: s.criticalServices) != nil:
+                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].commGroups.append(g)
+            default: break
             }
-            byHost[k.host] = f
         }
-        for (id, b) in best {
-            guard var f = byHost[id] else { continue }
-            f.worstShield = try shieldedKill(eventID: b)
-            byHost[id] = f
+        for (id, b) in best where byHost[id] != nil {
+            byHost[id]!.worstShield = try shieldedKill(eventID: b)
         }
         try addHourly(&byHost, names: names, hostID: hostID, until: until, now: now)
-        let s = settings
         for id in Array(byHost.keys) {
-            var f = byHost[id]!
+            var f = byHost.removeValue(forKey: id)!
             f.commGroups.sort { $0.key < $1.key }
             f.memcgGroups.sort { $0.key < $1.key }
-            // Evidence and detail only where a rule can fire.
             for i in f.commGroups.indices {
                 let g = f.commGroups[i]
-                let critical = CriticalServices.match(comm: g.key, in: s.criticalServices) != nil
-                guard critical || g.kills >= s.minRepeatKills else { continue }
-                f.commGroups[i].recent = try recent(
-                    "SELECT event_id, time, comm, rss_kb FROM events INDEXED BY events_comm WHERE comm = ? AND host_id = ?",
-                    [g.key, id], since, until)
+                if CriticalServices.match(comm: g.key, in: s.criticalServices) != nil {
+                    f.commGroups[i].recent = try recent(.comm(id, g.key), since, until)
+                }
                 if g.kills >= s.minRepeatKills && g.rssSpread <= s.killSizeSpread {
                     f.runs[g.key] = try runs(hostID: id, comm: g.key, since: since, until: until)
                 }
             }
-            for i in f.memcgGroups.indices where f.memcgGroups[i].kills >= s.minRepeatKills {
-                f.memcgGroups[i].recent = try recent(
-                    "SELECT event_id, time, comm, rss_kb FROM events INDEXED BY events_memcg WHERE host_id = ? AND memcg = ?",
-                    [id, f.memcgGroups[i].key], since, until)
+            // A tight cgroup's victims decide whether its limit or a leak is the problem.
+            for i in f.memcgGroups.indices {
+                f.memcgGroups[i].recent = try recent(.memcg(id, f.memcgGroups[i].key), since, until)
             }
             if f.globalKills != nil {
-                f.globalKills!.recent = try recent(
-                    "SELECT event_id, time, comm, rss_kb FROM events INDEXED BY events_global WHERE host_id = ? AND scope = 'global'",
-                    [id], since, until)
                 try addHostState(&f, hostID: id)
-                try addHoursBeforeKill(&f, hostID: id)
+                if f.system?.userspaceKillers?.any == false { try addHoursBeforeKill(&f, hostID: id) }
             }
             byHost[id] = f
         }
-        return byHost.keys.sorted().map { byHost[$0]! }
+        var ids: [String: Int64] = [:]
+        for id in byHost.keys { ids[byHost[id]!.host] = id }
+        return (byHost.keys.sorted().map { byHost[$0]! }, ids)
     }
 
     /// Kill groups of the window: whole days from the rollup, partial days from events.
@@ -132,6 +129,11 @@ struct AdviceReader {
         var groups: [GroupKey: KillGroup] = [:]
         var bestRatio: [Int64: (Double, String)] = [:]
         let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
+        // The process names of the critical services (bound, never spliced into SQL).
+        let criticalNames = settings.criticalServices.flatMap { name in
+            [String(decoding: name.utf8.prefix(15), as: UTF8.self)] + (CriticalServices.aliases[name] ?? [])
+        }
+        let critical = Array(repeating: "?", count: criticalNames.count).joined(separator: ", ")
         var edges: [(Int64, Int64)] = []
         if firstFull < lastFull {
             try each(
@@ -203,15 +205,50 @@ struct AdviceReader {
         while let row = try cursor.next() { try body(row) }
     }
 
-    /// The newest kills of a group, by one of the events indexes (`sql` selects and
-    /// filters; the time window and order are added here).
-    func recent(_ sql: String, _ arguments: StatementArguments, _ since: Int64, _ until: Int64) throws
-        -> [KillRef]
-    {
-        try Row.fetchAll(
-            db, sql: sql + " AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)",
+    /// A kill group, to read its newest kills by.
+    enum Group {
+        case comm(Int64, String)
+        case memcg(Int64, String)
+        case global(Int64)
+    }
+
+    /// The newest kills of a group (newest first), from the group's events index.
+    func recent(_ group: Group, _ since: Int64, _ until: Int64) throws -> [KillRef] {
+        let (filter, arguments): (String, StatementArguments) =
+            switch group {
+            case .comm(let host, let comm): ("INDEXED BY events_comm WHERE comm = ? AND host_id = ?", [comm, host])
+            case .memcg(let host, let path): ("INDEXED BY events_memcg WHERE host_id = ? AND memcg = ?", [host, path])
+            case .global(let host): ("INDEXED BY events_global WHERE host_id = ? AND scope = 'global'", [host])
+            }
+        return try Row.fetchAll(
+            db,
+            sql: """
+                SELECT event_id, time, comm, rss_kb FROM events \(filter)
+                AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)
+                """,
             arguments: arguments + [since, until]
         ).map { KillRef(id: $0[0], time: $0[1], comm: $0[2], rssKB: $0[3]) }
+    }
+
+    /// Adds the ids of the kills behind each finding that lacks them: read only for the
+    /// findings there are, not for every group a rule looked at.
+    func addEvidence(_ findings: inout [AdviceFinding], hostIDs: [String: Int64], since: Int64, until: Int64)
+        throws
+    {
+        var cache: [String: [String]] = [:]
+        for i in findings.indices where findings[i].evidence.eventIDs.isEmpty {
+            let f = findings[i]
+            guard let host = hostIDs[f.host] else { continue }
+            let group: Group
+            switch f.kind {
+            case .leakSuspect: group = .comm(host, f.subject)
+            case .criticalUnprotected, .noSwap, .overcommitRisk, .noUserspaceKiller: group = .global(host)
+            default: continue
+            }
+            let key = "\(group)"
+            if cache[key] == nil { cache[key] = try recent(group, since, until).map(\.id) }
+            findings[i].evidence.eventIDs = cache[key]!
+        }
     }
 
     func shieldedKill(eventID: String) throws -> ShieldedKill? {

@@ -151,7 +151,7 @@ public enum CriticalServices {
     public static let defaults = ["sshd", "systemd-journald", "systemd-logind", "dbus", "oomwatch-agent"]
 
     /// Process names of services whose daemon is not called like the service.
-    static let aliases = ["dbus": ["dbus-daemon", "dbus-broker"]]
+    public static let aliases = ["dbus": ["dbus-daemon", "dbus-broker"]]
 
     /// The configured name `comm` belongs to: equal to the name cut to the kernel's 15
     /// bytes (`systemd-journald` runs as `systemd-journal`), or a known alias
