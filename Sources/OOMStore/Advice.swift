@@ -119,84 +119,79 @@ struct AdviceReader {
         return (byHost.keys.sorted().map { byHost[$0]! }, ids)
     }
 
-    /// Kill groups of the window: whole days from the rollup, partial days from events.
+    /// Windows at least this long are counted in whole UTC days from the rollup.
+    static let rollupWindow: Int64 = 7 * day
+
+    /// Kill groups of the window that a rule can fire on: global kills, groups killed at
+    /// least `minRepeatKills` times, critical services.
+    ///
+    /// A window of `rollupWindow` or more reads `advice_daily` in whole UTC days (its first
+    /// and last day counted whole, so up to a day more than asked at each end); its GROUP BY
+    /// streams in the table's key order. A shorter window aggregates its own events exactly.
     func killGroups(since: Int64, until: Int64, hostID: Int64?) throws
         -> (groups: [GroupKey: KillGroup], best: [Int64: String])
     {
         let day = Self.day
-        let firstFull = (since + day - 1) / day
-        let lastFull = until / day  // exclusive
         var groups: [GroupKey: KillGroup] = [:]
-        var bestRatio: [Int64: (Double, String)] = [:]
+        var best: [Int64: String] = [:]
         let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
         // The process names of the critical services (bound, never spliced into SQL).
         let criticalNames = settings.criticalServices.flatMap { name in
             [String(decoding: name.utf8.prefix(15), as: UTF8.self)] + (CriticalServices.aliases[name] ?? [])
         }
         let critical = Array(repeating: "?", count: criticalNames.count).joined(separator: ", ")
-        var edges: [(Int64, Int64)] = []
-        if firstFull < lastFull {
+        let repeats = StatementArguments([settings.minRepeatKills])
+        func add(_ row: Row) {
+            let k = GroupKey(host: row[0], kind: row[1], key: row[2])
+            groups[k] = KillGroup(
+                key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
+                sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
+        }
+        if until - since >= Self.rollupWindow {
+            let range: StatementArguments = [since / day, (until + day - 1) / day]
             try each(
                 """
                 SELECT host_id, kind, key, sum(kills), min(first_time), max(last_time), sum(sum_rss),
                     sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb)
-                FROM advice_daily WHERE day >= ? AND day < ? AND kills > 0\(hostFilter)
+                FROM advice_daily
+                WHERE +day >= ? AND +day < ? AND kills > 0\(hostFilter)
                 GROUP BY host_id, kind, key
-                """, [firstFull, lastFull]
-            ) { row in
-                let k = GroupKey(host: row[0], kind: row[1], key: row[2])
-                groups[k] = KillGroup(
-                    key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
-                    sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
-            }
+                HAVING kind = 'global' OR sum(kills) >= ? OR (kind = 'comm' AND key IN (\(critical)))
+                """, range + repeats + StatementArguments(criticalNames), add)
             try each(
                 """
                 SELECT host_id, max(best_ratio), best_event FROM advice_daily
-                WHERE day >= ? AND day < ? AND kind = 'global' AND best_ratio >= ?\(hostFilter)
+                WHERE kind = 'global' AND key = '' AND day >= ? AND day < ? AND best_ratio >= ?\(hostFilter)
                 GROUP BY host_id
-                """, [firstFull, lastFull, settings.wrongVictimRatio]
-            ) { row in
-                bestRatio[row[0]] = (row[1], row[2])
-            }
-            if since < firstFull * day { edges.append((since, firstFull * day)) }
-            if lastFull * day < until { edges.append((lastFull * day, until)) }
+                """, range + [settings.wrongVictimRatio]
+            ) { best[$0[0]] = $0[2] }
         } else {
-            edges.append((since, until))
-        }
-        for (from, to) in edges where from < to {
+            let range: StatementArguments = [since, until]
+            let columns = """
+                count(*), min(time), max(time), sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb),
+                max(rss_kb)
+                """
+            let from = "FROM events INDEXED BY events_time WHERE time >= ? AND time < ?\(hostFilter)"
             try each(
                 """
-                SELECT host_id, scope, comm, rss_kb, time, memcg, memcg_usage_kb, memcg_limit_kb,
-                    event_id, shield_rss_kb FROM events INDEXED BY events_time
-                WHERE time >= ? AND time < ?\(hostFilter)
-                """, [from, to]
-            ) { row in
-                let host: Int64 = row[0]
-                let scope: String? = row[1]
-                let kill = KillRef(id: row[8], time: row[4], comm: row[2], rssKB: row[3])
-                func add(_ kind: String, _ key: String, usage: Int64? = nil, limit: Int64? = nil) {
-                    let k = GroupKey(host: host, kind: kind, key: key)
-                    if groups[k] == nil {
-                        groups[k] = KillGroup(key: key, kill: kill, usageKB: usage, limitKB: limit)
-                        groups[k]!.recent = []
-                    } else {
-                        groups[k]!.add(kill, usageKB: usage, limitKB: limit)
-                    }
-                }
-                add("comm", kill.comm)
-                if let memcg: String = row[5] { add("memcg", memcg, usage: row[6], limit: row[7]) }
-                if scope == "global" {
-                    add("global", "")
-                    if let shield: Int64 = row[9] {
-                        let ratio = Double(shield) / Double(max(1, kill.rssKB))
-                        if ratio >= settings.wrongVictimRatio, ratio > (bestRatio[host]?.0 ?? -1) {
-                            bestRatio[host] = (ratio, kill.id)
-                        }
-                    }
-                }
-            }
+                SELECT host_id, 'comm', comm, \(columns), NULL, NULL \(from)
+                GROUP BY host_id, comm HAVING count(*) >= ? OR comm IN (\(critical))
+                UNION ALL
+                SELECT host_id, 'memcg', memcg, \(columns), max(memcg_usage_kb), max(memcg_limit_kb) \(from)
+                AND memcg IS NOT NULL GROUP BY host_id, memcg HAVING count(*) >= ?
+                UNION ALL
+                SELECT host_id, 'global', '', \(columns), NULL, NULL \(from) AND scope = 'global'
+                GROUP BY host_id
+                """, range + repeats + StatementArguments(criticalNames) + range + repeats + range, add)
+            try each(
+                """
+                SELECT host_id, max(shield_rss_kb * 1.0 / max(rss_kb, 1)), event_id \(from)
+                AND scope = 'global' AND shield_rss_kb IS NOT NULL
+                GROUP BY host_id HAVING max(shield_rss_kb * 1.0 / max(rss_kb, 1)) >= ?
+                """, range + [settings.wrongVictimRatio]
+            ) { best[$0[0]] = $0[2] }
         }
-        return (groups, bestRatio.mapValues(\.1))
+        return (groups, best)
     }
 
     /// Calls `body` with each row, without materializing the result.

@@ -42,9 +42,11 @@ enum AdviceSchema {
                     -- Global kills: the one with the largest shielded process per victim RSS.
                     best_ratio REAL,
                     best_event TEXT,
-                    PRIMARY KEY (day, host_id, kind, key)
+                    -- Group order: a window's GROUP BY streams in key order, no sort.
+                    PRIMARY KEY (host_id, kind, key, day)
                 ) WITHOUT ROWID;
-                CREATE INDEX advice_daily_host ON advice_daily(host_id, day);
+                -- Retention by age.
+                CREATE INDEX advice_daily_day ON advice_daily(day);
                 """)
         // One upsert per group a kill belongs to; `g` is the group's (kind, key).
         func upsert(_ kind: String, key: String, when: String) -> String {
