@@ -54,6 +54,13 @@ extension OOMDatabase {
                 outcome.events = try await deleteChunked(
                     "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? LIMIT 5000)",
                     cutoff(days))
+                // Advice days whose kills were all deleted (their counts reached zero).
+                _ = try await deleteChunked(
+                    """
+                    DELETE FROM advice_daily WHERE (host_id, kind, key, day) IN
+                        (SELECT host_id, kind, key, day FROM advice_daily INDEXED BY advice_daily_day
+                         WHERE day < ? AND kills <= 0 LIMIT 5000)
+                    """, cutoff(days) / 86_400_000_000 + 1)
             }
             try await pool.write { db in try db.execute(sql: "PRAGMA optimize") }
         } catch {
