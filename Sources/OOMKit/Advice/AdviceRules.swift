@@ -112,7 +112,7 @@ public enum AdviceRules {
                 AdviceFinding(
                     kind: .leakSuspect, severity: .warning, host: f.host, subject: g.key,
                     evidence: evidence(
-                        "RSS grows \(number(slopeMBh)) MB/h (median of \(runs.count) runs, R² \(number(r2))); killed \(times(g.kills)) at \(size(Int64(killAt))) ± \(Int((g.rssSpread * 100).rounded()))% (\(time(g.firstTime)) – \(time(g.lastTime))); \(next)",
+                        "RSS grows \(number(slopeMBh)) MB/h (median of \(runs.count == 1 ? "1 run" : "\(runs.count) runs"), R² \(number(r2))); killed \(times(g.kills)) at \(size(Int64(killAt))) ± \(Int((g.rssSpread * 100).rounded()))% (\(time(g.firstTime)) – \(time(g.lastTime))); \(next)",
                         g, values),
                     action:
                         "Fix the leak in \(g.key); a larger memory limit only delays the kill. Until then restart it before it reaches \(size(Int64(peak))): e.g. RuntimeMaxSec=\(Int(restartEvery))s in its unit"

@@ -395,7 +395,7 @@
           const hb = el('button', { type: 'button', class: 'linklike', text: host });
           hb.addEventListener('click', () => openHost(host));
           tr.append(el('th', { scope: 'row', rowspan: String(list.length), class: 'advice-host' }, hb,
-            el('span', { class: 'sub', text: `${list.length} finding${list.length === 1 ? '' : 's'}` })));
+            el('div', { class: 'sub', text: `${list.length} finding${list.length === 1 ? '' : 's'}` })));
         }
         tr.append(el('td', null, el('span', { class: 'badge ' + (SEVERITY_CLASS[f.severity] || 'muted'), text: f.severity })));
         tr.append(el('td', null, el('strong', { text: f.kind }), el('span', { class: 'sub', text: f.subject })));
