@@ -152,14 +152,14 @@ def cmd_reference(a):
 def cmd_plans(a):
     db = sqlite3.connect(a.db)
     for q in [
-        "SELECT host_id, kind, key, sum(kills) FROM advice_daily WHERE day >= 1 AND day < 9 AND kills > 0 GROUP BY host_id, kind, key",
+        "SELECT host_id, kind, key, sum(kills) FROM advice_daily WHERE +day >= 1 AND +day < 9 AND kills > 0 GROUP BY host_id, kind, key",
         "SELECT host_id, scope, comm FROM events INDEXED BY events_time WHERE time >= 0 AND time < 1",
         "SELECT event_id FROM events INDEXED BY events_comm WHERE comm = 'a' AND host_id = 1 AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
         "SELECT pid FROM process_runs WHERE host_id = 1 AND comm = 'a' AND last_time >= 0 AND first_time < 1 ORDER BY last_time DESC LIMIT 50",
         "SELECT host_id, hour FROM snapshot_hourly WHERE hour > 0 AND hour <= 1",
     ]:
         plan = "; ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + q))
-        print(json.dumps({"test": "plan", "query": q[:70], "plan": plan}))
+        print(json.dumps({"test": "plan", "query": q[:90], "plan": plan}))
 
 
 def main():

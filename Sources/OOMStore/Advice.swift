@@ -91,6 +91,8 @@ struct AdviceReader {
             byHost[id]!.worstShield = try shieldedKill(eventID: b)
         }
         try addHourly(&byHost, names: names, hostID: hostID, until: until, now: now)
+        // Lifetimes of the leak candidates: for one host per group, for the fleet in one pass.
+        let allRuns = hostID == nil ? try runsInWindow(since: since, until: until) : nil
         for id in Array(byHost.keys) {
             var f = byHost.removeValue(forKey: id)!
             f.commGroups.sort { $0.key < $1.key }
@@ -101,7 +103,9 @@ struct AdviceReader {
                     f.commGroups[i].recent = try recent(.comm(id, g.key), since, until)
                 }
                 if g.kills >= s.minRepeatKills && g.rssSpread <= s.killSizeSpread {
-                    f.runs[g.key] = try runs(hostID: id, comm: g.key, since: since, until: until)
+                    f.runs[g.key] =
+                        try allRuns.map { $0[GroupKey(host: id, kind: "comm", key: g.key)] ?? [] }
+                        ?? runs(hostID: id, comm: g.key, since: since, until: until)
                 }
             }
             // A tight cgroup's victims decide whether its limit or a leak is the problem.
@@ -259,6 +263,24 @@ struct AdviceReader {
         return ShieldedKill(
             kill: KillRef(id: row[0], time: row[1], comm: row[2], rssKB: row[3]), shieldName: name,
             shieldRSSKB: rss, shieldAdj: adj)
+    }
+
+    /// Every process run in the window with enough samples, per (host, comm).
+    func runsInWindow(since: Int64, until: Int64) throws -> [GroupKey: [ProcessRun]] {
+        var out: [GroupKey: [ProcessRun]] = [:]
+        try each(
+            """
+            SELECT host_id, comm, pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r,
+                sum_tt, sum_tr, sum_rr FROM process_runs INDEXED BY process_runs_last
+            WHERE last_time >= ? AND first_time < ? AND samples >= ?
+            """, [since, until, settings.leakMinSamples]
+        ) { row in
+            out[GroupKey(host: row[0], kind: "comm", key: row[1]), default: []].append(
+                ProcessRun(
+                    pid: row[2], firstTime: row[3], lastTime: row[4], firstRSS: row[5], lastRSS: row[6],
+                    samples: row[7], sumT: row[8], sumR: row[9], sumTT: row[10], sumTR: row[11], sumRR: row[12]))
+        }
+        return out
     }
 
     func runs(hostID: Int64, comm: String, since: Int64, until: Int64) throws -> [ProcessRun] {
