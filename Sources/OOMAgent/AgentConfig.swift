@@ -24,6 +24,8 @@ public struct AgentConfig: Sendable, Equatable {
         public var kmsg = true
         /// systemd-oomd and earlyoom kills from the journal.
         public var journal = true
+        /// OOM sysctls, swap and zram, userspace killers, critical services (for advice).
+        public var system = true
         public init() {}
     }
 
@@ -58,6 +60,10 @@ public struct AgentConfig: Sendable, Equatable {
     public var vmstatAll = false
     public var cgroupMaxDepth = 3
     public var cgroupMax = 50
+    /// Services whose processes' OOM protection is reported (`critical_services`).
+    public var criticalServices = CriticalServices.defaults
+    /// Snapshots between two reports of unchanged system facts (`system.every`).
+    public var systemEvery = 60
     public var spoolMaxBytes: Int64 = 64 << 20
     public var spoolSegmentBytes = 512 << 10
     /// Cap on the batches set aside as malformed (`<state>/dead-letter/`).
@@ -101,6 +107,7 @@ public struct AgentConfig: Sendable, Equatable {
             c.roots.proc = layers.string("paths.proc", flag: flags.procRoot) ?? c.roots.proc
             c.roots.cgroup = layers.string("paths.cgroup", flag: flags.cgroupRoot) ?? c.roots.cgroup
             c.roots.kmsg = layers.string("paths.kmsg", flag: flags.kmsgPath) ?? c.roots.kmsg
+            c.roots.sys = layers.string("paths.sys") ?? c.roots.sys
             c.sources.host = try layers.bool("sources.host", default: true)
             c.sources.meminfo = try layers.bool("sources.meminfo", default: true)
             c.sources.vmstat = try layers.bool("sources.vmstat", default: true)
@@ -109,6 +116,9 @@ public struct AgentConfig: Sendable, Equatable {
             c.sources.cgroups = try layers.bool("sources.cgroups", default: true)
             c.sources.kmsg = try layers.bool("sources.kmsg", default: true)
             c.sources.journal = try layers.bool("sources.journal", default: true)
+            c.sources.system = try layers.bool("sources.system", default: true)
+            c.criticalServices = layers.list("critical_services", default: c.criticalServices)
+            c.systemEvery = try layers.int("system.every", default: c.systemEvery)
             c.vmstatAll = try layers.bool("vmstat.all", default: false)
             c.cgroupMaxDepth = try layers.int("cgroups.max_depth", default: c.cgroupMaxDepth)
             c.cgroupMax = try layers.int("cgroups.max", default: c.cgroupMax)
@@ -146,6 +156,13 @@ public struct AgentConfig: Sendable, Equatable {
         }
         if let adj = oomScoreAdj, !(-1000...1000).contains(adj) {
             throw AgentConfigError("oom_score_adj must be between -1000 and 1000 (or off), got \(adj)")
+        }
+        guard (1...100_000).contains(systemEvery) else {
+            throw AgentConfigError("system.every must be between 1 and 100000 snapshots, got \(systemEvery)")
+        }
+        guard criticalServices.count <= 100, criticalServices.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 64 })
+        else {
+            throw AgentConfigError("critical_services: at most 100 names of 1 to 64 bytes each")
         }
         guard spoolMaxBytes >= 1 << 20 else {
             throw AgentConfigError("spool.max_mb must be at least 1")

@@ -17,10 +17,16 @@ public struct FileRoots: Sendable, Equatable {
     public var proc: String
     public var cgroup: String
     public var kmsg: String
+    /// sysfs, for zram devices (`block/zramN`).
+    public var sys: String
 
-    public init(proc: String = "/proc", cgroup: String = "/sys/fs/cgroup", kmsg: String = "/dev/kmsg") {
+    public init(
+        proc: String = "/proc", cgroup: String = "/sys/fs/cgroup", kmsg: String = "/dev/kmsg",
+        sys: String = "/sys"
+    ) {
         self.proc = proc
         self.cgroup = cgroup
         self.kmsg = kmsg
+        self.sys = sys
     }
 }

@@ -53,6 +53,13 @@ public struct SnapshotCollector: Sendable {
                     cgroupRoot: config.roots.cgroup, maxDepth: config.cgroupMaxDepth,
                     maxCgroups: config.cgroupMax))
         }
+        if s.system {
+            // After `processes`: it reads that source's process table, not /proc again.
+            sources.append(
+                SystemSource(
+                    roots: config.roots, criticalServices: config.criticalServices,
+                    every: config.systemEvery, table: processTable))
+        }
         return SnapshotCollector(
             sources: sources, processTable: processTable, counters: counters, logger: logger)
     }

@@ -104,6 +104,7 @@ extension EventsPage: ResponseEncodable {}
 extension SnapshotsResponse: ResponseEncodable {}
 extension SummaryReport: ResponseEncodable {}
 extension TopResponse: ResponseEncodable {}
+extension AdviceReport: ResponseEncodable {}
 extension HealthResponse: ResponseEncodable {}
 extension AgentCheckResponse: ResponseEncodable {}
 extension IngestResult: ResponseEncodable {}
@@ -153,6 +154,7 @@ public func buildRouter(_ collector: Collector) -> Router<BasicRequestContext> {
         return try await routes.store { try await $0.event(id: id) }
     }
     api.get("reports/summary") { request, _ in try await routes.summary(request) }
+    api.get("reports/advice") { request, _ in try await routes.advice(request) }
     api.get("top") { request, _ in try await routes.top(request) }
 
     Dashboard.addRoutes(to: router)

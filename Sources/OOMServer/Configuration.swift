@@ -1,3 +1,4 @@
+public import OOMKit
 public import OOMStore
 
 /// Everything the collector's HTTP app needs to know, already resolved from flags,
@@ -26,6 +27,8 @@ public struct CollectorConfiguration: Sendable {
     /// How often the tokens file's modification time is checked.
     public var tokensPollSeconds: Double = 2
     public var retention = RetentionPolicy()
+    /// Thresholds of `GET /api/v1/reports/advice`.
+    public var advice = AdviceSettings()
     /// `PRAGMA synchronous=FULL` (survives power loss) rather than NORMAL.
     public var synchronousFull = true
     /// Ingest batches allowed to wait for the writer before 503.

@@ -163,6 +163,22 @@ paths:
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
         "403": {$ref: "#/components/responses/Forbidden"}
+  /api/v1/reports/advice:
+    get:
+      summary: What to change, host by host, from the fleet's OOM history (read token; since defaults to 30d)
+      parameters:
+        - {$ref: "#/components/parameters/since"}
+        - {$ref: "#/components/parameters/until"}
+        - {in: query, name: host, schema: {type: string, maxLength: 253}}
+      responses:
+        "200":
+          description: Findings, most severe first
+          content:
+            application/json:
+              schema: {$ref: "#/components/schemas/AdviceReport"}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "403": {$ref: "#/components/responses/Forbidden"}
   /api/v1/top:
     get:
       summary: Largest processes across the fleet from each host's latest snapshot (read token)
@@ -401,6 +417,56 @@ components:
               usage_kb: {type: integer}
               limit_kb: {type: integer, nullable: true}
               oom_kill: {type: integer}
+        sysctl:
+          type: object
+          description: OOM-related sysctls under /proc/sys/vm (sent when they change)
+          properties:
+            overcommit_memory: {type: integer}
+            overcommit_ratio: {type: integer}
+            panic_on_oom: {type: integer}
+            oom_kill_allocating_task: {type: integer}
+            swappiness: {type: integer}
+            min_free_kbytes: {type: integer}
+        swaps:
+          type: array
+          items:
+            type: object
+            required: [device, type, size_kb, used_kb]
+            properties:
+              device: {type: string}
+              type: {type: string}
+              size_kb: {type: integer}
+              used_kb: {type: integer}
+              priority: {type: integer}
+        zram:
+          type: array
+          items:
+            type: object
+            required: [device, disksize_kb]
+            properties:
+              device: {type: string}
+              disksize_kb: {type: integer}
+              mem_used_kb: {type: integer}
+        userspace_killers:
+          type: object
+          required: [systemd_oomd, earlyoom]
+          properties:
+            systemd_oomd: {type: boolean}
+            earlyoom: {type: boolean}
+        critical:
+          type: array
+          items:
+            type: object
+            required: [service, pid, comm]
+            properties:
+              service: {type: string}
+              pid: {type: integer}
+              comm: {type: string}
+              oom_score_adj: {type: integer}
+              unit: {type: string}
+              cgroup: {type: string}
+              memory_max_kb: {type: integer}
+              memory_high_kb: {type: integer}
     OOMEvent:
       type: object
       required: [id, source, victim]
@@ -539,6 +605,37 @@ components:
         key: {type: string}
         kills: {type: integer}
         last_kill: {type: string, format: date-time}
+    AdviceReport:
+      type: object
+      required: [since, until, generated_at, findings]
+      properties:
+        since: {type: string, format: date-time}
+        until: {type: string, format: date-time}
+        generated_at: {type: string, format: date-time}
+        findings:
+          type: array
+          items: {$ref: "#/components/schemas/AdviceFinding"}
+    AdviceFinding:
+      type: object
+      required: [kind, severity, host, subject, evidence, action]
+      properties:
+        kind:
+          type: string
+          enum: [critical-victim, critical-unprotected, leak-suspect, memcg-limit-tight, no-swap,
+            overcommit-risk, exhaustion-predicted, wrong-victim, no-userspace-killer]
+        severity: {type: string, enum: [info, warning, critical]}
+        host: {type: string}
+        subject: {type: string, description: "process, unit, container or cgroup (the host for host-wide findings)"}
+        evidence:
+          type: object
+          required: [text, event_ids, values]
+          properties:
+            text: {type: string, description: the numbers with their times, as a sentence}
+            event_ids: {type: array, items: {type: string}, description: "ids of the kills it is based on, newest first"}
+            values: {type: object, additionalProperties: {type: number}}
+            first: {type: string, format: date-time}
+            last: {type: string, format: date-time}
+        action: {type: string, description: the concrete change to make}
     SummaryReport:
       type: object
       required: [since, until, generated_at, totals, by_host, by_comm, by_unit, by_container, by_day, largest_victims, repeat_offenders, hosts_at_risk]

@@ -334,6 +334,7 @@ enum IngestValidator {
             try kb(c.limitKB, "\(cat).limit_kb")
             try nonNegative(c.oomKill, "\(cat).oom_kill")
         }
+        try validateSystem(s, at)
     }
 
     // MARK: field checks

@@ -37,6 +37,7 @@ struct PreparedBatch: Sendable {
         var container: String?
         var rssKB: Int64
         var json: String
+        var advice: AdviceColumns
     }
     struct Snapshot: Sendable {
         var time: Int64
@@ -48,6 +49,8 @@ struct PreparedBatch: Sendable {
         var pressureJSON: String?
         var processesJSON: String
         var kernel: String?
+        var systemJSON: String?
+        var runs: [RunSample]
     }
     var host: String
     var bootID: String?
@@ -107,7 +110,8 @@ extension OOMDatabase {
                     unit: v.unit,
                     container: v.containerID,
                     rssKB: rss > 0 ? rss : (v.lastRssKB ?? 0),
-                    json: try json(event)))
+                    json: try json(event),
+                    advice: AdviceColumns(event)))
         }
         var snapshots: [PreparedBatch.Snapshot] = []
         snapshots.reserveCapacity(batch.snapshots.count)
@@ -128,7 +132,9 @@ extension OOMDatabase {
                     memoryJSON: try json(snap.memory),
                     pressureJSON: try p.map { try json($0) },
                     processesJSON: try json(snap.processes),
-                    kernel: snap.kernel))
+                    kernel: snap.kernel,
+                    systemJSON: try HostSystemFacts(snap).map { try json($0) },
+                    runs: RunSample.all(snap)))
         }
         return PreparedBatch(
             host: batch.host, bootID: batch.bootID, agentVersion: batch.agent?.version,
@@ -206,14 +212,16 @@ extension OOMDatabase {
             let statement = try db.cachedStatement(
                 sql: """
                     INSERT INTO events (event_id, host_id, time, source, scope, comm, pid, unit,
-                        container, rss_kb, received, json)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        container, rss_kb, received, json, memcg, memcg_usage_kb, memcg_limit_kb,
+                        shield_name, shield_rss_kb, shield_adj)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (event_id) DO NOTHING
                     """)
             for e in b.events {
                 try statement.execute(arguments: [
                     e.eventID, hostID, e.time, e.source, e.scope, e.comm, e.pid, e.unit,
-                    e.container, e.rssKB, b.receivedAt, e.json,
+                    e.container, e.rssKB, b.receivedAt, e.json, e.advice.memcg, e.advice.usageKB,
+                    e.advice.limitKB, e.advice.shieldName, e.advice.shieldRSSKB, e.advice.shieldAdj,
                 ])
                 if db.changesCount > 0 {
                     outcome.eventsStored += 1
@@ -281,6 +289,7 @@ extension OOMDatabase {
                     s.someAvg60, s.fullAvg10, s.fullAvg60, s.oomKill,
                 ])
                 if newest == nil || s.time > newest!.time { newest = s }
+                try AdviceColumns.storeRuns(s, hostID: hostID, db: db)
             }
             if let s = newest {
                 try db.cachedStatement(
@@ -297,6 +306,9 @@ extension OOMDatabase {
                     s.time, s.total, s.available, s.fullAvg60, s.memoryJSON, s.pressureJSON,
                     s.processesJSON, s.kernel, hostID, s.time, b.receivedAt,
                 ])
+            }
+            if let s = b.snapshots.filter({ $0.systemJSON != nil }).max(by: { $0.time < $1.time }) {
+                try AdviceColumns.storeSystem(s, hostID: hostID, db: db)
             }
         }
         if let agentJSON = b.agentJSON, agentJSON != previousAgentJSON {

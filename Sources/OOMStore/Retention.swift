@@ -44,10 +44,23 @@ extension OOMDatabase {
                 DELETE FROM agent_counters WHERE (host_id, time) IN
                     (SELECT host_id, time FROM agent_counters WHERE time < ? LIMIT 5000)
                 """, cutoff(policy.rollupDays))
+            // Process runs are samples too: kept as long as raw snapshots.
+            _ = try await deleteChunked(
+                """
+                DELETE FROM process_runs WHERE (host_id, comm, pid, started) IN
+                    (SELECT host_id, comm, pid, started FROM process_runs WHERE last_time < ? LIMIT 5000)
+                """, cutoff(policy.snapshotDays))
             if let days = policy.eventDays {
                 outcome.events = try await deleteChunked(
                     "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? LIMIT 5000)",
                     cutoff(days))
+                // Advice days whose kills were all deleted (their counts reached zero).
+                _ = try await deleteChunked(
+                    """
+                    DELETE FROM advice_daily WHERE (host_id, kind, key, day) IN
+                        (SELECT host_id, kind, key, day FROM advice_daily INDEXED BY advice_daily_day
+                         WHERE day < ? AND kills <= 0 LIMIT 5000)
+                    """, cutoff(days) / 86_400_000_000 + 1)
             }
             try await pool.write { db in try db.execute(sql: "PRAGMA optimize") }
         } catch {

@@ -211,6 +211,7 @@ enum Schema {
             // The largest groups of a dimension without reading all of them.
             try db.execute(sql: "CREATE INDEX kill_totals_rank ON kill_totals(dim, kills)")
         }
+        migrator.registerMigration("v4-advice", migrate: AdviceSchema.migrate)
         return migrator
     }
 }

@@ -103,6 +103,8 @@ struct Serve: AsyncParsableCommand {
         c.synchronousFull = layers.string("db.synchronous", default: "full") != "normal"
         c.maxPendingBatches = try layers.int(
             "db.max_pending_batches", default: c.maxPendingBatches)
+        c.advice = try AdviceSettings.resolve(layers)
+        if let problem = c.advice.problem { throw ValidationError(problem) }
         guard c.maxBodyBytes > 0, c.limits.maxDepth > 0, c.limits.maxFutureSkewSeconds > 0,
             c.retention.snapshotDays > 0,
             c.retention.rollupDays > 0, c.idleTimeoutSeconds > 0, c.bodyTimeoutSeconds > 0

@@ -495,6 +495,34 @@ def run(driver, collector):
         f.clear()
         driver.execute_script("arguments[0].dispatchEvent(new Event('input'))", f)
 
+    @check("advice panel lists findings per host, and a kill links to the findings it feeds")
+    def _():
+        rows = tids("advice-row")
+        expect(rows, "no advice rows")
+        leak = [r for r in rows if r.get_attribute("data-kind") == "leak-suspect"
+                and r.get_attribute("data-host") == "db-1"]
+        expect(leak, "no leak-suspect for db-1: " + str([(r.get_attribute("data-host"), r.get_attribute("data-kind")) for r in rows]))
+        expect("postgres" in leak[0].text, "leak row: " + leak[0].text)
+        expect("Fix the leak" in leak[0].text, "leak action: " + leak[0].text)
+        expect("db-1" in tid("advice-table").text, "host missing from the advice table")
+        link = driver.find_element(
+            By.CSS_SELECTOR, f'#kills-body tr[data-id="{KNOWN_KILL_ID}"] [data-testid="kill-advice"]')
+        expect("leak-suspect" in link.text, "kill advice link: " + link.text)
+        click(link)
+        wait(lambda: "fed by kill" in driver.find_element(By.ID, "advice-count").text,
+             message="advice not narrowed to the kill")
+        narrowed = tids("advice-row")
+        expect(narrowed and all(r.get_attribute("data-host") == "db-1" for r in narrowed),
+               "narrowed rows: " + str([r.get_attribute("data-host") for r in narrowed]))
+        shot("advice")
+        click(tid("advice-clear"))
+        wait(lambda: len(tids("advice-row")) == len(rows), message="Show all findings did not restore the list")
+        # A kill that feeds no finding says so.
+        hostile = [r for r in driver.find_elements(By.CSS_SELECTOR, '#kills-body [data-testid="kill-row"]')
+                   if HOSTILE in r.text][0]
+        expect(not hostile.find_elements(By.CSS_SELECTOR, '[data-testid="kill-advice"]'),
+               "the lone hostile kill should feed no finding")
+
     @check("a hostile process name is shown as text, not markup")
     def _():
         victims = [v.text for v in tids("kill-victim")]

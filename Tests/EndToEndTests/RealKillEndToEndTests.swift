@@ -184,13 +184,13 @@ final class E2EWorld: @unchecked Sendable {
         throw E2EError("collector did not answer /healthz on \(serverURL) within 20 s\n\(collectorLog())")
     }
 
-    func startAgent() async throws {
+    func startAgent(extraArguments: [String] = []) async throws {
         let process = try ChildProcess(
             name: "agent", executable: binaries.agent,
             arguments: [
                 "run", "--collector", serverURL, "--token-file", agentTokenPath, "--state-dir", stateDirectory,
                 "--interval", "1", "--hostname", host,
-            ],
+            ] + extraArguments,
             logPath: directory + "/agent.log")
         agent = process
         try await Task.sleep(for: .milliseconds(300))

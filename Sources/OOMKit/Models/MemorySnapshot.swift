@@ -16,6 +16,17 @@ public struct MemorySnapshot: Codable, Sendable, Equatable {
     public var processes: [ProcessSample]
     /// Memory cgroups worth watching.
     public var cgroups: [CgroupSample]
+    /// OOM-related sysctls; sent when they change (and now and then), absent otherwise
+    /// and from agents older than the field.
+    public var sysctl: OOMSysctls?
+    /// Active swap devices (/proc/swaps), sent with `sysctl`.
+    public var swaps: [SwapDevice]?
+    /// zram devices with a size set, sent with `sysctl`.
+    public var zram: [ZramDevice]?
+    /// Whether a userspace OOM killer runs, sent with `sysctl`.
+    public var userspaceKillers: UserspaceKillers?
+    /// The configured critical services' processes, sent with `sysctl`.
+    public var critical: [CriticalProcess]?
 
     public init(
         host: String, bootID: String? = nil, time: String, uptimeS: Double? = nil,
@@ -39,7 +50,9 @@ public struct MemorySnapshot: Codable, Sendable, Equatable {
         case bootID = "boot_id"
         case time
         case uptimeS = "uptime_s"
-        case kernel, memory, vmstat, pressure, processes, cgroups
+        case kernel, memory, vmstat, pressure, processes, cgroups, sysctl, swaps, zram
+        case userspaceKillers = "userspace_killers"
+        case critical
     }
 }
 

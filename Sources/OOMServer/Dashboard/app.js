@@ -51,6 +51,9 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     eventsRange: null,
     fullEventsAt: 0,
     pending: false,
+    advice: [],
+    adviceByEvent: new Map(), // event id -> findings it feeds
+    adviceEvent: null, // the kill the advice panel is narrowed to
   };
 
   // ---------------------------------------------------------------- helpers
@@ -305,12 +308,14 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     setStatus('refreshing…');
     try {
       const range = $('tl-range').value;
-      const [hosts, s24, s7, evs] = await Promise.all([
+      const [hosts, s24, s7, evs, advice] = await Promise.all([
         api('hosts'),
         api('reports/summary', { since: '24h' }),
         api('reports/summary', { since: '7d' }),
         loadEvents(range),
+        api('reports/advice', { since: '30d' }),
       ]);
+      setAdvice(advice.findings || []);
       state.hosts = hosts.hosts || [];
       state.missing = Array.isArray(hosts.missing) ? hosts.missing : [];
       state.summary24 = s24;
@@ -366,7 +371,88 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     renderOverview();
     renderTimeline();
     renderHosts();
+    renderAdvice();
     renderKills();
+  }
+
+  // ---------------------------------------------------------------- advice
+
+  function setAdvice(findings) {
+    state.advice = findings;
+    state.adviceByEvent = new Map();
+    for (const f of findings) {
+      for (const id of (f.evidence && f.evidence.event_ids) || []) {
+        if (!state.adviceByEvent.has(id)) state.adviceByEvent.set(id, []);
+        state.adviceByEvent.get(id).push(f);
+      }
+    }
+  }
+
+  const SEVERITY_CLASS = { critical: 'bad', warning: 'warn', info: 'muted' };
+
+  /** Findings per host (hosts with the most severe findings first), or those one kill feeds. */
+  function renderAdvice() {
+    const all = state.advice;
+    const shown = state.adviceEvent ? (state.adviceByEvent.get(state.adviceEvent) || []) : all;
+    const rank = { critical: 2, warning: 1, info: 0 };
+    const perHost = new Map();
+    for (const f of shown) perHost.set(f.host, (perHost.get(f.host) || []).concat([f]));
+    const hosts = [...perHost.keys()].sort((a, b) => {
+      const worst = (h) => Math.max(...perHost.get(h).map((f) => rank[f.severity] || 0));
+      return worst(b) - worst(a) || a.localeCompare(b);
+    });
+    const rows = [];
+    for (const host of hosts) {
+      const list = perHost.get(host);
+      list.forEach((f, i) => {
+        const tr = el('tr', { 'data-testid': 'advice-row', 'data-kind': f.kind, 'data-host': f.host });
+        if (i === 0) {
+          const hb = el('button', { type: 'button', class: 'linklike', text: host });
+          hb.addEventListener('click', () => openHost(host));
+          tr.append(el('th', { scope: 'row', rowspan: String(list.length), class: 'advice-host' }, hb,
+            el('div', { class: 'sub', text: `${list.length} finding${list.length === 1 ? '' : 's'}` })));
+        }
+        tr.append(el('td', null, el('span', { class: 'badge ' + (SEVERITY_CLASS[f.severity] || 'muted'), text: f.severity })));
+        tr.append(el('td', null, el('strong', { text: f.kind }), el('span', { class: 'sub', text: f.subject })));
+        const ev = f.evidence || {};
+        const ids = el('span', { class: 'sub mono' });
+        for (const id of ev.event_ids || []) {
+          const b = el('button', { type: 'button', class: 'linklike', 'data-testid': 'advice-kill', text: id.slice(0, 8) });
+          const kill = state.events.find((e) => e.id === id);
+          if (kill) b.addEventListener('click', () => openKill(kill)); else b.disabled = true;
+          ids.append(b, ' ');
+        }
+        tr.append(el('td', { class: 'advice-text' }, el('span', { text: ev.text || '' }), ids));
+        tr.append(el('td', { class: 'advice-text', text: f.action }));
+        rows.push(tr);
+      });
+    }
+    $('advice-body').replaceChildren(...rows);
+    $('advice-empty').hidden = shown.length > 0;
+    $('advice-count').textContent = state.adviceEvent
+      ? `(${shown.length} fed by kill ${state.adviceEvent.slice(0, 8)})` : `(${all.length})`;
+    $('advice-hosts').textContent = state.adviceEvent ? '' : `${new Set(all.map((f) => f.host)).size} host(s)`;
+    $('advice-clear').hidden = !state.adviceEvent;
+  }
+
+  /** Narrows the advice panel to the findings a kill feeds and scrolls to it. */
+  function showAdviceFor(eventID) {
+    state.adviceEvent = eventID;
+    renderAdvice();
+    $('advice').scrollIntoView({ block: 'start' });
+    $('advice').focus({ preventScroll: true });
+  }
+
+  function adviceCell(ev) {
+    const findings = state.adviceByEvent.get(ev.id) || [];
+    if (!findings.length) return el('td', { class: 'sub', text: '–' });
+    const b = el('button', {
+      type: 'button', class: 'linklike', 'data-testid': 'kill-advice',
+      text: findings.map((f) => f.kind).filter((k, i, a) => a.indexOf(k) === i).join(', '),
+      'aria-label': `${findings.length} finding(s) this kill feeds`,
+    });
+    b.addEventListener('click', () => showAdviceFor(ev.id));
+    return el('td', null, b);
   }
 
   // ---------------------------------------------------------------- overview
@@ -722,6 +808,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
       if (cg) where.append(el('span', { class: 'sub', text: cg }));
       if (!unit && !cg) where.append('–');
       tr.append(where);
+      tr.append(adviceCell(ev));
     }
     return tr;
   }
@@ -1102,6 +1189,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     $('hosts-filter').addEventListener('input', renderHosts);
     $('hosts-problems').addEventListener('change', renderHosts);
     $('kills-filter').addEventListener('input', renderKills);
+    $('advice-clear').addEventListener('click', () => { state.adviceEvent = null; renderAdvice(); });
     $('kills-more-btn').addEventListener('click', () => { state.killRows += KILL_ROWS; renderKills(); });
     $('host-detail-close').addEventListener('click', closeHost);
     $('hd-range').addEventListener('change', () => { if (state.selectedHost) loadHostDetail(state.selectedHost, false); });

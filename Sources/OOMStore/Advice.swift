@@ -1,0 +1,365 @@
+import GRDB
+public import OOMKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+extension OOMDatabase {
+    /// Kills per group kept as evidence (their ids go into the finding).
+    public static let adviceRecentKills = 5
+    /// Process runs per process name the leak rule reads at most (the latest ones).
+    public static let adviceMaxRuns = 50
+
+    /// Advice over [since, until), for one host or the fleet, most severe first.
+    ///
+    /// The store supplies bounded aggregates and `AdviceRules` (pure) turns them into
+    /// findings: whole days come from the `advice_daily` rollup, the two partial days at
+    /// the window's edges from the time index; evidence, process runs and hourly points
+    /// are read only for the groups and hosts a rule can fire on.
+    public func advice(
+        since: Int64, until: Int64, host: String? = nil, settings: AdviceSettings = AdviceSettings(),
+        now: Int64 = nowMicroseconds()
+    ) async throws(StoreError) -> AdviceReport {
+        do {
+            return try await pool.read { db in
+                let reader = AdviceReader(db: db, settings: settings)
+                let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
+                let ruleNow = min(now, until)
+                var findings: [AdviceFinding] = []
+                for f in facts {
+                    findings += AdviceRules.evaluate(f, settings: settings, now: ruleNow)
+                }
+                try reader.addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
+                return AdviceReport(
+                    since: RFC3339.format(epochMicroseconds: since),
+                    until: RFC3339.format(epochMicroseconds: until),
+                    generatedAt: RFC3339.format(epochMicroseconds: now),
+                    findings: AdviceRules.sorted(findings))
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+}
+
+/// Reads the facts of every host advice could say something about.
+struct AdviceReader {
+    let db: Database
+    let settings: AdviceSettings
+    static let day: Int64 = 86_400_000_000
+    static let hour: Int64 = 3_600_000_000
+
+    struct GroupKey: Hashable {
+        var host: Int64
+        var kind: String
+        var key: String
+    }
+
+    func facts(since: Int64, until: Int64, host: String?, now: Int64) throws
+        -> (facts: [HostAdviceFacts], hostIDs: [String: Int64])
+    {
+        var names: [Int64: String] = [:]
+        if let host {
+            guard let id = try Int64.fetchOne(db, sql: "SELECT id FROM hosts WHERE name = ?", arguments: [host])
+            else { return ([], [:]) }
+            names[id] = host
+        } else {
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row[0]] = row[1] }
+        }
+        let hostID = host != nil ? names.keys.first : nil
+        let (groups, best) = try killGroups(since: since, until: until, hostID: hostID)
+
+        var byHost: [Int64: HostAdviceFacts] = [:]
+        let s = settings
+        for (k, g) in groups where g.kills > 0 {
+            // Only groups a rule can fire on: a lone kill feeds no per-group rule.
+            switch k.kind {
+            case "global":
+                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].globalKills = g
+            case "memcg" where g.kills >= s.minRepeatKills:
+                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].memcgGroups.append(g)
+            case "comm"
+            where g.kills >= s.minRepeatKills || CriticalServices.match(comm: g.key, in: s.criticalServices) != nil:
+                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].commGroups.append(g)
+            default: break
+            }
+        }
+        for (id, b) in best where byHost[id] != nil {
+            byHost[id]!.worstShield = try shieldedKill(eventID: b)
+        }
+        try addHourly(&byHost, names: names, hostID: hostID, until: until, now: now)
+        // Lifetimes of the leak candidates: for one host per group, for the fleet in one pass.
+        let allRuns = hostID == nil ? try runsInWindow(since: since, until: until) : nil
+        for id in Array(byHost.keys) {
+            var f = byHost.removeValue(forKey: id)!
+            f.commGroups.sort { $0.key < $1.key }
+            f.memcgGroups.sort { $0.key < $1.key }
+            for i in f.commGroups.indices {
+                let g = f.commGroups[i]
+                if CriticalServices.match(comm: g.key, in: s.criticalServices) != nil {
+                    f.commGroups[i].recent = try recent(.comm(id, g.key), since, until)
+                }
+                if g.kills >= s.minRepeatKills && g.rssSpread <= s.killSizeSpread {
+                    f.runs[g.key] =
+                        try allRuns.map { $0[GroupKey(host: id, kind: "comm", key: g.key)] ?? [] }
+                        ?? runs(hostID: id, comm: g.key, since: since, until: until)
+                }
+            }
+            // A tight cgroup's victims decide whether its limit or a leak is the problem.
+            for i in f.memcgGroups.indices {
+                f.memcgGroups[i].recent = try recent(.memcg(id, f.memcgGroups[i].key), since, until)
+            }
+            if f.globalKills != nil {
+                try addHostState(&f, hostID: id)
+                if f.system?.userspaceKillers?.any == false { try addHoursBeforeKill(&f, hostID: id) }
+            }
+            byHost[id] = f
+        }
+        var ids: [String: Int64] = [:]
+        for id in byHost.keys { ids[byHost[id]!.host] = id }
+        return (byHost.keys.sorted().map { byHost[$0]! }, ids)
+    }
+
+    /// Windows at least this long are counted in whole UTC days from the rollup.
+    static let rollupWindow: Int64 = 7 * day
+
+    /// Kill groups of the window that a rule can fire on: global kills, groups killed at
+    /// least `minRepeatKills` times, critical services.
+    ///
+    /// A window of `rollupWindow` or more reads `advice_daily` in whole UTC days (its first
+    /// and last day counted whole, so up to a day more than asked at each end); its GROUP BY
+    /// streams in the table's key order. A shorter window aggregates its own events exactly.
+    func killGroups(since: Int64, until: Int64, hostID: Int64?) throws
+        -> (groups: [GroupKey: KillGroup], best: [Int64: String])
+    {
+        let day = Self.day
+        var groups: [GroupKey: KillGroup] = [:]
+        var best: [Int64: String] = [:]
+        let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
+        // The process names of the critical services (bound, never spliced into SQL).
+        let criticalNames = settings.criticalServices.flatMap { name in
+            [String(decoding: name.utf8.prefix(15), as: UTF8.self)] + (CriticalServices.aliases[name] ?? [])
+        }
+        let critical = Array(repeating: "?", count: criticalNames.count).joined(separator: ", ")
+        let repeats = StatementArguments([settings.minRepeatKills])
+        func add(_ row: Row) {
+            let k = GroupKey(host: row[0], kind: row[1], key: row[2])
+            groups[k] = KillGroup(
+                key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
+                sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
+        }
+        if until - since >= Self.rollupWindow {
+            let range: StatementArguments = [since / day, (until + day - 1) / day]
+            try each(
+                """
+                SELECT host_id, kind, key, sum(kills), min(first_time), max(last_time), sum(sum_rss),
+                    sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb)
+                FROM advice_daily
+                WHERE +day >= ? AND +day < ? AND kills > 0\(hostFilter)
+                GROUP BY host_id, kind, key
+                HAVING kind = 'global' OR sum(kills) >= ? OR (kind = 'comm' AND key IN (\(critical)))
+                """, range + repeats + StatementArguments(criticalNames), add)
+            try each(
+                """
+                SELECT host_id, max(best_ratio), best_event FROM advice_daily
+                WHERE kind = 'global' AND key = '' AND day >= ? AND day < ? AND best_ratio >= ?\(hostFilter)
+                GROUP BY host_id
+                """, range + [settings.wrongVictimRatio]
+            ) { best[$0[0]] = $0[2] }
+        } else {
+            let range: StatementArguments = [since, until]
+            let columns = """
+                count(*), min(time), max(time), sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb),
+                max(rss_kb)
+                """
+            let from = "FROM events INDEXED BY events_time WHERE time >= ? AND time < ?\(hostFilter)"
+            try each(
+                """
+                SELECT host_id, 'comm', comm, \(columns), NULL, NULL \(from)
+                GROUP BY host_id, comm HAVING count(*) >= ? OR comm IN (\(critical))
+                UNION ALL
+                SELECT host_id, 'memcg', memcg, \(columns), max(memcg_usage_kb), max(memcg_limit_kb) \(from)
+                AND memcg IS NOT NULL GROUP BY host_id, memcg HAVING count(*) >= ?
+                UNION ALL
+                SELECT host_id, 'global', '', \(columns), NULL, NULL \(from) AND scope = 'global'
+                GROUP BY host_id
+                """, range + repeats + StatementArguments(criticalNames) + range + repeats + range, add)
+            try each(
+                """
+                SELECT host_id, max(shield_rss_kb * 1.0 / max(rss_kb, 1)), event_id \(from)
+                AND scope = 'global' AND shield_rss_kb IS NOT NULL
+                GROUP BY host_id HAVING max(shield_rss_kb * 1.0 / max(rss_kb, 1)) >= ?
+                """, range + [settings.wrongVictimRatio]
+            ) { best[$0[0]] = $0[2] }
+        }
+        return (groups, best)
+    }
+
+    /// Calls `body` with each row, without materializing the result.
+    func each(_ sql: String, _ arguments: StatementArguments, _ body: (Row) throws -> Void) throws {
+        let cursor = try Row.fetchCursor(db, sql: sql, arguments: arguments)
+        while let row = try cursor.next() { try body(row) }
+    }
+
+    /// A kill group, to read its newest kills by.
+    enum Group {
+        case comm(Int64, String)
+        case memcg(Int64, String)
+        case global(Int64)
+    }
+
+    /// The newest kills of a group (newest first), from the group's events index.
+    func recent(_ group: Group, _ since: Int64, _ until: Int64) throws -> [KillRef] {
+        let (filter, arguments): (String, StatementArguments) =
+            switch group {
+            case .comm(let host, let comm): ("INDEXED BY events_comm WHERE comm = ? AND host_id = ?", [comm, host])
+            case .memcg(let host, let path): ("INDEXED BY events_memcg WHERE host_id = ? AND memcg = ?", [host, path])
+            case .global(let host): ("INDEXED BY events_global WHERE host_id = ? AND scope = 'global'", [host])
+            }
+        return try Row.fetchAll(
+            db,
+            sql: """
+                SELECT event_id, time, comm, rss_kb FROM events \(filter)
+                AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)
+                """,
+            arguments: arguments + [since, until]
+        ).map { KillRef(id: $0[0], time: $0[1], comm: $0[2], rssKB: $0[3]) }
+    }
+
+    /// Adds the ids of the kills behind each finding that lacks them: read only for the
+    /// findings there are, not for every group a rule looked at.
+    func addEvidence(_ findings: inout [AdviceFinding], hostIDs: [String: Int64], since: Int64, until: Int64)
+        throws
+    {
+        var cache: [String: [String]] = [:]
+        for i in findings.indices where findings[i].evidence.eventIDs.isEmpty {
+            let f = findings[i]
+            guard let host = hostIDs[f.host] else { continue }
+            let group: Group
+            switch f.kind {
+            case .leakSuspect: group = .comm(host, f.subject)
+            case .criticalUnprotected, .noSwap, .overcommitRisk, .noUserspaceKiller: group = .global(host)
+            default: continue
+            }
+            let key = "\(group)"
+            if cache[key] == nil { cache[key] = try recent(group, since, until).map(\.id) }
+            findings[i].evidence.eventIDs = cache[key]!
+        }
+    }
+
+    func shieldedKill(eventID: String) throws -> ShieldedKill? {
+        guard
+            let row = try Row.fetchOne(
+                db,
+                sql: """
+                    SELECT event_id, time, comm, rss_kb, shield_name, shield_rss_kb, shield_adj
+                    FROM events WHERE event_id = ?
+                    """, arguments: [eventID]),
+            let name: String = row[4], let rss: Int64 = row[5], let adj: Int = row[6]
+        else { return nil }
+        return ShieldedKill(
+            kill: KillRef(id: row[0], time: row[1], comm: row[2], rssKB: row[3]), shieldName: name,
+            shieldRSSKB: rss, shieldAdj: adj)
+    }
+
+    /// Every process run in the window with enough samples, per (host, comm).
+    func runsInWindow(since: Int64, until: Int64) throws -> [GroupKey: [ProcessRun]] {
+        var out: [GroupKey: [ProcessRun]] = [:]
+        try each(
+            """
+            SELECT host_id, comm, pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r,
+                sum_tt, sum_tr, sum_rr FROM process_runs INDEXED BY process_runs_last
+            WHERE last_time >= ? AND first_time < ? AND samples >= ?
+            """, [since, until, settings.leakMinSamples]
+        ) { row in
+            out[GroupKey(host: row[0], kind: "comm", key: row[1]), default: []].append(
+                ProcessRun(
+                    pid: row[2], firstTime: row[3], lastTime: row[4], firstRSS: row[5], lastRSS: row[6],
+                    samples: row[7], sumT: row[8], sumR: row[9], sumTT: row[10], sumTR: row[11], sumRR: row[12]))
+        }
+        return out
+    }
+
+    func runs(hostID: Int64, comm: String, since: Int64, until: Int64) throws -> [ProcessRun] {
+        try Row.fetchAll(
+            db,
+            sql: """
+                SELECT pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r, sum_tt,
+                    sum_tr, sum_rr FROM process_runs
+                WHERE host_id = ? AND comm = ? AND last_time >= ? AND first_time < ?
+                ORDER BY last_time DESC LIMIT \(OOMDatabase.adviceMaxRuns)
+                """, arguments: [hostID, comm, since, until]
+        ).map {
+            ProcessRun(
+                pid: $0[0], firstTime: $0[1], lastTime: $0[2], firstRSS: $0[3], lastRSS: $0[4],
+                samples: $0[5], sumT: $0[6], sumR: $0[7], sumTT: $0[8], sumTR: $0[9], sumRR: $0[10])
+        }
+    }
+
+    /// The latest meminfo and system facts (decoded only for hosts with global kills).
+    func addHostState(_ f: inout HostAdviceFacts, hostID: Int64) throws {
+        guard
+            let row = try Row.fetchOne(
+                db, sql: "SELECT memory_json, system_json FROM hosts WHERE id = ?", arguments: [hostID])
+        else { return }
+        let decoder = JSONDecoder()
+        if let m: String = row[0] { f.memory = try? decoder.decode([String: Int64].self, from: Data(m.utf8)) }
+        if let s: String = row[1] { f.system = try? decoder.decode(HostSystemFacts.self, from: Data(s.utf8)) }
+    }
+
+    static func point(_ row: Row, at offset: Int) -> HourPoint {
+        let samples = Double(max(1, row[offset + 1] as Int64))
+        let pressureSamples: Int64 = row[offset + 4]
+        return HourPoint(
+            hour: row[offset], totalKB: (row[offset + 2] as Double) / samples,
+            availableKB: (row[offset + 3] as Double) / samples,
+            fullAvg60: pressureSamples > 0 ? (row[offset + 5] as Double) / Double(pressureSamples) : nil)
+    }
+
+    static let hourColumns =
+        "hour, samples, sum_total_kb * 1.0, sum_available_kb * 1.0, pressure_samples, sum_full_avg60"
+
+    /// The latest `trendHours` of every host (exhaustion needs no kill).
+    func addHourly(
+        _ byHost: inout [Int64: HostAdviceFacts], names: [Int64: String], hostID: Int64?, until: Int64,
+        now: Int64
+    ) throws {
+        let end = min(until, now)
+        let from = end - Int64(settings.trendHours) * Self.hour
+        let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
+        var points: [Int64: [HourPoint]] = [:]
+        try each(
+            """
+            SELECT host_id, \(Self.hourColumns) FROM snapshot_hourly
+            WHERE hour > ? AND hour <= ?\(hostFilter)
+            """, [from, end]
+        ) { row in
+            points[row[0], default: []].append(Self.point(row, at: 1))
+        }
+        for (id, p) in points where p.count >= 3 || p.contains(where: { ($0.fullAvg60 ?? 0) > 0 }) {
+            var f = byHost[id] ?? HostAdviceFacts(host: names[id] ?? "?")
+            f.hourly = p.sorted { $0.hour < $1.hour }
+            byHost[id] = f
+        }
+    }
+
+    /// The hours up to the last global kill (for stalls before it).
+    func addHoursBeforeKill(_ f: inout HostAdviceFacts, hostID: Int64) throws {
+        guard let last = f.globalKills?.lastTime else { return }
+        let have = Set(f.hourly.map(\.hour))
+        for row in try Row.fetchAll(
+            db,
+            sql: """
+                SELECT \(Self.hourColumns) FROM snapshot_hourly
+                WHERE host_id = ? AND hour > ? AND hour <= ?
+                """, arguments: [hostID, last - 3 * Self.hour, last])
+        {
+            let p = Self.point(row, at: 0)
+            if !have.contains(p.hour) { f.hourly.append(p) }
+        }
+        f.hourly.sort { $0.hour < $1.hour }
+    }
+}

@@ -1,0 +1,144 @@
+import GRDB
+
+/// The tables advice reads (migration v4): per-day kill rollups by process name, memory
+/// cgroup and global scope, kept by triggers like `kill_days`; one row per process
+/// lifetime with running sums of its RSS samples (for leak slopes); and each host's
+/// latest system facts.
+enum AdviceSchema {
+    static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE events ADD COLUMN memcg TEXT;
+                ALTER TABLE events ADD COLUMN memcg_usage_kb INTEGER;
+                ALTER TABLE events ADD COLUMN memcg_limit_kb INTEGER;
+                -- The largest process the victim's oom_score_adj ranking spared (adj <= -100).
+                ALTER TABLE events ADD COLUMN shield_name TEXT;
+                ALTER TABLE events ADD COLUMN shield_rss_kb INTEGER;
+                ALTER TABLE events ADD COLUMN shield_adj INTEGER;
+                ALTER TABLE hosts ADD COLUMN system_json TEXT;
+                ALTER TABLE hosts ADD COLUMN system_time INTEGER;
+                UPDATE events SET memcg = json_extract(json, '$.memcg.oom'),
+                    memcg_usage_kb = json_extract(json, '$.memcg.usage_kb'),
+                    memcg_limit_kb = json_extract(json, '$.memcg.limit_kb')
+                    WHERE scope = 'memcg';
+                -- Evidence: a group's latest kills, newest first.
+                CREATE INDEX events_memcg ON events(host_id, memcg, time) WHERE memcg IS NOT NULL;
+                CREATE INDEX events_global ON events(host_id, time) WHERE scope = 'global';
+
+                CREATE TABLE advice_daily (
+                    day INTEGER NOT NULL,
+                    host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    kind TEXT NOT NULL CHECK (kind IN ('comm', 'memcg', 'global')),
+                    key TEXT NOT NULL,
+                    kills INTEGER NOT NULL,
+                    first_time INTEGER NOT NULL,
+                    last_time INTEGER NOT NULL,
+                    sum_rss REAL NOT NULL,
+                    sum_rss2 REAL NOT NULL,
+                    min_rss INTEGER NOT NULL,
+                    max_rss INTEGER NOT NULL,
+                    max_usage_kb INTEGER,
+                    limit_kb INTEGER,
+                    -- Global kills: the one with the largest shielded process per victim RSS.
+                    best_ratio REAL,
+                    best_event TEXT,
+                    -- Group order: a window's GROUP BY streams in key order, no sort.
+                    PRIMARY KEY (host_id, kind, key, day)
+                ) WITHOUT ROWID;
+                -- Retention by age.
+                CREATE INDEX advice_daily_day ON advice_daily(day);
+                """)
+        // One upsert per group a kill belongs to; `g` is the group's (kind, key).
+        func upsert(_ kind: String, key: String, when: String) -> String {
+            """
+            INSERT INTO advice_daily SELECT NEW.time / 86400000000, NEW.host_id, '\(kind)', \(key),
+                1, NEW.time, NEW.time, NEW.rss_kb, NEW.rss_kb * 1.0 * NEW.rss_kb, NEW.rss_kb, NEW.rss_kb,
+                NEW.memcg_usage_kb, NEW.memcg_limit_kb,
+                NEW.shield_rss_kb * 1.0 / max(NEW.rss_kb, 1),
+                CASE WHEN NEW.shield_rss_kb IS NULL THEN NULL ELSE NEW.event_id END
+                WHERE \(when)
+                ON CONFLICT DO UPDATE SET kills = kills + 1,
+                    first_time = min(first_time, excluded.first_time),
+                    last_time = max(last_time, excluded.last_time),
+                    sum_rss = sum_rss + excluded.sum_rss, sum_rss2 = sum_rss2 + excluded.sum_rss2,
+                    min_rss = min(min_rss, excluded.min_rss), max_rss = max(max_rss, excluded.max_rss),
+                    max_usage_kb = max(coalesce(max_usage_kb, excluded.max_usage_kb),
+                        coalesce(excluded.max_usage_kb, max_usage_kb)),
+                    limit_kb = coalesce(excluded.limit_kb, limit_kb),
+                    best_event = CASE WHEN coalesce(excluded.best_ratio, -1) > coalesce(best_ratio, -1)
+                        THEN excluded.best_event ELSE best_event END,
+                    best_ratio = max(coalesce(best_ratio, excluded.best_ratio),
+                        coalesce(excluded.best_ratio, best_ratio));
+            """
+        }
+        try db.execute(
+            sql: """
+                CREATE TRIGGER events_advice_insert AFTER INSERT ON events BEGIN
+                \(upsert("comm", key: "NEW.comm", when: "1"))
+                \(upsert("memcg", key: "NEW.memcg", when: "NEW.memcg IS NOT NULL"))
+                \(upsert("global", key: "''", when: "NEW.scope = 'global'"))
+                END;
+                -- Deleted kills leave the counts and sums; min, max and the best event of a
+                -- day stay as they were (a day is deleted whole by retention in practice).
+                CREATE TRIGGER events_advice_delete AFTER DELETE ON events BEGIN
+                    UPDATE advice_daily SET kills = kills - 1, sum_rss = sum_rss - OLD.rss_kb,
+                        sum_rss2 = sum_rss2 - OLD.rss_kb * 1.0 * OLD.rss_kb
+                    WHERE day = OLD.time / 86400000000 AND host_id = OLD.host_id AND (
+                        (kind = 'comm' AND key = OLD.comm)
+                        OR (kind = 'memcg' AND key = OLD.memcg)
+                        OR (kind = 'global' AND key = '' AND OLD.scope = 'global'));
+                END;
+                INSERT INTO advice_daily
+                    SELECT time / 86400000000, host_id, 'comm', comm, count(*), min(time), max(time),
+                        sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb), max(rss_kb),
+                        max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL
+                    FROM events GROUP BY 1, 2, 4;
+                INSERT INTO advice_daily
+                    SELECT time / 86400000000, host_id, 'memcg', memcg, count(*), min(time), max(time),
+                        sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb), max(rss_kb),
+                        max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL
+                    FROM events WHERE memcg IS NOT NULL GROUP BY 1, 2, 4;
+                INSERT INTO advice_daily
+                    SELECT time / 86400000000, host_id, 'global', '', count(*), min(time), max(time),
+                        sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb), max(rss_kb), NULL, NULL,
+                        NULL, NULL
+                    FROM events WHERE scope = 'global' GROUP BY 1, 2;
+
+                CREATE TABLE process_runs (
+                    host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    comm TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    -- The process's start time (µs), so a reused pid is a new run.
+                    started INTEGER NOT NULL,
+                    first_time INTEGER NOT NULL,
+                    last_time INTEGER NOT NULL,
+                    first_rss INTEGER NOT NULL,
+                    last_rss INTEGER NOT NULL,
+                    samples INTEGER NOT NULL,
+                    -- Sums over samples of t (s since first_time), r (kB), t², t·r, r².
+                    sum_t REAL NOT NULL,
+                    sum_r REAL NOT NULL,
+                    sum_tt REAL NOT NULL,
+                    sum_tr REAL NOT NULL,
+                    sum_rr REAL NOT NULL,
+                    PRIMARY KEY (host_id, comm, pid, started)
+                ) WITHOUT ROWID;
+                CREATE INDEX process_runs_last ON process_runs(last_time);
+                """)
+    }
+
+    /// Adds one RSS sample to its process run (`?1` host, `?2` comm, `?3` pid, `?4` start,
+    /// `?5` time µs, `?6` RSS kB).
+    static let runSampleSQL = """
+        INSERT INTO process_runs VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1, 0, ?6, 0, 0, ?6 * ?6)
+        ON CONFLICT DO UPDATE SET
+            samples = samples + 1,
+            last_time = max(last_time, excluded.last_time),
+            last_rss = CASE WHEN excluded.last_time >= last_time THEN excluded.last_rss ELSE last_rss END,
+            sum_t = sum_t + (excluded.last_time - first_time) / 1e6,
+            sum_r = sum_r + excluded.last_rss,
+            sum_tt = sum_tt + ((excluded.last_time - first_time) / 1e6) * ((excluded.last_time - first_time) / 1e6),
+            sum_tr = sum_tr + ((excluded.last_time - first_time) / 1e6) * excluded.last_rss,
+            sum_rr = sum_rr + excluded.last_rss * excluded.last_rss
+        """
+}

@@ -1,0 +1,48 @@
+#!/bin/sh
+# Advice benchmark: GET /api/v1/reports/advice over 10,000 hosts and 1 M events (30 days,
+# skewed like real fleets), against the plain SQL scan doing the same aggregation in the
+# same run; prints both and their ratio. Traffic goes to 127.0.0.1 only.
+# Usage: bench/advice.sh   (env: EVENTS, HOSTS, RUNS, BIN)   Goal: advice <= 1 s.
+set -eu
+cd "$(dirname "$0")/.."
+EVENTS=${EVENTS:-1000000}
+HOSTS=${HOSTS:-10000}
+RUNS=${RUNS:-5}
+PORT=${PORT:-18733}
+BIN=${BIN:-.build/release/oomwatch-collector}
+[ -x "$BIN" ] || swift build -c release --product oomwatch-collector
+WORK=$(mktemp -d /tmp/oomwatch-advice-bench.XXXXXX)
+PID=""
+cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
+trap cleanup EXIT INT TERM
+READ=bench-read-token-0123456789
+printf 'read %s bench\n' "$READ" > "$WORK/tokens"
+URL=http://127.0.0.1:$PORT
+LOAD="python3 bench/advice_load.py"
+
+start() {
+    "$BIN" serve --listen "127.0.0.1:$PORT" --db "$WORK/advice.sqlite" --tokens-file "$WORK/tokens" \
+        --log-level warning >>"$WORK/collector.log" 2>&1 &
+    PID=$!
+    i=0
+    until curl -sf "$URL/healthz" >/dev/null 2>&1; do
+        i=$((i + 1)); [ $i -lt 400 ] || { cat "$WORK/collector.log"; exit 1; }; sleep 0.05
+    done
+}
+stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
+
+echo "# machine: $(nproc) cores, $(uname -r), binary $BIN"
+start; stop   # the collector creates the schema
+$LOAD gen "$WORK/advice.sqlite" --events "$EVENTS" --hosts "$HOSTS"
+$LOAD plans "$WORK/advice.sqlite"
+start
+$LOAD advice "$URL" "$READ" --runs "$RUNS" --since 30d --out "$WORK/advice.json"
+stop
+$LOAD reference "$WORK/advice.sqlite" --since-days 30 --runs "$RUNS" --out "$WORK/reference.json"
+python3 - "$WORK/advice.json" "$WORK/reference.json" <<'PY'
+import json, sys
+a, r = (json.load(open(p)) for p in sys.argv[1:3])
+print(json.dumps({"test": "advice_vs_plain_scan", "advice_p50_ms": a["p50_ms"],
+                  "plain_scan_p50_ms": r["p50_ms"], "ratio": round(a["p50_ms"] / r["p50_ms"], 2),
+                  "goal_1s_met": a["p50_ms"] <= 1000}))
+PY

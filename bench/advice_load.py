@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""Advice benchmark helpers (stdlib only; traffic to 127.0.0.1 only). Sub-commands:
+  gen DB --events 1000000 --hosts 10000      fill a collector-created database
+  advice URL TOKEN --runs 5 --since 30d      GET /api/v1/reports/advice latency
+  reference DB --since-days 30 --runs 5      the plain SQL scan doing the same aggregation
+  plans DB                                   EXPLAIN QUERY PLAN of the advice queries
+"""
+import argparse
+import http.client
+import json
+import sqlite3
+import statistics
+import time
+
+DAY = 86400 * 10**6
+HOUR = 3600 * 10**6
+COMMS = ["java", "python3", "node", "postgres", "chrome", "mysqld", "redis-server", "ruby",
+         "php-fpm", "dotnet", "beam.smp", "clickhouse", "elasticsearch", "mongod", "nginx",
+         "gunicorn", "celery", "kafka", "prometheus", "ffmpeg", "sshd"] + ["worker-%d" % i for i in range(179)]
+
+
+def cmd_gen(a):
+    """Hosts, events, hourly rollups and process runs, directly in SQL. Hosts and process
+    names are skewed like real fleets (a squared random number: a few hosts and names take
+    most kills, as crash-looping services do); the triggers fill the advice rollups."""
+    db = sqlite3.connect(a.db, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=OFF")
+    db.execute("PRAGMA cache_size=-400000")
+    now = int(time.time() * 1e6)
+    span = 30 * DAY
+    t0 = time.perf_counter()
+    system = json.dumps({"sysctl": {"overcommit_memory": 0}, "swaps": [], "zram": [],
+                         "userspace_killers": {"systemd_oomd": False, "earlyoom": False},
+                         "critical": [{"service": "sshd", "pid": 700, "comm": "sshd", "oom_score_adj": 0,
+                                       "unit": "ssh.service"}]})
+    db.execute("BEGIN")
+    db.execute(f"""
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {a.hosts})
+        INSERT INTO hosts (id, name, first_seen, last_seen, interval_s, snapshot_time, total_kb,
+            available_kb, full_avg60, memory_json, system_json, system_time)
+        SELECT i, printf('host-%05d', i), {now - span}, {now}, 30, {now}, 16777216, 8000000, 0.1,
+            '{{"total_kb":16777216,"available_kb":8000000,"committed_as_kb":9000000,"swap_total_kb":' ||
+                CASE WHEN i % 3 = 0 THEN 0 ELSE 2097152 END || '}}',
+            '{system}', {now}
+        FROM n""")
+    db.execute("COMMIT")
+    comms = ",".join("('%s', %d)" % (c, k) for k, c in enumerate(COMMS))
+    db.execute("BEGIN")
+    db.execute(f"""
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {a.events}),
+        c(name, k) AS (VALUES {comms}),
+        r AS (SELECT i, abs(random()) % 1000000 / 1000000.0 AS u, abs(random()) % 1000000 / 1000000.0 AS v,
+                     abs(random()) % {span} AS dt FROM n),
+        p AS (SELECT i, u, dt, 1 + CAST(u * u * {a.hosts} AS INTEGER) AS host,
+                     coalesce((SELECT name FROM c WHERE k = CAST(v * v * {len(COMMS)} AS INTEGER)), 'java') AS comm
+              FROM r)
+        INSERT INTO events (event_id, host_id, time, source, scope, comm, pid, unit, container,
+            rss_kb, received, json, memcg, memcg_usage_kb, memcg_limit_kb, shield_name, shield_rss_kb, shield_adj)
+        SELECT printf('gen-%08d', i), host, {now} - dt, 'kernel',
+            CASE WHEN i % 3 = 0 THEN 'memcg' ELSE 'global' END, comm, 1000 + i % 30000,
+            CASE WHEN i % 3 = 0 THEN comm || '.service' ELSE NULL END, NULL,
+            500000 + abs(random()) % 20000, {now},
+            json_object('id', printf('gen-%08d', i), 'source', 'kernel', 'victim',
+                json_object('pid', 1000 + i % 30000, 'comm', comm)),
+            CASE WHEN i % 3 = 0 THEN '/system.slice/' || comm || '.service' ELSE NULL END,
+            CASE WHEN i % 3 = 0 THEN 524288 ELSE NULL END,
+            CASE WHEN i % 3 = 0 THEN 524288 ELSE NULL END,
+            CASE WHEN i % 3 <> 0 AND i % 7 = 0 THEN 'mysqld' ELSE NULL END,
+            CASE WHEN i % 3 <> 0 AND i % 7 = 0 THEN 4000000 + abs(random()) % 8000000 ELSE NULL END,
+            CASE WHEN i % 3 <> 0 AND i % 7 = 0 THEN -900 ELSE NULL END
+        FROM p""")
+    db.execute("COMMIT")
+    t1 = time.perf_counter()
+    # The last 12 hours of hourly rollups for every host; every 10th host is running out.
+    db.execute("BEGIN")
+    db.execute(f"""
+        WITH RECURSIVE s(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM s WHERE k < 11)
+        INSERT INTO snapshot_hourly (host_id, hour, samples, pressure_samples, sum_total_kb,
+            sum_available_kb, min_available_kb, sum_full_avg60)
+        SELECT h.id, ({now} / {HOUR} - s.k) * {HOUR}, 120, 120, 120 * 16777216,
+            120 * CASE WHEN h.id % 10 = 0 THEN 2000000 + s.k * 400000 ELSE 8000000 + (s.k % 3) * 10000 END,
+            1000000, 120 * CASE WHEN h.id % 10 = 0 THEN 12.0 ELSE 0.1 END
+        FROM s, hosts h""")
+    # Process lifetimes for every (host, comm) killed 3 or more times: four runs each.
+    db.execute(f"""
+        WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < 3),
+        pairs AS (SELECT host_id, comm FROM events GROUP BY host_id, comm HAVING count(*) >= 3)
+        INSERT INTO process_runs
+        SELECT host_id, comm, 2000 + k.n, {now} - (k.n + 1) * 6 * {HOUR}, {now} - (k.n + 1) * 6 * {HOUR},
+            {now} - (k.n + 1) * 6 * {HOUR} + 5 * {HOUR}, 100000, 500000, 31,
+            31 * 9000.0, 31 * 300000.0, 31 * 9000.0 * 9000.0 * 1.3, 31 * 9000.0 * 300000.0 * 1.15,
+            31 * 300000.0 * 300000.0 * 1.1
+        FROM pairs, k""")
+    db.execute("COMMIT")
+    t2 = time.perf_counter()
+    db.execute("ANALYZE")
+    counts = {t: db.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+              for t in ("hosts", "events", "advice_daily", "process_runs", "snapshot_hourly")}
+    print(json.dumps({"test": "generate", **counts, "events_seconds": round(t1 - t0, 1),
+                      "rollups_seconds": round(t2 - t1, 1)}))
+
+
+def cmd_advice(a):
+    assert a.url.startswith("http://127.0.0.1:"), "send test traffic to 127.0.0.1 only"
+    host, port = a.url[len("http://"):].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=300)
+    lat, kinds = [], {}
+    for _ in range(a.runs):
+        t0 = time.perf_counter()
+        conn.request("GET", "/api/v1/reports/advice?since=" + a.since,
+                     headers={"Authorization": "Bearer " + a.token})
+        r = conn.getresponse()
+        data = r.read()
+        lat.append(time.perf_counter() - t0)
+        assert r.status == 200, data[:300]
+        kinds = {}
+        for f in json.loads(data)["findings"]:
+            kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
+    out = {"test": "advice", "since": a.since, "runs": a.runs, "p50_ms": round(statistics.median(lat) * 1000, 1),
+           "min_ms": round(min(lat) * 1000, 1), "max_ms": round(max(lat) * 1000, 1), "findings": kinds}
+    print(json.dumps(out))
+    if a.out:
+        json.dump(out, open(a.out, "w"))
+
+
+def cmd_reference(a):
+    """The same aggregation as a plain scan of the events table (no rollup, no index): per
+    host, process name, scope and cgroup, count, RSS sums, min, max, first and last kill."""
+    db = sqlite3.connect(a.db)
+    db.execute("PRAGMA cache_size=-32768")
+    now = int(time.time() * 1e6)
+    since = now - a.since_days * DAY
+    lat, groups = [], 0
+    for _ in range(a.runs):
+        t0 = time.perf_counter()
+        rows = db.execute("""
+            SELECT host_id, comm, scope, memcg, count(*), sum(rss_kb), sum(rss_kb * 1.0 * rss_kb),
+                min(rss_kb), max(rss_kb), max(memcg_usage_kb), max(memcg_limit_kb), min(time), max(time),
+                max(shield_rss_kb * 1.0 / max(rss_kb, 1))
+            FROM events NOT INDEXED WHERE time >= ? AND time < ?
+            GROUP BY host_id, comm, scope, memcg""", (since, now)).fetchall()
+        lat.append(time.perf_counter() - t0)
+        groups = len(rows)
+    out = {"test": "reference_plain_scan", "groups": groups, "runs": a.runs,
+           "p50_ms": round(statistics.median(lat) * 1000, 1), "min_ms": round(min(lat) * 1000, 1)}
+    print(json.dumps(out))
+    if a.out:
+        json.dump(out, open(a.out, "w"))
+
+
+def cmd_plans(a):
+    db = sqlite3.connect(a.db)
+    for q in [
+        "SELECT host_id, kind, key, sum(kills) FROM advice_daily WHERE +day >= 1 AND +day < 9 AND kills > 0 GROUP BY host_id, kind, key",
+        "SELECT host_id, scope, comm FROM events INDEXED BY events_time WHERE time >= 0 AND time < 1",
+        "SELECT event_id FROM events INDEXED BY events_comm WHERE comm = 'a' AND host_id = 1 AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
+        "SELECT pid FROM process_runs WHERE host_id = 1 AND comm = 'a' AND last_time >= 0 AND first_time < 1 ORDER BY last_time DESC LIMIT 50",
+        "SELECT host_id, hour FROM snapshot_hourly WHERE hour > 0 AND hour <= 1",
+    ]:
+        plan = "; ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + q))
+        print(json.dumps({"test": "plan", "query": q[:90], "plan": plan}))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gen"); g.add_argument("db"); g.add_argument("--events", type=int, default=1000000)
+    g.add_argument("--hosts", type=int, default=10000)
+    v = sub.add_parser("advice"); v.add_argument("url"); v.add_argument("token")
+    v.add_argument("--runs", type=int, default=5); v.add_argument("--since", default="30d"); v.add_argument("--out")
+    r = sub.add_parser("reference"); r.add_argument("db"); r.add_argument("--since-days", type=int, default=30)
+    r.add_argument("--runs", type=int, default=5); r.add_argument("--out")
+    q = sub.add_parser("plans"); q.add_argument("db")
+    a = p.parse_args()
+    {"gen": cmd_gen, "advice": cmd_advice, "reference": cmd_reference, "plans": cmd_plans}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
