@@ -95,6 +95,13 @@ public struct Backfill: Sendable {
                 summary.rejected += events
                 summary.lastRejection = reason
                 spool.acknowledge(batch)
+            case .refused(_, let reason):
+                // A token or URL problem: nothing is wrong with the kills, keep them.
+                throw BackfillError(
+                    message: "the collector refused this agent (\(reason)); fix its token or collector "
+                        + "URL (`oomwatch-agent check`); \(spool.pending.events) kills stay in "
+                        + "\(spool.directory) and are sent by the next `scan --send`",
+                    summary: summary)
             case .retry(let retryAfter, let reason):
                 failures += 1
                 let pending = spool.pending.events

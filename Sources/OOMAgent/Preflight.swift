@@ -146,7 +146,7 @@ public enum Preflight {
         case 401, 403:
             out.append(
                 PreflightCheck(
-                    "token accepted", .fail, "HTTP \(response.status)" + Uploader.message(response.body),
+                    "token accepted", .fail, "HTTP \(response.status)" + Uploader.message(response),
                     fix: UploadStatus.fix(status: response.status, tokenFile: config.tokenFile)))
         case 404:
             out.append(
@@ -157,7 +157,7 @@ public enum Preflight {
         default:
             out.append(
                 PreflightCheck(
-                    "token accepted", .fail, "HTTP \(response.status)" + Uploader.message(response.body),
+                    "token accepted", .fail, "HTTP \(response.status)" + Uploader.message(response),
                     fix: "see the collector's log"))
         }
         return out

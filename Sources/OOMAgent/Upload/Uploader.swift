@@ -99,6 +99,14 @@ public struct Uploader: Sendable {
     static func message(_ answer: CollectorAnswer) -> String {
         answer.message.map { ": " + $0 } ?? ""
     }
+
+    /// The same, for a raw response (the preflight's probe).
+    static func message(_ response: HTTPResponse) -> String {
+        message(
+            CollectorAnswer(
+                status: response.status, headers: response.headers, body: response.body,
+                nowEpochSeconds: Double(Clock.nowMicros()) / 1e6))
+    }
 }
 
 /// Builds an `IngestBatch` JSON body straight from spooled records: they are already JSON,
