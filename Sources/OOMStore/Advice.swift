@@ -99,7 +99,7 @@ struct AdviceReader {
             f.memcgGroups.sort { $0.key < $1.key }
             for i in f.commGroups.indices {
                 let g = f.commGroups[i]
-                if CriticalServices.match(comm: g.key, in: s.criticalServices) != nil {
+                if g.recent.isEmpty, CriticalServices.match(comm: g.key, in: s.criticalServices) != nil {
                     f.commGroups[i].recent = try recent(.comm(id, g.key), since, until)
                 }
                 if g.kills >= s.minRepeatKills && g.rssSpread <= s.killSizeSpread {
@@ -109,7 +109,7 @@ struct AdviceReader {
                 }
             }
             // A tight cgroup's victims decide whether its limit or a leak is the problem.
-            for i in f.memcgGroups.indices {
+            for i in f.memcgGroups.indices where f.memcgGroups[i].recent.isEmpty {
                 f.memcgGroups[i].recent = try recent(.memcg(id, f.memcgGroups[i].key), since, until)
             }
             if f.globalKills != nil {
@@ -147,16 +147,27 @@ struct AdviceReader {
         let repeats = StatementArguments([settings.minRepeatKills])
         func add(_ row: Row) {
             let k = GroupKey(host: row[0], kind: row[1], key: row[2])
-            groups[k] = KillGroup(
+            var g = KillGroup(
                 key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
                 sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
+            // The rollup's evidence: each day's latest kill, oldest day first.
+            if let ids: String = row[12], let comms: String = row[13] {
+                let idList = ids.split(separator: "\u{1f}").filter { !$0.isEmpty }.suffix(OOMDatabase.adviceRecentKills)
+                let commList = comms.split(separator: "\u{1f}", omittingEmptySubsequences: false)
+                    .suffix(idList.count)
+                g.recent = zip(idList, commList).reversed().map {
+                    KillRef(id: String($0.0), time: g.lastTime, comm: String($0.1), rssKB: g.maxRSS)
+                }
+            }
+            groups[k] = g
         }
         if until - since >= Self.rollupWindow {
             let range: StatementArguments = [since / day, (until + day - 1) / day]
             try each(
                 """
                 SELECT host_id, kind, key, sum(kills), min(first_time), max(last_time), sum(sum_rss),
-                    sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb)
+                    sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb),
+                    group_concat(last_event, char(31)), group_concat(coalesce(last_comm, ''), char(31))
                 FROM advice_daily
                 WHERE +day >= ? AND +day < ? AND kills > 0\(hostFilter)
                 GROUP BY host_id, kind, key
@@ -178,13 +189,14 @@ struct AdviceReader {
             let from = "FROM events INDEXED BY events_time WHERE time >= ? AND time < ?\(hostFilter)"
             try each(
                 """
-                SELECT host_id, 'comm', comm, \(columns), NULL, NULL \(from)
+                SELECT host_id, 'comm', comm, \(columns), NULL, NULL, NULL, NULL \(from)
                 GROUP BY host_id, comm HAVING count(*) >= ? OR comm IN (\(critical))
                 UNION ALL
-                SELECT host_id, 'memcg', memcg, \(columns), max(memcg_usage_kb), max(memcg_limit_kb) \(from)
+                SELECT host_id, 'memcg', memcg, \(columns), max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL
+                \(from)
                 AND memcg IS NOT NULL GROUP BY host_id, memcg HAVING count(*) >= ?
                 UNION ALL
-                SELECT host_id, 'global', '', \(columns), NULL, NULL \(from) AND scope = 'global'
+                SELECT host_id, 'global', '', \(columns), NULL, NULL, NULL, NULL \(from) AND scope = 'global'
                 GROUP BY host_id
                 """, range + repeats + StatementArguments(criticalNames) + range + repeats + range, add)
             try each(
