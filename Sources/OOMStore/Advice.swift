@@ -231,12 +231,13 @@ struct AdviceReader {
             case .memcg(let host, let path): ("INDEXED BY events_memcg WHERE host_id = ? AND memcg = ?", [host, path])
             case .global(let host): ("INDEXED BY events_global WHERE host_id = ? AND scope = 'global'", [host])
             }
+        // Cached: the same few statements run once per group.
         return try Row.fetchAll(
-            db,
-            sql: """
-                SELECT event_id, time, comm, rss_kb FROM events \(filter)
-                AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT event_id, time, comm, rss_kb FROM events \(filter)
+                    AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)
+                    """),
             arguments: arguments + [since, until]
         ).map { KillRef(id: $0[0], time: $0[1], comm: $0[2], rssKB: $0[3]) }
     }
@@ -265,11 +266,11 @@ struct AdviceReader {
     func shieldedKill(eventID: String) throws -> ShieldedKill? {
         guard
             let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT event_id, time, comm, rss_kb, shield_name, shield_rss_kb, shield_adj
-                    FROM events WHERE event_id = ?
-                    """, arguments: [eventID]),
+                db.cachedStatement(
+                    sql: """
+                        SELECT event_id, time, comm, rss_kb, shield_name, shield_rss_kb, shield_adj
+                        FROM events WHERE event_id = ?
+                        """), arguments: [eventID]),
             let name: String = row[4], let rss: Int64 = row[5], let adj: Int = row[6]
         else { return nil }
         return ShieldedKill(
@@ -297,13 +298,13 @@ struct AdviceReader {
 
     func runs(hostID: Int64, comm: String, since: Int64, until: Int64) throws -> [ProcessRun] {
         try Row.fetchAll(
-            db,
-            sql: """
-                SELECT pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r, sum_tt,
-                    sum_tr, sum_rr FROM process_runs
-                WHERE host_id = ? AND comm = ? AND last_time >= ? AND first_time < ?
-                ORDER BY last_time DESC LIMIT \(OOMDatabase.adviceMaxRuns)
-                """, arguments: [hostID, comm, since, until]
+            db.cachedStatement(
+                sql: """
+                    SELECT pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r, sum_tt,
+                        sum_tr, sum_rr FROM process_runs
+                    WHERE host_id = ? AND comm = ? AND last_time >= ? AND first_time < ?
+                    ORDER BY last_time DESC LIMIT \(OOMDatabase.adviceMaxRuns)
+                    """), arguments: [hostID, comm, since, until]
         ).map {
             ProcessRun(
                 pid: $0[0], firstTime: $0[1], lastTime: $0[2], firstRSS: $0[3], lastRSS: $0[4],
@@ -315,7 +316,8 @@ struct AdviceReader {
     func addHostState(_ f: inout HostAdviceFacts, hostID: Int64) throws {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT memory_json, system_json FROM hosts WHERE id = ?", arguments: [hostID])
+                db.cachedStatement(sql: "SELECT memory_json, system_json FROM hosts WHERE id = ?"),
+                arguments: [hostID])
         else { return }
         let decoder = JSONDecoder()
         if let m: String = row[0] { f.memory = try? decoder.decode([String: Int64].self, from: Data(m.utf8)) }
@@ -363,11 +365,11 @@ struct AdviceReader {
         guard let last = f.globalKills?.lastTime else { return }
         let have = Set(f.hourly.map(\.hour))
         for row in try Row.fetchAll(
-            db,
-            sql: """
-                SELECT \(Self.hourColumns) FROM snapshot_hourly
-                WHERE host_id = ? AND hour > ? AND hour <= ?
-                """, arguments: [hostID, last - 3 * Self.hour, last])
+            db.cachedStatement(
+                sql: """
+                    SELECT \(Self.hourColumns) FROM snapshot_hourly
+                    WHERE host_id = ? AND hour > ? AND hour <= ?
+                    """), arguments: [hostID, last - 3 * Self.hour, last])
         {
             let p = Self.point(row, at: 0)
             if !have.contains(p.hour) { f.hourly.append(p) }
