@@ -99,7 +99,7 @@ struct AdviceReader {
             f.memcgGroups.sort { $0.key < $1.key }
             for i in f.commGroups.indices {
                 let g = f.commGroups[i]
-                if CriticalServices.match(comm: g.key, in: s.criticalServices) != nil {
+                if g.recent.isEmpty, CriticalServices.match(comm: g.key, in: s.criticalServices) != nil {
                     f.commGroups[i].recent = try recent(.comm(id, g.key), since, until)
                 }
                 if g.kills >= s.minRepeatKills && g.rssSpread <= s.killSizeSpread {
@@ -109,7 +109,7 @@ struct AdviceReader {
                 }
             }
             // A tight cgroup's victims decide whether its limit or a leak is the problem.
-            for i in f.memcgGroups.indices {
+            for i in f.memcgGroups.indices where f.memcgGroups[i].recent.isEmpty {
                 f.memcgGroups[i].recent = try recent(.memcg(id, f.memcgGroups[i].key), since, until)
             }
             if f.globalKills != nil {
@@ -147,16 +147,27 @@ struct AdviceReader {
         let repeats = StatementArguments([settings.minRepeatKills])
         func add(_ row: Row) {
             let k = GroupKey(host: row[0], kind: row[1], key: row[2])
-            groups[k] = KillGroup(
+            var g = KillGroup(
                 key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
                 sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
+            // The rollup's evidence: each day's latest kill, oldest day first.
+            if let ids: String = row[12], let comms: String = row[13] {
+                let idList = ids.split(separator: "\u{1f}").filter { !$0.isEmpty }.suffix(OOMDatabase.adviceRecentKills)
+                let commList = comms.split(separator: "\u{1f}", omittingEmptySubsequences: false)
+                    .suffix(idList.count)
+                g.recent = zip(idList, commList).reversed().map {
+                    KillRef(id: String($0.0), time: g.lastTime, comm: String($0.1), rssKB: g.maxRSS)
+                }
+            }
+            groups[k] = g
         }
         if until - since >= Self.rollupWindow {
             let range: StatementArguments = [since / day, (until + day - 1) / day]
             try each(
                 """
                 SELECT host_id, kind, key, sum(kills), min(first_time), max(last_time), sum(sum_rss),
-                    sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb)
+                    sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb),
+                    group_concat(last_event, char(31)), group_concat(coalesce(last_comm, ''), char(31))
                 FROM advice_daily
                 WHERE +day >= ? AND +day < ? AND kills > 0\(hostFilter)
                 GROUP BY host_id, kind, key
@@ -178,13 +189,14 @@ struct AdviceReader {
             let from = "FROM events INDEXED BY events_time WHERE time >= ? AND time < ?\(hostFilter)"
             try each(
                 """
-                SELECT host_id, 'comm', comm, \(columns), NULL, NULL \(from)
+                SELECT host_id, 'comm', comm, \(columns), NULL, NULL, NULL, NULL \(from)
                 GROUP BY host_id, comm HAVING count(*) >= ? OR comm IN (\(critical))
                 UNION ALL
-                SELECT host_id, 'memcg', memcg, \(columns), max(memcg_usage_kb), max(memcg_limit_kb) \(from)
+                SELECT host_id, 'memcg', memcg, \(columns), max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL
+                \(from)
                 AND memcg IS NOT NULL GROUP BY host_id, memcg HAVING count(*) >= ?
                 UNION ALL
-                SELECT host_id, 'global', '', \(columns), NULL, NULL \(from) AND scope = 'global'
+                SELECT host_id, 'global', '', \(columns), NULL, NULL, NULL, NULL \(from) AND scope = 'global'
                 GROUP BY host_id
                 """, range + repeats + StatementArguments(criticalNames) + range + repeats + range, add)
             try each(
@@ -219,12 +231,13 @@ struct AdviceReader {
             case .memcg(let host, let path): ("INDEXED BY events_memcg WHERE host_id = ? AND memcg = ?", [host, path])
             case .global(let host): ("INDEXED BY events_global WHERE host_id = ? AND scope = 'global'", [host])
             }
+        // Cached: the same few statements run once per group.
         return try Row.fetchAll(
-            db,
-            sql: """
-                SELECT event_id, time, comm, rss_kb FROM events \(filter)
-                AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)
-                """,
+            db.cachedStatement(
+                sql: """
+                    SELECT event_id, time, comm, rss_kb FROM events \(filter)
+                    AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)
+                    """),
             arguments: arguments + [since, until]
         ).map { KillRef(id: $0[0], time: $0[1], comm: $0[2], rssKB: $0[3]) }
     }
@@ -253,11 +266,11 @@ struct AdviceReader {
     func shieldedKill(eventID: String) throws -> ShieldedKill? {
         guard
             let row = try Row.fetchOne(
-                db,
-                sql: """
-                    SELECT event_id, time, comm, rss_kb, shield_name, shield_rss_kb, shield_adj
-                    FROM events WHERE event_id = ?
-                    """, arguments: [eventID]),
+                db.cachedStatement(
+                    sql: """
+                        SELECT event_id, time, comm, rss_kb, shield_name, shield_rss_kb, shield_adj
+                        FROM events WHERE event_id = ?
+                        """), arguments: [eventID]),
             let name: String = row[4], let rss: Int64 = row[5], let adj: Int = row[6]
         else { return nil }
         return ShieldedKill(
@@ -285,13 +298,13 @@ struct AdviceReader {
 
     func runs(hostID: Int64, comm: String, since: Int64, until: Int64) throws -> [ProcessRun] {
         try Row.fetchAll(
-            db,
-            sql: """
-                SELECT pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r, sum_tt,
-                    sum_tr, sum_rr FROM process_runs
-                WHERE host_id = ? AND comm = ? AND last_time >= ? AND first_time < ?
-                ORDER BY last_time DESC LIMIT \(OOMDatabase.adviceMaxRuns)
-                """, arguments: [hostID, comm, since, until]
+            db.cachedStatement(
+                sql: """
+                    SELECT pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r, sum_tt,
+                        sum_tr, sum_rr FROM process_runs
+                    WHERE host_id = ? AND comm = ? AND last_time >= ? AND first_time < ?
+                    ORDER BY last_time DESC LIMIT \(OOMDatabase.adviceMaxRuns)
+                    """), arguments: [hostID, comm, since, until]
         ).map {
             ProcessRun(
                 pid: $0[0], firstTime: $0[1], lastTime: $0[2], firstRSS: $0[3], lastRSS: $0[4],
@@ -303,7 +316,8 @@ struct AdviceReader {
     func addHostState(_ f: inout HostAdviceFacts, hostID: Int64) throws {
         guard
             let row = try Row.fetchOne(
-                db, sql: "SELECT memory_json, system_json FROM hosts WHERE id = ?", arguments: [hostID])
+                db.cachedStatement(sql: "SELECT memory_json, system_json FROM hosts WHERE id = ?"),
+                arguments: [hostID])
         else { return }
         let decoder = JSONDecoder()
         if let m: String = row[0] { f.memory = try? decoder.decode([String: Int64].self, from: Data(m.utf8)) }
@@ -351,11 +365,11 @@ struct AdviceReader {
         guard let last = f.globalKills?.lastTime else { return }
         let have = Set(f.hourly.map(\.hour))
         for row in try Row.fetchAll(
-            db,
-            sql: """
-                SELECT \(Self.hourColumns) FROM snapshot_hourly
-                WHERE host_id = ? AND hour > ? AND hour <= ?
-                """, arguments: [hostID, last - 3 * Self.hour, last])
+            db.cachedStatement(
+                sql: """
+                    SELECT \(Self.hourColumns) FROM snapshot_hourly
+                    WHERE host_id = ? AND hour > ? AND hour <= ?
+                    """), arguments: [hostID, last - 3 * Self.hour, last])
         {
             let p = Self.point(row, at: 0)
             if !have.contains(p.hour) { f.hourly.append(p) }

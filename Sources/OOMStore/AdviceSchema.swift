@@ -42,6 +42,9 @@ enum AdviceSchema {
                     -- Global kills: the one with the largest shielded process per victim RSS.
                     best_ratio REAL,
                     best_event TEXT,
+                    -- The day's latest kill of the group: evidence without reading events.
+                    last_event TEXT NOT NULL DEFAULT '',
+                    last_comm TEXT,
                     -- Group order: a window's GROUP BY streams in key order, no sort.
                     PRIMARY KEY (host_id, kind, key, day)
                 ) WITHOUT ROWID;
@@ -55,7 +58,8 @@ enum AdviceSchema {
                 1, NEW.time, NEW.time, NEW.rss_kb, NEW.rss_kb * 1.0 * NEW.rss_kb, NEW.rss_kb, NEW.rss_kb,
                 NEW.memcg_usage_kb, NEW.memcg_limit_kb,
                 NEW.shield_rss_kb * 1.0 / max(NEW.rss_kb, 1),
-                CASE WHEN NEW.shield_rss_kb IS NULL THEN NULL ELSE NEW.event_id END
+                CASE WHEN NEW.shield_rss_kb IS NULL THEN NULL ELSE NEW.event_id END,
+                NEW.event_id, NEW.comm
                 WHERE \(when)
                 ON CONFLICT DO UPDATE SET kills = kills + 1,
                     first_time = min(first_time, excluded.first_time),
@@ -68,7 +72,11 @@ enum AdviceSchema {
                     best_event = CASE WHEN coalesce(excluded.best_ratio, -1) > coalesce(best_ratio, -1)
                         THEN excluded.best_event ELSE best_event END,
                     best_ratio = max(coalesce(best_ratio, excluded.best_ratio),
-                        coalesce(excluded.best_ratio, best_ratio));
+                        coalesce(excluded.best_ratio, best_ratio)),
+                    last_event = CASE WHEN excluded.last_time >= last_time
+                        THEN excluded.last_event ELSE last_event END,
+                    last_comm = CASE WHEN excluded.last_time >= last_time
+                        THEN excluded.last_comm ELSE last_comm END;
             """
         }
         try db.execute(
@@ -91,17 +99,17 @@ enum AdviceSchema {
                 INSERT INTO advice_daily
                     SELECT time / 86400000000, host_id, 'comm', comm, count(*), min(time), max(time),
                         sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb), max(rss_kb),
-                        max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL
+                        max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL, '', NULL
                     FROM events GROUP BY 1, 2, 4;
                 INSERT INTO advice_daily
                     SELECT time / 86400000000, host_id, 'memcg', memcg, count(*), min(time), max(time),
                         sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb), max(rss_kb),
-                        max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL
+                        max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL, '', NULL
                     FROM events WHERE memcg IS NOT NULL GROUP BY 1, 2, 4;
                 INSERT INTO advice_daily
                     SELECT time / 86400000000, host_id, 'global', '', count(*), min(time), max(time),
                         sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb), max(rss_kb), NULL, NULL,
-                        NULL, NULL
+                        NULL, NULL, '', NULL
                     FROM events WHERE scope = 'global' GROUP BY 1, 2;
 
                 CREATE TABLE process_runs (
