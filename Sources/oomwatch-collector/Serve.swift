@@ -1,9 +1,11 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import OOMAlerts
 import OOMKit
 import OOMServer
 import OOMStore
+import ServiceLifecycle
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -41,7 +43,7 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        let layers = try options.layers()
+        let (layers, alerts) = try options.load()
         let level = layers.string("log.level", flag: logLevel, default: "info") ?? "info"
         guard let parsedLevel = Logger.Level(rawValue: level) else {
             throw ValidationError("log.level: \(level) is not a log level")
@@ -107,7 +109,26 @@ struct Serve: AsyncParsableCommand {
                 "tokens.file": "\(c.tokensFile ?? "")",
                 "tls": "\(c.tlsCertificate != nil)",
             ])
-        let app = try await buildApplication(configuration: c, logger: logger)
+        if alerts.isEnabled {
+            c.outboxPlanner = alerts
+            c.alertReceivers = alerts.receivers.map(\.name)
+            logger.info(
+                "alerts enabled",
+                metadata: [
+                    "alerts.receivers": "\(c.alertReceivers.joined(separator: ","))",
+                    "alerts.routes": "\(alerts.routes.count)",
+                ])
+        }
+        let app = try await buildApplication(configuration: c, logger: logger) { database in
+            var services: [any Service] = []
+            if alerts.isEnabled {
+                services.append(AlertDeliveryService(database: database, config: alerts, logger: logger))
+            }
+            if alerts.conditions.isEnabled {
+                services.append(HostConditionService(database: database, rules: alerts.conditions, logger: logger))
+            }
+            return services
+        }
         // Application.runService() runs a ServiceGroup that stops gracefully on SIGTERM
         // and SIGINT: in-flight ingests finish and commit first.
         try await app.runService()
