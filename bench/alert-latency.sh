@@ -74,7 +74,7 @@ for i in $(seq "$KILLS"); do
     d="$CG/oomwatch-alert-bench-$RUN-$i"
     mkdir "$d"
     echo $((64 << 20)) > "$d/memory.limit_in_bytes"
-    sh -c "echo \$\$ > '$d/cgroup.procs' && exec '$WORK/$comm' /dev/zero" 2>/dev/null || true
+    ( sh -c "echo \$\$ > '$d/cgroup.procs' && exec '$WORK/$comm' /dev/zero" ) 2>/dev/null || true
     rmdir "$d" 2>/dev/null || true
     sleep 1.5
 done
