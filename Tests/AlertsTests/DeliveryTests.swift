@@ -229,3 +229,69 @@ import Testing
         }
     }
 }
+
+extension DeliveryTests {
+    static func snapshot(host: String, fullAvg60: Double) -> MemorySnapshot {
+        var s = MemorySnapshot(
+            host: host, time: RFC3339.format(epochMicroseconds: nowMicroseconds()),
+            memory: ["total_kb": 1_000_000, "available_kb": 500_000], vmstat: ["oom_kill": 0])
+        s.pressure = Pressure(
+            someAvg10: 1, someAvg60: 1, someAvg300: 1, someTotalUs: 1, fullAvg10: fullAvg60,
+            fullAvg60: fullAvg60, fullAvg300: 0, fullTotalUs: 1)
+        return s
+    }
+
+    /// Stale-host and memory-pressure episodes go through the same outbox, each start
+    /// followed by its own resolve message.
+    @Test func staleAndPressureAlertsFireAndResolve() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let receiver = LocalReceiver()
+        let alerts = try CollectorConfigFile.parse(
+            """
+            alerts:
+              receivers:
+                - {name: hook, webhook: {url: "http://replaced.invalid/hook"}}
+              routes:
+                - match: {host: "none"}
+                  receivers: [hook]
+              stale: {receivers: [hook], after_intervals: 1}
+              pressure: {receivers: [hook], full_avg60: 20, for: 0s}
+            """
+        ).alerts
+        try await receiver.run { url in
+            var config = alerts
+            config.receivers[0].kind = .webhook(url: url + "/hook", secret: nil)
+            let c = try Fixture.configuration(in: dir, alerts: config)
+            let app = try await buildApplication(configuration: c, logger: Fixture.logger) { [config] db in
+                [
+                    AlertDeliveryService(database: db, config: config, logger: Fixture.logger, pollSeconds: 0.05),
+                    HostConditionService(
+                        database: db, rules: config.conditions, logger: Fixture.logger, pollSeconds: 0.1),
+                ]
+            }
+            try await app.test(.live) { client in
+                var batch = Fixture.batch(host: "db-1", events: [])
+                batch.agent?.intervalS = 1
+                batch.snapshots = [Self.snapshot(host: "db-1", fullAvg60: 45)]
+                try await Self.ingest(client, batch)
+                let pressure = try await receiver.wait(for: 1)
+                let first = try #require(try pressure.first?.json())
+                #expect(first["kind"] as? String == "pressure")
+                #expect(
+                    (first["summary"] as? String)?.hasPrefix("memory pressure on db-1: PSI full avg60 45.0%") == true)
+                // Silent for more than one interval: stale.
+                let stale = try await receiver.wait(for: 2, timeout: 5)
+                #expect(try stale.last?.json()["kind"] as? String == "stale")
+                batch.snapshots = [Self.snapshot(host: "db-1", fullAvg60: 1)]
+                try await Self.ingest(client, batch)
+                let all = try await receiver.wait(for: 4, timeout: 5)
+                let kinds = Set(try all.dropFirst(2).map { try $0.json()["kind"] as? String ?? "" })
+                #expect(kinds == ["stale_resolved", "pressure_resolved"])
+                let summaries = try all.map { try $0.json()["summary"] as? String ?? "" }
+                #expect(summaries.contains { $0.hasPrefix("db-1 reports again after") })
+                #expect(summaries.contains { $0.hasPrefix("memory pressure on db-1 ended") })
+            }
+        }
+    }
+}
