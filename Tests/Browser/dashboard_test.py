@@ -599,6 +599,13 @@ def run(driver, collector):
         bearer = [u for u, h in api if h.get("Authorization") == "Bearer " + READ_TOKEN]
         expect(bearer, "no API request with the Bearer header")
 
+    @check("the alerts panel says when no receivers are configured")
+    def _():
+        driver.get(base + "/")
+        wait(lambda: tid("alerts-panel").is_displayed(), message="no alerts panel")
+        wait(lambda: tid("alerts-empty").is_displayed(), message="no empty-alerts message")
+        expect("alerts:" in tid("alerts-empty").text, "empty message: " + tid("alerts-empty").text)
+
     @check("no errors in the browser console")
     def _():
         # The bad-token check's 401 is expected; anything else (a script error, a failed
