@@ -213,10 +213,16 @@ class Collector:
         self.base = f"http://127.0.0.1:{self.port}"
         tokens = workdir / "tokens"
         tokens.write_text(f"# role secret name\nagent {AGENT_TOKEN} seeder\nread {READ_TOKEN} browser\n")
+        # One alert receiver that is never up (a port nothing listens on): every seeded
+        # kill's notification keeps failing, which the alerts panel must show.
+        config = workdir / "collector.yaml"
+        config.write_text(
+            "alerts:\n  group_wait: 0s\n  retry_initial: 1s\n  receivers:\n"
+            f"    - {{name: pager, webhook: {{url: \"http://127.0.0.1:{free_port()}/hook\"}}}}\n")
         self.log = open(workdir / "collector.log", "wb")
         self.proc = subprocess.Popen(
             [str(binary), "serve", "--listen", f"127.0.0.1:{self.port}", "--db", str(workdir / "oomwatch.db"),
-             "--tokens-file", str(tokens)],
+             "--tokens-file", str(tokens), "--config", str(config)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -599,12 +605,20 @@ def run(driver, collector):
         bearer = [u for u, h in api if h.get("Authorization") == "Bearer " + READ_TOKEN]
         expect(bearer, "no API request with the Bearer header")
 
-    @check("the alerts panel says when no receivers are configured")
+    @check("the alerts panel shows notifications and the failing receiver with its error")
     def _():
         driver.get(base + "/")
         wait(lambda: tid("alerts-panel").is_displayed(), message="no alerts panel")
-        wait(lambda: tid("alerts-empty").is_displayed(), message="no empty-alerts message")
-        expect("alerts:" in tid("alerts-empty").text, "empty message: " + tid("alerts-empty").text)
+        wait(lambda: len(tids("alert-receiver")) == 1, message="no receiver row")
+        row = tids("alert-receiver")[0]
+        wait(lambda: "pager" in row.text and "onnect" in row.text, message="receiver row: " + row.text)
+        expect("bad" in (row.get_attribute("class") or ""), "failing receiver not marked")
+        expect(len(tids("alert-row")) > 0, "no notification rows")
+        expect("failing" in tids("alert-row")[0].text or "pending" in tids("alert-row")[0].text,
+               "row: " + tids("alert-row")[0].text)
+        expect(not tid("alerts-empty").is_displayed(), "empty message shown with notifications")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", tid("alerts-panel"))
+        shot("alerts-panel")
 
     @check("no errors in the browser console")
     def _():

@@ -370,7 +370,7 @@
     const recent = data.notifications || [];
     const failing = receivers.filter((r) => r.failing > 0).length;
     $('alerts-count').textContent = receivers.length
-      ? `${receivers.length} receivers` + (failing ? `, ${failing} failing` : '') : '';
+      ? `${receivers.length} receiver${receivers.length === 1 ? '' : 's'}` + (failing ? `, ${failing} failing` : '') : '';
     $('alerts-empty').hidden = receivers.length > 0;
     $('alert-receivers-body').replaceChildren(...receivers.map((r) => el('tr',
       { 'data-testid': 'alert-receiver', class: r.failing > 0 ? 'bad' : '' },
