@@ -91,6 +91,8 @@ struct Serve: AsyncParsableCommand {
             "retention.rollup_days", flag: rollupDays, default: c.retention.rollupDays)
         let events = try layers.double("retention.event_days", flag: eventDays, default: 0)
         c.retention.eventDays = events > 0 ? events : nil
+        c.retention.sentAlertDays = try layers.double(
+            "retention.alert_days", default: c.retention.sentAlertDays)
         c.retention.intervalSeconds = try layers.double(
             "retention.interval_seconds", default: c.retention.intervalSeconds)
         c.synchronousFull = layers.string("db.synchronous", default: "full") != "normal"
