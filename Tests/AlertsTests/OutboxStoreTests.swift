@@ -55,4 +55,24 @@ import Testing
         #expect(outcome.sentAlerts == 1)
         #expect(try await db.unsentOutbox().map(\.kind) == [.test])
     }
+
+    @Test func openConditionsAreWhatStartedAndHasNotEnded() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Self.database(dir, routes: "")
+        try await db.enqueueCondition(
+            kind: .stale, host: "web-3", key: "web-3@5", since: 5, detail: "stale", receivers: ["a", "b"])
+        try await db.enqueueCondition(
+            kind: .pressure, host: "db-1", key: "db-1@7", since: 7, detail: "pressure", receivers: ["a"])
+        // The same episode again (a restarted collector): nothing new.
+        try await db.enqueueCondition(
+            kind: .stale, host: "web-3", key: "web-3@5", since: 5, detail: "stale", receivers: ["a", "b"])
+        #expect(try await db.unsentOutbox().count == 3)
+        var open = try await db.openConditions().map { "\($0.kind.rawValue) \($0.host) \($0.key)" }.sorted()
+        #expect(open == ["pressure db-1 db-1@7", "stale web-3 web-3@5"])
+        try await db.enqueueCondition(
+            kind: .staleResolved, host: "web-3", key: "web-3@5", since: 5, detail: "back", receivers: ["a", "b"])
+        open = try await db.openConditions().map { "\($0.kind.rawValue) \($0.host) \($0.key)" }
+        #expect(open == ["pressure db-1 db-1@7"])
+    }
 }
