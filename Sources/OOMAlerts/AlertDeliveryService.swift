@@ -1,4 +1,4 @@
-public import CurlHTTP
+import CurlHTTP
 public import Logging
 public import OOMStore
 public import ServiceLifecycle
@@ -16,18 +16,22 @@ public struct AlertDeliveryService: Service {
     /// How often the outbox is polled, seconds: the floor of kill-to-receiver latency.
     let pollSeconds: Double
 
+    /// Upper bound of one delivery request, seconds.
+    let requestTimeoutSeconds: Double
+
     public init(
         database: OOMDatabase, config: AlertConfig, logger: Logger, pollSeconds: Double = 0.2,
-        client: CurlHTTPClient = CurlHTTPClient(
-            options: HTTPClientOptions(
-                totalTimeoutSeconds: 10, maxResponseBytes: 1 << 20,
-                userAgent: "oomwatch-collector"))
+        requestTimeoutSeconds: Double = 10
     ) {
         self.database = database
         self.config = config
-        self.client = client
         self.logger = logger
         self.pollSeconds = pollSeconds
+        self.requestTimeoutSeconds = requestTimeoutSeconds
+        self.client = CurlHTTPClient(
+            options: HTTPClientOptions(
+                totalTimeoutSeconds: requestTimeoutSeconds, maxResponseBytes: 1 << 20,
+                userAgent: "oomwatch-collector"))
     }
 
     public func run() async throws {
@@ -74,6 +78,14 @@ public struct AlertDeliveryService: Service {
 
     /// Sends one message and records the outcome; true when it was accepted.
     func deliver(_ message: AlertMessage, to receiver: AlertReceiver, failures: Int) async -> Bool {
+        // Several collectors may share the database: only the one holding the rows sends
+        // them. The claim outlives the request's timeout, and a crashed holder's claim
+        // simply runs out.
+        let claimSeconds = requestTimeoutSeconds + 5
+        guard
+            (try? await database.claimOutbox(
+                ids: message.rowIDs, until: nowMicroseconds() + Int64(claimSeconds * 1_000_000))) == true
+        else { return false }
         let (url, headers, body) = AlertPayload.request(message, to: receiver)
         let error: String
         do {

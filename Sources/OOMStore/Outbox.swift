@@ -262,6 +262,34 @@ extension OOMDatabase {
         }
     }
 
+    /// Takes the rows for one send attempt until `until`: true when every row was unsent
+    /// and unclaimed (or its claim had run out), false (nothing changed) when another
+    /// collector holds or has sent any of them.
+    public func claimOutbox(ids: [Int64], until: Int64, now: Int64 = nowMicroseconds())
+        async throws(StoreError) -> Bool
+    {
+        do {
+            return try await pool.write { db in
+                var claimed = 0
+                try db.inSavepoint {
+                    let statement = try db.cachedStatement(
+                        sql: """
+                            UPDATE alert_outbox SET claim_until = ? WHERE id = ? AND sent_at IS NULL
+                                AND (claim_until IS NULL OR claim_until <= ?)
+                            """)
+                    for id in ids {
+                        try statement.execute(arguments: [until, id, now])
+                        claimed += db.changesCount
+                    }
+                    return claimed == ids.count ? .commit : .rollback
+                }
+                return claimed == ids.count
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
     /// Records a delivery: the rows were accepted (2xx) under `key`.
     public func markOutboxSent(ids: [Int64], key: String, now: Int64 = nowMicroseconds())
         async throws(StoreError)
@@ -270,7 +298,7 @@ extension OOMDatabase {
             ids: ids,
             sql: """
                 UPDATE alert_outbox SET sent_at = ?, attempts = attempts + 1, idempotency_key = ?,
-                    last_error = NULL WHERE id = ? AND sent_at IS NULL
+                    last_error = NULL, claim_until = NULL WHERE id = ? AND sent_at IS NULL
                 """, [now, key])
     }
 
@@ -283,7 +311,7 @@ extension OOMDatabase {
             ids: ids,
             sql: """
                 UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ?,
-                    idempotency_key = ? WHERE id = ? AND sent_at IS NULL
+                    idempotency_key = ?, claim_until = NULL WHERE id = ? AND sent_at IS NULL
                 """, [String(error.prefix(500)), retryAt, key])
     }
 

@@ -242,6 +242,9 @@ enum Schema {
                         idempotency_key TEXT,
                         -- Host conditions (stale, pressure): what the message says.
                         detail TEXT,
+                        -- A collector sending this row holds it until then, so that
+                        -- collectors sharing the database never send it twice.
+                        claim_until INTEGER,
                         UNIQUE (receiver, route, event_id)
                     );
                     CREATE INDEX alert_outbox_unsent ON alert_outbox(id)

@@ -294,4 +294,38 @@ extension DeliveryTests {
             }
         }
     }
+
+    /// Two delivery loops over one database (as two collectors sharing it): every
+    /// notification goes out once.
+    @Test func twoCollectorsSharingTheOutboxSendEachNotificationOnce() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let receiver = LocalReceiver()
+        let yaml = """
+            alerts:
+              group_wait: 0s
+              receivers:
+                - {name: hook, webhook: {url: "RECEIVER/hook"}, rate_per_minute: 100000, burst: 1000}
+            """
+        try await receiver.run { url in
+            let alerts = try CollectorConfigFile.parse(yaml.replacingOccurrences(of: "RECEIVER", with: url)).alerts
+            let c = try Fixture.configuration(in: dir, alerts: alerts)
+            let app = try await buildApplication(configuration: c, logger: Fixture.logger) { db in
+                (0..<2).map { _ in
+                    AlertDeliveryService(database: db, config: alerts, logger: Fixture.logger, pollSeconds: 0.01)
+                }
+            }
+            try await app.test(.live) { client in
+                for i in 0..<30 {
+                    try await Self.ingest(
+                        client, Fixture.batch(host: "h\(i)", events: [Fixture.event("two-\(i)", host: "h\(i)")]))
+                }
+                _ = try await receiver.wait(for: 30)
+                try await Task.sleep(for: .milliseconds(500))
+                let keys = receiver.requests.map { $0.headers["idempotency-key"] ?? "" }
+                #expect(keys.count == 30)
+                #expect(Set(keys).count == 30)
+            }
+        }
+    }
 }

@@ -123,7 +123,7 @@ struct AlertsEndToEndTests {
             try await Task.sleep(for: .milliseconds(500))
             try await world.startCollector()
             var lines: [String] = []
-            let until = ContinuousClock.now + .seconds(15)
+            let until = ContinuousClock.now + .seconds(30)
             while lines.isEmpty, ContinuousClock.now < until {
                 lines = ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n").map(
                     String.init)
