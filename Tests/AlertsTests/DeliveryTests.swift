@@ -5,6 +5,7 @@ import OOMAlerts
 import OOMKit
 import OOMServer
 import OOMStore
+import ServiceLifecycle
 import Testing
 
 /// The whole path over real parts: HTTP ingest into a real SQLite file, the outbox rows
@@ -13,8 +14,10 @@ import Testing
 @Suite struct DeliveryTests {
     /// Runs a live collector with alert delivery for `yaml`'s `alerts:` section (where
     /// `RECEIVER` stands for the local receiver's base URL).
+    /// `loops` delivery services share the database (as collectors sharing it would);
+    /// `conditions` adds the stale/pressure service.
     static func withCollector(
-        _ yaml: String, receiver: LocalReceiver, dir: TempDir,
+        _ yaml: String, receiver: LocalReceiver, dir: TempDir, loops: Int = 1, conditions: Bool = false,
         _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void
     ) async throws {
         try await receiver.run { url in
@@ -24,7 +27,15 @@ import Testing
             ).alerts
             let c = try Fixture.configuration(in: dir, alerts: alerts)
             let app = try await buildApplication(configuration: c, logger: Fixture.logger) { db in
-                [AlertDeliveryService(database: db, config: alerts, logger: Fixture.logger, pollSeconds: 0.05)]
+                var services: [any Service] = (0..<loops).map { _ in
+                    AlertDeliveryService(database: db, config: alerts, logger: Fixture.logger, pollSeconds: 0.02)
+                }
+                if conditions {
+                    services.append(
+                        HostConditionService(
+                            database: db, rules: alerts.conditions, logger: Fixture.logger, pollSeconds: 0.1))
+                }
+                return services
             }
             try await app.test(.live) { client in try await body(client) }
         }
@@ -247,51 +258,37 @@ extension DeliveryTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let receiver = LocalReceiver()
-        let alerts = try CollectorConfigFile.parse(
-            """
+        let yaml = """
             alerts:
               receivers:
-                - {name: hook, webhook: {url: "http://replaced.invalid/hook"}}
+                - {name: hook, webhook: {url: "RECEIVER/hook"}}
               routes:
                 - match: {host: "none"}
                   receivers: [hook]
               stale: {receivers: [hook], after_intervals: 1}
               pressure: {receivers: [hook], full_avg60: 20, for: 0s}
             """
-        ).alerts
-        try await receiver.run { url in
-            var config = alerts
-            config.receivers[0].kind = .webhook(url: url + "/hook", secret: nil)
-            let c = try Fixture.configuration(in: dir, alerts: config)
-            let app = try await buildApplication(configuration: c, logger: Fixture.logger) { [config] db in
-                [
-                    AlertDeliveryService(database: db, config: config, logger: Fixture.logger, pollSeconds: 0.05),
-                    HostConditionService(
-                        database: db, rules: config.conditions, logger: Fixture.logger, pollSeconds: 0.1),
-                ]
-            }
-            try await app.test(.live) { client in
-                var batch = Fixture.batch(host: "db-1", events: [])
-                batch.agent?.intervalS = 1
-                batch.snapshots = [Self.snapshot(host: "db-1", fullAvg60: 45)]
-                try await Self.ingest(client, batch)
-                let pressure = try await receiver.wait(for: 1)
-                let first = try #require(try pressure.first?.json())
-                #expect(first["kind"] as? String == "pressure")
-                #expect(
-                    (first["summary"] as? String)?.hasPrefix("memory pressure on db-1: PSI full avg60 45.0%") == true)
-                // Silent for more than one interval: stale.
-                let stale = try await receiver.wait(for: 2, timeout: 5)
-                #expect(try stale.last?.json()["kind"] as? String == "stale")
-                batch.snapshots = [Self.snapshot(host: "db-1", fullAvg60: 1)]
-                try await Self.ingest(client, batch)
-                let all = try await receiver.wait(for: 4, timeout: 5)
-                let kinds = Set(try all.dropFirst(2).map { try $0.json()["kind"] as? String ?? "" })
-                #expect(kinds == ["stale_resolved", "pressure_resolved"])
-                let summaries = try all.map { try $0.json()["summary"] as? String ?? "" }
-                #expect(summaries.contains { $0.hasPrefix("db-1 reports again after") })
-                #expect(summaries.contains { $0.hasPrefix("memory pressure on db-1 ended") })
-            }
+        try await Self.withCollector(yaml, receiver: receiver, dir: dir, conditions: true) { client in
+            var batch = Fixture.batch(host: "db-1", events: [])
+            batch.agent?.intervalS = 1
+            batch.snapshots = [Self.snapshot(host: "db-1", fullAvg60: 45)]
+            try await Self.ingest(client, batch)
+            let pressure = try await receiver.wait(for: 1)
+            let first = try #require(try pressure.first?.json())
+            #expect(first["kind"] as? String == "pressure")
+            #expect(
+                (first["summary"] as? String)?.hasPrefix("memory pressure on db-1: PSI full avg60 45.0%") == true)
+            // Silent for more than one interval: stale.
+            let stale = try await receiver.wait(for: 2, timeout: 5)
+            #expect(try stale.last?.json()["kind"] as? String == "stale")
+            batch.snapshots = [Self.snapshot(host: "db-1", fullAvg60: 1)]
+            try await Self.ingest(client, batch)
+            let all = try await receiver.wait(for: 4, timeout: 5)
+            let kinds = Set(try all.dropFirst(2).map { try $0.json()["kind"] as? String ?? "" })
+            #expect(kinds == ["stale_resolved", "pressure_resolved"])
+            let summaries = try all.map { try $0.json()["summary"] as? String ?? "" }
+            #expect(summaries.contains { $0.hasPrefix("db-1 reports again after") })
+            #expect(summaries.contains { $0.hasPrefix("memory pressure on db-1 ended") })
         }
     }
 
@@ -307,25 +304,16 @@ extension DeliveryTests {
               receivers:
                 - {name: hook, webhook: {url: "RECEIVER/hook"}, rate_per_minute: 100000, burst: 1000}
             """
-        try await receiver.run { url in
-            let alerts = try CollectorConfigFile.parse(yaml.replacingOccurrences(of: "RECEIVER", with: url)).alerts
-            let c = try Fixture.configuration(in: dir, alerts: alerts)
-            let app = try await buildApplication(configuration: c, logger: Fixture.logger) { db in
-                (0..<2).map { _ in
-                    AlertDeliveryService(database: db, config: alerts, logger: Fixture.logger, pollSeconds: 0.01)
-                }
+        try await Self.withCollector(yaml, receiver: receiver, dir: dir, loops: 2) { client in
+            for i in 0..<30 {
+                try await Self.ingest(
+                    client, Fixture.batch(host: "h\(i)", events: [Fixture.event("two-\(i)", host: "h\(i)")]))
             }
-            try await app.test(.live) { client in
-                for i in 0..<30 {
-                    try await Self.ingest(
-                        client, Fixture.batch(host: "h\(i)", events: [Fixture.event("two-\(i)", host: "h\(i)")]))
-                }
-                _ = try await receiver.wait(for: 30)
-                try await Task.sleep(for: .milliseconds(500))
-                let keys = receiver.requests.map { $0.headers["idempotency-key"] ?? "" }
-                #expect(keys.count == 30)
-                #expect(Set(keys).count == 30)
-            }
+            _ = try await receiver.wait(for: 30)
+            try await Task.sleep(for: .milliseconds(500))
+            let keys = receiver.requests.map { $0.headers["idempotency-key"] ?? "" }
+            #expect(keys.count == 30)
+            #expect(Set(keys).count == 30)
         }
     }
 }
