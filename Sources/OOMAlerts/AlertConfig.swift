@@ -88,6 +88,11 @@ public struct AlertConfig: Sendable {
     public var retryMaxSeconds: Double = 300
     /// Stale-host and memory-pressure alerts.
     public var conditions = ConditionRules()
+    /// Kills older than this when stored get no notification (0: no limit): a new agent
+    /// sends every kill still in the kernel's log, days old perhaps, which is history,
+    /// not news. Kills spooled while the collector was down for less than this still
+    /// alert.
+    public var maxAgeSeconds: Double = 86_400
 
     public init() {}
 
@@ -102,8 +107,9 @@ public struct AlertConfig: Sendable {
         var config = AlertConfig()
         let top = try value.map(allowed: [
             "receivers", "routes", "default", "group_wait", "retry_initial", "retry_max", "stale",
-            "pressure",
+            "pressure", "max_age",
         ])
+        if let v = top["max_age"] { config.maxAgeSeconds = try v.seconds() }
         if let v = top["group_wait"] { config.defaultGroupWaitSeconds = try v.seconds() }
         if let v = top["retry_initial"] { config.retryInitialSeconds = try v.seconds() }
         if let v = top["retry_max"] { config.retryMaxSeconds = try v.seconds() }
@@ -270,6 +276,9 @@ public struct AlertConfig: Sendable {
 /// `continue: true`; kills no route took go to the default receivers.
 extension AlertConfig: OutboxPlanner {
     public func plan(_ candidate: AlertCandidate) -> [PlannedNotification] {
+        if maxAgeSeconds > 0, nowMicroseconds() - candidate.time > Int64(maxAgeSeconds * 1_000_000) {
+            return []
+        }
         var out: [PlannedNotification] = []
         var matched = false
         for (index, route) in routes.enumerated() where route.match.matches(candidate) {

@@ -32,7 +32,7 @@ import Testing
         source: String = "kernel", rss: Int64 = 5000
     ) -> AlertCandidate {
         AlertCandidate(
-            eventID: "e-\(host)-\(comm)", host: host, time: 1_700_000_000_000_000, source: source,
+            eventID: "e-\(host)-\(comm)", host: host, time: nowMicroseconds(), source: source,
             scope: scope, comm: comm, pid: 42, unit: nil, container: nil, rssKB: rss)
     }
 
@@ -73,6 +73,16 @@ import Testing
         ).alerts
         #expect(config.plan(Self.kill()).map(\.receiver) == ["a", "b"])
         #expect(config.plan(Self.kill()).allSatisfy { $0.groupWaitSeconds == 30 })
+    }
+
+    @Test func killsOlderThanMaxAgeAreHistoryNotNews() throws {
+        var config = try CollectorConfigFile.parse(Self.example).alerts
+        #expect(config.maxAgeSeconds == 86_400)
+        var old = Self.kill()
+        old.time -= 86_401 * 1_000_000
+        #expect(config.plan(old).isEmpty)
+        config.maxAgeSeconds = 0
+        #expect(config.plan(old).map(\.receiver) == ["am", "hook"])
     }
 
     @Test func staleAndPressureRules() throws {

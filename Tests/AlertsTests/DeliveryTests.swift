@@ -72,7 +72,7 @@ import Testing
               routes:
                 - match: {host: "web-*"}
                   receivers: [hook]
-                  group_wait: 1s
+                  group_wait: 2s
             """
         try await Self.withCollector(yaml, receiver: receiver, dir: dir) { client in
             let comms = Array(repeating: "java", count: 9) + Array(repeating: "node", count: 3)
