@@ -21,6 +21,9 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.0"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        // Full YAML for the collector's config file (alert rules are lists of maps); the
+        // agent keeps its small hand-written reader.
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
     ],
     targets: [
         // Pure core: models and parsers. No I/O, no logging.
@@ -69,6 +72,16 @@ let package = Package(
             resources: [.embedInCode("Dashboard")],
             swiftSettings: swiftSettings
         ),
+        .target(
+            name: "OOMAlerts",
+            dependencies: [
+                "OOMKit", "OOMStore", "CurlHTTP",
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .executableTarget(
             name: "oomwatch-agent",
             dependencies: [
@@ -92,7 +105,7 @@ let package = Package(
         .executableTarget(
             name: "oomwatch-collector",
             dependencies: [
-                "OOMServer", "OOMStore", "OOMKit",
+                "OOMServer", "OOMStore", "OOMKit", "OOMAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -135,6 +148,17 @@ let package = Package(
                 "OOMKit", "oomwatch", "OOMServer", "OOMStore",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AlertsTests",
+            dependencies: [
+                "OOMAlerts", "OOMServer", "OOMStore", "OOMKit", "CurlHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -6,7 +6,7 @@ public import Logging
 import NIOSSL
 public import OOMKit
 public import OOMStore
-import ServiceLifecycle
+public import ServiceLifecycle
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -41,6 +41,7 @@ public struct Collector: Sendable {
         var store = StoreConfiguration(path: configuration.databasePath)
         store.synchronousFull = configuration.synchronousFull
         store.maxPendingBatches = configuration.maxPendingBatches
+        store.outboxPlanner = configuration.outboxPlanner
         let database = try OOMDatabase(configuration: store, logger: logger)
         let tokens =
             try configuration.tokensFile.map { try TokenStore(path: $0) } ?? TokenStore(entries: [])
@@ -56,15 +57,19 @@ public struct Collector: Sendable {
 
 /// The collector as a runnable application: HTTP(S) server, retention and the tokens
 /// file watcher, all in one service group. The executable and the tests both call this.
-public func buildApplication(configuration: CollectorConfiguration, logger: Logger) async throws
-    -> some ApplicationProtocol
-{
+/// `services` adds more services over the opened database (alert delivery).
+public func buildApplication(
+    configuration: CollectorConfiguration, logger: Logger,
+    services: (OOMDatabase) -> [any Service] = { _ in [] }
+) async throws -> some ApplicationProtocol {
     let collector = try Collector.open(configuration: configuration, logger: logger)
-    return try buildApplication(collector: collector)
+    return try buildApplication(collector: collector, services: services(collector.database))
 }
 
 /// The application for an already opened collector (tests reach into its database).
-public func buildApplication(collector: Collector) throws -> some ApplicationProtocol {
+public func buildApplication(collector: Collector, services extra: [any Service] = []) throws
+    -> some ApplicationProtocol
+{
     let c = collector.configuration
     let router = buildRouter(collector)
     let http1 = HTTP1Channel.Configuration(
@@ -83,6 +88,7 @@ public func buildApplication(collector: Collector) throws -> some ApplicationPro
         RetentionService(
             database: collector.database, policy: c.retention, logger: collector.logger)
     ]
+    services += extra
     if collector.tokens.path != nil {
         services.append(
             TokensFileWatcher(
@@ -156,6 +162,7 @@ public func buildRouter(_ collector: Collector) -> Router<BasicRequestContext> {
     api.get("reports/summary") { request, _ in try await routes.summary(request) }
     api.get("reports/advice") { request, _ in try await routes.advice(request) }
     api.get("top") { request, _ in try await routes.top(request) }
+    routes.addAlertRoutes(to: api)
 
     Dashboard.addRoutes(to: router)
     return router
@@ -269,10 +276,12 @@ struct Routes: Sendable {
 
     func metricsText() async throws -> Response {
         let gauges = try await store { try await $0.fleetGauges() }
-        let text = collector.metrics.render(
-            dbSizeBytes: collector.database.sizeBytes(),
-            pendingWrites: collector.database.pendingWrites, hosts: gauges.hosts,
-            staleHosts: gauges.staleHosts, events: gauges.events, kills24h: gauges.kills24hByHost)
+        let text =
+            collector.metrics.render(
+                dbSizeBytes: collector.database.sizeBytes(),
+                pendingWrites: collector.database.pendingWrites, hosts: gauges.hosts,
+                staleHosts: gauges.staleHosts, events: gauges.events, kills24h: gauges.kills24hByHost)
+            + (try await alertMetricsText())
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(string: text)))

@@ -34,6 +34,10 @@ public struct CollectorConfiguration: Sendable {
     /// Ingest batches allowed to wait for the writer before 503.
     public var maxPendingBatches = 4096
     public var backlog = 4096
+    /// Alert routing (collector.yaml `alerts:`): writes outbox rows with each new kill.
+    public var outboxPlanner: (any OutboxPlanner)?
+    /// The configured alert receivers' names (`POST /api/v1/alerts/test` checks them).
+    public var alertReceivers: [String] = []
 
     public init() {}
 }

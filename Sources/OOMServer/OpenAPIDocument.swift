@@ -206,6 +206,82 @@ paths:
         "400": {$ref: "#/components/responses/BadRequest"}
         "401": {$ref: "#/components/responses/Unauthorized"}
         "403": {$ref: "#/components/responses/Forbidden"}
+  /api/v1/alerts:
+    get:
+      summary: Alert notifications and each receiver's delivery state (read token)
+      parameters:
+        - {in: query, name: state, schema: {type: string, enum: [sent, pending, failing]}}
+        - {in: query, name: limit, schema: {type: integer, minimum: 1, maximum: 1000, default: 100}}
+      responses:
+        "200":
+          description: Receivers (sent, pending, failing, last error) and the newest notifications
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [receivers, notifications]
+                properties:
+                  receivers:
+                    type: array
+                    items:
+                      type: object
+                      required: [receiver, sent, pending, failing]
+                      properties:
+                        receiver: {type: string}
+                        sent: {type: integer}
+                        pending: {type: integer, description: not tried yet (grouping window or rate limit)}
+                        failing: {type: integer, description: tried and not yet accepted; retried with backoff}
+                        last_error: {type: string, nullable: true}
+                        last_sent: {type: string, format: date-time, nullable: true}
+                  notifications:
+                    type: array
+                    items:
+                      type: object
+                      required: [id, kind, receiver, state, host, event_id, comm, created, attempts]
+                      properties:
+                        id: {type: integer}
+                        kind: {type: string, enum: [kill, test]}
+                        receiver: {type: string}
+                        state: {type: string, enum: [sent, pending, failing]}
+                        host: {type: string}
+                        event_id: {type: string}
+                        comm: {type: string}
+                        created: {type: string, format: date-time}
+                        sent_at: {type: string, format: date-time, nullable: true}
+                        attempts: {type: integer}
+                        next_attempt: {type: string, format: date-time, nullable: true}
+                        last_error: {type: string, nullable: true}
+                        idempotency_key: {type: string, nullable: true, description: the first event id of the message}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "403": {$ref: "#/components/responses/Forbidden"}
+  /api/v1/alerts/test:
+    post:
+      summary: Queue a test message for one receiver (admin token)
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [receiver]
+              properties:
+                receiver: {type: string}
+      responses:
+        "202":
+          description: Queued in the outbox; GET /api/v1/alerts shows its delivery
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [id, receiver]
+                properties:
+                  id: {type: integer}
+                  receiver: {type: string}
+        "400": {$ref: "#/components/responses/BadRequest"}
+        "401": {$ref: "#/components/responses/Unauthorized"}
+        "403": {$ref: "#/components/responses/Forbidden"}
+        "404": {$ref: "#/components/responses/Error"}
   /healthz:
     get:
       summary: Liveness (no token)

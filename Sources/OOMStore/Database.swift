@@ -29,6 +29,9 @@ public struct StoreConfiguration: Sendable {
     public var maxGroupBatches: Int = 512
     /// Concurrent readers.
     public var maxReaders: Int = 8
+    /// Alert routing: when set, every newly stored kill gets its outbox rows in the same
+    /// transaction.
+    public var outboxPlanner: (any OutboxPlanner)?
 
     public init(path: String) {
         self.path = path

@@ -80,8 +80,9 @@ extension OOMDatabase {
         }
         let pool = self.pool
         let logger = self.logger
+        let planner = configuration.outboxPlanner
         let result = await writer.submit(prepared) { round in
-            await Self.writeRound(round, pool: pool, logger: logger)
+            await Self.writeRound(round, pool: pool, logger: logger, planner: planner)
         }
         return try result.get()
     }
@@ -145,9 +146,10 @@ extension OOMDatabase {
 
     /// One transaction for a round of batches; a batch that fails rolls back only its
     /// own savepoint. When the COMMIT itself fails, every batch of the round fails.
-    static func writeRound(_ round: [PreparedBatch], pool: DatabasePool, logger: Logger) async
-        -> [Result<IngestOutcome, StoreError>]
-    {
+    static func writeRound(
+        _ round: [PreparedBatch], pool: DatabasePool, logger: Logger,
+        planner: (any OutboxPlanner)? = nil
+    ) async -> [Result<IngestOutcome, StoreError>] {
         do {
             return try await pool.write { db in
                 var results: [Result<IngestOutcome, StoreError>] = []
@@ -158,7 +160,7 @@ extension OOMDatabase {
                         snapshotsDuplicate: 0)
                     do {
                         try db.inSavepoint {
-                            outcome = try writeBatch(batch, db: db)
+                            outcome = try writeBatch(batch, db: db, planner: planner)
                             return .commit
                         }
                         results.append(.success(outcome))
@@ -183,7 +185,9 @@ extension OOMDatabase {
         }
     }
 
-    static func writeBatch(_ b: PreparedBatch, db: Database) throws -> IngestOutcome {
+    static func writeBatch(_ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil)
+        throws -> IngestOutcome
+    {
         let hostStatement = try db.cachedStatement(
             sql: """
                 INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s)
@@ -225,6 +229,14 @@ extension OOMDatabase {
                 ])
                 if db.changesCount > 0 {
                     outcome.eventsStored += 1
+                    if let planner {
+                        try writeOutbox(
+                            AlertCandidate(
+                                eventID: e.eventID, host: b.host, time: e.time, source: e.source,
+                                scope: e.scope, comm: e.comm, pid: e.pid, unit: e.unit,
+                                container: e.container, rssKB: e.rssKB),
+                            planner: planner, now: b.receivedAt, db: db)
+                    }
                 } else {
                     outcome.eventsDuplicate += 1
                 }

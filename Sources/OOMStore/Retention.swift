@@ -10,6 +10,8 @@ public struct RetentionPolicy: Sendable, Equatable {
     public var eventDays: Double? = nil
     /// Seconds between runs.
     public var intervalSeconds: Double = 3600
+    /// Delivered alert notifications, days (unsent ones are never deleted).
+    public var sentAlertDays: Double = 30
 
     public init() {}
 }
@@ -20,6 +22,7 @@ public struct RetentionOutcome: Sendable, Equatable {
     public var rollups = 0
     public var events = 0
     public var agentCounters = 0
+    public var sentAlerts = 0
 }
 
 extension OOMDatabase {
@@ -62,6 +65,11 @@ extension OOMDatabase {
                          WHERE day < ? AND kills <= 0 LIMIT 5000)
                     """, cutoff(days) / 86_400_000_000 + 1)
             }
+            outcome.sentAlerts = try await deleteChunked(
+                """
+                DELETE FROM alert_outbox WHERE id IN (SELECT id FROM alert_outbox
+                    WHERE sent_at IS NOT NULL AND sent_at < ? LIMIT 5000)
+                """, cutoff(policy.sentAlertDays))
             try await pool.write { db in try db.execute(sql: "PRAGMA optimize") }
         } catch {
             throw Self.map(error)

@@ -212,6 +212,46 @@ enum Schema {
             try db.execute(sql: "CREATE INDEX kill_totals_rank ON kill_totals(dim, kills)")
         }
         migrator.registerMigration("v4-advice", migrate: AdviceSchema.migrate)
+        migrator.registerMigration("v5-alert-outbox") { db in
+            // Notifications written in the transaction that stores their kill, deleted
+            // never (retention aside): the delivery loop reads unsent rows in id order.
+            try db.execute(
+                sql: """
+                    CREATE TABLE alert_outbox (
+                        id INTEGER PRIMARY KEY,
+                        kind TEXT NOT NULL CHECK (kind IN ('kill', 'test', 'stale',
+                            'stale_resolved', 'pressure', 'pressure_resolved')),
+                        receiver TEXT NOT NULL,
+                        route INTEGER NOT NULL,
+                        event_id TEXT NOT NULL,
+                        host TEXT NOT NULL,
+                        time INTEGER NOT NULL,
+                        source TEXT NOT NULL,
+                        scope TEXT,
+                        comm TEXT NOT NULL,
+                        pid INTEGER NOT NULL,
+                        unit TEXT,
+                        container TEXT,
+                        rss_kb INTEGER NOT NULL,
+                        created INTEGER NOT NULL,
+                        -- The group this row belongs to may go out from here on.
+                        due INTEGER NOT NULL,
+                        sent_at INTEGER,
+                        attempts INTEGER NOT NULL DEFAULT 0,
+                        next_attempt INTEGER NOT NULL,
+                        last_error TEXT,
+                        idempotency_key TEXT,
+                        -- Host conditions (stale, pressure): what the message says.
+                        detail TEXT,
+                        -- A collector sending this row holds it until then, so that
+                        -- collectors sharing the database never send it twice.
+                        claim_until INTEGER,
+                        UNIQUE (receiver, route, event_id)
+                    );
+                    CREATE INDEX alert_outbox_unsent ON alert_outbox(id)
+                        WHERE sent_at IS NULL;
+                    """)
+        }
         return migrator
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Hummingbird
 import Logging
+import OOMAlerts
 import OOMKit
 import OOMServer
 import OOMStore
@@ -47,7 +48,7 @@ struct Serve: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        let layers = try options.layers()
+        let (layers, alerts) = try options.load()
         let level = layers.string("log.level", flag: logLevel, default: "info") ?? "info"
         guard let parsedLevel = Logger.Level(rawValue: level) else {
             throw ValidationError("log.level: \(level) is not a log level")
@@ -98,6 +99,8 @@ struct Serve: AsyncParsableCommand {
             "retention.rollup_days", flag: rollupDays, default: c.retention.rollupDays)
         let events = try layers.double("retention.event_days", flag: eventDays, default: 0)
         c.retention.eventDays = events > 0 ? events : nil
+        c.retention.sentAlertDays = try layers.double(
+            "retention.alert_days", default: c.retention.sentAlertDays)
         c.retention.intervalSeconds = try layers.double(
             "retention.interval_seconds", default: c.retention.intervalSeconds)
         c.synchronousFull = layers.string("db.synchronous", default: "full") != "normal"
@@ -119,7 +122,26 @@ struct Serve: AsyncParsableCommand {
                 "tokens.file": "\(c.tokensFile ?? "")",
                 "tls": "\(c.tlsCertificate != nil)",
             ])
-        let app = try await buildApplication(configuration: c, logger: logger)
+        if alerts.isEnabled {
+            c.outboxPlanner = alerts
+            c.alertReceivers = alerts.receivers.map(\.name)
+            logger.info(
+                "alerts enabled",
+                metadata: [
+                    "alerts.receivers": "\(c.alertReceivers.joined(separator: ","))",
+                    "alerts.routes": "\(alerts.routes.count)",
+                ])
+        }
+        let app = try await buildApplication(configuration: c, logger: logger) { database in
+            var services: [any Service] = []
+            if alerts.isEnabled {
+                services.append(AlertDeliveryService(database: database, config: alerts, logger: logger))
+            }
+            if alerts.conditions.isEnabled {
+                services.append(HostConditionService(database: database, rules: alerts.conditions, logger: logger))
+            }
+            return services
+        }
         // One group that stops gracefully on SIGTERM and SIGINT: in-flight ingests finish
         // and commit first. The shutdown logger is last, so it hears the signal first.
         let group = ServiceGroup(

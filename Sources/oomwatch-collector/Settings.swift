@@ -1,4 +1,5 @@
 import ArgumentParser
+import OOMAlerts
 import OOMKit
 import OOMServer
 import OOMStore
@@ -22,20 +23,26 @@ struct ConfigOptions: ParsableArguments {
 
     /// The layered configuration: flag > OOMWATCH_* > file > default.
     func layers() throws -> ConfigLayers {
+        try load().layers
+    }
+
+    /// The layered settings and the file's `alerts:` section. The file is full YAML; a
+    /// bad alert rule stops the collector here, with the key and line named.
+    func load() throws -> (layers: ConfigLayers, alerts: AlertConfig) {
         let environment = ProcessInfo.processInfo.environment
         let path = config ?? environment["OOMWATCH_CONFIG"]
-        var file = ConfigFile()
+        var file = CollectorConfigFile(settings: ConfigFile(), alerts: AlertConfig())
         if let path {
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw ValidationError("--config: cannot read \(path)")
             }
             do {
-                file = try ConfigFile.parse(String(decoding: data, as: UTF8.self))
+                file = try CollectorConfigFile.parse(String(decoding: data, as: UTF8.self))
             } catch {
                 throw ValidationError("\(path): \(error)")
             }
         }
-        return ConfigLayers(file: file, filePath: path, environment: environment)
+        return (ConfigLayers(file: file.settings, filePath: path, environment: environment), file.alerts)
     }
 
     /// The data directory: systemd's $STATE_DIRECTORY, else $XDG_DATA_HOME/oomwatch,

@@ -221,10 +221,16 @@ class Collector:
         # The fleet as planned: every seeded host, plus one that never reports.
         expected = workdir / "expected-hosts"
         expected.write_text("# planned fleet\n" + "".join(h + "\n" for h in HOSTS) + MISSING_HOST + "\n")
+        # One alert receiver that is never up (a port nothing listens on): every seeded
+        # kill's notification keeps failing, which the alerts panel must show.
+        config = workdir / "collector.yaml"
+        config.write_text(
+            "alerts:\n  group_wait: 0s\n  retry_initial: 1s\n  receivers:\n"
+            f"    - {{name: pager, webhook: {{url: \"http://127.0.0.1:{free_port()}/hook\"}}}}\n")
         self.log = open(workdir / "collector.log", "wb")
         self.proc = subprocess.Popen(
             [str(binary), "serve", "--listen", f"127.0.0.1:{self.port}", "--db", str(workdir / "oomwatch.db"),
-             "--tokens-file", str(tokens), "--expected-hosts", str(expected)],
+             "--tokens-file", str(tokens), "--expected-hosts", str(expected), "--config", str(config)],
             stdout=self.log, stderr=subprocess.STDOUT, cwd=workdir)
         deadline = time.time() + 30
         while time.time() < deadline:
@@ -660,6 +666,21 @@ def run(driver, collector):
         expect(api, "no API requests recorded")
         bearer = [u for u, h in api if h.get("Authorization") == "Bearer " + READ_TOKEN]
         expect(bearer, "no API request with the Bearer header")
+
+    @check("the alerts panel shows notifications and the failing receiver with its error")
+    def _():
+        driver.get(base + "/")
+        wait(lambda: tid("alerts-panel").is_displayed(), message="no alerts panel")
+        wait(lambda: len(tids("alert-receiver")) == 1, message="no receiver row")
+        row = tids("alert-receiver")[0]
+        wait(lambda: "pager" in row.text and "onnect" in row.text, message="receiver row: " + row.text)
+        expect("bad" in (row.get_attribute("class") or ""), "failing receiver not marked")
+        expect(len(tids("alert-row")) > 0, "no notification rows")
+        expect("failing" in tids("alert-row")[0].text or "pending" in tids("alert-row")[0].text,
+               "row: " + tids("alert-row")[0].text)
+        expect(not tid("alerts-empty").is_displayed(), "empty message shown with notifications")
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", tid("alerts-panel"))
+        shot("alerts-panel")
 
     @check("no errors in the browser console")
     def _():

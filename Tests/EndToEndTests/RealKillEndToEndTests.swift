@@ -54,6 +54,8 @@ final class E2EWorld: @unchecked Sendable {
     var agent: ChildProcess?
     var hogs: [ChildProcess] = []
     var cgroups: [MemoryCgroup] = []
+    /// More collector arguments (the alerts tests add `--config`).
+    var collectorArguments: [String] = []
 
     var serverURL: String { "http://127.0.0.1:\(port)" }
     var databasePath: String { directory + "/collector.sqlite" }
@@ -168,7 +170,7 @@ final class E2EWorld: @unchecked Sendable {
             name: "collector", executable: binaries.collector,
             arguments: [
                 "serve", "--listen", "127.0.0.1:\(port)", "--db", databasePath, "--tokens-file", tokensPath,
-            ],
+            ] + collectorArguments,
             logPath: directory + "/collector.log")
         collector = process
         let deadline = ContinuousClock.now + .seconds(20)

@@ -11,7 +11,7 @@ import Testing
 
 /// Issue 19, point 5: whatever answers in the collector's place cannot crash the agent or
 /// make it buffer without bound. A real HTTP server on 127.0.0.1 sends each attack to the
-/// uploader as the agent builds it (`Uploader.clientOptions`).
+/// uploader as the agent builds it (`AgentConfig.httpClientOptions()`).
 @Suite(.serialized) final class HostileCollectorTests {
     let server: FixtureServer
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -25,7 +25,7 @@ import Testing
         config.upload.totalTimeoutSeconds = 10
         let uploader = Uploader(
             collector: "http://127.0.0.1:\(server.port)/\(mode)", tokenFile: nil,
-            options: Uploader.clientOptions(config), logger: logger)
+            options: config.httpClientOptions(), logger: logger)
         return await uploader.send(json: Array(#"{"host":"h","snapshots":[],"events":[]}"#.utf8))
     }
 

@@ -331,6 +331,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
       $('main').hidden = false;
       $('session-controls').hidden = false;
       renderAll();
+      loadAlerts();
       if (state.selectedHost) await loadHostDetail(state.selectedHost, true);
       showError('');
       setStatus('updated ' + fmtTime(state.loadedAt).slice(11) + (autoRefreshOn() ? '' : ' · paused'));
@@ -453,6 +454,42 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     });
     b.addEventListener('click', () => showAdviceFor(ev.id));
     return el('td', null, b);
+  }
+
+  // ---------------------------------------------------------------- alerts
+
+  /** The alerts panel: receivers (failing ones marked) and the newest notifications.
+   *  Its own request, so a collector without alerts never breaks the rest. */
+  async function loadAlerts() {
+    let data;
+    try {
+      data = await api('alerts', { limit: 50 });
+    } catch (_) {
+      return;
+    }
+    const receivers = data.receivers || [];
+    const recent = data.notifications || [];
+    const failing = receivers.filter((r) => r.failing > 0).length;
+    $('alerts-count').textContent = receivers.length
+      ? `${receivers.length} receiver${receivers.length === 1 ? '' : 's'}` + (failing ? `, ${failing} failing` : '') : '';
+    $('alerts-empty').hidden = receivers.length > 0;
+    $('alert-receivers-body').replaceChildren(...receivers.map((r) => el('tr',
+      { 'data-testid': 'alert-receiver', class: r.failing > 0 ? 'bad' : '' },
+      el('td', null, r.receiver),
+      el('td', { class: 'num' }, r.sent),
+      el('td', { class: 'num' }, r.pending),
+      el('td', { class: 'num' }, r.failing),
+      el('td', null, r.last_sent ? fmtTime(r.last_sent) : '–'),
+      el('td', null, r.last_error || '–'))));
+    $('alert-recent-body').replaceChildren(...recent.map((n) => el('tr',
+      { 'data-testid': 'alert-row', class: n.state === 'failing' ? 'bad' : '' },
+      el('td', null, fmtTime(n.created)),
+      el('td', null, n.receiver),
+      el('td', null, n.state),
+      el('td', null, n.host),
+      el('td', null, n.comm),
+      el('td', { class: 'num hide-sm' }, n.attempts),
+      el('td', { class: 'hide-sm' }, n.last_error || '–'))));
   }
 
   // ---------------------------------------------------------------- overview

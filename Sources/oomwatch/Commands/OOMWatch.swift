@@ -22,7 +22,7 @@ struct OOMWatch: AsyncParsableCommand {
             Exit status: 0 success, 1 failure (collector unreachable, token refused, \
             unknown event), 2 usage error.
             """,
-        subcommands: [Hosts.self, Events.self, Show.self, Summary.self, Top.self, Watch.self, Advise.self]
+        subcommands: [Hosts.self, Events.self, Show.self, Summary.self, Top.self, Watch.self, Advise.self, Alerts.self]
     )
 
     /// Runs the command; CLI failures print one line on stderr and exit 1, usage errors

@@ -1,0 +1,378 @@
+import GRDB
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// What alert routing sees of a newly stored kill.
+public struct AlertCandidate: Sendable, Equatable {
+    public var eventID: String
+    public var host: String
+    /// Microseconds since the epoch.
+    public var time: Int64
+    public var source: String
+    public var scope: String?
+    public var comm: String
+    public var pid: Int
+    public var unit: String?
+    public var container: String?
+    public var rssKB: Int64
+
+    public init(
+        eventID: String, host: String, time: Int64, source: String, scope: String?, comm: String,
+        pid: Int, unit: String?, container: String?, rssKB: Int64
+    ) {
+        self.eventID = eventID
+        self.host = host
+        self.time = time
+        self.source = source
+        self.scope = scope
+        self.comm = comm
+        self.pid = pid
+        self.unit = unit
+        self.container = container
+        self.rssKB = rssKB
+    }
+}
+
+/// One notification routing asks for: send this kill to `receiver` through route `route`,
+/// after waiting `groupWaitSeconds` for more kills of the same route and host.
+public struct PlannedNotification: Sendable, Equatable {
+    public var receiver: String
+    public var route: Int
+    public var groupWaitSeconds: Double
+
+    public init(receiver: String, route: Int, groupWaitSeconds: Double) {
+        self.receiver = receiver
+        self.route = route
+        self.groupWaitSeconds = groupWaitSeconds
+    }
+}
+
+/// Decides, inside the ingest transaction, which notifications a new kill gets, so the
+/// outbox rows commit (or roll back) together with the event.
+public protocol OutboxPlanner: Sendable {
+    func plan(_ candidate: AlertCandidate) -> [PlannedNotification]
+}
+
+/// One row of the alert outbox.
+public struct OutboxRow: Sendable, Equatable {
+    public enum Kind: String, Sendable {
+        case kill, test
+        /// A host condition began (`stale`, `pressure`) or ended (`…_resolved`).
+        case stale, pressure
+        case staleResolved = "stale_resolved"
+        case pressureResolved = "pressure_resolved"
+
+        /// Whether this kind ends a condition.
+        public var isResolve: Bool { self == .staleResolved || self == .pressureResolved }
+    }
+    public var id: Int64
+    public var kind: Kind
+    public var receiver: String
+    public var route: Int
+    public var candidate: AlertCandidate
+    /// Microseconds: when the row was written, when its group may go out, when it was
+    /// sent (nil while pending).
+    public var created: Int64
+    public var due: Int64
+    public var sentAt: Int64?
+    public var attempts: Int
+    public var nextAttempt: Int64
+    public var lastError: String?
+    /// The idempotency key the receiver got (the first event id of the message).
+    public var idempotencyKey: String?
+    /// A host condition's own words (nil for kills).
+    public var detail: String?
+
+    public init(
+        id: Int64, kind: Kind, receiver: String, route: Int, candidate: AlertCandidate, created: Int64,
+        due: Int64, sentAt: Int64?, attempts: Int, nextAttempt: Int64, lastError: String?,
+        idempotencyKey: String?, detail: String? = nil
+    ) {
+        self.id = id
+        self.kind = kind
+        self.receiver = receiver
+        self.route = route
+        self.candidate = candidate
+        self.created = created
+        self.due = due
+        self.sentAt = sentAt
+        self.attempts = attempts
+        self.nextAttempt = nextAttempt
+        self.lastError = lastError
+        self.idempotencyKey = idempotencyKey
+        self.detail = detail
+    }
+
+    /// `sent`, `pending` (never tried or not yet due) or `failing` (tried, not yet sent).
+    public var state: String {
+        if sentAt != nil { return "sent" }
+        return attempts > 0 ? "failing" : "pending"
+    }
+}
+
+/// Per-receiver delivery totals for `GET /api/v1/alerts`.
+public struct ReceiverDeliveryState: Sendable, Equatable {
+    public var receiver: String
+    public var sent: Int
+    public var pending: Int
+    public var failing: Int
+    public var lastError: String?
+    public var lastSent: Int64?
+}
+
+extension OOMDatabase {
+    static let outboxColumns = """
+        id, kind, receiver, route, event_id, host, time, source, scope, comm, pid, unit,
+        container, rss_kb, created, due, sent_at, attempts, next_attempt, last_error,
+        idempotency_key, detail
+        """
+
+    static func outboxRow(_ r: Row) -> OutboxRow {
+        OutboxRow(
+            id: r["id"], kind: OutboxRow.Kind(rawValue: r["kind"]) ?? .kill, receiver: r["receiver"],
+            route: r["route"],
+            candidate: AlertCandidate(
+                eventID: r["event_id"], host: r["host"], time: r["time"], source: r["source"],
+                scope: r["scope"], comm: r["comm"], pid: r["pid"], unit: r["unit"],
+                container: r["container"], rssKB: r["rss_kb"]),
+            created: r["created"], due: r["due"], sentAt: r["sent_at"], attempts: r["attempts"],
+            nextAttempt: r["next_attempt"], lastError: r["last_error"],
+            idempotencyKey: r["idempotency_key"], detail: r["detail"])
+    }
+
+    /// Writes the planned notifications of one new kill (inside the ingest transaction).
+    static func writeOutbox(
+        _ candidate: AlertCandidate, planner: any OutboxPlanner, now: Int64, db: Database
+    ) throws {
+        let planned = planner.plan(candidate)
+        guard !planned.isEmpty else { return }
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO alert_outbox (kind, receiver, route, event_id, host, time, source,
+                    scope, comm, pid, unit, container, rss_kb, created, due, next_attempt)
+                VALUES ('kill', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT DO NOTHING
+                """)
+        let c = candidate
+        for p in planned {
+            let due = now + Int64(max(0, p.groupWaitSeconds) * 1_000_000)
+            try statement.execute(arguments: [
+                p.receiver, p.route, c.eventID, c.host, c.time, c.source, c.scope, c.comm, c.pid,
+                c.unit, c.container, c.rssKB, now, due, now,
+            ])
+        }
+    }
+
+    /// Queues a test message for `receiver` (`oomwatch alerts test`); returns its row id.
+    public func enqueueTestAlert(receiver: String, now: Int64 = nowMicroseconds())
+        async throws(StoreError) -> Int64
+    {
+        do {
+            return try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT INTO alert_outbox (kind, receiver, route, event_id, host, time,
+                            source, comm, pid, rss_kb, created, due, next_attempt)
+                        VALUES ('test', ?, -1, ?, 'oomwatch-test', ?, 'test', 'oomwatch-test', 0, 0,
+                            ?, ?, ?)
+                        """,
+                    arguments: [receiver, "test-\(now)", now, now, now, now])
+                return db.lastInsertedRowID
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Queues a host condition's start or end for `receivers`. `key` identifies the
+    /// episode (host and start time), so a restarted collector that sees the same episode
+    /// again queues nothing twice.
+    public func enqueueCondition(
+        kind: OutboxRow.Kind, host: String, key: String, since: Int64, detail: String,
+        receivers: [String], now: Int64 = nowMicroseconds()
+    ) async throws(StoreError) {
+        do {
+            try await pool.write { db in
+                let statement = try db.cachedStatement(
+                    sql: """
+                        INSERT INTO alert_outbox (kind, receiver, route, event_id, host, time,
+                            source, comm, pid, rss_kb, created, due, next_attempt, detail)
+                        VALUES (?, ?, -2, ?, ?, ?, 'oomwatch', '', 0, 0, ?, ?, ?, ?)
+                        ON CONFLICT DO NOTHING
+                        """)
+                for receiver in receivers {
+                    try statement.execute(arguments: [
+                        kind.rawValue, receiver, kind.rawValue + ":" + key, host, since, now, now, now,
+                        detail,
+                    ])
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// The host conditions whose latest queued row is a start, not an end: what was
+    /// firing when the collector stopped, as (kind, host, episode key).
+    public func openConditions() async throws(StoreError) -> [(kind: OutboxRow.Kind, host: String, key: String)] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT kind, host, event_id FROM alert_outbox o
+                        WHERE kind IN ('stale', 'pressure') AND id = (
+                            SELECT max(id) FROM alert_outbox o2 WHERE o2.host = o.host
+                                AND o2.kind IN (o.kind, o.kind || '_resolved'))
+                        GROUP BY kind, host
+                        """
+                ).compactMap { row -> (kind: OutboxRow.Kind, host: String, key: String)? in
+                    let kind: String = row[0]
+                    let host: String = row[1]
+                    let id: String = row[2]
+                    guard let k = OutboxRow.Kind(rawValue: kind) else { return nil }
+                    return (k, host, String(id.dropFirst(kind.count + 1)))
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Unsent rows, oldest first (the delivery loop's input).
+    public func unsentOutbox(limit: Int = 1000)
+        async throws(StoreError) -> [OutboxRow]
+    {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(Self.outboxColumns) FROM alert_outbox
+                        WHERE sent_at IS NULL ORDER BY id LIMIT ?
+                        """, arguments: [limit]
+                ).map(Self.outboxRow)
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Takes the rows for one send attempt until `until`: true when every row was unsent
+    /// and unclaimed (or its claim had run out), false (nothing changed) when another
+    /// collector holds or has sent any of them.
+    public func claimOutbox(ids: [Int64], until: Int64, now: Int64 = nowMicroseconds())
+        async throws(StoreError) -> Bool
+    {
+        do {
+            return try await pool.write { db in
+                var claimed = 0
+                try db.inSavepoint {
+                    let statement = try db.cachedStatement(
+                        sql: """
+                            UPDATE alert_outbox SET claim_until = ? WHERE id = ? AND sent_at IS NULL
+                                AND (claim_until IS NULL OR claim_until <= ?)
+                            """)
+                    for id in ids {
+                        try statement.execute(arguments: [until, id, now])
+                        claimed += db.changesCount
+                    }
+                    return claimed == ids.count ? .commit : .rollback
+                }
+                return claimed == ids.count
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Records a delivery: the rows were accepted (2xx) under `key`.
+    public func markOutboxSent(ids: [Int64], key: String, now: Int64 = nowMicroseconds())
+        async throws(StoreError)
+    {
+        try await updateOutbox(
+            ids: ids,
+            sql: """
+                UPDATE alert_outbox SET sent_at = ?, attempts = attempts + 1, idempotency_key = ?,
+                    last_error = NULL, claim_until = NULL WHERE id = ? AND sent_at IS NULL
+                """, [now, key])
+    }
+
+    /// Records a failed attempt and when to try again. The key is kept so a retry after
+    /// a lost answer carries the same one.
+    public func markOutboxFailed(
+        ids: [Int64], key: String, error: String, retryAt: Int64
+    ) async throws(StoreError) {
+        try await updateOutbox(
+            ids: ids,
+            sql: """
+                UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_attempt = ?,
+                    idempotency_key = ?, claim_until = NULL WHERE id = ? AND sent_at IS NULL
+                """, [String(error.prefix(500)), retryAt, key])
+    }
+
+    private func updateOutbox(ids: [Int64], sql: String, _ leading: [any DatabaseValueConvertible & Sendable])
+        async throws(StoreError)
+    {
+        do {
+            try await pool.write { db in
+                let statement = try db.cachedStatement(sql: sql)
+                for id in ids {
+                    let values: [(any DatabaseValueConvertible)?] = leading.map { $0 } + [id]
+                    try statement.execute(arguments: StatementArguments(values))
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// The newest notifications (optionally one state) and per-receiver totals.
+    public func alertOverview(state: String? = nil, limit: Int = 100)
+        async throws(StoreError) -> (rows: [OutboxRow], receivers: [ReceiverDeliveryState])
+    {
+        let condition =
+            switch state {
+            case "sent": "sent_at IS NOT NULL"
+            case "pending": "sent_at IS NULL AND attempts = 0"
+            case "failing": "sent_at IS NULL AND attempts > 0"
+            default: "1"
+            }
+        do {
+            return try await pool.read { db in
+                let rows = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT \(Self.outboxColumns) FROM alert_outbox WHERE \(condition)
+                        ORDER BY id DESC LIMIT ?
+                        """, arguments: [limit]
+                ).map(Self.outboxRow)
+                let receivers = try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT receiver,
+                            sum(sent_at IS NOT NULL),
+                            sum(sent_at IS NULL AND attempts = 0),
+                            sum(sent_at IS NULL AND attempts > 0),
+                            (SELECT last_error FROM alert_outbox o2 WHERE o2.receiver = o.receiver
+                                AND o2.last_error IS NOT NULL AND o2.sent_at IS NULL
+                                ORDER BY id DESC LIMIT 1),
+                            max(sent_at)
+                        FROM alert_outbox o GROUP BY receiver ORDER BY receiver
+                        """
+                ).map {
+                    ReceiverDeliveryState(
+                        receiver: $0[0], sent: $0[1], pending: $0[2], failing: $0[3],
+                        lastError: $0[4], lastSent: $0[5])
+                }
+                return (rows, receivers)
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+}
