@@ -80,8 +80,13 @@ import Testing
         server.arguments = [script]
         let out = Pipe()
         server.standardOutput = out
+        server.standardError = FileHandle.nullDevice
         try server.run()
-        defer { server.terminate() }
+        defer {
+            // SIGKILL: a child of a Dispatch thread may have SIGTERM blocked.
+            kill(server.processIdentifier, SIGKILL)
+            server.waitUntilExit()
+        }
         let line = String(decoding: out.fileHandleForReading.availableData, as: UTF8.self)
         let port = try #require(Int(line.filter(\.isNumber)), "the hostile server did not start")
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("oomwatch-cli-\(UUID().uuidString)")

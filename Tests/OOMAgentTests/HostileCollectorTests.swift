@@ -79,6 +79,12 @@ import Testing
         #expect(reason.contains("bad ?[2J??]52;c;cm0gLXJmIH4=? field"))
     }
 
+    /// A redirect is not followed: the batch (and the bearer token) go nowhere else.
+    @Test func redirectIsNotFollowed() async {
+        let result = await send("redirect")
+        if case .delivered = result { Issue.record("the uploader followed a redirect") }
+    }
+
     @Test func parserBoundsEveryField() {
         #expect(RetryAfter.seconds("Sun, 06 Nov 1994 08:49:37 GMT", nowEpochSeconds: 784_111_700) == 77)
         #expect(RetryAfter.seconds("Sun, 06 Nov 99999999999999 08:49:37 GMT", nowEpochSeconds: 0) == nil)

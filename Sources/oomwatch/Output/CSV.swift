@@ -15,11 +15,12 @@ struct CSV: Sendable {
     }
 
     /// One cell, safe for a spreadsheet and a terminal: control characters become `?`
-    /// (newlines spaces) and bidi controls `\u{…}` (`TextWidth.sanitized`), and a cell a
-    /// spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab or CR,
-    /// OWASP's list) gets a leading `'`, unless it is just a number like `-1000`.
+    /// (tabs and CRs spaces; a newline stays, quoted) and bidi controls `\u{…}`
+    /// (`TextWidth.sanitized`), and a cell a spreadsheet would run as a formula (starting
+    /// with `=`, `+`, `-`, `@`, tab or CR, OWASP's list) gets a leading `'`, unless it is
+    /// just a number like `-1000`.
     static func field(_ raw: String) -> String {
-        var text = TextWidth.sanitized(raw)
+        var text = TextWidth.sanitized(raw, keepNewlines: true)
         if let first = raw.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(first), Double(raw) == nil {
             text = "'" + text
         }

@@ -8,6 +8,8 @@ The first path segment picks the attack:
   /many-headers 200 with 4,000 headers of 100 bytes
   /escape-body  400 whose error message holds ESC, BEL and an OSC 52 clipboard write
   /retry-escape 503 whose Retry-After holds an OSC 52 clipboard write
+  /redirect     307 to /steal, which would answer 200 (a client following it sends the
+                batch and its token elsewhere)
 (The CLI tests use it too: a stand-in collector answering the CLI's queries.)
 """
 import sys
@@ -36,6 +38,12 @@ class Handler(BaseHTTPRequestHandler):
             headers.append(("Retry-After", "Sun, 06 Nov 1994 9999999999999999:49:37 GMT"))
         elif mode == "retry-escape":
             headers.append(("Retry-After", "\x1b]52;c;cm0gLXJmIH4=\x07 5"))
+        elif mode == "redirect":
+            status = 307
+            headers.append(("Location", "/steal/api/v1/ingest"))
+        elif mode == "steal":
+            status = 200
+            body = b'{"events_stored":0,"events_duplicate":0,"snapshots_stored":0}'
         elif mode == "retry-digits":
             status = 429
             headers.append(("Retry-After", "9" * 400))
