@@ -72,17 +72,17 @@ import Testing
               routes:
                 - match: {host: "web-*"}
                   receivers: [hook]
-                  group_wait: 2s
+                  group_wait: 5s
             """
         try await Self.withCollector(yaml, receiver: receiver, dir: dir) { client in
             let comms = Array(repeating: "java", count: 9) + Array(repeating: "node", count: 3)
-            // Two batches inside the window: still one message.
+            // Two batches inside the window (wide enough for a loaded CI host): still one message.
             let events = comms.enumerated().map {
                 Fixture.event("storm-\($0.offset)", comm: $0.element, pid: 100 + $0.offset)
             }
             try await Self.ingest(client, Fixture.batch(events: Array(events[..<5])))
             try await Self.ingest(client, Fixture.batch(events: Array(events[5...])))
-            let got = try await receiver.wait(for: 1)
+            let got = try await receiver.wait(for: 1, timeout: 20)
             try await Task.sleep(for: .milliseconds(300))
             #expect(receiver.requests.count == 1)
             let request = try #require(got.first)
@@ -273,18 +273,20 @@ extension DeliveryTests {
             batch.agent?.intervalS = 1
             batch.snapshots = [Self.snapshot(host: "db-1", fullAvg60: 45)]
             try await Self.ingest(client, batch)
-            let pressure = try await receiver.wait(for: 1)
-            let first = try #require(try pressure.first?.json())
-            #expect(first["kind"] as? String == "pressure")
+            // Pressure fires at the first check, stale once the host is silent for more
+            // than one interval; on a loaded host both may land in one check, in either order.
+            let started = try await receiver.wait(for: 2, timeout: 10)
+            let firing = try started.map { try $0.json() }
+            #expect(Set(firing.map { $0["kind"] as? String ?? "" }) == ["pressure", "stale"])
             #expect(
-                (first["summary"] as? String)?.hasPrefix("memory pressure on db-1: PSI full avg60 45.0%") == true)
-            // Silent for more than one interval: stale.
-            let stale = try await receiver.wait(for: 2, timeout: 5)
-            #expect(try stale.last?.json()["kind"] as? String == "stale")
+                firing.contains {
+                    ($0["summary"] as? String)?.hasPrefix("memory pressure on db-1: PSI full avg60 45.0%") == true
+                })
             batch.snapshots = [Self.snapshot(host: "db-1", fullAvg60: 1)]
             try await Self.ingest(client, batch)
-            let all = try await receiver.wait(for: 4, timeout: 5)
-            let kinds = Set(try all.dropFirst(2).map { try $0.json()["kind"] as? String ?? "" })
+            let all = try await receiver.wait(for: 4, timeout: 10)
+            // The two resolves, in either order (the host may go stale again after them).
+            let kinds = Set(try all.dropFirst(2).prefix(2).map { try $0.json()["kind"] as? String ?? "" })
             #expect(kinds == ["stale_resolved", "pressure_resolved"])
             let summaries = try all.map { try $0.json()["summary"] as? String ?? "" }
             #expect(summaries.contains { $0.hasPrefix("db-1 reports again after") })
