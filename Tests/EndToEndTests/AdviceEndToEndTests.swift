@@ -22,27 +22,10 @@ struct AdviceEndToEndTests {
 
     @Test(.timeLimit(.minutes(3)))
     func leakingServiceIsALeakSuspectNotATightLimit() async throws {
-        let binaries: Binaries
-        switch try Binaries.locate() {
-        case .found(let found): binaries = found
-        case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-        }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") else {
             try Test.cancel("python3 runs the leaking process")
         }
-        do {
-            try MemoryCgroup.create(name: "oomwatch-advice-probe-\(getpid())", limitBytes: 64 << 20).remove()
-        } catch {
-            try Test.cancel(Comment(rawValue: "no writable memory cgroup: \(error)"))
-        }
-        let world = try E2EWorld(binaries: binaries)
-        do {
-            try await run(world)
-        } catch {
-            await world.cleanup()
-            throw error
-        }
-        await world.cleanup()
+        try await E2EWorld.forRealKills(probe: "advice").within(run)
     }
 
     func run(_ world: E2EWorld) async throws {

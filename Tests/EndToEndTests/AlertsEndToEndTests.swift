@@ -14,21 +14,11 @@ struct AlertsEndToEndTests {
     /// The world, or a skip with the reason (binaries not built, no writable memory
     /// cgroup, no Alertmanager installed).
     static func world(needsAlertmanager: Bool) throws -> E2EWorld {
-        let binaries: Binaries
-        switch try Binaries.locate() {
-        case .found(let found): binaries = found
-        case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-        }
-        do {
-            try MemoryCgroup.create(name: "oomwatch-alerts-probe-\(getpid())", limitBytes: 64 << 20).remove()
-        } catch {
-            try Test.cancel(Comment(rawValue: "no writable memory cgroup: \(error)"))
-        }
         if needsAlertmanager, !FileManager.default.isExecutableFile(atPath: Alertmanager.executable) {
             try Test.cancel(
                 Comment(rawValue: "\(Alertmanager.executable) not installed (scripts/install-deps installs it)"))
         }
-        return try E2EWorld(binaries: binaries)
+        return try E2EWorld.forRealKills(probe: "alerts")
     }
 
     /// Alerts only for this run's hogs: the agent also reads every older kill on this

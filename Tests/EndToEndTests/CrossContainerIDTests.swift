@@ -15,24 +15,7 @@ import Testing
 struct CrossContainerIDTests {
     @Test(.timeLimit(.minutes(3)))
     func realKillHasOneIDInEveryContainerAndBackfillStoresItOnce() async throws {
-        let binaries: Binaries
-        switch try Binaries.locate() {
-        case .found(let found): binaries = found
-        case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-        }
-        do {
-            try MemoryCgroup.create(name: "oomwatch-ids-probe-\(getpid())", limitBytes: 64 << 20).remove()
-        } catch {
-            try Test.cancel(Comment(rawValue: "no writable memory cgroup: \(error)"))
-        }
-        let world = try E2EWorld(binaries: binaries)
-        do {
-            try await Self.scenario(world)
-        } catch {
-            await world.cleanup()
-            throw error
-        }
-        await world.cleanup()
+        try await E2EWorld.forRealKills(probe: "ids").within(Self.scenario)
     }
 
     static func scenario(_ world: E2EWorld) async throws {
@@ -171,19 +154,7 @@ struct CrossContainerIDTests {
 struct ScanSendTests {
     @Test(.timeLimit(.minutes(2)))
     func backfillStoresEachKillOnceWithAProgressLineAndASummary() async throws {
-        let binaries: Binaries
-        switch try Binaries.locate() {
-        case .found(let found): binaries = found
-        case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-        }
-        let world = try E2EWorld(binaries: binaries)
-        do {
-            try await Self.backfill(world)
-        } catch {
-            await world.cleanup()
-            throw error
-        }
-        await world.cleanup()
+        try await E2EWorld(binaries: Binaries.required()).within(Self.backfill)
     }
 
     static func backfill(_ world: E2EWorld) async throws {
@@ -238,11 +209,7 @@ struct ScanSendTests {
     }
 
     @Test func localTimesFollowTheZoneAndTheYear() async throws {
-        let binaries: Binaries
-        switch try Binaries.locate() {
-        case .found(let found): binaries = found
-        case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-        }
+        let binaries = try Binaries.required()
         let dir = NSTemporaryDirectory() + "oomwatch-scan-tz-" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }

@@ -16,24 +16,7 @@ import Testing
 struct KillLedgerEndToEndTests {
     @Test(.timeLimit(.minutes(3)))
     func realKillsRestartAndStormCountNoUnattributedKill() async throws {
-        let binaries: Binaries
-        switch try Binaries.locate() {
-        case .found(let found): binaries = found
-        case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-        }
-        do {
-            try MemoryCgroup.create(name: "oomwatch-ledger-probe-\(getpid())", limitBytes: 64 << 20).remove()
-        } catch {
-            try Test.cancel(Comment(rawValue: "no writable memory cgroup: \(error)"))
-        }
-        let world = try E2EWorld(binaries: binaries)
-        do {
-            try await run(world)
-        } catch {
-            await world.cleanup()
-            throw error
-        }
-        await world.cleanup()
+        try await E2EWorld.forRealKills(probe: "ledger").within(run)
     }
 
     func run(_ world: E2EWorld) async throws {

@@ -17,26 +17,7 @@ import Testing
 struct RealKillEndToEndTests {
     @Test(.timeLimit(.minutes(3)))
     func killsArriveOnceThroughCollectorAndAgentRestarts() async throws {
-        let binaries: Binaries
-        switch try Binaries.locate() {
-        case .found(let found): binaries = found
-        case .skip(let reason): try Test.cancel(Comment(rawValue: reason))
-        }
-        // The one reason to skip: the kernel will not give us a memory cgroup to fill.
-        do {
-            try MemoryCgroup.create(name: "oomwatch-e2e-probe-\(getpid())", limitBytes: 64 << 20).remove()
-        } catch {
-            try Test.cancel(Comment(rawValue: "no writable memory cgroup: \(error)"))
-        }
-
-        let world = try E2EWorld(binaries: binaries)
-        do {
-            try await world.run()
-        } catch {
-            await world.cleanup()
-            throw error
-        }
-        await world.cleanup()
+        try await E2EWorld.forRealKills(probe: "e2e").within { try await $0.run() }
     }
 }
 
