@@ -17,7 +17,7 @@ flags=(-sanitize=fuzzer,address -parse-as-library -O -g
 # Compile a copy: the tree is shared and a file edited mid-build fails swiftc.
 rm -rf "$out/src" && mkdir -p "$out/src/OOMServer" "$out/src/OOMAgent"
 cp -R Sources/OOMKit "$out/src/OOMKit"
-cp Sources/OOMServer/Validation.swift "$out/src/OOMServer/"
+cp Sources/OOMServer/Validation.swift Sources/OOMServer/SystemValidation.swift "$out/src/OOMServer/"
 cp Sources/OOMAgent/Upload/UploadBackoff.swift "$out/src/OOMAgent/"
 mapfile -t kit < <(find "$out/src/OOMKit" -name '*.swift' | sort)
 quiet() { grep -v "Cannot export local symbol '__asan" || true; }
@@ -39,7 +39,7 @@ swiftc "${flags[@]}" -module-name OOMKit "${kit[@]}" -emit-library -static \
     -emit-module -emit-module-path "$out/oomkit/OOMKit.swiftmodule" \
     -o "$out/oomkit/libOOMKit.a" 2>&1 | quiet
 swiftc "${flags[@]}" -module-name IngestFuzz -I "$out/oomkit" \
-    "$out/src/OOMServer/Validation.swift" Fuzz/Ingest/Entry.swift \
+    "$out/src/OOMServer/Validation.swift" "$out/src/OOMServer/SystemValidation.swift" Fuzz/Ingest/Entry.swift \
     "$out/oomkit/libOOMKit.a" -o "$out/ingest-fuzz" 2>&1 | quiet
 test -x "$out/kernel-log-fuzz" && test -x "$out/ingest-fuzz" && test -x "$out/agent-json-fuzz" \
     && test -x "$out/upload-response-fuzz"
