@@ -1,6 +1,6 @@
 // `GET /api/v1/reports/advice` and `oomwatch advise`: what to change, host by host.
 
-/// What a finding is about (see INTERFACES.md, "Advice").
+/// What a finding is about (see docs/interfaces.md, "Advice").
 public enum AdviceKind: String, Codable, Sendable, CaseIterable {
     case criticalVictim = "critical-victim"
     case criticalUnprotected = "critical-unprotected"

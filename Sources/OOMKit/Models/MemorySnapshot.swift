@@ -1,4 +1,4 @@
-/// One sample of a host's memory state (see INTERFACES.md, "Memory snapshot").
+/// One sample of a host's memory state (see docs/interfaces.md, "Memory snapshot").
 public struct MemorySnapshot: Codable, Sendable, Equatable {
     public var host: String
     public var bootID: String?

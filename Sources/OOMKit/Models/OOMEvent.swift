@@ -1,7 +1,7 @@
 /// One OOM kill, as reported by the kernel or a userspace killer.
 ///
 /// The same shape is printed by `oomwatch-agent scan`, sent in ingest batches and returned
-/// by the query API (see INTERFACES.md). Unknown values are `nil` and are left out of JSON.
+/// by the query API (see docs/interfaces.md). Unknown values are `nil` and are left out of JSON.
 public struct OOMEvent: Codable, Sendable, Equatable {
     /// Who killed the process.
     public enum Source: String, Codable, Sendable, CaseIterable {

@@ -1,4 +1,4 @@
-/// /proc/meminfo → `name_kb` values (see INTERFACES.md, "Memory snapshot").
+/// /proc/meminfo → `name_kb` values (see docs/interfaces.md, "Memory snapshot").
 public enum Meminfo {
     /// Every field of /proc/meminfo text. Fields in kB get a `_kb` suffix
     /// (`MemTotal` → `total_kb`, `Committed_AS` → `committed_as_kb`); plain counts such as
@@ -37,7 +37,7 @@ public enum Meminfo {
     static func key(for name: ArraySlice<UInt8>, kilobytes: Bool) -> String {
         var base = name
         // MemTotal, MemFree and MemAvailable read better without the prefix
-        // (`total_kb`), as INTERFACES.md names them.
+        // (`total_kb`), as docs/interfaces.md names them.
         if base.starts(with: "Mem".utf8), base.count > 3, base[base.startIndex + 3] >= 65,
             base[base.startIndex + 3] <= 90
         {
