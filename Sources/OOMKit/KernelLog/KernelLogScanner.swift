@@ -1,3 +1,18 @@
+// The kernel-log module: bytes of a kernel or journal log in, OOM events out.
+//
+// Adding a line format (a new kernel's wording, another userspace killer) touches three
+// places, and a test per place:
+// 1. Message patterns: KernelOOMMessages.swift reads one message into its fields (add a
+//    reader there, or teach an existing one the new wording).
+// 2. Assembler: OOMReportAssembler.swift decides what the line means in a report (opens
+//    one, fills a field, is the kill) and copies its fields into the event.
+// 3. Pre-filter: this file's fast path skips lines without one of its needles
+//    (`nextCandidate`/`matchAt`); a line that can open or complete a report needs one,
+//    or it is never parsed while no report is open.
+// Containers (dmesg, syslog, /dev/kmsg, journald) are LogLineParser.swift's, not a format.
+// Tests: a verbatim fixture in Tests/OOMKitTests/Fixtures (RealWorldLogTests), and
+// KernelFormatTests for the reader.
+
 /// Finds OOM events in a stream of log bytes: splits lines, recognises each line's
 /// container (``LogLineParser``) and assembles reports (``OOMReportAssembler``).
 ///

@@ -108,11 +108,9 @@ public struct OOMReportAssembler: Sendable {
         var out: [OOMEvent] = []
         expirePending(before: line, into: &out)
         expireReport(before: line)
-        if report != nil {
-            report!.lines += 1
-            if line.uptimeMicros != nil { report!.lastUptime = line.uptimeMicros }
-            if line.epochMicros != nil { report!.lastEpoch = line.epochMicros }
-        }
+        report?.lines += 1
+        if let u = line.uptimeMicros { report?.lastUptime = u }
+        if let e = line.epochMicros { report?.lastEpoch = e }
         if case .userspace = line.origin {
             handleUserspace(line, line.message[...], into: &out)
             return out
@@ -225,8 +223,9 @@ public struct OOMReportAssembler: Sendable {
         // Split `oom-kill:` summary: the continuation is its own record/line.
         if report?.lastWasSummary == true, line.continuesPrevious || (m.first == "," && m.contains("=")) {
             if appendRaw { addRaw(line) }
-            report!.summaryText! += String(m)
-            report!.summary = KernelOOMMessages.summary(report!.summaryText![...])
+            let text = (report?.summaryText ?? "") + m
+            report?.summaryText = text
+            report?.summary = KernelOOMMessages.summary(text[...])
             return
         }
         report?.lastWasSummary = false
@@ -275,28 +274,25 @@ public struct OOMReportAssembler: Sendable {
 
         guard report != nil else {
             // Lines that may open a report without a header (a log starting mid-report).
+            var r = newReport(line)
             if let s = KernelOOMMessages.summary(m) {
-                report = newReport(line)
-                report!.summary = s
-                report!.summaryText = String(m)
-                report!.lastWasSummary = true
-                if appendRaw { addRaw(line) }
+                r.summary = s
+                r.summaryText = String(m)
+                r.lastWasSummary = true
             } else if let c = KernelOOMMessages.killChoice(m, exact: exact) {
-                report = newReport(line)
-                report!.choice = c
-                if appendRaw { addRaw(line) }
+                r.choice = c
             } else if let t = KernelOOMMessages.taskIn(m) {
-                report = newReport(line)
-                report!.taskIn = t
-                if appendRaw { addRaw(line) }
-            } else if m.hasPrefix("Tasks state (memory values in pages)") {
-                // 4.15+: the task table's title; a log cut before it still has the table.
-                report = newReport(line)
-                if appendRaw { addRaw(line) }
+                r.taskIn = t
+            } else if !m.hasPrefix("Tasks state (memory values in pages)") {
+                // 4.15+: the task table's title opens a report too; a log cut before it
+                // still has the table. Any other line opens nothing.
+                return
             }
+            report = r
+            if appendRaw { addRaw(line) }
             return
         }
-        if let rc = report!.callerID, let lc = line.callerID, rc != lc { return }
+        if let rc = report?.callerID, let lc = line.callerID, rc != lc { return }
         if appendRaw { addRaw(line) }
         update(with: m, exact: exact)
     }
@@ -311,9 +307,11 @@ public struct OOMReportAssembler: Sendable {
     /// A line inside an open report.
     private mutating func update(with m: Substring, exact: Bool) {
         guard var r = report else { return }
+        // Taken out while it changes, so appending to its arrays copies nothing.
+        report = nil
         defer { report = r }
-        if r.columns != nil, m.first == "[" {
-            if let c = KernelOOMMessages.tableRow(m, columns: r.columns!) {
+        if let columns = r.columns, m.first == "[" {
+            if let c = KernelOOMMessages.tableRow(m, columns: columns) {
                 r.candidates.append(c)
                 return
             }
@@ -357,14 +355,17 @@ public struct OOMReportAssembler: Sendable {
     }
 
     private mutating func addRaw(_ line: LogLine) {
-        guard report != nil else { return }
+        guard var r = report else { return }
+        // Taken out while it changes, so appending to `raw` copies nothing.
+        report = nil
+        defer { report = r }
         // A huge report keeps its head; the kill line is always added at the end.
-        guard report!.rawBytes + line.raw.utf8.count < options.maxRawBytes else {
-            report!.rawDropped = true
+        guard r.rawBytes + line.raw.utf8.count < options.maxRawBytes else {
+            r.rawDropped = true
             return
         }
-        report!.rawBytes += line.raw.utf8.count + 1
-        report!.raw.append(line.raw)
+        r.rawBytes += line.raw.utf8.count + 1
+        r.raw.append(line.raw)
     }
 
     /// The victim line: builds the event, closes the report.
