@@ -69,7 +69,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
-            resources: [.embedInCode("Dashboard")],
+            // The dashboard's files, and the API contract served at /openapi.yaml
+            // (OpenAPI/openapi.yaml is a link to docs/openapi.yaml, the one copy).
+            resources: [.embedInCode("Dashboard"), .embedInCode("OpenAPI/openapi.yaml")],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -132,7 +132,7 @@ public func buildRouter(_ collector: Collector) -> Router<BasicRequestContext> {
     router.get("/openapi.yaml") { _, _ in
         Response(
             status: .ok, headers: [.contentType: "application/yaml; charset=utf-8"],
-            body: .init(byteBuffer: ByteBuffer(string: OpenAPIDocument.yaml)))
+            body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_yaml)))
     }
 
     let api = router.group("api/v1")

@@ -67,7 +67,7 @@ struct ConformanceTests {
                 #expect(r.status == .ok)
                 #expect(
                     String(buffer: r.body) + "\n" == source || String(buffer: r.body) == source,
-                    "the served OpenAPI document differs from docs/openapi.yaml: run docs/gen-openapi-swift.sh")
+                    "the served OpenAPI document differs from docs/openapi.yaml: rebuild the collector")
             }
             let router = buildRouter(collector)
             let documented = Set(
