@@ -28,7 +28,7 @@ enum Dashboard {
             body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
     }
 
-    static func addRoutes(to router: Router<BasicRequestContext>) {
+    static func addRoutes(to router: Router<CollectorRequestContext>) {
         guard let index = files.first(where: { $0.path == "index.html" }) else { return }
         router.get("/") { _, _ in response(index) }
         router.get("/dashboard") { _, _ in response(index) }

@@ -11,17 +11,20 @@ import OOMStore
 extension AlertsResponse: ResponseEncodable {}
 extension AlertTestResponse: ResponseEncodable {}
 
-extension Routes {
-    /// `GET /api/v1/alerts` (read token) and `POST /api/v1/alerts/test` (admin token).
-    func addAlertRoutes(to api: RouterGroup<BasicRequestContext>) {
-        api.get("alerts") { request, _ in try await alerts(request) }
-        api.post("alerts/test") { request, _ in try await alertTest(request) }
+/// `GET /api/v1/alerts` (read or admin token) and `POST /api/v1/alerts/test` (admin
+/// token), and the alert families of `/metrics`.
+struct AlertController {
+    let collector: Collector
+
+    func addRoutes(read: RouterGroup<CollectorRequestContext>, admin: RouterGroup<CollectorRequestContext>) {
+        read.get("alerts", use: alerts)
+        admin.post("alerts/test", use: alertTest)
     }
 
     /// `/metrics` families of kills by host, source and scope, and of alert delivery.
-    func alertMetricsText() async throws -> String {
-        let kills = try await store { try await $0.killCounters() }
-        let receivers = try await store { try await $0.alertOverview(limit: 1).receivers }
+    func metricsText() async throws -> String {
+        let kills = try await collector.store { try await $0.killCounters() }
+        let receivers = try await collector.store { try await $0.alertOverview(limit: 1).receivers }
         var out = "# HELP oomwatch_kills_total OOM kills stored, by host, source and scope.\n"
         out += "# TYPE oomwatch_kills_total counter\n"
         for k in kills {
@@ -40,21 +43,15 @@ extension Routes {
         return out
     }
 
-    func alerts(_ request: Request) async throws -> AlertsResponse {
-        _ = try authorize(request, .read)
-        let query = request.uri.queryParameters
-        let state = query["state"].map(String.init)
+    @Sendable func alerts(_ request: Request, context: CollectorRequestContext) async throws -> AlertsResponse {
+        let state = try request.query("state", maxLength: 16)
         if let state, !["sent", "pending", "failing"].contains(state) {
             throw HTTPError(.badRequest, message: "state: expected sent, pending or failing")
         }
-        var limit = 100
-        if let text = query["limit"] {
-            guard let n = Int(text), (1...1000).contains(n) else {
-                throw HTTPError(.badRequest, message: "limit: expected a number from 1 to 1000")
-            }
-            limit = n
+        let limit = try request.query("limit", default: 100, range: 1...1000)
+        let (rows, receivers) = try await collector.store {
+            try await $0.alertOverview(state: state, limit: limit)
         }
-        let (rows, receivers) = try await store { try await $0.alertOverview(state: state, limit: limit) }
         let time = { (t: Int64?) in t.map { RFC3339.format(epochMicroseconds: $0) } }
         return AlertsResponse(
             receivers: receivers.map {
@@ -75,26 +72,25 @@ extension Routes {
             })
     }
 
-    func alertTest(_ request: Request) async throws -> EditedResponse<AlertTestResponse> {
-        let entry = try authorize(request, .read)
-        guard entry.role == .admin else {
-            throw HTTPError(.forbidden, message: "sending a test alert needs an admin token")
-        }
-        let body = try await readBody(request, limit: 4096)
+    @Sendable func alertTest(_ request: Request, context: CollectorRequestContext) async throws
+        -> EditedResponse<AlertTestResponse>
+    {
+        let body = try await collector.readBody(request, limit: 4096)
         let test: AlertTestRequest
         do {
             test = try JSONDecoder().decode(AlertTestRequest.self, from: Data(body))
         } catch {
             throw HTTPError(.badRequest, message: "body: expected {\"receiver\": NAME}")
         }
-        guard config.alertReceivers.contains(test.receiver) else {
-            let known = config.alertReceivers.joined(separator: ", ")
+        let receivers = collector.configuration.alertReceivers
+        guard receivers.contains(test.receiver) else {
+            let known = receivers.joined(separator: ", ")
             throw HTTPError(
                 .notFound,
                 message: "no alert receiver named \(test.receiver)"
                     + (known.isEmpty ? " (no alerts: section configured)" : " (configured: \(known))"))
         }
-        let id = try await store { try await $0.enqueueTestAlert(receiver: test.receiver) }
+        let id = try await collector.store { try await $0.enqueueTestAlert(receiver: test.receiver) }
         // Accepted, not sent: `GET /api/v1/alerts` shows when it went out.
         return EditedResponse(status: .accepted, response: AlertTestResponse(id: id, receiver: test.receiver))
     }

@@ -1,0 +1,142 @@
+import Gzip
+import Hummingbird
+import OOMKit
+import OOMStore
+
+/// `POST /api/v1/ingest` and the agent's preflight `GET /api/v1/agent/check` (agent or
+/// admin token).
+///
+/// An ingest is one flow, read top to bottom in ``ingest(_:context:)``: body (size,
+/// time, gzip), decode and validate, the token's host binding, one store transaction,
+/// metrics. Every failure goes through one mapping, ``failed(_:)``, which labels it in
+/// `oomwatch_ingest_batches_failed_total` and turns it into the answer.
+struct IngestController {
+    let collector: Collector
+
+    func addRoutes(to group: RouterGroup<CollectorRequestContext>) {
+        group.post("ingest", use: ingest)
+            .get("agent/check", use: check)
+    }
+
+    /// A batch refused for its host: the token is bound to other hosts.
+    struct HostNotAllowed: Error {
+        var host: String
+        var token: TokenEntry
+    }
+
+    @Sendable func ingest(_ request: Request, context: CollectorRequestContext) async throws -> IngestResult {
+        let started = ContinuousClock.now
+        let token = try context.requireToken()
+        let limits = collector.configuration.limits
+        do {
+            let bytes = try await body(request)
+            let batch: IngestBatch
+            do {
+                batch = try IngestValidator.decode(bytes, limits: limits)
+                try IngestValidator.validate(batch, limits: limits, nowMicroseconds: nowMicroseconds())
+            } catch {
+                throw HTTPError(.badRequest, message: error.message)
+            }
+            guard token.mayWrite(host: batch.host) else { throw HostNotAllowed(host: batch.host, token: token) }
+            let outcome = try await collector.database.ingest(batch)
+            let elapsed = ContinuousClock.now - started
+            collector.metrics.ingested(
+                stored: outcome.eventsStored, duplicate: outcome.eventsDuplicate,
+                snapshots: outcome.snapshotsStored,
+                seconds: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+            if outcome.eventsStored > 0 {
+                collector.logger.info(
+                    "stored OOM events",
+                    metadata: [
+                        "host.name": "\(LogText.escaped(batch.host))",
+                        "events.stored": "\(outcome.eventsStored)",
+                    ])
+            }
+            return outcome.result
+        } catch {
+            throw failed(error)
+        }
+    }
+
+    /// The request body, at most `maxBodyBytes` after gzip decoding.
+    func body(_ request: Request) async throws -> [UInt8] {
+        let limit = collector.configuration.maxBodyBytes
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
+            throw HTTPError(.contentTooLarge, message: "body larger than \(limit) bytes")
+        }
+        let bytes = try await collector.readBody(request, limit: limit)
+        switch request.headers[.contentEncoding]?.lowercased() {
+        case nil, "identity":
+            return bytes
+        case "gzip", "x-gzip":
+            do {
+                return try Gzip.decompress(bytes, maxOutputBytes: limit)
+            } catch {
+                if error.kind == .tooLarge {
+                    throw HTTPError(
+                        .contentTooLarge, message: "body larger than \(limit) bytes after gzip decoding")
+                }
+                throw HTTPError(.badRequest, message: "body: not valid gzip (\(error.description))")
+            }
+        default:
+            throw HTTPError(.unsupportedMediaType, message: "Content-Encoding: only gzip is accepted")
+        }
+    }
+
+    /// The one error mapping of an ingest: counts the failure by kind and gives the answer.
+    func failed(_ error: any Error) -> any Error {
+        let metrics = collector.metrics
+        switch error {
+        case let error as StoreError:
+            metrics.batchFailed(error == .overloaded ? "overloaded" : "error")
+            return collector.httpError(error)
+        case let refused as HostNotAllowed:
+            metrics.authFailed()
+            metrics.batchFailed("forbidden")
+            let hosts = refused.token.hostGlob ?? "*"
+            collector.logger.warning(
+                "agent token used for another host",
+                metadata: [
+                    "host.name": "\(LogText.escaped(refused.host))", "token.name": "\(refused.token.name ?? "-")",
+                    "token.hosts": "\(hosts)",
+                ])
+            return HTTPError(
+                .forbidden, message: "host: this agent token may only send for hosts matching \(hosts)")
+        default:
+            // Oversized, slow, badly encoded or invalid: the batch itself is wrong.
+            metrics.batchFailed("invalid")
+            return error
+        }
+    }
+
+    /// The preflight: the same authorization as an ingest, storing nothing.
+    @Sendable func check(_ request: Request, context: CollectorRequestContext) async throws -> AgentCheckResponse {
+        let token = try context.requireToken()
+        return AgentCheckResponse(
+            role: token.role.rawValue, name: token.name,
+            serverTime: RFC3339.format(epochMicroseconds: nowMicroseconds()))
+    }
+}
+
+extension Collector {
+    /// The whole body, refusing more than `limit` bytes or a sender too slow to finish
+    /// within the body timeout.
+    func readBody(_ request: Request, limit: Int) async throws -> [UInt8] {
+        let timeout = Duration.milliseconds(Int64(configuration.bodyTimeoutSeconds * 1000))
+        let body = request.body
+        let buffer: ByteBuffer? = try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+            group.addTask { try await body.collect(upTo: limit) }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            let first = try await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let buffer else {
+            throw HTTPError(.requestTimeout, message: "body not received in time")
+        }
+        return Array(buffer.readableBytesView)
+    }
+}
