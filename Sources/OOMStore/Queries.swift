@@ -53,17 +53,17 @@ extension OOMDatabase {
                 for row in try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT host_id, count(*), max(time) FROM events
+                        SELECT host_id, count(*) AS kills, max(time) AS last_time FROM events
                         WHERE time >= ? GROUP BY host_id
                         """, arguments: [now - 86_400_000_000])
                 {
-                    kills[row[0]] = (row[1], row[2])
+                    kills[row["host_id"]] = (row["kills"], row["last_time"])
                 }
                 var lastKill: [Int64: Int64] = [:]
                 for row in try Row.fetchAll(
-                    db, sql: "SELECT host_id, max(time) FROM events GROUP BY host_id")
+                    db, sql: "SELECT host_id, max(time) AS last_time FROM events GROUP BY host_id")
                 {
-                    lastKill[row[0]] = row[1]
+                    lastKill[row["host_id"]] = row["last_time"]
                 }
                 let rows = try Row.fetchAll(
                     db,
@@ -246,77 +246,67 @@ extension OOMDatabase {
                 let raw = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT (time - ?1) / ?2 AS b, count(*), avg(total_kb), avg(available_kb),
-                            min(available_kb), avg(free_kb), avg(cached_kb), avg(anon_kb),
-                            avg(shmem_kb), avg(swap_total_kb), avg(swap_free_kb),
-                            avg(some_avg10), avg(some_avg60), avg(full_avg10), avg(full_avg60),
-                            max(oom_kill), CAST(avg(time) AS INTEGER)
+                        SELECT (time - ?1) / ?2 AS b, count(*) AS samples,
+                            avg(total_kb) AS total_kb, avg(available_kb) AS available_kb,
+                            min(available_kb) AS min_available_kb, avg(free_kb) AS free_kb,
+                            avg(cached_kb) AS cached_kb, avg(anon_kb) AS anon_kb,
+                            avg(shmem_kb) AS shmem_kb, avg(swap_total_kb) AS swap_total_kb,
+                            avg(swap_free_kb) AS swap_free_kb, avg(some_avg10) AS some_avg10,
+                            avg(some_avg60) AS some_avg60, avg(full_avg10) AS full_avg10,
+                            avg(full_avg60) AS full_avg60, max(oom_kill) AS oom_kill,
+                            CAST(avg(time) AS INTEGER) AS mean_time
                         FROM snapshots WHERE host_id = ?3 AND time >= ?1 AND time < ?4
                         GROUP BY b ORDER BY b
                         """, arguments: [origin, step, hostID, until])
                 for row in raw {
                     // The mean time of the samples it averages: never outside them.
                     var p = SnapshotPoint(
-                        time: RFC3339.format(epochMicroseconds: row[16] as Int64),
-                        samples: row[1])
-                    func kb(_ i: Int) -> Int64? { (row[i] as Double?).map { Int64($0.rounded()) } }
-                    p.totalKB = kb(2)
-                    p.availableKB = kb(3)
-                    p.minAvailableKB = row[4]
-                    p.freeKB = kb(5)
-                    p.cachedKB = kb(6)
-                    p.anonKB = kb(7)
-                    p.shmemKB = kb(8)
-                    p.swapTotalKB = kb(9)
-                    p.swapFreeKB = kb(10)
-                    p.someAvg10 = row[11]
-                    p.someAvg60 = row[12]
-                    p.fullAvg10 = row[13]
-                    p.fullAvg60 = row[14]
-                    p.oomKill = row[15]
-                    buckets[row[0]] = p
+                        time: RFC3339.format(epochMicroseconds: row["mean_time"] as Int64),
+                        samples: row["samples"])
+                    p.minAvailableKB = row["min_available_kb"]
+                    p.oomKill = row["oom_kill"]
+                    p.fill { column, isPressure in
+                        isPressure
+                            ? row[column] as Double?
+                            : (row[column] as Double?).map { $0.rounded() }
+                    }
+                    buckets[row["b"]] = p
                 }
                 let hourly = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT (hour - ?1) / ?2 AS b, sum(samples), sum(pressure_samples),
-                            sum(sum_total_kb), sum(sum_available_kb), min(min_available_kb),
-                            sum(sum_free_kb), sum(sum_cached_kb), sum(sum_anon_kb),
-                            sum(sum_shmem_kb), sum(sum_swap_total_kb), sum(sum_swap_free_kb),
-                            sum(sum_some_avg10), sum(sum_some_avg60), sum(sum_full_avg10),
-                            sum(sum_full_avg60), max(max_oom_kill), CAST(avg(hour) AS INTEGER)
+                        SELECT (hour - ?1) / ?2 AS b, sum(samples) AS samples,
+                            sum(pressure_samples) AS pressure_samples,
+                            sum(sum_total_kb) AS total_kb, sum(sum_available_kb) AS available_kb,
+                            min(min_available_kb) AS min_available_kb, sum(sum_free_kb) AS free_kb,
+                            sum(sum_cached_kb) AS cached_kb, sum(sum_anon_kb) AS anon_kb,
+                            sum(sum_shmem_kb) AS shmem_kb, sum(sum_swap_total_kb) AS swap_total_kb,
+                            sum(sum_swap_free_kb) AS swap_free_kb,
+                            sum(sum_some_avg10) AS some_avg10, sum(sum_some_avg60) AS some_avg60,
+                            sum(sum_full_avg10) AS full_avg10, sum(sum_full_avg60) AS full_avg60,
+                            max(max_oom_kill) AS oom_kill, CAST(avg(hour) AS INTEGER) AS mean_hour
                         FROM snapshot_hourly WHERE host_id = ?3 AND hour >= ?1 AND hour < ?4
                         GROUP BY b ORDER BY b
                         """, arguments: [origin, step, hostID, hourlyUntil])
                 for row in hourly {
-                    let b: Int64 = row[0]
+                    let b: Int64 = row["b"]
                     // Raw snapshots are the finer truth wherever they still exist.
                     if buckets[b] != nil { continue }
-                    let n: Int64 = row[1]
-                    let np: Int64 = row[2]
+                    let n: Int64 = row["samples"]
+                    let np: Int64 = row["pressure_samples"]
                     guard n > 0 else { continue }
                     // Hours it sums are [hour, hour + 1 h): their mean midpoint, kept
                     // inside the requested range.
-                    let mid = min((row[17] as Int64) + 1_800_000_000, until - 1)
+                    let mid = min((row["mean_hour"] as Int64) + 1_800_000_000, until - 1)
                     var p = SnapshotPoint(time: RFC3339.format(epochMicroseconds: mid), samples: Int(n))
-                    func avg(_ i: Int) -> Int64? { (row[i] as Int64?).map { $0 / n } }
-                    func pavg(_ i: Int) -> Double? {
-                        np > 0 ? (row[i] as Double?).map { $0 / Double(np) } : nil
+                    p.minAvailableKB = row["min_available_kb"]
+                    p.oomKill = row["oom_kill"]
+                    p.fill { column, isPressure in
+                        // Sizes are summed over samples, pressure over pressure samples.
+                        isPressure
+                            ? (np > 0 ? (row[column] as Double?).map { $0 / Double(np) } : nil)
+                            : (row[column] as Int64?).map { Double($0 / n) }
                     }
-                    p.totalKB = avg(3)
-                    p.availableKB = avg(4)
-                    p.minAvailableKB = row[5]
-                    p.freeKB = avg(6)
-                    p.cachedKB = avg(7)
-                    p.anonKB = avg(8)
-                    p.shmemKB = avg(9)
-                    p.swapTotalKB = avg(10)
-                    p.swapFreeKB = avg(11)
-                    p.someAvg10 = pavg(12)
-                    p.someAvg60 = pavg(13)
-                    p.fullAvg10 = pavg(14)
-                    p.fullAvg60 = pavg(15)
-                    p.oomKill = row[16]
                     buckets[b] = p
                 }
                 var latest: MemorySnapshot?
@@ -332,7 +322,7 @@ extension OOMDatabase {
                 return SnapshotsResponse(
                     host: host, since: RFC3339.format(epochMicroseconds: since),
                     until: RFC3339.format(epochMicroseconds: until), stepS: Double(step) / 1e6,
-                    points: buckets.keys.sorted().map { buckets[$0]! }, latest: latest)
+                    points: buckets.sorted { $0.key < $1.key }.map(\.value), latest: latest)
             }
             guard let result else { throw StoreError.notFound("host \(host)") }
             return result
@@ -355,15 +345,15 @@ extension OOMDatabase {
                 }
                 var all: [TopProcess] = []
                 for row in try Row.fetchAll(db, sql: sql, arguments: args) {
-                    let json: String = row[2]
-                    let t: Int64 = row[1]
+                    let json: String = row["processes_json"]
+                    let t: Int64 = row["snapshot_time"]
                     guard
                         let processes = try? Self.decoder.decode(
                             [ProcessSample].self, from: Data(json.utf8))
                     else { continue }
                     let time = RFC3339.format(epochMicroseconds: t)
                     for p in processes {
-                        all.append(TopProcess(host: row[0], time: time, process: p))
+                        all.append(TopProcess(host: row["name"], time: time, process: p))
                     }
                 }
                 all.sort { $0.process.rssKB > $1.process.rssKB }
@@ -372,5 +362,26 @@ extension OOMDatabase {
         } catch {
             throw Self.map(error)
         }
+    }
+}
+
+extension SnapshotPoint {
+    /// Sets the averaged fields from a bucket row whose columns carry the fields' names
+    /// (`total_kb`, `some_avg10`, ...): `value(column, isPressure)` is the field's value,
+    /// a size in kB (already whole) or a pressure average.
+    fileprivate mutating func fill(_ value: (_ column: String, _ isPressure: Bool) -> Double?) {
+        func kb(_ column: String) -> Int64? { value(column, false).map { Int64($0) } }
+        totalKB = kb("total_kb")
+        availableKB = kb("available_kb")
+        freeKB = kb("free_kb")
+        cachedKB = kb("cached_kb")
+        anonKB = kb("anon_kb")
+        shmemKB = kb("shmem_kb")
+        swapTotalKB = kb("swap_total_kb")
+        swapFreeKB = kb("swap_free_kb")
+        someAvg10 = value("some_avg10", true)
+        someAvg60 = value("some_avg60", true)
+        fullAvg10 = value("full_avg10", true)
+        fullAvg60 = value("full_avg60", true)
     }
 }
