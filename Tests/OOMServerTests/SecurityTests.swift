@@ -236,6 +236,44 @@ struct SecurityTests {
         #expect(lines.contains { $0.contains(#"web-\x1B]52;c;cm0gLXJmIH4=\x07\u{202E}1"#) })
         #expect(lines.contains { $0.contains(#"db-\x1B[2J"#) })
     }
+
+    /// Every route the router has, found by walking it (so a route added outside its
+    /// token group fails here): only health, the OpenAPI document and the dashboard answer
+    /// without a token; every other route is 401 without one and 403 to a token of the
+    /// wrong role, each refusal counted in `oomwatch_auth_failures_total`.
+    @Test func everyRouteButTheOpenOnesNeedsTheRightToken() async throws {
+        let open: Set<String> = ["/healthz", "/readyz", "/openapi.yaml", "/", "/dashboard"]
+        try await withRouter { client, collector in
+            var refusals = 0
+            for route in buildRouter(collector).routes {
+                let path =
+                    "/"
+                    + route.path.description.split(separator: "/").map {
+                        $0.hasPrefix(":") || $0.hasPrefix("{") ? "x" : String($0)
+                    }.joined(separator: "/")
+                if open.contains(path) || path.hasSuffix(".js") || path.hasSuffix(".css") || path.hasSuffix(".html") {
+                    continue
+                }
+                let method = HTTPRequest.Method(rawValue: route.method.rawValue) ?? .get
+                try await client.execute(uri: path, method: method) { r in
+                    #expect(r.status == .unauthorized, "\(method) \(path) answered \(r.status) without a token")
+                    #expect(r.headers[.wwwAuthenticate] == "Bearer", "\(method) \(path)")
+                }
+                // The wrong role: ingest routes refuse a read token, every other route an
+                // agent token.
+                let ingest = path.hasPrefix("/api/v1/ingest") || path.hasPrefix("/api/v1/agent/")
+                let wrong = ingest ? Fixture.readToken : Fixture.agentToken
+                try await client.execute(uri: path, method: method, headers: Fixture.headers(wrong)) { r in
+                    #expect(r.status == .forbidden, "\(method) \(path) answered \(r.status) to the wrong role")
+                }
+                refusals += 2
+            }
+            #expect(refusals >= 20)
+            try await client.execute(uri: "/metrics", method: .get, headers: Fixture.headers(Fixture.readToken)) { r in
+                #expect(String(buffer: r.body).contains("oomwatch_auth_failures_total \(refusals)\n"))
+            }
+        }
+    }
 }
 
 /// Log lines as a handler would write them: message and metadata.
