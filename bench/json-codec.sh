@@ -21,7 +21,9 @@ done
 [[ -x "$BIN/oomwatch-agent" ]] || { echo "no oomwatch-agent: swift build first" >&2; exit 1; }
 
 echo "== building the codec benchmark (OOMKit's sources, -O)"
-swiftc -O -parse-as-library -module-name OOMKit $(find Sources/OOMKit -name '*.swift' | sort) \
+# From a copy: the tree may be edited while this compiles.
+cp -R Sources/OOMKit "$WORK/src"
+swiftc -O -parse-as-library -module-name OOMKit $(find "$WORK/src" -name '*.swift' | sort) \
     -emit-library -static -emit-module -emit-module-path "$WORK/OOMKit.swiftmodule" -o "$WORK/libOOMKit.a"
 swiftc -O -I "$WORK" bench/codec/main.swift "$WORK/libOOMKit.a" -o "$WORK/codec"
 
