@@ -1,14 +1,7 @@
 // libFuzzer entry for the collector's ingest decoder: the input is an ingest body, run
-// through the same decode + validate the collector uses (Sources/OOMServer/Validation.swift,
-// compiled into this module by Fuzz/build.sh). An accepted batch must survive a round trip.
-import OOMKit
-
-#if canImport(FoundationEssentials)
-    import FoundationEssentials
-#else
-    import Foundation
-#endif
-
+// through the same decode + validate the collector uses (OOMKit's IngestValidator,
+// Sources/OOMKit/Models/IngestValidation.swift, compiled into this module by
+// Fuzz/build.sh). An accepted batch must survive a round trip through the same codec.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func ingestFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     guard let data else { return 0 }
@@ -21,11 +14,12 @@ public func ingestFuzzOne(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     } catch {
         return 0
     }
-    // What the collector stores is re-encoded JSON; it must decode and validate again.
-    guard let encoded = try? JSONEncoder().encode(batch) else { fatalError("accepted batch does not encode") }
+    // The agent writes what the collector reads with the one codec; it must read back.
+    guard let encoded = try? JSONWriter().encode(batch) else { fatalError("accepted batch does not encode") }
     do {
-        let again = try IngestValidator.decode(Array(encoded), limits: limits)
+        let again = try IngestValidator.decode(encoded, limits: limits)
         try IngestValidator.validate(again, limits: limits)
+        guard again == batch else { fatalError("accepted batch changes in a round trip") }
     } catch {
         fatalError("accepted batch fails after a round trip: \(error)")
     }

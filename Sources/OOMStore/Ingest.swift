@@ -88,8 +88,8 @@ extension OOMDatabase {
     }
 
     static func prepare(_ batch: IngestBatch, receivedAt: Int64) throws -> PreparedBatch {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        // The wire's own codec: the stored JSON is what the agent's writer would send.
+        let encoder = JSONWriter()
         func json(_ value: some Encodable) throws -> String {
             String(decoding: try encoder.encode(value), as: UTF8.self)
         }

@@ -45,7 +45,7 @@ struct CollectorClient: Sendable {
             throw Self.error(for: response, server: server, hadToken: token != nil, notFound: notFound)
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(response.body))
+            return try JSONReader().decode(T.self, from: response.body)
         } catch {
             throw .failure(
                 "the server at \(server) did not answer \(path) like an oomwatch collector: \(Self.decodingSummary(error))"
@@ -54,20 +54,17 @@ struct CollectorClient: Sendable {
     }
 
     /// A decoding failure in a few words: which field, and what was wrong with it.
-    static func decodingSummary(_ error: any Error) -> String {
-        guard let error = error as? DecodingError else { return "\(error)" }
-        func field(_ path: [any CodingKey]) -> String {
-            path.isEmpty ? "the body" : path.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
-        }
-        switch error {
-        case .dataCorrupted(let context):
-            return context.codingPath.isEmpty ? "the body is not JSON" : "\(field(context.codingPath)) is malformed"
-        case .keyNotFound(let key, let context):
-            return "\(field(context.codingPath + [key])) is missing"
-        case .typeMismatch(_, let context), .valueNotFound(_, let context):
-            return "\(field(context.codingPath)) has the wrong type"
-        @unknown default:
-            return "\(error)"
+    static func decodingSummary(_ error: JSONCodingError) -> String {
+        let field = error.path.isEmpty ? "the body" : (error.path.hasPrefix("[") ? "" : ".") + error.path
+        switch error.kind {
+        case .invalidJSON, .duplicateKey:
+            return "the body is not JSON"
+        case .keyNotFound:
+            return "\(field) is missing"
+        case .typeMismatch, .valueNotFound:
+            return "\(field) has the wrong type"
+        case .dataCorrupted, .invalidValue, .other:
+            return error.path.isEmpty ? "the body is not JSON" : "\(field) is malformed"
         }
     }
 
@@ -156,7 +153,7 @@ struct CollectorClient: Sendable {
 
     /// `error.message` of an `{"error": {"message": …}}` body, or a short plain-text body.
     static func serverMessage(_ body: [UInt8]) -> String? {
-        if let decoded = try? JSONDecoder().decode(APIErrorBody.self, from: Data(body)) {
+        if let decoded = try? JSONReader().decode(APIErrorBody.self, from: body) {
             return TextWidth.sanitized(decoded.error.message)
         }
         let text = TextWidth.sanitized(String(decoding: body.prefix(200), as: UTF8.self))

@@ -214,7 +214,7 @@ import Testing
     ])
     func saysWhatIsWrong(body: String, expected: String) throws {
         do {
-            _ = try JSONDecoder().decode(Shape.self, from: Data(body.utf8))
+            _ = try JSONReader().decode(Shape.self, from: Array(body.utf8))
             Issue.record("decoded")
         } catch {
             #expect(CollectorClient.decodingSummary(error) == expected)

@@ -7,6 +7,8 @@ public struct JSONCodingError: Error, CustomStringConvertible, Sendable, Equatab
     public enum Kind: Sendable, Equatable {
         /// The input is not JSON (RFC 8259).
         case invalidJSON
+        /// An object names a key twice (only with `JSONReader.rejectsDuplicateKeys`).
+        case duplicateKey
         /// The JSON holds a different kind of value than the type asks for.
         case typeMismatch
         /// An object lacks a key the type needs.
@@ -37,6 +39,7 @@ public struct JSONCodingError: Error, CustomStringConvertible, Sendable, Equatab
     }
 
     public var description: String {
+        if kind == .duplicateKey { return message }
         if kind == .invalidJSON { return "invalid JSON" + (offset.map { " at byte \($0)" } ?? "") + ": " + message }
         return "at " + (path.isEmpty ? "the top level" : path) + ": " + message
     }

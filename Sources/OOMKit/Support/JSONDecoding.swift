@@ -3,8 +3,10 @@
 /// The input is parsed strictly by RFC 8259 before anything is decoded: no comments,
 /// trailing commas, leading zeros, byte-order mark, unescaped control characters, invalid
 /// UTF-8 or unpaired `\u` surrogates; arrays and objects nest at most `maxDepth` deep, so
-/// hostile input cannot exhaust the stack. A key repeated in an object: the last value
-/// wins.
+/// hostile input cannot exhaust the stack. A key repeated in an object (after escapes are
+/// resolved, so `"a"` and `"\u0061"` are one key) is an error with `rejectsDuplicateKeys`,
+/// as the collector reads ingest bodies: decoders disagree on which value wins, so a body
+/// must not say two things. Without it the last value wins.
 ///
 /// Numbers decode into every integer width exactly, overflow checked; a number written
 /// with a fraction or exponent decodes as an integer when its value is one (`1.0`, `1e2`).
@@ -12,9 +14,12 @@
 public struct JSONReader: Sendable {
     /// The deepest nesting of arrays and objects accepted.
     public var maxDepth: Int
+    /// A key named twice in one object is an error (`JSONCodingError.Kind.duplicateKey`).
+    public var rejectsDuplicateKeys: Bool
 
-    public init(maxDepth: Int = 512) {
+    public init(maxDepth: Int = 512, rejectsDuplicateKeys: Bool = false) {
         self.maxDepth = maxDepth
+        self.rejectsDuplicateKeys = rejectsDuplicateKeys
     }
 
     /// The `T` that `bytes`, one JSON document, holds.
@@ -34,7 +39,7 @@ public struct JSONReader: Sendable {
 
     private func parse(_ bytes: [UInt8]) throws(JSONCodingError) -> JSONValue {
         try bytes.withUnsafeBufferPointer { (p) throws(JSONCodingError) -> JSONValue in
-            var parser = JSONParser(bytes: p, maxDepth: maxDepth)
+            var parser = JSONParser(bytes: p, maxDepth: maxDepth, rejectsDuplicateKeys: rejectsDuplicateKeys)
             return try parser.parseDocument()
         }
     }
@@ -80,12 +85,14 @@ struct JSONObject {
 struct JSONParser {
     let p: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
+    let rejectsDuplicateKeys: Bool
     var i = 0
     var depth = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, rejectsDuplicateKeys: Bool = false) {
         self.p = bytes
         self.maxDepth = maxDepth
+        self.rejectsDuplicateKeys = rejectsDuplicateKeys
     }
 
     mutating func parseDocument() throws(JSONCodingError) -> JSONValue {
@@ -193,6 +200,7 @@ struct JSONParser {
     mutating func parseObject() throws(JSONCodingError) -> JSONValue {
         try enter()
         var object = JSONObject()
+        var seenKeys: Set<String> = []
         skipSpace()
         if i < p.count, p[i] == 0x7D {
             i += 1
@@ -202,7 +210,23 @@ struct JSONParser {
         while true {
             skipSpace()
             guard i < p.count, p[i] == 0x22 else { throw fail("unexpected \(found), expected a string key") }
-            object.keys.append(try parseString())
+            let key = try parseString()
+            if rejectsDuplicateKeys {
+                // A linear look for small objects; a set once an object is large (vmstat's
+                // 170 keys), so a hostile object cannot cost quadratic time.
+                let seen: Bool
+                if object.keys.count < 16 {
+                    seen = object.keys.contains(key)
+                } else {
+                    if seenKeys.isEmpty { seenKeys = Set(object.keys) }
+                    seen = !seenKeys.insert(key).inserted
+                }
+                if seen {
+                    throw JSONCodingError(
+                        kind: .duplicateKey, path: "", message: "duplicate key \"\(key)\" in one object", offset: i)
+                }
+            }
+            object.keys.append(key)
             skipSpace()
             guard i < p.count, p[i] == 0x3A else { throw fail("unexpected \(found) after a key, expected ':'") }
             i += 1

@@ -124,7 +124,7 @@ extension CollectorClient {
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         let bytes: [UInt8]
         do {
-            bytes = Array(try JSONEncoder().encode(body))
+            bytes = try JSONWriter().encode(body)
         } catch {
             throw .failure("cannot encode the request: \(error)")
         }
@@ -143,7 +143,7 @@ extension CollectorClient {
             throw Self.error(for: response, server: server, hadToken: token != nil, notFound: notFound)
         }
         do {
-            return try JSONDecoder().decode(T.self, from: Data(response.body))
+            return try JSONReader().decode(T.self, from: response.body)
         } catch {
             throw .failure("the server at \(server) did not answer \(path) like an oomwatch collector")
         }

@@ -1,13 +1,12 @@
-import OOMKit
-
 #if canImport(FoundationEssentials)
     import FoundationEssentials
 #else
     import Foundation
 #endif
 
-/// Why an ingest body was refused; `message` starts with the offending field's path.
-public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertible {
+/// Why an ingest body was refused; `message` starts with the offending field's path
+/// (`snapshots[3].memory.total_kb: must be 0 or more`).
+public struct IngestValidationError: Error, Sendable, Equatable, CustomStringConvertible {
     public var message: String
     public init(_ field: String, _ problem: String) {
         message = field.isEmpty ? problem : "\(field): \(problem)"
@@ -31,134 +30,72 @@ public struct IngestLimits: Sendable, Equatable {
     public init() {}
 }
 
-enum IngestValidator {
-    /// Nesting deeper than `limit` (outside strings), or an object naming a key twice,
-    /// scanned before decoding: a hostile body cannot make the decoder recurse without
-    /// bound, and cannot say two things in one object (decoders disagree on which wins).
-    static func checkStructure(_ bytes: [UInt8], limit: Int) throws(ValidationError) {
-        // One entry per open container: the keys seen so far when it is an object.
-        var open: [Set<[UInt8]>?] = []
-        var i = 0
-        while i < bytes.count {
-            let b = bytes[i]
-            switch b {
-            case UInt8(ascii: "\""):
-                let start = i + 1
-                var escaped = false
-                i += 1
-                while i < bytes.count {
-                    if escaped {
-                        escaped = false
-                    } else if bytes[i] == UInt8(ascii: "\\") {
-                        escaped = true
-                    } else if bytes[i] == UInt8(ascii: "\"") {
-                        break
-                    }
-                    i += 1
-                }
-                // A key is a string followed by a colon, inside an object.
-                var j = i + 1
-                while j < bytes.count, bytes[j] == 0x20 || bytes[j] == 0x09 || bytes[j] == 0x0A || bytes[j] == 0x0D {
-                    j += 1
-                }
-                if j < bytes.count, bytes[j] == UInt8(ascii: ":"), let last = open.last, var keys = last {
-                    let key = unescapedKey(bytes[start..<min(i, bytes.count)])
-                    guard keys.insert(key).inserted else {
-                        throw ValidationError(
-                            "", "duplicate key \"\(String(decoding: key, as: UTF8.self))\" in one object")
-                    }
-                    open[open.count - 1] = keys
-                }
-            case UInt8(ascii: "["), UInt8(ascii: "{"):
-                open.append(b == UInt8(ascii: "{") ? [] : nil)
-                if open.count > limit {
-                    throw ValidationError("", "JSON nested deeper than \(limit) levels")
-                }
-            case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                if !open.isEmpty { open.removeLast() }
-            default: break
-            }
-            i += 1
-        }
-    }
-
-    /// A key's bytes with JSON escapes resolved, so `"a"` and `"\u0061"` are one key.
-    static func unescapedKey(_ raw: ArraySlice<UInt8>) -> [UInt8] {
-        guard raw.contains(UInt8(ascii: "\\")) else { return Array(raw) }
-        var quoted = [UInt8(ascii: "\"")] + raw + [UInt8(ascii: "\"")]
-        if let s = try? JSONDecoder().decode(String.self, from: Data(quoted)) { return Array(s.utf8) }
-        quoted.removeAll()
-        return Array(raw)
-    }
-
+/// Reads and checks what an agent posts: the one JSON codec (`JSONReader`, strict, no
+/// duplicate keys, bounded depth) and every field's range and length, so the collector,
+/// the fuzz target and tests refuse a body for the same reason with the same words.
+public enum IngestValidator {
     /// Decodes an ingest body, naming the field when its type or presence is wrong.
-    static func decode(_ bytes: [UInt8], limits: IngestLimits) throws(ValidationError)
+    public static func decode(_ bytes: [UInt8], limits: IngestLimits) throws(IngestValidationError)
         -> IngestBatch
     {
-        try checkStructure(bytes, limit: limits.maxDepth)
         do {
-            return try JSONDecoder().decode(IngestBatch.self, from: Data(bytes))
-        } catch let error as DecodingError {
-            throw describe(error)
+            return try JSONReader(maxDepth: limits.maxDepth, rejectsDuplicateKeys: true)
+                .decode(IngestBatch.self, from: bytes)
         } catch {
-            throw ValidationError("", "body is not valid JSON")
+            throw describe(error, maxDepth: limits.maxDepth)
         }
     }
 
-    static func path(_ keys: [any CodingKey]) -> String {
-        var out = ""
-        for key in keys {
-            if let i = key.intValue {
-                out += "[\(i)]"
-            } else {
-                out += (out.isEmpty ? "" : ".") + key.stringValue
+    /// A reader error in the words the ingest API has always used: the field first.
+    static func describe(_ error: JSONCodingError, maxDepth: Int) -> IngestValidationError {
+        switch error.kind {
+        case .invalidJSON:
+            if error.message.hasSuffix("nested more than \(maxDepth) deep") {
+                return IngestValidationError("", "JSON nested deeper than \(maxDepth) levels")
             }
+            return IngestValidationError("", "body is not valid JSON (\(error.description))")
+        case .duplicateKey:
+            return IngestValidationError("", error.message)
+        case .keyNotFound:
+            return IngestValidationError(error.path, "required field is missing")
+        case .typeMismatch, .valueNotFound:
+            // "expected Int64, found a string" → "expected an integer, found a string"
+            return IngestValidationError(error.path, readable(error.message))
+        case .dataCorrupted, .invalidValue, .other:
+            if error.path.isEmpty { return IngestValidationError("", "body is not valid JSON") }
+            return IngestValidationError(error.path, "invalid value")
+        }
+    }
+
+    /// Swift type names in a reader message as the API's readers know them.
+    static func readable(_ message: String) -> String {
+        var out = message
+        for (swift, json) in [
+            ("expected String,", "expected a string,"), ("expected Int64,", "expected an integer,"),
+            ("expected Int,", "expected an integer,"), ("expected Int32,", "expected an integer,"),
+            ("expected UInt32,", "expected an integer,"), ("expected Double,", "expected a number,"),
+            ("expected Bool,", "expected true or false,"),
+        ] where out.hasPrefix(swift) {
+            out = json + out.dropFirst(swift.count)
         }
         return out
     }
 
-    static func describe(_ error: DecodingError) -> ValidationError {
-        switch error {
-        case .typeMismatch(let type, let c):
-            return ValidationError(path(c.codingPath), "expected \(typeName(type))")
-        case .valueNotFound(let type, let c):
-            return ValidationError(path(c.codingPath), "expected \(typeName(type)), got null")
-        case .keyNotFound(let key, let c):
-            return ValidationError(path(c.codingPath + [key]), "required field is missing")
-        case .dataCorrupted(let c):
-            if c.codingPath.isEmpty {
-                return ValidationError("", "body is not valid JSON")
-            }
-            return ValidationError(path(c.codingPath), "invalid value")
-        @unknown default:
-            return ValidationError("", "body is not valid JSON")
-        }
-    }
-
-    static func typeName(_ type: Any.Type) -> String {
-        switch type {
-        case is String.Type: "a string"
-        case is Int.Type, is Int64.Type: "an integer"
-        case is Double.Type: "a number"
-        case is Bool.Type: "true or false"
-        default:
-            "\(type)".hasPrefix("Array") ? "an array" : "an object"
-        }
-    }
-
     /// Checks every field's range and length. Events without a host get the batch's. A
-    /// time more than `limits.maxFutureSkewSeconds` after `nowMicroseconds` is refused.
-    static func validate(
+    /// time more than `limits.maxFutureSkewSeconds` after `nowMicroseconds` (default: the
+    /// wall clock) is refused.
+    public static func validate(
         _ batch: IngestBatch, limits: IngestLimits,
-        nowMicroseconds: Int64 = Int64(Date().timeIntervalSince1970 * 1_000_000)
-    ) throws(ValidationError) {
+        nowMicroseconds: Int64? = nil
+    ) throws(IngestValidationError) {
+        let nowMicroseconds = nowMicroseconds ?? Int64(Date().timeIntervalSince1970 * 1_000_000)
         let notAfter = nowMicroseconds + Int64(max(0, min(limits.maxFutureSkewSeconds, 1e9)) * 1_000_000)
         try text(batch.host, "host", min: 1, max: 253)
         try optionalText(batch.bootID, "boot_id", max: 64)
         if let a = batch.agent {
             try text(a.version, "agent.version", min: 1, max: 64)
             if let i = a.intervalS, !(i >= 0.1 && i <= 86_400) {
-                throw ValidationError("agent.interval_s", "must be between 0.1 and 86400 (the agent's own range)")
+                throw IngestValidationError("agent.interval_s", "must be between 0.1 and 86400 (the agent's own range)")
             }
             let counters: [(Int64?, String)] = [
                 (a.droppedSnapshots, "dropped_snapshots"), (a.droppedEvents, "dropped_events"),
@@ -170,10 +107,10 @@ enum IngestValidator {
             for (v, name) in counters { try nonNegative(v, "agent.\(name)") }
         }
         guard batch.events.count <= limits.maxEvents else {
-            throw ValidationError("events", "at most \(limits.maxEvents) per batch")
+            throw IngestValidationError("events", "at most \(limits.maxEvents) per batch")
         }
         guard batch.snapshots.count <= limits.maxSnapshots else {
-            throw ValidationError("snapshots", "at most \(limits.maxSnapshots) per batch")
+            throw IngestValidationError("snapshots", "at most \(limits.maxSnapshots) per batch")
         }
         for (i, e) in batch.events.enumerated() {
             try validate(e, "events[\(i)]", host: batch.host, limits: limits, notAfter: notAfter)
@@ -184,7 +121,7 @@ enum IngestValidator {
     }
 
     static func validate(_ e: OOMEvent, _ at: String, host: String, limits: IngestLimits, notAfter: Int64)
-        throws(ValidationError)
+        throws(IngestValidationError)
     {
         try text(e.id, "\(at).id", min: 1, max: 128)
         for c in e.id.utf8 {
@@ -193,11 +130,11 @@ enum IngestValidator {
                 || c == UInt8(ascii: "-") || c == UInt8(ascii: "_") || c == UInt8(ascii: ".")
                 || c == UInt8(ascii: ":")
             guard ok else {
-                throw ValidationError("\(at).id", "only letters, digits and - _ . : allowed")
+                throw IngestValidationError("\(at).id", "only letters, digits and - _ . : allowed")
             }
         }
         if let h = e.host, h != host {
-            throw ValidationError("\(at).host", "does not match the batch's host")
+            throw IngestValidationError("\(at).host", "does not match the batch's host")
         }
         try optionalText(e.bootID, "\(at).boot_id", max: 64)
         try time(e.time, "\(at).time", notAfter: notAfter)
@@ -237,7 +174,7 @@ enum IngestValidator {
         }
         if let cs = e.candidates {
             guard cs.count <= limits.maxCandidates else {
-                throw ValidationError("\(at).candidates", "at most \(limits.maxCandidates) rows")
+                throw IngestValidationError("\(at).candidates", "at most \(limits.maxCandidates) rows")
             }
             for (j, c) in cs.enumerated() {
                 let cat = "\(at).candidates[\(j)]"
@@ -265,21 +202,21 @@ enum IngestValidator {
     }
 
     static func validate(_ s: MemorySnapshot, _ at: String, host: String, limits: IngestLimits, notAfter: Int64)
-        throws(ValidationError)
+        throws(IngestValidationError)
     {
         guard s.host == host else {
-            throw ValidationError("\(at).host", "does not match the batch's host")
+            throw IngestValidationError("\(at).host", "does not match the batch's host")
         }
         try optionalText(s.bootID, "\(at).boot_id", max: 64)
         guard s.time.utf8.count <= 64, let t = RFC3339.parse(s.time) else {
-            throw ValidationError("\(at).time", "must be an RFC 3339 timestamp")
+            throw IngestValidationError("\(at).time", "must be an RFC 3339 timestamp")
         }
         try notInFuture(t, "\(at).time", notAfter: notAfter)
         try seconds(s.uptimeS, "\(at).uptime_s")
         try optionalText(s.kernel, "\(at).kernel", max: 256)
         for (map, name) in [(s.memory, "memory"), (s.vmstat, "vmstat")] {
             guard map.count <= limits.maxMapEntries else {
-                throw ValidationError("\(at).\(name)", "at most \(limits.maxMapEntries) fields")
+                throw IngestValidationError("\(at).\(name)", "at most \(limits.maxMapEntries) fields")
             }
             for (key, value) in map {
                 try text(key, "\(at).\(name) key", min: 1, max: 64)
@@ -293,14 +230,14 @@ enum IngestValidator {
                 (p.fullAvg60, "full_avg60"), (p.fullAvg300, "full_avg300"),
             ] {
                 if let value, !(value >= 0 && value <= 100) {
-                    throw ValidationError("\(at).pressure.\(name)", "must be between 0 and 100")
+                    throw IngestValidationError("\(at).pressure.\(name)", "must be between 0 and 100")
                 }
             }
             try nonNegative(p.someTotalUs, "\(at).pressure.some_total_us")
             try nonNegative(p.fullTotalUs, "\(at).pressure.full_total_us")
         }
         guard s.processes.count <= limits.maxProcesses else {
-            throw ValidationError("\(at).processes", "at most \(limits.maxProcesses) entries")
+            throw IngestValidationError("\(at).processes", "at most \(limits.maxProcesses) entries")
         }
         for (j, p) in s.processes.enumerated() {
             let pat = "\(at).processes[\(j)]"
@@ -325,7 +262,7 @@ enum IngestValidator {
             try optionalText(p.podUID, "\(pat).pod_uid", max: 64)
         }
         guard s.cgroups.count <= limits.maxCgroups else {
-            throw ValidationError("\(at).cgroups", "at most \(limits.maxCgroups) entries")
+            throw IngestValidationError("\(at).cgroups", "at most \(limits.maxCgroups) entries")
         }
         for (j, c) in s.cgroups.enumerated() {
             let cat = "\(at).cgroups[\(j)]"
@@ -339,61 +276,62 @@ enum IngestValidator {
 
     // MARK: field checks
 
-    static func text(_ s: String, _ field: String, min: Int, max: Int) throws(ValidationError) {
+    static func text(_ s: String, _ field: String, min: Int, max: Int) throws(IngestValidationError) {
         let n = s.utf8.count
-        guard n >= min else { throw ValidationError(field, "must not be empty") }
-        guard n <= max else { throw ValidationError(field, "longer than \(max) bytes") }
-        if s.utf8.contains(0) { throw ValidationError(field, "contains a NUL byte") }
+        guard n >= min else { throw IngestValidationError(field, "must not be empty") }
+        guard n <= max else { throw IngestValidationError(field, "longer than \(max) bytes") }
+        if s.utf8.contains(0) { throw IngestValidationError(field, "contains a NUL byte") }
     }
 
-    static func optionalText(_ s: String?, _ field: String, max: Int) throws(ValidationError) {
+    static func optionalText(_ s: String?, _ field: String, max: Int) throws(IngestValidationError) {
         if let s { try text(s, field, min: 0, max: max) }
     }
 
-    static func time(_ s: String?, _ field: String, notAfter: Int64) throws(ValidationError) {
+    static func time(_ s: String?, _ field: String, notAfter: Int64) throws(IngestValidationError) {
         guard let s else { return }
         guard s.utf8.count <= 64, let t = RFC3339.parse(s) else {
-            throw ValidationError(field, "must be an RFC 3339 timestamp")
+            throw IngestValidationError(field, "must be an RFC 3339 timestamp")
         }
         // 1990 to 2200: anything else is a broken clock, and sorts badly forever.
         guard t >= 631_152_000_000_000, t <= 7_258_118_400_000_000 else {
-            throw ValidationError(field, "out of range")
+            throw IngestValidationError(field, "out of range")
         }
         try notInFuture(t, field, notAfter: notAfter)
     }
 
-    static func notInFuture(_ t: Int64, _ field: String, notAfter: Int64) throws(ValidationError) {
+    static func notInFuture(_ t: Int64, _ field: String, notAfter: Int64) throws(IngestValidationError) {
         guard t <= notAfter else {
             let limit = RFC3339.format(epochMicroseconds: notAfter)
-            throw ValidationError(field, "later than the collector's clock allows (\(limit)): check the host's clock")
+            throw IngestValidationError(
+                field, "later than the collector's clock allows (\(limit)): check the host's clock")
         }
     }
 
-    static func seconds(_ v: Double?, _ field: String) throws(ValidationError) {
-        if let v, !(v >= 0 && v < 1e10) { throw ValidationError(field, "must be 0 or more") }
+    static func seconds(_ v: Double?, _ field: String) throws(IngestValidationError) {
+        if let v, !(v >= 0 && v < 1e10) { throw IngestValidationError(field, "must be 0 or more") }
     }
 
-    static func pid(_ v: Int, _ field: String) throws(ValidationError) {
+    static func pid(_ v: Int, _ field: String) throws(IngestValidationError) {
         guard v >= 0 && v <= 4_194_304 * 16 else {
-            throw ValidationError(field, "must be a process id")
+            throw IngestValidationError(field, "must be a process id")
         }
     }
 
-    static func kb(_ v: Int64?, _ field: String) throws(ValidationError) {
+    static func kb(_ v: Int64?, _ field: String) throws(IngestValidationError) {
         if let v, !(v >= 0 && v <= 1 << 50) {
-            throw ValidationError(field, "must be between 0 and 2^50 kB")
+            throw IngestValidationError(field, "must be between 0 and 2^50 kB")
         }
     }
 
-    static func nonNegative(_ v: Int64?, _ field: String) throws(ValidationError) {
-        if let v, v < 0 { throw ValidationError(field, "must be 0 or more") }
+    static func nonNegative(_ v: Int64?, _ field: String) throws(IngestValidationError) {
+        if let v, v < 0 { throw IngestValidationError(field, "must be 0 or more") }
     }
 
     static func optionalRange(_ v: Int64?, _ field: String, _ range: ClosedRange<Int64>)
-        throws(ValidationError)
+        throws(IngestValidationError)
     {
         if let v, !range.contains(v) {
-            throw ValidationError(field, "must be between \(range.lowerBound) and \(range.upperBound)")
+            throw IngestValidationError(field, "must be between \(range.lowerBound) and \(range.upperBound)")
         }
     }
 }

@@ -1,8 +1,6 @@
-import OOMKit
-
 extension IngestValidator {
     /// The snapshot's system facts (all optional: older agents send none).
-    static func validateSystem(_ s: MemorySnapshot, _ at: String) throws(ValidationError) {
+    static func validateSystem(_ s: MemorySnapshot, _ at: String) throws(IngestValidationError) {
         if let c = s.sysctl {
             for (value, name) in [
                 (c.overcommitMemory, "overcommit_memory"), (c.overcommitRatio, "overcommit_ratio"),
@@ -16,7 +14,7 @@ extension IngestValidator {
         for (list, name, limit) in [
             (s.swaps?.count, "swaps", 64), (s.zram?.count, "zram", 64), (s.critical?.count, "critical", 100),
         ] {
-            if let n = list, n > limit { throw ValidationError("\(at).\(name)", "at most \(limit) entries") }
+            if let n = list, n > limit { throw IngestValidationError("\(at).\(name)", "at most \(limit) entries") }
         }
         for (j, d) in (s.swaps ?? []).enumerated() {
             try text(d.device, "\(at).swaps[\(j)].device", min: 1, max: 4096)
