@@ -154,15 +154,20 @@ extension OOMDatabase {
             return try await pool.write { db in
                 var results: [Result<IngestOutcome, StoreError>] = []
                 results.reserveCapacity(round.count)
+                // The round's new kills, added to the rollups in one upsert per group just
+                // before COMMIT (a failure there fails the whole round).
+                var rollups = KillRollups()
                 for batch in round {
                     var outcome = IngestOutcome(
                         eventsStored: 0, eventsDuplicate: 0, snapshotsStored: 0,
                         snapshotsDuplicate: 0)
+                    var stored = KillRollups()
                     do {
                         try db.inSavepoint {
-                            outcome = try writeBatch(batch, db: db, planner: planner)
+                            outcome = try writeBatch(batch, db: db, planner: planner, rollups: &stored)
                             return .commit
                         }
+                        rollups.merge(stored)
                         results.append(.success(outcome))
                     } catch {
                         let mapped = map(error)
@@ -174,6 +179,7 @@ extension OOMDatabase {
                         }
                     }
                 }
+                try rollups.apply(db)
                 return results
             }
         } catch {
@@ -185,9 +191,12 @@ extension OOMDatabase {
         }
     }
 
-    static func writeBatch(_ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil)
-        throws -> IngestOutcome
-    {
+    /// Writes one batch; its newly stored kills are added to `rollups`, which the caller
+    /// writes before COMMIT.
+    static func writeBatch(
+        _ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil,
+        rollups: inout KillRollups
+    ) throws -> IngestOutcome {
         let hostStatement = try db.cachedStatement(
             sql: """
                 INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s)
@@ -229,6 +238,9 @@ extension OOMDatabase {
                 ])
                 if db.changesCount > 0 {
                     outcome.eventsStored += 1
+                    rollups.add(
+                        hostID: hostID, time: e.time, comm: e.comm, source: e.source, scope: e.scope,
+                        unit: e.unit, container: e.container)
                     if let planner {
                         try writeOutbox(
                             AlertCandidate(

@@ -64,6 +64,12 @@ extension OOMDatabase {
                         (SELECT host_id, kind, key, day FROM advice_daily INDEXED BY advice_daily_day
                          WHERE day < ? AND kills <= 0 LIMIT 5000)
                     """, cutoff(days) / 86_400_000_000 + 1)
+                // Kill rollup days emptied the same way (the delete trigger counts down).
+                if outcome.events > 0 {
+                    _ = try await pool.write { db in
+                        try db.execute(sql: "DELETE FROM kill_daily WHERE kills <= 0")
+                    }
+                }
             }
             outcome.sentAlerts = try await deleteChunked(
                 """

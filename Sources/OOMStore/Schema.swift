@@ -252,6 +252,7 @@ enum Schema {
                         WHERE sent_at IS NULL;
                     """)
         }
+        migrator.registerMigration("v6-event-ingest", migrate: KillRollups.migrate)
         return migrator
     }
 }

@@ -1,0 +1,163 @@
+import GRDB
+
+/// The kill rollups the summary reads: running totals per report dimension
+/// (`kill_totals`), kills per UTC day (`kill_days`) and kills per dimension per day
+/// (`kill_daily`).
+///
+/// The ingest writer adds a whole round of new kills to them in a few upserts at the end
+/// of the round's transaction (one row per group, not one per event and group as the
+/// per-row triggers of v2 did); deletions (retention) still go through a trigger. Anything
+/// else that inserts events must call `rebuild` afterwards.
+struct KillRollups {
+    /// One report dimension's group: `dim` is `host`, `comm`, `hostcomm`, `source`,
+    /// `scope`, `unit` or `container`.
+    struct Group: Hashable {
+        var dim: String
+        var key: String
+    }
+    struct DayGroup: Hashable {
+        var group: Group
+        var day: Int64
+    }
+    struct Cell {
+        var kills = 0
+        var last = Int64.min
+        mutating func add(_ time: Int64, kills n: Int = 1) {
+            kills += n
+            last = max(last, time)
+        }
+    }
+
+    static let day: Int64 = 86_400_000_000
+
+    private(set) var totals: [Group: Cell] = [:]
+    private(set) var daily: [DayGroup: Cell] = [:]
+    private(set) var days: [Int64: Int] = [:]
+
+    var isEmpty: Bool { days.isEmpty }
+
+    /// The groups a kill counts in, in the order of `dimensions`.
+    static func groups(
+        hostID: Int64, comm: String, source: String, scope: String?, unit: String?, container: String?
+    ) -> [Group] {
+        var g = [
+            Group(dim: "host", key: String(hostID)), Group(dim: "comm", key: comm),
+            Group(dim: "hostcomm", key: "\(hostID)\t\(comm)"), Group(dim: "source", key: source),
+            Group(dim: "scope", key: scope ?? "unknown"),
+        ]
+        if let unit { g.append(Group(dim: "unit", key: unit)) }
+        if let container { g.append(Group(dim: "container", key: container)) }
+        return g
+    }
+
+    /// Counts one newly stored kill.
+    mutating func add(
+        hostID: Int64, time: Int64, comm: String, source: String, scope: String?, unit: String?,
+        container: String?
+    ) {
+        // SQLite's integer division truncates like Swift's: the same day as `time / 86400000000`.
+        let d = time / Self.day
+        days[d, default: 0] += 1
+        for g in Self.groups(
+            hostID: hostID, comm: comm, source: source, scope: scope, unit: unit, container: container)
+        {
+            totals[g, default: Cell()].add(time)
+            daily[DayGroup(group: g, day: d), default: Cell()].add(time)
+        }
+    }
+
+    /// Adds another round's counts (a batch whose savepoint committed).
+    mutating func merge(_ other: KillRollups) {
+        for (g, c) in other.totals { totals[g, default: Cell()].add(c.last, kills: c.kills) }
+        for (g, c) in other.daily { daily[g, default: Cell()].add(c.last, kills: c.kills) }
+        for (d, n) in other.days { days[d, default: 0] += n }
+    }
+
+    /// Writes the counts into the rollup tables (inside the caller's transaction).
+    func apply(_ db: Database) throws {
+        guard !isEmpty else { return }
+        let total = try db.cachedStatement(
+            sql: """
+                INSERT INTO kill_totals (dim, key, kills, last_time) VALUES (?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET kills = kills + excluded.kills,
+                    last_time = max(last_time, excluded.last_time)
+                """)
+        for (g, c) in totals { try total.execute(arguments: [g.dim, g.key, c.kills, c.last]) }
+        let daily = try db.cachedStatement(
+            sql: """
+                INSERT INTO kill_daily (dim, key, day, kills, last_time) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET kills = kills + excluded.kills,
+                    last_time = max(last_time, excluded.last_time)
+                """)
+        for (g, c) in self.daily {
+            try daily.execute(arguments: [g.group.dim, g.group.key, g.day, c.kills, c.last])
+        }
+        let days = try db.cachedStatement(
+            sql: """
+                INSERT INTO kill_days (day, kills) VALUES (?, ?)
+                ON CONFLICT DO UPDATE SET kills = kills + excluded.kills
+                """)
+        for (d, n) in self.days { try days.execute(arguments: [d, n]) }
+    }
+
+    /// Each dimension's key as an SQL expression over `events` (or a trigger's `OLD`
+    /// row when `row` is `OLD.`).
+    static func keyExpressions(row: String = "") -> [(dim: String, expr: String)] {
+        [
+            ("host", "CAST(\(row)host_id AS TEXT)"), ("comm", "\(row)comm"),
+            ("hostcomm", "\(row)host_id || char(9) || \(row)comm"), ("source", "\(row)source"),
+            ("scope", "coalesce(\(row)scope, 'unknown')"), ("unit", "\(row)unit"),
+            ("container", "\(row)container"),
+        ]
+    }
+
+    /// Recomputes every rollup from the events table (migrations, bulk loads).
+    static func rebuild(_ db: Database) throws {
+        try db.execute(sql: "DELETE FROM kill_totals; DELETE FROM kill_daily; DELETE FROM kill_days")
+        for (dim, expr) in keyExpressions() {
+            try db.execute(
+                sql: """
+                    INSERT INTO kill_totals (dim, key, kills, last_time)
+                        SELECT ?, \(expr), count(*), max(time) FROM events
+                        WHERE \(expr) IS NOT NULL GROUP BY 2;
+                    INSERT INTO kill_daily (dim, key, day, kills, last_time)
+                        SELECT ?, \(expr), time / 86400000000, count(*), max(time) FROM events
+                        WHERE \(expr) IS NOT NULL GROUP BY 2, 3;
+                    """, arguments: [dim, dim])
+        }
+        try db.execute(
+            sql: "INSERT INTO kill_days SELECT time / 86400000000, count(*) FROM events GROUP BY 1")
+    }
+
+    /// Migration v6-event-ingest: per-day rollups per dimension, rollups written by the
+    /// ingest writer instead of a per-row insert trigger, and one index fewer on events.
+    static func migrate(_ db: Database) throws {
+        let matches = keyExpressions(row: "OLD.").map { "(dim = '\($0.dim)' AND key = \($0.expr))" }
+            .joined(separator: "\n        OR ")
+        try db.execute(
+            sql: """
+                CREATE TABLE kill_daily (
+                    dim TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    day INTEGER NOT NULL,
+                    kills INTEGER NOT NULL,
+                    last_time INTEGER NOT NULL,
+                    -- One group's days are adjacent: a window's count for a group is one
+                    -- short range, and a dimension streams in key order for GROUP BY.
+                    PRIMARY KEY (dim, key, day)
+                ) WITHOUT ROWID;
+                DROP TRIGGER events_rollup_insert;
+                DROP TRIGGER events_rollup_delete;
+                CREATE TRIGGER events_rollup_delete AFTER DELETE ON events BEGIN
+                    UPDATE kill_totals SET kills = kills - 1 WHERE \(matches);
+                    UPDATE kill_daily SET kills = kills - 1 WHERE day = OLD.time / 86400000000
+                        AND (\(matches));
+                    UPDATE kill_days SET kills = kills - 1 WHERE day = OLD.time / 86400000000;
+                END;
+                -- The summary reads source and scope from the rollups; the events list
+                -- filters on them walking events_time_cover, which holds both.
+                DROP INDEX events_source;
+                """)
+        try rebuild(db)
+    }
+}
