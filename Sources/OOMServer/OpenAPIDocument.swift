@@ -170,9 +170,10 @@ paths:
         - {$ref: "#/components/parameters/since"}
         - {$ref: "#/components/parameters/until"}
         - {in: query, name: host, schema: {type: string, maxLength: 253}}
+        - {in: query, name: limit, description: "most findings returned (most severe, then most recent, first); total and truncated say how many there are", schema: {type: integer, minimum: 1, maximum: 100000, default: 1000}}
       responses:
         "200":
-          description: Findings, most severe first
+          description: Findings, most severe first, then most recent first
           content:
             application/json:
               schema: {$ref: "#/components/schemas/AdviceReport"}
@@ -683,7 +684,7 @@ components:
         last_kill: {type: string, format: date-time}
     AdviceReport:
       type: object
-      required: [since, until, generated_at, findings]
+      required: [since, until, generated_at, findings, total, truncated]
       properties:
         since: {type: string, format: date-time}
         until: {type: string, format: date-time}
@@ -691,6 +692,8 @@ components:
         findings:
           type: array
           items: {$ref: "#/components/schemas/AdviceFinding"}
+        total: {type: integer, description: "findings in the window in all, before the limit"}
+        truncated: {type: boolean, description: "true when findings holds only the first limit of total"}
     AdviceFinding:
       type: object
       required: [kind, severity, host, subject, evidence, action]

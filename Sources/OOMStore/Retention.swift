@@ -64,6 +64,8 @@ extension OOMDatabase {
                         (SELECT host_id, kind, key, day FROM advice_daily INDEXED BY advice_daily_day
                          WHERE day < ? AND kills <= 0 LIMIT 5000)
                     """, cutoff(days) / 86_400_000_000 + 1)
+                // The whole-retention groups of the kills deleted, from the days left.
+                try await pool.write { db in try db.execute(sql: AdviceSchema.refreshStaleGroupsSQL) }
             }
             outcome.sentAlerts = try await deleteChunked(
                 """
