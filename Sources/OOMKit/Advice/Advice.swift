@@ -187,7 +187,8 @@ public enum CriticalServices {
     /// (`dbus` → `dbus-daemon`, `dbus-broker`).
     public static func match(comm: String, in names: [String]) -> String? {
         for name in names {
-            if comm == String(decoding: name.utf8.prefix(15), as: UTF8.self) { return name }
+            // Compared byte by byte: advice asks this for every process name killed.
+            if comm.utf8.elementsEqual(name.utf8.prefix(15)) { return name }
             if aliases[name]?.contains(comm) == true { return name }
         }
         return nil
