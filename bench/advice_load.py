@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Advice benchmark helpers (stdlib only; traffic to 127.0.0.1 only). Sub-commands:
   gen DB --events 1000000 --hosts 10000      fill a collector-created database
-  advice URL TOKEN --runs 5 --since 30d      GET /api/v1/reports/advice latency
+  advice URL TOKEN --runs 5 --since 30d      GET /api/v1/reports/advice latency (--limit N)
   reference DB --since-days 30 --runs 5      the plain SQL scan doing the same aggregation
   plans DB                                   EXPLAIN QUERY PLAN of the advice queries
 """
@@ -108,17 +108,20 @@ def cmd_advice(a):
     lat, kinds = [], {}
     for _ in range(a.runs):
         t0 = time.perf_counter()
-        conn.request("GET", "/api/v1/reports/advice?since=" + a.since,
-                     headers={"Authorization": "Bearer " + a.token})
+        query = "since=" + a.since + ("&limit=%d" % a.limit if a.limit else "")
+        conn.request("GET", "/api/v1/reports/advice?" + query, headers={"Authorization": "Bearer " + a.token})
         r = conn.getresponse()
         data = r.read()
         lat.append(time.perf_counter() - t0)
         assert r.status == 200, data[:300]
         kinds = {}
-        for f in json.loads(data)["findings"]:
+        report = json.loads(data)
+        for f in report["findings"]:
             kinds[f["kind"]] = kinds.get(f["kind"], 0) + 1
-    out = {"test": "advice", "since": a.since, "runs": a.runs, "p50_ms": round(statistics.median(lat) * 1000, 1),
-           "min_ms": round(min(lat) * 1000, 1), "max_ms": round(max(lat) * 1000, 1), "findings": kinds}
+    out = {"test": "advice", "since": a.since, "limit": a.limit or "default", "runs": a.runs,
+           "p50_ms": round(statistics.median(lat) * 1000, 1), "min_ms": round(min(lat) * 1000, 1),
+           "max_ms": round(max(lat) * 1000, 1), "bytes": len(data), "total": report.get("total"),
+           "truncated": report.get("truncated"), "findings": kinds}
     print(json.dumps(out))
     if a.out:
         json.dump(out, open(a.out, "w"))
@@ -152,7 +155,8 @@ def cmd_reference(a):
 def cmd_plans(a):
     db = sqlite3.connect(a.db)
     for q in [
-        "SELECT host_id, kind, key, sum(kills) FROM advice_daily WHERE +day >= 1 AND +day < 9 AND kills > 0 GROUP BY host_id, kind, key",
+        "SELECT host_id, kind, key, kills FROM advice_groups WHERE last_time >= 0 AND first_time < 1 AND (kills >= 3 OR kind = 'global' OR (kind = 'comm' AND key IN ('sshd')))",
+        "SELECT sum(kills) FROM advice_daily WHERE host_id = 1 AND kind = 'comm' AND key = 'a' AND day >= 1 AND day < 9 AND kills > 0",
         "SELECT host_id, scope, comm FROM events INDEXED BY events_time WHERE time >= 0 AND time < 1",
         "SELECT event_id FROM events INDEXED BY events_comm WHERE comm = 'a' AND host_id = 1 AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
         "SELECT pid FROM process_runs WHERE host_id = 1 AND comm = 'a' AND last_time >= 0 AND first_time < 1 ORDER BY last_time DESC LIMIT 50",
@@ -169,6 +173,7 @@ def main():
     g.add_argument("--hosts", type=int, default=10000)
     v = sub.add_parser("advice"); v.add_argument("url"); v.add_argument("token")
     v.add_argument("--runs", type=int, default=5); v.add_argument("--since", default="30d"); v.add_argument("--out")
+    v.add_argument("--limit", type=int, default=0, help="findings per answer (0: the collector's default)")
     r = sub.add_parser("reference"); r.add_argument("db"); r.add_argument("--since-days", type=int, default=30)
     r.add_argument("--runs", type=int, default=5); r.add_argument("--out")
     q = sub.add_parser("plans"); q.add_argument("db")

@@ -13,31 +13,47 @@ extension OOMDatabase {
     /// Process runs per process name the leak rule reads at most (the latest ones).
     public static let adviceMaxRuns = 50
 
-    /// Advice over [since, until), for one host or the fleet, most severe first.
+    /// Advice over [since, until), for one host or the fleet, most severe and most recent
+    /// first, at most `limit` findings (`nil`: all of them).
     ///
     /// The store supplies bounded aggregates and `AdviceRules` (pure) turns them into
-    /// findings: whole days come from the `advice_daily` rollup, the two partial days at
-    /// the window's edges from the time index; evidence, process runs and hourly points
-    /// are read only for the groups and hosts a rule can fire on.
+    /// findings: windows of a week or more take each kill group whole from `advice_groups`
+    /// when all its kills fall in the window, and sum `advice_daily` only for the groups
+    /// straddling the window; shorter windows aggregate their own events by the time
+    /// index. Every rule runs on every candidate (so `total` counts all findings); the
+    /// evidence ids are read only for the findings returned.
     public func advice(
         since: Int64, until: Int64, host: String? = nil, settings: AdviceSettings = AdviceSettings(),
-        now: Int64 = nowMicroseconds()
+        limit: Int? = nil, now: Int64 = nowMicroseconds()
+    ) async throws(StoreError) -> AdviceReport {
+        try await advice(
+            since: since, until: until, host: host, settings: settings, limit: limit, now: now, source: .groups)
+    }
+
+    /// `advice(…)` with the rollup it reads long windows from chosen: `.daily` is the
+    /// per-day GROUP BY advice used before `advice_groups`, kept as the reference the
+    /// tests compare the group rollup with.
+    package func advice(
+        since: Int64, until: Int64, host: String?, settings: AdviceSettings, limit: Int?, now: Int64,
+        source: AdviceReader.Source
     ) async throws(StoreError) -> AdviceReport {
         do {
             return try await pool.read { db in
-                let reader = AdviceReader(db: db, settings: settings)
+                let reader = AdviceReader(db: db, settings: settings, source: source)
                 let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
                 let ruleNow = min(now, until)
                 var findings: [AdviceFinding] = []
                 for f in facts {
                     findings += AdviceRules.evaluate(f, settings: settings, now: ruleNow)
                 }
+                let total = findings.count
+                findings = AdviceRules.first(limit ?? total, of: findings)
                 try reader.addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
                 return AdviceReport(
                     since: RFC3339.format(epochMicroseconds: since),
                     until: RFC3339.format(epochMicroseconds: until),
                     generatedAt: RFC3339.format(epochMicroseconds: now),
-                    findings: AdviceRules.sorted(findings))
+                    findings: findings, total: total)
             }
         } catch {
             throw Self.map(error)
@@ -46,9 +62,18 @@ extension OOMDatabase {
 }
 
 /// Reads the facts of every host advice could say something about.
-struct AdviceReader {
+package struct AdviceReader {
+    /// Where windows of `rollupWindow` or more read their kill groups from.
+    package enum Source: Sendable {
+        /// `advice_groups` whole, `advice_daily` for the groups straddling the window.
+        case groups
+        /// A GROUP BY over every `advice_daily` row of the window.
+        case daily
+    }
+
     let db: Database
     let settings: AdviceSettings
+    let source: Source
     static let day: Int64 = 86_400_000_000
     static let hour: Int64 = 3_600_000_000
 
@@ -100,7 +125,7 @@ struct AdviceReader {
             for i in f.commGroups.indices {
                 let g = f.commGroups[i]
                 if g.recent.isEmpty, CriticalServices.match(comm: g.key, in: s.criticalServices) != nil {
-                    f.commGroups[i].recent = try recent(.comm(id, g.key), since, until)
+                    f.commGroups[i].recent = try recent(.comm(id, g.key), of: g, since, until)
                 }
                 if g.kills >= s.minRepeatKills && g.rssSpread <= s.killSizeSpread {
                     f.runs[g.key] =
@@ -110,7 +135,8 @@ struct AdviceReader {
             }
             // A tight cgroup's victims decide whether its limit or a leak is the problem.
             for i in f.memcgGroups.indices where f.memcgGroups[i].recent.isEmpty {
-                f.memcgGroups[i].recent = try recent(.memcg(id, f.memcgGroups[i].key), since, until)
+                let g = f.memcgGroups[i]
+                f.memcgGroups[i].recent = try recent(.memcg(id, g.key), of: g, since, until)
             }
             if f.globalKills != nil {
                 try addHostState(&f, hostID: id)
@@ -161,7 +187,59 @@ struct AdviceReader {
             }
             groups[k] = g
         }
-        if until - since >= Self.rollupWindow {
+        if until - since >= Self.rollupWindow, source == .groups {
+            let (fromDay, toDay) = (since / day, (until + day - 1) / day)
+            // Candidates: groups with a kill in the window's days that could qualify on their
+            // kills over the whole retention (a superset of those qualifying in the window).
+            var straddling: [GroupKey] = []
+            try each(
+                """
+                SELECT host_id, kind, key, kills, first_time, last_time, sum_rss, sum_rss2, min_rss, max_rss,
+                    max_usage_kb, limit_kb, best_ratio, best_event, stale
+                FROM advice_groups
+                WHERE last_time >= ? AND first_time < ?\(hostFilter)
+                    AND (kills >= ? OR kind = 'global' OR (kind = 'comm' AND key IN (\(critical))))
+                """,
+                [fromDay * day, toDay * day] + repeats + StatementArguments(criticalNames)
+            ) { row in
+                let k = GroupKey(host: row[0], kind: row[1], key: row[2])
+                // Kills before the window's first day (only the days in the window count), or
+                // kills deleted since the group's min and max were taken: read by day.
+                guard row[4] as Int64 >= fromDay * day, row[14] as Int64 == 0 else { return straddling.append(k) }
+                groups[k] = KillGroup(
+                    key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
+                    sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
+                if k.kind == "global", let ratio: Double = row[12], ratio >= settings.wrongVictimRatio {
+                    best[k.host] = row[13]
+                }
+            }
+            // A bounded scan per straddling group: its days in the window, by primary key (the
+            // kill counts are checked again in `facts`).
+            for k in straddling {
+                let arguments: StatementArguments = [k.host, k.kind, k.key, fromDay, toDay]
+                let sums = try db.cachedStatement(
+                    sql: """
+                        SELECT host_id, kind, key, sum(kills), min(first_time), max(last_time), sum(sum_rss),
+                            sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb),
+                            group_concat(last_event, char(31)), group_concat(coalesce(last_comm, ''), char(31))
+                        FROM advice_daily
+                        WHERE host_id = ? AND kind = ? AND key = ? AND day >= ? AND day < ? AND kills > 0
+                        GROUP BY host_id, kind, key
+                        """)
+                if let row = try Row.fetchOne(sums, arguments: arguments) { add(row) }
+                guard k.kind == "global" else { continue }
+                let shield = try db.cachedStatement(
+                    sql: """
+                        SELECT max(best_ratio), best_event FROM advice_daily
+                        WHERE host_id = ? AND kind = ? AND key = ? AND day >= ? AND day < ? AND best_ratio >= ?
+                        """)
+                if let row = try Row.fetchOne(shield, arguments: arguments + [settings.wrongVictimRatio]),
+                    let event: String = row[1]
+                {
+                    best[k.host] = event
+                }
+            }
+        } else if until - since >= Self.rollupWindow {
             let range: StatementArguments = [since / day, (until + day - 1) / day]
             try each(
                 """
@@ -223,6 +301,30 @@ struct AdviceReader {
         case global(Int64)
     }
 
+    /// The newest kills of a group (newest first) as the window's group aggregate has
+    /// them: a long window's from `advice_daily` (each day's latest kill, as the per-day
+    /// rollup names them, stamped with the group's last time and largest RSS), a short
+    /// window's from the events.
+    func recent(_ group: Group, of g: KillGroup? = nil, _ since: Int64, _ until: Int64) throws -> [KillRef] {
+        guard until - since >= Self.rollupWindow else { return try recent(group, since, until) }
+        let (host, kind, key): (Int64, String, String) =
+            switch group {
+            case .comm(let host, let comm): (host, "comm", comm)
+            case .memcg(let host, let path): (host, "memcg", path)
+            case .global(let host): (host, "global", "")
+            }
+        return try Row.fetchAll(
+            db.cachedStatement(
+                sql: """
+                    SELECT last_event, coalesce(last_comm, '') FROM advice_daily
+                    WHERE host_id = ? AND kind = ? AND key = ? AND day >= ? AND day < ? AND kills > 0
+                        AND last_event <> ''
+                    ORDER BY day DESC LIMIT \(OOMDatabase.adviceRecentKills)
+                    """),
+            arguments: [host, kind, key, since / Self.day, (until + Self.day - 1) / Self.day]
+        ).map { KillRef(id: $0[0], time: g?.lastTime ?? 0, comm: $0[1], rssKB: g?.maxRSS ?? 0) }
+    }
+
     /// The newest kills of a group (newest first), from the group's events index.
     func recent(_ group: Group, _ since: Int64, _ until: Int64) throws -> [KillRef] {
         let (filter, arguments): (String, StatementArguments) =
@@ -258,7 +360,7 @@ struct AdviceReader {
             default: continue
             }
             let key = "\(group)"
-            if cache[key] == nil { cache[key] = try recent(group, since, until).map(\.id) }
+            if cache[key] == nil { cache[key] = try recent(group, of: nil, since, until).map(\.id) }
             findings[i].evidence.eventIDs = cache[key]!
         }
     }

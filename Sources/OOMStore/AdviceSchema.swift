@@ -27,18 +27,7 @@ enum AdviceSchema {
 
                 CREATE TABLE advice_daily (
                     day INTEGER NOT NULL,
-                    host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
-                    kind TEXT NOT NULL CHECK (kind IN ('comm', 'memcg', 'global')),
-                    key TEXT NOT NULL,
-                    kills INTEGER NOT NULL,
-                    first_time INTEGER NOT NULL,
-                    last_time INTEGER NOT NULL,
-                    sum_rss REAL NOT NULL,
-                    sum_rss2 REAL NOT NULL,
-                    min_rss INTEGER NOT NULL,
-                    max_rss INTEGER NOT NULL,
-                    max_usage_kb INTEGER,
-                    limit_kb INTEGER,
+                    \(groupColumns)
                     -- Global kills: the one with the largest shielded process per victim RSS.
                     best_ratio REAL,
                     best_event TEXT,
@@ -61,18 +50,8 @@ enum AdviceSchema {
                 CASE WHEN NEW.shield_rss_kb IS NULL THEN NULL ELSE NEW.event_id END,
                 NEW.event_id, NEW.comm
                 WHERE \(when)
-                ON CONFLICT DO UPDATE SET kills = kills + 1,
-                    first_time = min(first_time, excluded.first_time),
-                    last_time = max(last_time, excluded.last_time),
-                    sum_rss = sum_rss + excluded.sum_rss, sum_rss2 = sum_rss2 + excluded.sum_rss2,
-                    min_rss = min(min_rss, excluded.min_rss), max_rss = max(max_rss, excluded.max_rss),
-                    max_usage_kb = max(coalesce(max_usage_kb, excluded.max_usage_kb),
-                        coalesce(excluded.max_usage_kb, max_usage_kb)),
+                ON CONFLICT DO UPDATE SET \(mergeSQL),
                     limit_kb = coalesce(excluded.limit_kb, limit_kb),
-                    best_event = CASE WHEN coalesce(excluded.best_ratio, -1) > coalesce(best_ratio, -1)
-                        THEN excluded.best_event ELSE best_event END,
-                    best_ratio = max(coalesce(best_ratio, excluded.best_ratio),
-                        coalesce(excluded.best_ratio, best_ratio)),
                     last_event = CASE WHEN excluded.last_time >= last_time
                         THEN excluded.last_event ELSE last_event END,
                     last_comm = CASE WHEN excluded.last_time >= last_time
@@ -134,6 +113,129 @@ enum AdviceSchema {
                 CREATE INDEX process_runs_last ON process_runs(last_time);
                 """)
     }
+
+    /// Migration v6: `advice_groups`, the kill groups of `advice_daily` over the whole
+    /// retention (one row per host × kind × key, so far fewer rows than events or days).
+    /// Advice takes a group from it whole when all the group's kills fall in the window,
+    /// and reads `advice_daily` only for the groups that straddle the window's start.
+    static func migrateGroups(_ db: Database) throws {
+        func upsert(_ kind: String, key: String, when: String) -> String {
+            """
+            INSERT INTO advice_groups SELECT NEW.host_id, '\(kind)', \(key), 1, NEW.time, NEW.time,
+                NEW.rss_kb, NEW.rss_kb * 1.0 * NEW.rss_kb, NEW.rss_kb, NEW.rss_kb,
+                NEW.memcg_usage_kb, NEW.memcg_limit_kb, NEW.shield_rss_kb * 1.0 / max(NEW.rss_kb, 1),
+                CASE WHEN NEW.shield_rss_kb IS NULL THEN NULL ELSE NEW.event_id END, 0
+                WHERE \(when)
+                ON CONFLICT DO UPDATE SET \(mergeSQL),
+                    limit_kb = max(coalesce(limit_kb, excluded.limit_kb), coalesce(excluded.limit_kb, limit_kb));
+            """
+        }
+        // A deleted kill leaves the counts and sums and marks its group stale: advice
+        // reads a stale group from `advice_daily` until retention has refreshed its first
+        // time, min, max and best event from the days left (`refreshStaleGroupsSQL`).
+        func remove(_ kind: String, key: String, when: String) -> String {
+            """
+            UPDATE advice_groups SET kills = kills - 1, sum_rss = sum_rss - OLD.rss_kb,
+                sum_rss2 = sum_rss2 - OLD.rss_kb * 1.0 * OLD.rss_kb, stale = 1
+            WHERE host_id = OLD.host_id AND kind = '\(kind)' AND key = \(key) AND \(when);
+            DELETE FROM advice_groups
+            WHERE host_id = OLD.host_id AND kind = '\(kind)' AND key = \(key) AND kills <= 0;
+            """
+        }
+        func rebuild(_ kind: String, key: String, groupBy: String, when: String) -> String {
+            """
+            INSERT INTO advice_groups
+                SELECT host_id, '\(kind)', \(key), count(*), min(time), max(time), sum(rss_kb),
+                    sum(rss_kb * 1.0 * rss_kb), min(rss_kb), max(rss_kb), max(memcg_usage_kb), max(memcg_limit_kb),
+                    max(shield_rss_kb * 1.0 / max(rss_kb, 1)), NULL, 0
+                FROM events WHERE \(when) GROUP BY host_id\(groupBy);
+            """
+        }
+        try db.execute(
+            sql: """
+                CREATE TABLE advice_groups (
+                    \(groupColumns)
+                    best_ratio REAL,
+                    best_event TEXT,
+                    -- 1 once a kill of the group was deleted, until retention refreshes it.
+                    stale INTEGER NOT NULL DEFAULT 0,
+                    PRIMARY KEY (host_id, kind, key)
+                ) WITHOUT ROWID;
+                CREATE INDEX advice_groups_stale ON advice_groups(stale) WHERE stale = 1;
+                CREATE TRIGGER events_advice_groups_insert AFTER INSERT ON events BEGIN
+                \(upsert("comm", key: "NEW.comm", when: "1"))
+                \(upsert("memcg", key: "NEW.memcg", when: "NEW.memcg IS NOT NULL"))
+                \(upsert("global", key: "''", when: "NEW.scope = 'global'"))
+                END;
+                CREATE TRIGGER events_advice_groups_delete AFTER DELETE ON events BEGIN
+                \(remove("comm", key: "OLD.comm", when: "1"))
+                \(remove("memcg", key: "OLD.memcg", when: "OLD.memcg IS NOT NULL"))
+                \(remove("global", key: "''", when: "OLD.scope = 'global'"))
+                END;
+                \(rebuild("comm", key: "comm", groupBy: ", comm", when: "1"))
+                \(rebuild("memcg", key: "memcg", groupBy: ", memcg", when: "memcg IS NOT NULL"))
+                \(rebuild("global", key: "''", groupBy: "", when: "scope = 'global'"))
+                -- The event behind each host's worst shielded kill.
+                UPDATE advice_groups SET best_event = (
+                    SELECT event_id FROM events INDEXED BY events_global
+                    WHERE host_id = advice_groups.host_id AND scope = 'global'
+                        AND shield_rss_kb * 1.0 / max(rss_kb, 1) >= advice_groups.best_ratio LIMIT 1)
+                WHERE kind = 'global' AND best_ratio IS NOT NULL;
+                """)
+    }
+
+    /// Retention, after deleting kills and the days they left empty: the stale groups'
+    /// first time, min, max, limit and best event again from the days left, as advice
+    /// reads them from `advice_daily`.
+    static let refreshStaleGroupsSQL = """
+        UPDATE advice_groups SET best_event = (
+            SELECT d.best_event FROM advice_daily d
+            WHERE d.host_id = advice_groups.host_id AND d.kind = advice_groups.kind AND d.key = advice_groups.key
+                AND d.kills > 0
+            ORDER BY d.best_ratio DESC LIMIT 1)
+        WHERE stale = 1 AND kind = 'global';
+        UPDATE advice_groups SET (first_time, min_rss, max_rss, max_usage_kb, limit_kb, best_ratio, stale) = (
+            SELECT coalesce(min(d.first_time), advice_groups.first_time),
+                coalesce(min(d.min_rss), advice_groups.min_rss), coalesce(max(d.max_rss), advice_groups.max_rss),
+                max(d.max_usage_kb), max(d.limit_kb), max(d.best_ratio), 0
+            FROM advice_daily d
+            WHERE d.host_id = advice_groups.host_id AND d.kind = advice_groups.kind AND d.key = advice_groups.key
+                AND d.kills > 0)
+        WHERE stale = 1;
+        """
+
+    /// The columns of a kill group both rollups keep (`advice_daily` per day,
+    /// `advice_groups` over the retention).
+    static let groupColumns = """
+        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                            kind TEXT NOT NULL CHECK (kind IN ('comm', 'memcg', 'global')),
+                            key TEXT NOT NULL,
+                            kills INTEGER NOT NULL,
+                            first_time INTEGER NOT NULL,
+                            last_time INTEGER NOT NULL,
+                            sum_rss REAL NOT NULL,
+                            sum_rss2 REAL NOT NULL,
+                            min_rss INTEGER NOT NULL,
+                            max_rss INTEGER NOT NULL,
+                            max_usage_kb INTEGER,
+                            limit_kb INTEGER,
+        """
+
+    /// How an upsert folds one kill (`excluded`) into a rollup row, for every column
+    /// `advice_daily` and `advice_groups` share but the limit.
+    static let mergeSQL = """
+        kills = kills + 1,
+            first_time = min(first_time, excluded.first_time),
+            last_time = max(last_time, excluded.last_time),
+            sum_rss = sum_rss + excluded.sum_rss, sum_rss2 = sum_rss2 + excluded.sum_rss2,
+            min_rss = min(min_rss, excluded.min_rss), max_rss = max(max_rss, excluded.max_rss),
+            max_usage_kb = max(coalesce(max_usage_kb, excluded.max_usage_kb),
+                coalesce(excluded.max_usage_kb, max_usage_kb)),
+            best_event = CASE WHEN coalesce(excluded.best_ratio, -1) > coalesce(best_ratio, -1)
+                THEN excluded.best_event ELSE best_event END,
+            best_ratio = max(coalesce(best_ratio, excluded.best_ratio),
+                coalesce(excluded.best_ratio, best_ratio))
+        """
 
     /// Adds one RSS sample to its process run (`?1` host, `?2` comm, `?3` pid, `?4` start,
     /// `?5` time µs, `?6` RSS kB).

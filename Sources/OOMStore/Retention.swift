@@ -70,6 +70,8 @@ extension OOMDatabase {
                         try db.execute(sql: "DELETE FROM kill_daily WHERE kills <= 0")
                     }
                 }
+                // The whole-retention groups of the kills deleted, from the days left.
+                try await pool.write { db in try db.execute(sql: AdviceSchema.refreshStaleGroupsSQL) }
             }
             outcome.sentAlerts = try await deleteChunked(
                 """

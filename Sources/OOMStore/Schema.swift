@@ -253,6 +253,7 @@ enum Schema {
                     """)
         }
         migrator.registerMigration("v6-event-ingest", migrate: KillRollups.migrate)
+        migrator.registerMigration("v6-advice-speed", migrate: AdviceSchema.migrateGroups)
         return migrator
     }
 }

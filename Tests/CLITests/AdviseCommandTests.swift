@@ -56,6 +56,40 @@ import Testing
         }
     }
 
+    @Test func aCutListSaysSo() async throws {
+        var seed = Self.seed
+        var journald = OOMEvent(
+            id: "journald-kill-1", source: .kernel, victim: OOMEvent.Victim(pid: 300, comm: "systemd-journal"))
+        journald.host = "web-2"
+        journald.scope = .memcg
+        journald.time = RFC3339.format(epochMicroseconds: Self.now - 7_200_000_000)
+        seed.append(IngestBatch(host: "web-2", events: [journald]))
+        try await TestCollector.with(seed: seed) { c in
+            let table = try await c.run(["advise", "--limit", "1", "--now", Fleet.fixedNow])
+            #expect(table.status == 0, "\(table.stderr)")
+            #expect(table.stdout.contains("  showing the first 1 of 2 findings (raise --limit for more)\n"))
+            // The newest kill's finding is the one kept.
+            #expect(table.stdout.contains("CRITICAL  web-1  critical-victim  sshd"))
+            #expect(!table.stdout.contains("web-2"))
+
+            let csv = try await c.run(["advise", "--limit", "1", "--format", "csv", "--now", Fleet.fixedNow])
+            #expect(csv.stdout.split(separator: "\n").count == 2)
+            #expect(csv.stderr.contains("showing the first 1 of 2 findings"))
+
+            let json = try await c.run(["advise", "--limit", "1", "--format", "json", "--now", Fleet.fixedNow])
+            let report = try JSONDecoder().decode(AdviceReport.self, from: Data(json.stdout.utf8))
+            #expect(report.total == 2 && report.truncated && report.findings.count == 1)
+
+            let all = try await c.run(["advise", "--now", Fleet.fixedNow])
+            #expect(!all.stdout.contains("showing the first"))
+            #expect(all.stdout.contains("  2 critical\n"))
+
+            let bad = try await c.run(["advise", "--limit", "0"])
+            #expect(bad.status == 2)
+            #expect(bad.stderr.contains("--limit"))
+        }
+    }
+
     @Test func badSinceIsAUsageError() async throws {
         try await TestCollector.with(seed: []) { c in
             let r = try await c.run(["advise", "--since", "last tuesday"])

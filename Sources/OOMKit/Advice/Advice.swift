@@ -89,20 +89,49 @@ public struct AdviceReport: Codable, Sendable, Equatable {
     public var since: String
     public var until: String
     public var generatedAt: String
-    /// Most severe first, then by host, kind and subject.
+    /// Most severe first, then the most recent evidence first, then by host, kind and
+    /// subject; at most the `limit` asked for.
     public var findings: [AdviceFinding]
+    /// How many findings the window has in all (more than `findings` holds when it was cut).
+    public var total: Int
+    /// `true` when `findings` holds only the first `limit` of `total`.
+    public var truncated: Bool { total > findings.count }
 
-    public init(since: String, until: String, generatedAt: String, findings: [AdviceFinding]) {
+    /// `total` defaults to the findings given (nothing cut).
+    public init(
+        since: String, until: String, generatedAt: String, findings: [AdviceFinding], total: Int? = nil
+    ) {
         self.since = since
         self.until = until
         self.generatedAt = generatedAt
         self.findings = findings
+        self.total = max(total ?? findings.count, findings.count)
     }
 
     enum CodingKeys: String, CodingKey {
         case since, until
         case generatedAt = "generated_at"
-        case findings
+        case findings, total, truncated
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            since: try c.decode(String.self, forKey: .since), until: try c.decode(String.self, forKey: .until),
+            generatedAt: try c.decode(String.self, forKey: .generatedAt),
+            findings: try c.decode([AdviceFinding].self, forKey: .findings),
+            // Collectors before the limit send every finding and no total.
+            total: try c.decodeIfPresent(Int.self, forKey: .total))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(since, forKey: .since)
+        try c.encode(until, forKey: .until)
+        try c.encode(generatedAt, forKey: .generatedAt)
+        try c.encode(findings, forKey: .findings)
+        try c.encode(total, forKey: .total)
+        try c.encode(truncated, forKey: .truncated)
     }
 }
 
@@ -158,7 +187,8 @@ public enum CriticalServices {
     /// (`dbus` → `dbus-daemon`, `dbus-broker`).
     public static func match(comm: String, in names: [String]) -> String? {
         for name in names {
-            if comm == String(decoding: name.utf8.prefix(15), as: UTF8.self) { return name }
+            // Compared byte by byte: advice asks this for every process name killed.
+            if comm.utf8.elementsEqual(name.utf8.prefix(15)) { return name }
             if aliases[name]?.contains(comm) == true { return name }
         }
         return nil

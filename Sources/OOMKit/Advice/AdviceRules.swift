@@ -19,16 +19,38 @@ public enum AdviceRules {
         return out
     }
 
-    /// Most severe first, then host, kind and subject (a stable order for diffs and tests).
+    /// Most severe first, then the most recent evidence (its `last` time; none last), then
+    /// host, kind and subject (a stable order for diffs and tests).
     public static func sorted(_ findings: [AdviceFinding]) -> [AdviceFinding] {
+        first(findings.count, of: findings)
+    }
+
+    /// The first `n` findings in `sorted` order.
+    public static func first(_ n: Int, of findings: [AdviceFinding]) -> [AdviceFinding] {
         let kindOrder = Dictionary(
             uniqueKeysWithValues: AdviceKind.allCases.enumerated().map { ($1, $0) })
-        return findings.sorted { a, b in
+        // The keys once per finding (the last time parsed, the kind ranked), not per comparison.
+        struct Key {
+            var index: Int
+            var severity: Int
+            var last: Int64
+            var host: String
+            var kind: Int
+            var subject: String
+        }
+        var keys = findings.enumerated().map { i, f in
+            Key(
+                index: i, severity: f.severity.rank, last: f.evidence.last.flatMap { RFC3339.parse($0) } ?? .min,
+                host: f.host, kind: kindOrder[f.kind]!, subject: f.subject)
+        }
+        keys.sort { a, b in
             if a.severity != b.severity { return a.severity > b.severity }
+            if a.last != b.last { return a.last > b.last }
             if a.host != b.host { return a.host < b.host }
-            if a.kind != b.kind { return kindOrder[a.kind]! < kindOrder[b.kind]! }
+            if a.kind != b.kind { return a.kind < b.kind }
             return a.subject < b.subject
         }
+        return keys.prefix(max(0, n)).map { findings[$0.index] }
     }
 
     // MARK: rules

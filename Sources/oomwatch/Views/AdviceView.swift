@@ -14,6 +14,9 @@ enum AdviceView {
             "  "
             + AdviceSeverity.allCases.reversed().compactMap { s in counts[s].map { "\($0) \(s.rawValue)" } }
             .joined(separator: ", ") + "\n"
+        if r.truncated {
+            out += "  showing the first \(r.findings.count) of \(r.total) findings (raise --limit for more)\n"
+        }
         let textWidth = max(40, (width ?? 100) - 12)
         for f in r.findings {
             let color: Style.Color =
