@@ -28,6 +28,9 @@ let package = Package(
     targets: [
         // Pure core: models and parsers. No I/O, no logging.
         .target(name: "OOMKit", swiftSettings: swiftSettings),
+        // The host's clocks and the one file reader, for the agent and the CLI: POSIX
+        // calls instead of Foundation, kept out of the pure core.
+        .target(name: "HostSupport", swiftSettings: swiftSettings),
         .systemLibrary(
             name: "CZlib",
             pkgConfig: "zlib",
@@ -45,7 +48,7 @@ let package = Package(
         .target(
             name: "OOMAgent",
             dependencies: [
-                "OOMKit", "CurlHTTP", "Gzip",
+                "OOMKit", "HostSupport", "CurlHTTP", "Gzip", "CMalloc",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -87,7 +90,7 @@ let package = Package(
         .executableTarget(
             name: "oomwatch-agent",
             dependencies: [
-                "OOMAgent", "OOMKit", "Gzip", "CMalloc",
+                "OOMAgent", "OOMKit", "HostSupport", "Gzip", "CMalloc",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -117,7 +120,7 @@ let package = Package(
         .executableTarget(
             name: "oomwatch",
             dependencies: [
-                "OOMKit", "CurlHTTP",
+                "OOMKit", "HostSupport", "CurlHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: swiftSettings
@@ -130,7 +133,7 @@ let package = Package(
         ),
         .testTarget(
             name: "OOMAgentTests",
-            dependencies: ["OOMAgent", "OOMKit", "CurlHTTP", "Gzip"],
+            dependencies: ["OOMAgent", "OOMKit", "HostSupport", "CurlHTTP", "Gzip"],
             // Fixture /proc and cgroup trees, found via #filePath (not bundled).
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings

@@ -1,2 +1,2 @@
-// glibc's malloc tuning (mallopt), which the Glibc module does not import.
+// glibc's malloc tuning (mallopt, malloc_trim), which the Glibc module does not import.
 #include <malloc.h>

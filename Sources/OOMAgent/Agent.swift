@@ -10,6 +10,8 @@ public enum Agent {
         if context.config.sources.kmsg { services.append(KernelLogService(context: context)) }
         if context.config.sources.journal { services.append(JournalService(context: context)) }
         services.append(UploaderService(context: context))
+        services.append(
+            TrimService(delaySeconds: max(30, 2 * context.config.intervalSeconds + 5), logger: context.logger))
         return services
     }
 

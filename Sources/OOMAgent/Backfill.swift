@@ -1,4 +1,5 @@
 public import CurlHTTP
+import HostSupport
 public import Logging
 public import OOMKit
 
@@ -81,7 +82,7 @@ public struct Backfill: Sendable {
             // No boot id: these kills may come from earlier boots, and the batch's boot id
             // would be stamped on them and replace the host's current one.
             let body = BatchBody.make(host: host, bootID: nil, agent: agent, records: batch.records)
-            let now = Double(Clock.monotonicNanos()) / 1e9
+            let now = Double(HostClock.monotonicNanos()) / 1e9
             switch await uploader.send(json: body) {
             case .delivered(let result):
                 _ = backoff.record(.success, now: now, random: 0.5)

@@ -1,3 +1,4 @@
+import HostSupport
 public import Logging
 public import OOMKit
 
@@ -66,9 +67,9 @@ public struct SnapshotCollector: Sendable {
 
     /// One snapshot from every enabled source, stamped with the current wall time.
     public mutating func collect(host: String) -> MemorySnapshot {
-        var snapshot = MemorySnapshot(host: host, time: RFC3339.format(epochMicroseconds: Clock.nowMicros()))
+        var snapshot = MemorySnapshot(host: host, time: RFC3339.format(epochMicroseconds: HostClock.nowMicros()))
         for i in sources.indices {
-            let start = Clock.monotonicNanos()
+            let start = HostClock.monotonicNanos()
             let name = sources[i].name
             do {
                 try sources[i].collect(into: &snapshot)
@@ -84,30 +85,8 @@ public struct SnapshotCollector: Sendable {
                         "source failed", metadata: ["source.name": "\(name)", "error": "\(text)"])
                 }
             }
-            lastDurations[name] = Clock.monotonicNanos() &- start
+            lastDurations[name] = HostClock.monotonicNanos() &- start
         }
         return snapshot
-    }
-}
-
-/// Wall and monotonic clocks without Foundation.
-public enum Clock {
-    public static func nowMicros() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
-    }
-
-    public static func monotonicNanos() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
-
-    /// CLOCK_BOOTTIME in microseconds: the kernel log's time base (includes suspend).
-    public static func bootMicros() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }

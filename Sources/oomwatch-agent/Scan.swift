@@ -163,7 +163,7 @@ struct Scan: AsyncParsableCommand {
             if n == 0 { break }
             readBytes += Int64(n)
             var events: [OOMEvent]
-            if first, n >= 2, buffer[0] == 0x1F, buffer[1] == 0x8B {
+            if first, Gzip.isGzip(buffer[0..<n]) {
                 do { inflater = try GzipInflater() } catch { throw ScanError(reason: error.description) }
             }
             first = false

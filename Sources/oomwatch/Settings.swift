@@ -1,3 +1,4 @@
+import HostSupport
 import OOMKit
 
 #if canImport(FoundationEssentials)
@@ -177,18 +178,9 @@ struct Settings: Sendable {
             environment: environment,
             isTerminal: Terminal.stdoutIsTerminal,
             terminalWidth: Terminal.width(environment: environment),
-            clockMicroseconds: Clock.nowMicroseconds(),
+            clockMicroseconds: HostClock.nowMicros(),
             readFile: Files.readText
         )
-    }
-}
-
-/// Wall-clock time.
-enum Clock {
-    static func nowMicroseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }
 
@@ -196,21 +188,18 @@ enum Clock {
 enum Files {
     /// The file's text, `nil` when it does not exist; other failures throw.
     static func readText(_ path: String) throws(CLIError) -> String? {
-        guard let handle = fopen(path, "r") else {
-            if errno == ENOENT { return nil }
-            throw .failure("cannot read \(path): \(String(cString: strerror(errno)))")
+        // Config and token files are small; refuse anything absurd.
+        let limit = 1 << 20
+        var reader = FileReader(initialCapacity: 4096)
+        let bytes: ArraySlice<UInt8>
+        do {
+            bytes = try reader.read(path, limit: limit + 1)
+        } catch  where error.isMissing {
+            return nil
+        } catch {
+            throw .failure("cannot read \(error)")
         }
-        defer { fclose(handle) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let n = fread(&buffer, 1, buffer.count, handle)
-            if n > 0 { bytes.append(contentsOf: buffer[0..<n]) }
-            if n < buffer.count { break }
-            // Config and token files are small; refuse anything absurd.
-            if bytes.count > 1 << 20 { throw .failure("\(path) is larger than 1 MiB") }
-        }
-        if ferror(handle) != 0 { throw .failure("cannot read \(path)") }
+        if bytes.count > limit { throw .failure("\(path) is larger than 1 MiB") }
         return String(decoding: bytes, as: UTF8.self)
     }
 }

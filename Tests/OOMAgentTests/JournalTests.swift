@@ -1,3 +1,4 @@
+import HostSupport
 import Logging
 import OOMKit
 import ServiceLifecycle
@@ -40,9 +41,9 @@ import Testing
         let group = ServiceGroup(services: [service], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let deadline = Clock.monotonicNanos() + seconds * 1_000_000_000
+            let deadline = HostClock.monotonicNanos() + seconds * 1_000_000_000
             let before = context.spool.pending.events
-            while Clock.monotonicNanos() < deadline, context.spool.pending.events == before {
+            while HostClock.monotonicNanos() < deadline, context.spool.pending.events == before {
                 try await Task.sleep(for: .milliseconds(50))
             }
             try await Task.sleep(for: .milliseconds(200))

@@ -1,3 +1,4 @@
+import HostSupport
 import OOMKit
 import Testing
 
@@ -156,8 +157,8 @@ import Testing
         _ reader: KmsgReader, _ follower: inout KernelLogFollower, until pid: pid_t?
     ) async throws -> [OOMEvent] {
         var events: [OOMEvent] = []
-        let deadline = Clock.monotonicNanos() + 10_000_000_000
-        while Clock.monotonicNanos() < deadline {
+        let deadline = HostClock.monotonicNanos() + 10_000_000_000
+        while HostClock.monotonicNanos() < deadline {
             switch try reader.next() {
             case .record(let bytes): events += follower.handle(bytes)
             case .overrun: follower.overrun()

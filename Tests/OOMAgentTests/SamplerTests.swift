@@ -1,3 +1,4 @@
+import HostSupport
 import Logging
 import OOMKit
 import ServiceLifecycle
@@ -35,8 +36,8 @@ import Testing
             func waitFor(snapshots n: Int) async throws -> Bool {
                 // Generous: under a loaded test run (2 cores, every suite at once) the pool is busy;
                 // still far below the 60 s interval the extra snapshot must beat.
-                let deadline = Clock.monotonicNanos() + 15_000_000_000
-                while Clock.monotonicNanos() < deadline {
+                let deadline = HostClock.monotonicNanos() + 15_000_000_000
+                while HostClock.monotonicNanos() < deadline {
                     if context.spool.pending.snapshots >= n { return true }
                     try await Task.sleep(for: .milliseconds(20))
                 }

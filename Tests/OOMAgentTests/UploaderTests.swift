@@ -1,6 +1,7 @@
 import CurlHTTP
 // Tests may use full Foundation (JSONSerialization); the agent itself never does.
 import Foundation
+import HostSupport
 import Logging
 import OOMKit
 import ServiceLifecycle
@@ -139,9 +140,9 @@ import Testing
     }
 
     @Test func hangingServerTimesOut() async {
-        let start = Clock.monotonicNanos()
+        let start = HostClock.monotonicNanos()
         let r = await uploader("hang", timeout: 1).send(json: body(events: 1, snapshots: 0))
-        let seconds = Double(Clock.monotonicNanos() - start) / 1e9
+        let seconds = Double(HostClock.monotonicNanos() - start) / 1e9
         guard case .retry(nil, _) = r else {
             Issue.record("a timeout must be retryable, got \(r)")
             return
@@ -194,8 +195,8 @@ import Testing
         let group = ServiceGroup(services: [service], logger: logger)
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let deadline = Clock.monotonicNanos() + 10_000_000_000
-            while Clock.monotonicNanos() < deadline, !done() {
+            let deadline = HostClock.monotonicNanos() + 10_000_000_000
+            while HostClock.monotonicNanos() < deadline, !done() {
                 try await Task.sleep(for: .milliseconds(50))
             }
             await group.triggerGracefulShutdown()

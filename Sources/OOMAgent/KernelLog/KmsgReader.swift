@@ -1,4 +1,5 @@
 import Dispatch
+public import HostSupport
 
 #if canImport(Glibc)
     import Glibc

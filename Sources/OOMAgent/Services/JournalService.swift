@@ -1,4 +1,5 @@
 import Dispatch
+import HostSupport
 public import Logging
 import OOMKit
 public import ServiceLifecycle

@@ -1,3 +1,4 @@
+import HostSupport
 public import Logging
 import OOMKit
 public import ServiceLifecycle
@@ -30,14 +31,14 @@ public struct KernelLogService: Service {
             logger.info("new boot since the last run: reading the kernel log from its start")
         }
         // Uptime 0 in wall-clock time: kmsg stamps records with the monotonic clock.
-        let bootEpoch = Clock.nowMicros() - Int64(Clock.monotonicNanos() / 1000)
+        let bootEpoch = HostClock.nowMicros() - Int64(HostClock.monotonicNanos() / 1000)
         var follower = KernelLogFollower(bootID: bootID, cursor: saved, bootEpochMicros: bootEpoch)
         var persisted = saved
-        var lastSave = Clock.monotonicNanos()
+        var lastSave = HostClock.monotonicNanos()
 
         func persist(force: Bool) {
             guard let c = follower.cursor, c != persisted else { return }
-            let now = Clock.monotonicNanos()
+            let now = HostClock.monotonicNanos()
             guard force || now &- lastSave > 5_000_000_000 else { return }
             do {
                 try c.save(cursorPath)
@@ -61,7 +62,7 @@ public struct KernelLogService: Service {
             var batch = 0
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 let result: KmsgReader.Result
-                let readStarted = Double(Clock.monotonicNanos()) / 1e9
+                let readStarted = Double(HostClock.monotonicNanos()) / 1e9
                 do {
                     result = try reader.next()
                 } catch {

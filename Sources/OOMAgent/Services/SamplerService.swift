@@ -1,3 +1,4 @@
+import HostSupport
 public import Logging
 import OOMKit
 public import ServiceLifecycle
@@ -16,11 +17,11 @@ public struct SamplerService: Service {
         let interval = context.config.intervalSeconds
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
-                let started = Clock.monotonicNanos()
+                let started = HostClock.monotonicNanos()
                 let mark = context.ledger.mark()
                 let snapshot = collector.collect(host: context.identity.host)
                 if let kills = snapshot.vmstat["oom_kill"] {
-                    let at = Double(Clock.monotonicNanos()) / 1e9
+                    let at = Double(HostClock.monotonicNanos()) / 1e9
                     let lost = context.ledger.sample(mark: mark, oomKill: kills, at: at)
                     if lost > 0 {
                         context.counters.unattributedKills.add(lost)
@@ -35,7 +36,7 @@ public struct SamplerService: Service {
                     context.counters.droppedSnapshots.add(1)
                     context.logger.error("cannot spool snapshot", metadata: ["error": "\(error)"])
                 }
-                let elapsed = Double(Clock.monotonicNanos() &- started) / 1e9
+                let elapsed = Double(HostClock.monotonicNanos() &- started) / 1e9
                 await context.snapshotNow.wait(seconds: max(0.05, interval - elapsed))
             }
         } onGracefulShutdown: {

@@ -1,4 +1,5 @@
 public import CurlHTTP
+public import HostSupport
 public import Logging
 import OOMKit
 public import ServiceLifecycle
@@ -21,7 +22,7 @@ public struct UploaderService: Service {
 
     public init(
         context: AgentContext, uploader: Uploader? = nil, uploadInterval: Double? = nil,
-        now: @escaping @Sendable () -> Double = { Double(Clock.monotonicNanos()) / 1e9 },
+        now: @escaping @Sendable () -> Double = { Double(HostClock.monotonicNanos()) / 1e9 },
         random: @escaping @Sendable () -> Double = { Double.random(in: 0..<1) }
     ) {
         self.context = context
@@ -48,7 +49,7 @@ public struct UploaderService: Service {
             if let l = lastStatus, l.ok == ok, l.reason == reason, now() - l.at < 60 { return }
             lastStatus = (ok, reason, now())
             let s = UploadStatus(
-                time: RFC3339.format(epochMicroseconds: Clock.nowMicros()), collector: uploader.url, ok: ok,
+                time: RFC3339.format(epochMicroseconds: HostClock.nowMicros()), collector: uploader.url, ok: ok,
                 status: status, reason: reason, fix: fix)
             if let bytes = try? JSONWriter().encode(s) { try? FileIO.writeAtomically(context.uploadStatusPath, bytes) }
         }
@@ -147,7 +148,7 @@ public struct UploaderService: Service {
     private func setAside(body: [UInt8], batch: Spool.Batch, status: Int, reason: String) {
         let events = batch.records.count(where: { $0.kind == .event })
         let header = DeadLetter.Header(
-            status: status, reason: reason, time: RFC3339.format(epochMicroseconds: Clock.nowMicros()),
+            status: status, reason: reason, time: RFC3339.format(epochMicroseconds: HostClock.nowMicros()),
             events: events, snapshots: batch.records.count - events)
         do {
             try context.deadLetter.add(body: body, header: header)

@@ -1,3 +1,4 @@
+import HostSupport
 public import OOMKit
 
 /// Memory cgroups worth watching: those with a limit or with OOM kills, walked from the

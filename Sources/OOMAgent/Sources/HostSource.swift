@@ -1,3 +1,4 @@
+import HostSupport
 public import OOMKit
 
 /// Host identity and clocks: host name, boot_id, kernel release, uptime.
@@ -33,7 +34,7 @@ public struct HostSource: MemorySource {
 
     private mutating func text(_ path: String) throws -> String {
         var t = try reader.read(path)
-        while let last = t.last, last == 10 || last == 32 { t = t.dropLast() }
+        while let last = t.last, last == ASCII.newline || last == ASCII.space { t = t.dropLast() }
         return String(decoding: t, as: UTF8.self)
     }
 
@@ -42,7 +43,7 @@ public struct HostSource: MemorySource {
     /// hostile or broken /proc (a container's FUSE-backed one) must cost one field, not
     /// the whole snapshot.
     static func firstDouble(_ bytes: ArraySlice<UInt8>) -> Double? {
-        let end = bytes.firstIndex(where: { $0 == 32 || $0 == 10 }) ?? bytes.endIndex
+        let end = bytes.firstIndex(where: { $0 == ASCII.space || $0 == ASCII.newline }) ?? bytes.endIndex
         guard let v = Double(String(decoding: bytes[bytes.startIndex..<end], as: UTF8.self)),
             v.isFinite, v >= 0, v < 1e10
         else { return nil }

@@ -1,3 +1,4 @@
+import HostSupport
 public import OOMKit
 
 /// /proc/meminfo: every field.

@@ -1,3 +1,4 @@
+import HostSupport
 public import OOMKit
 
 /// /proc/pressure/memory. A kernel without PSI (no file, or `psi=0` refusing the read) is

@@ -1,3 +1,4 @@
+import HostSupport
 public import OOMKit
 internal import Synchronization
 
@@ -79,12 +80,9 @@ public struct ProcessSource: MemorySource {
         var pids: [Int32] = []
         pids.reserveCapacity(512)
         try DirectoryList.forEach(procRoot) { name, _ in
-            var pid: Int32 = 0
-            for c in name {
-                guard c >= 48, c <= 57 else { return }
-                pid = pid &* 10 &+ Int32(c - 48)
-            }
-            if !name.isEmpty { pids.append(pid) }
+            var i = name.startIndex
+            guard let pid = ASCII.digits(name, &i, as: Int32.self), i == name.endIndex else { return }
+            pids.append(pid)
         }
         let cycle = self.cycle
         // Work on a copy so lookups during the scan still see the previous sample; the
@@ -196,7 +194,7 @@ public struct ProcessSource: MemorySource {
         guard let bytes = try? reader.read(procRoot + "/stat") else { return nil }
         var found: Int64?
         var start = bytes.startIndex
-        for i in bytes.indices where bytes[i] == 10 {
+        for i in bytes.indices where bytes[i] == ASCII.newline {
             let line = bytes[start..<i]
             if line.starts(with: "btime ".utf8) {
                 found = Int64(String(decoding: line.dropFirst(6), as: UTF8.self))

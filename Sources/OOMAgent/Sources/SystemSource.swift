@@ -1,3 +1,4 @@
+import HostSupport
 public import OOMKit
 
 /// What advice needs to know about the host beyond its memory: the OOM sysctls, swap

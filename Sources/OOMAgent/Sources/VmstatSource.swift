@@ -1,3 +1,4 @@
+import HostSupport
 public import OOMKit
 
 /// /proc/vmstat: the counters that explain memory trouble (`Vmstat.defaultKeys`), or all.

@@ -1,3 +1,4 @@
+import HostSupport
 public import Logging
 public import OOMKit
 import Synchronization
@@ -167,14 +168,14 @@ public struct DeadLetter: Sendable {
         guard let nl = bytes.firstIndex(of: 10) else { return (nil, nil) }
         let header = try? JSONReader().decode(Header.self, from: bytes[..<nl])
         var body = Array(bytes[(nl + 1)...])
-        while body.last == 10 { body.removeLast() }
+        while body.last == ASCII.newline { body.removeLast() }
         return (header, body.isEmpty ? nil : body)
     }
 
     /// Time-ordered and unique within this process; the pid keeps a concurrent command's
     /// names apart.
     private static func newName() -> String {
-        let micros = String(Clock.nowMicros())
+        let micros = String(HostClock.nowMicros())
         let n = sequence.wrappingAdd(1, ordering: .relaxed).newValue
         return String(repeating: "0", count: max(0, 20 - micros.count)) + micros + "-" + String(getpid()) + "-"
             + String(n) + suffix

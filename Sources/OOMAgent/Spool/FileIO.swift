@@ -1,3 +1,6 @@
+import HostSupport
+import OOMKit
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -48,24 +51,11 @@ public enum FileIO {
 
     /// The whole file, or `nil` if it does not exist.
     public static func readAll(_ path: String) throws(FileIOError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw FileIOError(operation: "open", path: path, errno: errno)
+        do {
+            return try FileReader.contents(of: path)
+        } catch {
+            throw FileIOError(operation: "read", path: path, errno: error.errno)
         }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileIOError(operation: "read", path: path, errno: errno)
-            }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
-        }
-        return out
     }
 
     /// Writes all of `bytes` to `fd`.
@@ -126,7 +116,7 @@ public enum FileIO {
         let fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0o600)
         if fd < 0 { throw FileIOError(operation: "open", path: path, errno: errno) }
         defer { close(fd) }
-        try writeAll(fd, bytes + [10], path: path)
+        try writeAll(fd, bytes + [ASCII.newline], path: path)
         fsync(fd)
     }
 

@@ -1,3 +1,4 @@
+import HostSupport
 public import Logging
 import Synchronization
 

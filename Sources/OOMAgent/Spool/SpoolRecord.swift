@@ -19,14 +19,17 @@ public struct SpoolRecord: Sendable, Equatable {
     }
 
     static let headerSize = 12
+    /// The two bytes every record starts with, so a reader can find the next record after
+    /// a torn one.
+    static let magic: (UInt8, UInt8) = (0xA5, 0x5A)
     static let maxPayload = 64 << 20
 
     /// The record's bytes as written to disk.
     public func encoded() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(Self.headerSize + payload.count)
-        out.append(0xA5)
-        out.append(0x5A)
+        out.append(Self.magic.0)
+        out.append(Self.magic.1)
         out.append(kind.rawValue)
         out.append(0)
         appendLE(&out, UInt32(payload.count))
@@ -63,7 +66,7 @@ public struct SpoolRecord: Sendable, Equatable {
     }
 
     private static func record(at p: Int, in b: [UInt8]) -> (SpoolRecord, Int)? {
-        guard p + headerSize <= b.count, b[p] == 0xA5, b[p + 1] == 0x5A, b[p + 3] == 0,
+        guard p + headerSize <= b.count, b[p] == magic.0, b[p + 1] == magic.1, b[p + 3] == 0,
             let kind = Kind(rawValue: b[p + 2])
         else { return nil }
         let length = Int(readLE(b, p + 4))

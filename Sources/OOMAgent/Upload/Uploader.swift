@@ -1,5 +1,6 @@
 public import CurlHTTP
 import Gzip
+import HostSupport
 public import Logging
 public import OOMKit
 
@@ -74,7 +75,7 @@ public struct Uploader: Sendable {
         }
         let answer = CollectorAnswer(
             status: response.status, headers: response.headers, body: response.body,
-            nowEpochSeconds: Double(Clock.nowMicros()) / 1e6)
+            nowEpochSeconds: Double(HostClock.nowMicros()) / 1e6)
         switch response.status {
         case 200..<300:
             return .delivered(answer.result)
@@ -105,7 +106,7 @@ public struct Uploader: Sendable {
         message(
             CollectorAnswer(
                 status: response.status, headers: response.headers, body: response.body,
-                nowEpochSeconds: Double(Clock.nowMicros()) / 1e6))
+                nowEpochSeconds: Double(HostClock.nowMicros()) / 1e6))
     }
 }
 

@@ -78,7 +78,7 @@ public enum RetryAfter {
 
     /// A decimal field of at most 4 digits within `range`.
     static func number(_ text: Substring, _ range: ClosedRange<Int>) -> Int? {
-        guard !text.isEmpty, text.utf8.count <= 4, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+        guard !text.isEmpty, text.utf8.count <= 4, text.utf8.allSatisfy(ASCII.isDigit),
             let n = Int(text), range.contains(n)
         else { return nil }
         return n

@@ -2,21 +2,6 @@
 // the CLI and the dashboard. JSON keys are snake_case; sizes in kB; times RFC 3339 UTC.
 // Shapes only grow: new fields are optional so older clients keep decoding.
 
-/// What a token may do.
-public enum TokenRole: String, Codable, Sendable, CaseIterable {
-    /// May ingest only.
-    case agent
-    /// May query only.
-    case read
-    /// May do both.
-    case admin
-
-    /// Whether this role may post `POST /api/v1/ingest`.
-    public var canIngest: Bool { self == .agent || self == .admin }
-    /// Whether this role may call the query API.
-    public var canQuery: Bool { self == .read || self == .admin }
-}
-
 /// `GET /api/v1/hosts`.
 public struct HostsResponse: Codable, Sendable, Equatable {
     public var hosts: [HostStatus]

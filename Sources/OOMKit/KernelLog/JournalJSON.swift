@@ -38,21 +38,21 @@ enum JournalJSON {
     static func object(_ b: ArraySlice<UInt8>) -> [String: String]? {
         var r = Reader(b: b, i: b.startIndex)
         r.skipSpace()
-        guard r.eat(0x7B) else { return nil }
+        guard r.eat(ASCII.openBrace) else { return nil }
         var out: [String: String] = [:]
         r.skipSpace()
-        if r.eat(0x7D) { return out }
+        if r.eat(ASCII.closeBrace) { return out }
         while true {
             r.skipSpace()
             guard let key = r.string() else { return nil }
             r.skipSpace()
-            guard r.eat(0x3A) else { return nil }
+            guard r.eat(ASCII.colon) else { return nil }
             r.skipSpace()
             guard let value = r.value() else { return nil }
             if let value { out[key] = value }
             r.skipSpace()
-            if r.eat(0x2C) { continue }
-            if r.eat(0x7D) { return out }
+            if r.eat(ASCII.comma) { continue }
+            if r.eat(ASCII.closeBrace) { return out }
             return nil
         }
     }
@@ -62,7 +62,9 @@ enum JournalJSON {
         var i: Int
 
         mutating func skipSpace() {
-            while i < b.endIndex, b[i] == 0x20 || b[i] == 0x09 || b[i] == 0x0A || b[i] == 0x0D { i += 1 }
+            while i < b.endIndex,
+                b[i] == ASCII.space || b[i] == ASCII.tab || b[i] == ASCII.newline || b[i] == ASCII.carriageReturn
+            { i += 1 }
         }
 
         mutating func eat(_ c: UInt8) -> Bool {
@@ -76,19 +78,19 @@ enum JournalJSON {
         mutating func value() -> String?? {
             guard i < b.endIndex else { return nil }
             switch b[i] {
-            case 0x22:
+            case ASCII.quote:
                 guard let s = string() else { return nil }
                 return .some(s)
-            case 0x5B:
+            case ASCII.openBracket:
                 return byteArray()
-            case 0x7B:
+            case ASCII.openBrace:
                 return skipNested() ? .some(nil) : nil
             default:
                 let s = i
-                while i < b.endIndex, b[i] != 0x2C, b[i] != 0x7D, b[i] != 0x20 { i += 1 }
+                while i < b.endIndex, b[i] != ASCII.comma, b[i] != ASCII.closeBrace, b[i] != ASCII.space { i += 1 }
                 guard i > s else { return nil }
                 let token = b[s..<i]
-                if token.first == 0x2D || (token.first.map { $0 >= 0x30 && $0 <= 0x39 } ?? false) {
+                if token.first == ASCII.minus || (token.first.map { $0 >= ASCII.zero && $0 <= ASCII.nine } ?? false) {
                     return .some(String(decoding: token, as: UTF8.self))
                 }
                 return .some(nil)
@@ -98,16 +100,16 @@ enum JournalJSON {
         /// `[104, 105]` → the UTF-8 decoding of those bytes; other arrays are skipped.
         mutating func byteArray() -> String?? {
             let start = i
-            guard eat(0x5B) else { return nil }
+            guard eat(ASCII.openBracket) else { return nil }
             var bytes: [UInt8] = []
             var ok = true
             while true {
                 skipSpace()
-                if eat(0x5D) { break }
+                if eat(ASCII.closeBracket) { break }
                 let s = i
                 var v = 0
-                while i < b.endIndex, b[i] >= 0x30, b[i] <= 0x39, i - s < 4 {
-                    v = v * 10 + Int(b[i] - 0x30)
+                while i < b.endIndex, b[i] >= ASCII.zero, b[i] <= ASCII.nine, i - s < 4 {
+                    v = v * 10 + Int(b[i] - ASCII.zero)
                     i += 1
                 }
                 if i == s || v > 255 {
@@ -117,8 +119,8 @@ enum JournalJSON {
                 }
                 bytes.append(UInt8(v))
                 skipSpace()
-                if eat(0x2C) { continue }
-                if eat(0x5D) { break }
+                if eat(ASCII.comma) { continue }
+                if eat(ASCII.closeBracket) { break }
                 return nil
             }
             return ok ? .some(String(decoding: bytes, as: UTF8.self)) : .some(nil)
@@ -129,12 +131,12 @@ enum JournalJSON {
             var depth = 0
             while i < b.endIndex {
                 switch b[i] {
-                case 0x22:
+                case ASCII.quote:
                     guard string() != nil else { return false }
                     continue
-                case 0x7B, 0x5B:
+                case ASCII.openBrace, ASCII.openBracket:
                     depth += 1
-                case 0x7D, 0x5D:
+                case ASCII.closeBrace, ASCII.closeBracket:
                     depth -= 1
                     if depth == 0 {
                         i += 1
@@ -148,13 +150,13 @@ enum JournalJSON {
         }
 
         mutating func string() -> String? {
-            guard eat(0x22) else { return nil }
+            guard eat(ASCII.quote) else { return nil }
             var out: [UInt8] = []
             while i < b.endIndex {
                 let c = b[i]
                 i += 1
-                if c == 0x22 { return String(decoding: out, as: UTF8.self) }
-                if c != 0x5C {
+                if c == ASCII.quote { return String(decoding: out, as: UTF8.self) }
+                if c != ASCII.backslash {
                     out.append(c)
                     continue
                 }
@@ -162,9 +164,11 @@ enum JournalJSON {
                 let e = b[i]
                 i += 1
                 switch e {
-                case 0x75:
+                case UInt8(ascii: "u"):
                     guard var scalar = hex4() else { return nil }
-                    if scalar >= 0xD800, scalar < 0xDC00, i + 1 < b.endIndex, b[i] == 0x5C, b[i + 1] == 0x75 {
+                    if scalar >= 0xD800, scalar < 0xDC00, i + 1 < b.endIndex, b[i] == ASCII.backslash,
+                        b[i + 1] == UInt8(ascii: "u")
+                    {
                         i += 2
                         guard let low = hex4() else { return nil }
                         scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low &- 0xDC00) & 0x3FF

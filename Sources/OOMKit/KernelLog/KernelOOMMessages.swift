@@ -49,7 +49,7 @@ enum KernelOOMMessages {
         while i < tail.endIndex {
             let c = tail[i]
             let next = tail.index(after: i)
-            if (c == 0x5D || c == 0x3A), next < tail.endIndex, tail[next] == 0x20 {
+            if (c == ASCII.closeBracket || c == ASCII.colon), next < tail.endIndex, tail[next] == ASCII.space {
                 start = tail.index(after: next)
             }
             i = next
@@ -138,20 +138,13 @@ enum KernelOOMMessages {
         var values: [Int64] = []
         values.reserveCapacity(columns.count - 1)
         for _ in 0..<(columns.count - 1) {
-            while i < u.endIndex, u[i] == 0x20 { i = u.index(after: i) }
+            while i < u.endIndex, u[i] == ASCII.space { i = u.index(after: i) }
             var neg = false
-            if i < u.endIndex, u[i] == 0x2D {
+            if i < u.endIndex, u[i] == ASCII.minus {
                 neg = true
                 i = u.index(after: i)
             }
-            var v: Int64 = 0
-            var n = 0
-            while i < u.endIndex, u[i] >= 0x30, u[i] <= 0x39, n < 18 {
-                v = v * 10 + Int64(u[i] - 0x30)
-                n += 1
-                i = u.index(after: i)
-            }
-            guard n > 0, i < u.endIndex, u[i] == 0x20 else { return nil }
+            guard let v = ASCII.digits(u, &i, maxDigits: 18), i < u.endIndex, u[i] == ASCII.space else { return nil }
             values.append(neg ? -v : v)
         }
         // Exactly one space separates the last number from the name.
@@ -588,19 +581,12 @@ enum KernelOOMMessages {
     }
 
     static func leadingInt64(_ s: Substring) -> Int64? {
-        var v: Int64 = 0
-        var n = 0
-        var neg = false
-        for c in s.utf8 {
-            if n == 0, !neg, c == 0x2D {
-                neg = true
-                continue
-            }
-            guard c >= 0x30, c <= 0x39, n < 18 else { break }
-            v = v * 10 + Int64(c - 0x30)
-            n += 1
-        }
-        return n > 0 ? (neg ? -v : v) : nil
+        let u = s.utf8
+        var i = u.startIndex
+        let neg = i < u.endIndex && u[i] == ASCII.minus
+        if neg { i = u.index(after: i) }
+        guard let v = ASCII.digits(u, &i, maxDigits: 18) else { return nil }
+        return neg ? -v : v
     }
 }
 

@@ -93,7 +93,7 @@ public struct KmsgRecord: Sendable, Equatable {
     /// when it is not a record.
     public static func parse(_ line: some StringProtocol) -> KmsgRecord? {
         var bytes = Array(line.utf8)
-        if bytes.last == 0x0A { bytes.removeLast() }
+        if bytes.last == ASCII.newline { bytes.removeLast() }
         return parse(bytes: bytes[...])
     }
 
@@ -102,29 +102,23 @@ public struct KmsgRecord: Sendable, Equatable {
         var i = bytes.startIndex
         let end = bytes.endIndex
         func number() -> UInt64? {
-            let start = i
-            var v: UInt64 = 0
-            while i < end, bytes[i] >= 0x30, bytes[i] <= 0x39, i - start < 19 {
-                v = v &* 10 &+ UInt64(bytes[i] - 0x30)
-                i += 1
-            }
-            return i > start ? v : nil
+            ASCII.digits(bytes, &i, as: UInt64.self, maxDigits: 19)
         }
-        guard let pri = number(), pri < 1 << 16, i < end, bytes[i] == 0x2C else { return nil }
+        guard let pri = number(), pri < 1 << 16, i < end, bytes[i] == ASCII.comma else { return nil }
         i += 1
-        guard let seq = number(), i < end, bytes[i] == 0x2C else { return nil }
+        guard let seq = number(), i < end, bytes[i] == ASCII.comma else { return nil }
         i += 1
-        guard let usec = number(), i < end, bytes[i] == 0x2C else { return nil }
+        guard let usec = number(), i < end, bytes[i] == ASCII.comma else { return nil }
         i += 1
         let flagsStart = i
-        while i < end, bytes[i] != 0x3B, bytes[i] != 0x2C {
+        while i < end, bytes[i] != ASCII.semicolon, bytes[i] != ASCII.comma {
             // Flags are a few punctuation characters; anything longer is not a record.
             if i - flagsStart > 4 { return nil }
             i += 1
         }
         let flags = String(decoding: bytes[flagsStart..<i], as: UTF8.self)
         // Newer kernels may add fields (`,caller=T812`) before the `;`.
-        while i < end, bytes[i] != 0x3B { i += 1 }
+        while i < end, bytes[i] != ASCII.semicolon { i += 1 }
         guard i < end else { return nil }
         i += 1
         return KmsgRecord(
@@ -134,28 +128,28 @@ public struct KmsgRecord: Sendable, Equatable {
 
     /// The `caller=` field some kernels add to the record prefix, if present.
     static func callerField(_ bytes: ArraySlice<UInt8>) -> String? {
-        guard let semi = bytes.firstIndex(of: 0x3B) else { return nil }
+        guard let semi = bytes.firstIndex(of: ASCII.semicolon) else { return nil }
         let prefix = bytes[bytes.startIndex..<semi]
         let key = Array(",caller=".utf8)
-        guard var i = prefix.firstIndex(of: 0x2C) else { return nil }
+        guard var i = prefix.firstIndex(of: ASCII.comma) else { return nil }
         while i < semi, !prefix[i...].starts(with: key) {
-            guard let next = prefix[(i + 1)...].firstIndex(of: 0x2C) else { return nil }
+            guard let next = prefix[(i + 1)...].firstIndex(of: ASCII.comma) else { return nil }
             i = next
         }
         guard i < semi else { return nil }
-        let v = prefix[(i + key.count)...].prefix { $0 != 0x2C }
+        let v = prefix[(i + key.count)...].prefix { $0 != ASCII.comma }
         return v.isEmpty ? nil : String(decoding: v, as: UTF8.self)
     }
 
     /// True for a kmsg dictionary line (` KEY=value`): a space, then an upper-case key.
     public static func isDictionaryLine(_ bytes: some Collection<UInt8>) -> Bool {
         var it = bytes.makeIterator()
-        guard it.next() == 0x20, let first = it.next(), first >= 0x41, first <= 0x5A else {
+        guard it.next() == ASCII.space, let first = it.next(), ASCII.isUpper(first) else {
             return false
         }
         while let c = it.next() {
-            if c == 0x3D { return true }
-            let ok = (c >= 0x41 && c <= 0x5A) || (c >= 0x30 && c <= 0x39) || c == 0x5F
+            if c == ASCII.equals { return true }
+            let ok = ASCII.isUpper(c) || ASCII.isDigit(c) || c == ASCII.underscore
             if !ok { return false }
         }
         return false
@@ -163,13 +157,13 @@ public struct KmsgRecord: Sendable, Equatable {
 
     /// Decodes the kernel's `\xNN` escapes (invalid UTF-8 becomes U+FFFD).
     public static func unescape(_ bytes: ArraySlice<UInt8>) -> String {
-        guard bytes.contains(0x5C) else { return String(decoding: bytes, as: UTF8.self) }
+        guard bytes.contains(ASCII.backslash) else { return String(decoding: bytes, as: UTF8.self) }
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var i = bytes.startIndex
         while i < bytes.endIndex {
             let c = bytes[i]
-            if c == 0x5C, i + 3 < bytes.endIndex, bytes[i + 1] == 0x78,
+            if c == ASCII.backslash, i + 3 < bytes.endIndex, bytes[i + 1] == UInt8(ascii: "x"),
                 let hi = hexValue(bytes[i + 2]), let lo = hexValue(bytes[i + 3])
             {
                 out.append(hi << 4 | lo)
@@ -184,9 +178,9 @@ public struct KmsgRecord: Sendable, Equatable {
 
     static func hexValue(_ c: UInt8) -> UInt8? {
         switch c {
-        case 0x30...0x39: c - 0x30
-        case 0x61...0x66: c - 0x61 + 10
-        case 0x41...0x46: c - 0x41 + 10
+        case ASCII.zero...ASCII.nine: c - ASCII.zero
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
         default: nil
         }
     }

@@ -50,17 +50,20 @@ public struct LogLineParser: Sendable {
     /// `parse(_:)` on the line's bytes.
     public mutating func parse(bytes input: ArraySlice<UInt8>) -> LogLine? {
         var b = input
-        while let last = b.last, last == 0x0A || last == 0x0D { b.removeLast() }
+        while let last = b.last, last == ASCII.newline || last == ASCII.carriageReturn { b.removeLast() }
         // journalctl -o json-seq starts each record with an RS byte.
-        if b.first == 0x1E { b.removeFirst() }
-        if b.first == 0x20, KmsgRecord.isDictionaryLine(b) { return nil }
+        if b.first == ASCII.recordSeparator { b.removeFirst() }
+        if b.first == ASCII.space, KmsgRecord.isDictionaryLine(b) { return nil }
         let raw = String(decoding: b, as: UTF8.self)
         // Indentation (a report quoted in an e-mail or a forum post) is not part of any
         // container: the line parses as it would without it.
-        while let f = b.first, f == 0x20 || f == 0x09 { b.removeFirst() }
+        while let f = b.first, f == ASCII.space || f == ASCII.tab { b.removeFirst() }
         guard !b.isEmpty else { return nil }
         // journalctl's separators, also behind a quoting mark or a line number.
-        let sep = b.drop { $0 == 0x3E || $0 == 0x20 || $0 == 0x09 || $0 == 0x3A || $0 == 0x2E || Self.isDigit($0) }
+        let sep = b.drop {
+            $0 == ASCII.greaterThan || $0 == ASCII.space || $0 == ASCII.tab || $0 == ASCII.colon || $0 == ASCII.dot
+                || ASCII.isDigit($0)
+        }
         if sep.starts(with: Array("-- ".utf8)) {
             let b = sep
             if let id = journalBootSeparator(b) {
@@ -90,9 +93,10 @@ public struct LogLineParser: Sendable {
         while i < limit {
             let c = b[i]
             i += 1
-            guard c == 0x20 || c == 0x09 || c == 0x3A || c == 0x7C || c == 0x3E else { continue }
+            guard c == ASCII.space || c == ASCII.tab || c == ASCII.colon || c == ASCII.pipe || c == ASCII.greaterThan
+            else { continue }
             var j = i
-            while j < b.endIndex, b[j] == 0x20 || b[j] == 0x09 { j += 1 }
+            while j < b.endIndex, b[j] == ASCII.space || b[j] == ASCII.tab { j += 1 }
             guard j < b.endIndex else { return nil }
             if let l = container(b[j...], raw: raw) { return l }
             i = j
@@ -108,21 +112,21 @@ public struct LogLineParser: Sendable {
         // `journalctl -o export` / `-o verbose`: one field a line; the message is the text.
         let field = Array("MESSAGE=".utf8)
         if b.starts(with: field) { return b.dropFirst(field.count) }
-        while b.first == 0x3E {
+        while b.first == ASCII.greaterThan {
             b = b.dropFirst()
-            while let f = b.first, f == 0x20 || f == 0x09 { b = b.dropFirst() }
+            while let f = b.first, f == ASCII.space || f == ASCII.tab { b = b.dropFirst() }
         }
         var i = b.startIndex
-        while i < b.endIndex, isDigit(b[i]), i - b.startIndex < 9 { i += 1 }
+        while i < b.endIndex, ASCII.isDigit(b[i]), i - b.startIndex < 9 { i += 1 }
         if i > b.startIndex, i < b.endIndex {
             var j = i
-            if b[j] == 0x3A || b[j] == 0x2E || b[j] == 0x29 { j += 1 }
-            if j < b.endIndex, b[j] == 0x20 || b[j] == 0x09 {
-                while j < b.endIndex, b[j] == 0x20 || b[j] == 0x09 { j += 1 }
+            if b[j] == ASCII.colon || b[j] == ASCII.dot || b[j] == ASCII.closeParen { j += 1 }
+            if j < b.endIndex, b[j] == ASCII.space || b[j] == ASCII.tab {
+                while j < b.endIndex, b[j] == ASCII.space || b[j] == ASCII.tab { j += 1 }
                 // `0 pages in swap cache` (Mem-Info) is a kernel line, not a numbered one:
                 // only a letter or `[` after the number counts, and the kernel's own
                 // numeric lines do not matter to the parser either way.
-                if j < b.endIndex, b[j] == 0x5B || (b[j] >= 0x41 && b[j] <= 0x5A) || isLower(b[j]) {
+                if j < b.endIndex, b[j] == ASCII.openBracket || ASCII.isUpper(b[j]) || ASCII.isLower(b[j]) {
                     b = b[j...]
                 }
             }
@@ -135,9 +139,9 @@ public struct LogLineParser: Sendable {
         guard let first = b.first else { return nil }
         var line: LogLine?
         switch first {
-        case 0x7B:  // {
+        case ASCII.openBrace:  // {
             line = JournalJSON.parse(b, raw: raw)
-        case 0x30...0x39:
+        case ASCII.zero...ASCII.nine:
             if let rec = KmsgRecord.parse(bytes: b) {
                 var l = rec.logLine(raw: raw)
                 l.callerID = KmsgRecord.callerField(b)
@@ -145,9 +149,9 @@ public struct LogLineParser: Sendable {
             } else {
                 line = isoPrefixed(b, raw: raw) ?? unixPrefixed(b, raw: raw)
             }
-        case 0x3C:  // <
+        case ASCII.lessThan:  // <
             line = anglePrefixed(b, raw: raw)
-        case 0x5B:  // [
+        case ASCII.openBracket:  // [
             line = bracketPrefixed(b, raw: raw)
         default:
             line =
@@ -163,7 +167,7 @@ public struct LogLineParser: Sendable {
     private func journalBootSeparator(_ b: ArraySlice<UInt8>) -> String? {
         let prefix = Array("-- Boot ".utf8)
         guard b.starts(with: prefix) else { return nil }
-        let rest = b.dropFirst(prefix.count).prefix { $0 != 0x20 }
+        let rest = b.dropFirst(prefix.count).prefix { $0 != ASCII.space }
         return Self.normalizeBootID(String(decoding: rest, as: UTF8.self))
     }
 
@@ -179,14 +183,14 @@ public struct LogLineParser: Sendable {
 
     /// `<4>[  12.3] msg` (`dmesg -r`) or RFC 5424 syslog `<34>1 2025-…Z host app pid id - msg`.
     private mutating func anglePrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
-        guard let close = b.prefix(6).firstIndex(of: 0x3E), close > b.startIndex + 1,
-            b[(b.startIndex + 1)..<close].allSatisfy(Self.isDigit)
+        guard let close = b.prefix(6).firstIndex(of: ASCII.greaterThan), close > b.startIndex + 1,
+            b[(b.startIndex + 1)..<close].allSatisfy(ASCII.isDigit)
         else { return nil }
         let rest = b[(close + 1)...]
         if rest.starts(with: Array("1 ".utf8)) {
             return rfc5424(rest.dropFirst(2), raw: raw)
         }
-        guard rest.first == 0x5B, var l = bracketPrefixed(rest, raw: raw) else {
+        guard rest.first == ASCII.openBracket, var l = bracketPrefixed(rest, raw: raw) else {
             return LogLine(message: String(decoding: rest, as: UTF8.self), origin: .kernel, raw: raw)
         }
         l.origin = .kernel
@@ -198,21 +202,21 @@ public struct LogLineParser: Sendable {
         var fields: [ArraySlice<UInt8>] = []
         var rest = b
         for _ in 0..<5 {
-            guard let sp = rest.firstIndex(of: 0x20) else { return nil }
+            guard let sp = rest.firstIndex(of: ASCII.space) else { return nil }
             fields.append(rest[rest.startIndex..<sp])
             rest = rest[(sp + 1)...]
         }
         // Structured data is `-` or one or more `[…]` elements.
-        if rest.first == 0x2D {
+        if rest.first == ASCII.minus {
             rest = rest.dropFirst()
         } else {
-            while rest.first == 0x5B, let close = rest.firstIndex(of: 0x5D) {
+            while rest.first == ASCII.openBracket, let close = rest.firstIndex(of: ASCII.closeBracket) {
                 rest = rest[(close + 1)...]
             }
         }
-        if rest.first == 0x20 { rest = rest.dropFirst() }
+        if rest.first == ASCII.space { rest = rest.dropFirst() }
         let epoch = isoTimestamp(fields[0])
-        let host = fields[1] == [0x2D] ? nil : String(decoding: fields[1], as: UTF8.self)
+        let host = fields[1] == [ASCII.minus] ? nil : String(decoding: fields[1], as: UTF8.self)
         let app = String(decoding: fields[2], as: UTF8.self)
         return kernelOrProgram(
             tag: app, message: rest, epochMicros: epoch, host: host, raw: raw)
@@ -223,17 +227,17 @@ public struct LogLineParser: Sendable {
         var i = b.startIndex
         for _ in 0..<2 {
             let start = i
-            while i < b.endIndex, Self.isLower(b[i]) { i += 1 }
+            while i < b.endIndex, ASCII.isLower(b[i]) { i += 1 }
             guard i > start, i - start <= 8 else { return nil }
-            while i < b.endIndex, b[i] == 0x20 { i += 1 }
-            guard i < b.endIndex, b[i] == 0x3A else { return nil }
+            while i < b.endIndex, b[i] == ASCII.space { i += 1 }
+            guard i < b.endIndex, b[i] == ASCII.colon else { return nil }
             i += 1
         }
-        while i < b.endIndex, b[i] == 0x20 { i += 1 }
+        while i < b.endIndex, b[i] == ASCII.space { i += 1 }
         let rest = b[i...]
-        let facilityName = b.prefix { Self.isLower($0) }
+        let facilityName = b.prefix { ASCII.isLower($0) }
         let kernel = facilityName.elementsEqual(Array("kern".utf8))
-        if rest.first == 0x5B, var l = bracketPrefixed(rest, raw: raw) {
+        if rest.first == ASCII.openBracket, var l = bracketPrefixed(rest, raw: raw) {
             l.origin = kernel ? .kernel : .unknown
             return l
         }
@@ -247,12 +251,12 @@ public struct LogLineParser: Sendable {
     /// brackets (a task table row) is a bare line. dmesg escapes non-printable bytes as
     /// `\xNN` like /dev/kmsg does; they are decoded so both give the same comm (and id).
     private func bracketPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
-        guard let close = b.prefix(64).firstIndex(of: 0x5D) else { return nil }
+        guard let close = b.prefix(64).firstIndex(of: ASCII.closeBracket) else { return nil }
         let inner = b[(b.startIndex + 1)..<close]
         var rest = b[(close + 1)...]
         if let micros = Self.uptimeMicros(inner) {
             let caller = Self.callerBracket(&rest)
-            if rest.first == 0x20 { rest = rest.dropFirst() }
+            if rest.first == ASCII.space { rest = rest.dropFirst() }
             // journalctl -o short-monotonic: `[  12.3] host kernel: msg`.
             if let (host, tag, msg, pid) = Self.hostTagMessage(rest), tag == "kernel" || pid {
                 var l = kernelOrProgram(tag: tag, message: msg, epochMicros: nil, host: host, raw: raw)
@@ -265,7 +269,7 @@ public struct LogLineParser: Sendable {
         }
         if let local = dmesgHumanTime(inner) {
             let caller = Self.callerBracket(&rest)
-            if rest.first == 0x20 { rest = rest.dropFirst() }
+            if rest.first == ASCII.space { rest = rest.dropFirst() }
             return LogLine(
                 message: KmsgRecord.unescape(rest),
                 epochMicros: local.map { toUTC(localMicros: $0) },
@@ -277,8 +281,8 @@ public struct LogLineParser: Sendable {
     /// `2025-08-12T03:54:03.123+02:00 host kernel: msg` (rsyslog, journalctl short-iso) or
     /// `2025-08-12T03:54:03,123456+02:00 msg` (`dmesg --time-format iso`).
     private func isoPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
-        guard b.count > 19, b[b.startIndex + 4] == 0x2D, b[b.startIndex + 7] == 0x2D,
-            let sp = b.firstIndex(of: 0x20)
+        guard b.count > 19, b[b.startIndex + 4] == ASCII.minus, b[b.startIndex + 7] == ASCII.minus,
+            let sp = b.firstIndex(of: ASCII.space)
         else { return nil }
         guard let epoch = isoTimestamp(b[b.startIndex..<sp]) else { return nil }
         let rest = b[(sp + 1)...]
@@ -289,15 +293,15 @@ public struct LogLineParser: Sendable {
         // front of a dmesg line that still has its `[ uptime]`.
         var msg = rest
         var uptime: Int64?
-        if msg.first == 0x5B, let close = msg.prefix(32).firstIndex(of: 0x5D),
+        if msg.first == ASCII.openBracket, let close = msg.prefix(32).firstIndex(of: ASCII.closeBracket),
             let micros = Self.uptimeMicros(msg[(msg.startIndex + 1)..<close])
         {
             uptime = micros
             msg = msg[(close + 1)...]
-            if msg.first == 0x20 { msg = msg.dropFirst() }
+            if msg.first == ASCII.space { msg = msg.dropFirst() }
         }
         let caller = Self.callerBracket(&msg)
-        if caller != nil, msg.first == 0x20 { msg = msg.dropFirst() }
+        if caller != nil, msg.first == ASCII.space { msg = msg.dropFirst() }
         return LogLine(
             message: String(decoding: msg, as: UTF8.self), uptimeMicros: uptime, epochMicros: epoch, origin: .kernel,
             callerID: caller, raw: raw)
@@ -305,7 +309,7 @@ public struct LogLineParser: Sendable {
 
     /// journalctl short-unix: `1709630000.123456 host kernel: msg`.
     private func unixPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
-        guard let sp = b.prefix(24).firstIndex(of: 0x20),
+        guard let sp = b.prefix(24).firstIndex(of: ASCII.space),
             let micros = Self.uptimeMicros(b[b.startIndex..<sp]),
             let (host, tag, msg, _) = Self.hostTagMessage(b[(sp + 1)...])
         else { return nil }
@@ -315,11 +319,11 @@ public struct LogLineParser: Sendable {
     /// journalctl short-full: `Tue 2024-03-05 10:11:12 CET host kernel: msg` (the zone
     /// abbreviation is taken as local time unless it is UTC/GMT).
     private func shortFullPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
-        guard let sp1 = b.prefix(12).firstIndex(of: 0x20) else { return nil }
+        guard let sp1 = b.prefix(12).firstIndex(of: ASCII.space) else { return nil }
         let rest = b[(sp1 + 1)...]
-        guard rest.count > 20, let sp2 = rest.firstIndex(of: 0x20),
-            let sp3 = rest[(sp2 + 1)...].firstIndex(of: 0x20),
-            let sp4 = rest[(sp3 + 1)...].firstIndex(of: 0x20)
+        guard rest.count > 20, let sp2 = rest.firstIndex(of: ASCII.space),
+            let sp3 = rest[(sp2 + 1)...].firstIndex(of: ASCII.space),
+            let sp4 = rest[(sp3 + 1)...].firstIndex(of: ASCII.space)
         else { return nil }
         let stamp = Array(rest[rest.startIndex..<sp3]) + Array("Z".utf8)
         guard let asUTC = RFC3339.parse(String(decoding: stamp, as: UTF8.self)),
@@ -334,17 +338,19 @@ public struct LogLineParser: Sendable {
     private func syslogPrefixed(_ b: ArraySlice<UInt8>, raw: String) -> LogLine? {
         var i = b.startIndex
         let monthStart = i
-        while i < b.endIndex, b[i] != 0x20, i - monthStart < 12 { i += 1 }
-        guard i < b.endIndex, b[i] == 0x20, i > monthStart else { return nil }
+        while i < b.endIndex, b[i] != ASCII.space, i - monthStart < 12 { i += 1 }
+        guard i < b.endIndex, b[i] == ASCII.space, i > monthStart else { return nil }
         let month = Self.monthNumber(b[monthStart..<i])
-        while i < b.endIndex, b[i] == 0x20 { i += 1 }
-        guard let day = Self.digits(b, &i, max: 2), i < b.endIndex, b[i] == 0x20 else { return nil }
+        while i < b.endIndex, b[i] == ASCII.space { i += 1 }
+        guard let day = ASCII.digits(b, &i, as: Int.self, maxDigits: 2), i < b.endIndex, b[i] == ASCII.space else {
+            return nil
+        }
         i += 1
-        guard let clock = Self.clock(b, &i), i < b.endIndex, b[i] == 0x20 else { return nil }
+        guard let clock = Self.clock(b, &i), i < b.endIndex, b[i] == ASCII.space else { return nil }
         i += 1
         // No host name at all (`Apr 18 00:37:34 kernel: …`): the first word is the tag.
-        let word = b[i...].prefix { $0 != 0x20 }
-        let noHost = word.last == 0x3A && word.count > 1
+        let word = b[i...].prefix { $0 != ASCII.space }
+        let noHost = word.last == ASCII.colon && word.count > 1
         guard let (host, tag, msg, _) = Self.hostTagMessage(noHost ? b[(i - 1)...] : b[i...]) else { return nil }
         var epoch: Int64?
         if let month, (1...31).contains(day), let ref = options.referenceEpochSeconds {
@@ -364,18 +370,19 @@ public struct LogLineParser: Sendable {
             var uptime: Int64?
             var caller: String?
             // Old klogd kept the printk level: `kernel: <4>[ 12.3] msg`.
-            if msg.first == 0x3C, let close = msg.prefix(4).firstIndex(of: 0x3E), close > msg.startIndex + 1,
-                msg[(msg.startIndex + 1)..<close].allSatisfy(Self.isDigit)
+            if msg.first == ASCII.lessThan, let close = msg.prefix(4).firstIndex(of: ASCII.greaterThan),
+                close > msg.startIndex + 1,
+                msg[(msg.startIndex + 1)..<close].allSatisfy(ASCII.isDigit)
             {
                 msg = msg[(close + 1)...]
             }
-            if msg.first == 0x5B, let close = msg.prefix(32).firstIndex(of: 0x5D),
+            if msg.first == ASCII.openBracket, let close = msg.prefix(32).firstIndex(of: ASCII.closeBracket),
                 let micros = Self.uptimeMicros(msg[(msg.startIndex + 1)..<close])
             {
                 uptime = micros
                 msg = msg[(close + 1)...]
                 caller = Self.callerBracket(&msg)
-                if msg.first == 0x20 { msg = msg.dropFirst() }
+                if msg.first == ASCII.space { msg = msg.dropFirst() }
             }
             return LogLine(
                 message: String(decoding: msg, as: UTF8.self), uptimeMicros: uptime,
@@ -392,43 +399,46 @@ public struct LogLineParser: Sendable {
     /// An empty host name (`Apr 18 00:37:34   kernel: …`, extra spaces instead of a host)
     /// gives host `""`.
     static func hostTagMessage(_ b: ArraySlice<UInt8>) -> (String, String, ArraySlice<UInt8>, Bool)? {
-        guard let sp = b.firstIndex(of: 0x20) else { return nil }
+        guard let sp = b.firstIndex(of: ASCII.space) else { return nil }
         let host = b[b.startIndex..<sp]
         var i = sp + 1
         if host.isEmpty {
-            while i < b.endIndex, b[i] == 0x20 { i += 1 }
+            while i < b.endIndex, b[i] == ASCII.space { i += 1 }
         }
         // BusyBox syslogd puts `facility.level` before the tag: `host kern.warn kernel: …`.
         var j = i
-        while j < b.endIndex, isLower(b[j]) { j += 1 }
-        if j > i, j < b.endIndex, b[j] == 0x2E {
+        while j < b.endIndex, ASCII.isLower(b[j]) { j += 1 }
+        if j > i, j < b.endIndex, b[j] == ASCII.dot {
             j += 1
             let levelStart = j
-            while j < b.endIndex, isLower(b[j]) { j += 1 }
-            if j > levelStart, j < b.endIndex, b[j] == 0x20 { i = j + 1 }
+            while j < b.endIndex, ASCII.isLower(b[j]) { j += 1 }
+            if j > levelStart, j < b.endIndex, b[j] == ASCII.space { i = j + 1 }
         }
         let tagStart = i
-        while i < b.endIndex, b[i] != 0x3A, b[i] != 0x5B, b[i] != 0x20, i - tagStart < 64 { i += 1 }
-        guard i < b.endIndex, i > tagStart else { return nil }
-        let tagEnd = i
-        let hasPID = b[i] == 0x5B
-        if hasPID {
-            i += 1
-            while i < b.endIndex, isDigit(b[i]) { i += 1 }
-            guard i < b.endIndex, b[i] == 0x5D else { return nil }
+        while i < b.endIndex, b[i] != ASCII.colon, b[i] != ASCII.openBracket, b[i] != ASCII.space, i - tagStart < 64 {
             i += 1
         }
-        guard i < b.endIndex, b[i] == 0x3A else { return nil }
+        guard i < b.endIndex, i > tagStart else { return nil }
+        let tagEnd = i
+        let hasPID = b[i] == ASCII.openBracket
+        if hasPID {
+            i += 1
+            while i < b.endIndex, ASCII.isDigit(b[i]) { i += 1 }
+            guard i < b.endIndex, b[i] == ASCII.closeBracket else { return nil }
+            i += 1
+        }
+        guard i < b.endIndex, b[i] == ASCII.colon else { return nil }
         i += 1
         // A tag is a program name: letters, digits and a little punctuation.
         let tag = b[tagStart..<tagEnd]
         guard
             tag.allSatisfy({
-                isDigit($0) || isLower($0) || ($0 >= 0x41 && $0 <= 0x5A) || $0 == 0x2D || $0 == 0x5F
-                    || $0 == 0x2E || $0 == 0x2F || $0 == 0x40
+                ASCII.isDigit($0) || ASCII.isLower($0) || ASCII.isUpper($0) || $0 == ASCII.minus
+                    || $0 == ASCII.underscore
+                    || $0 == ASCII.dot || $0 == ASCII.slash || $0 == ASCII.at
             })
         else { return nil }
-        if i < b.endIndex, b[i] == 0x20 { i += 1 }
+        if i < b.endIndex, b[i] == ASCII.space { i += 1 }
         return (
             String(decoding: host, as: UTF8.self), String(decoding: tag, as: UTF8.self), b[i...], hasPID
         )
@@ -437,11 +447,13 @@ public struct LogLineParser: Sendable {
     /// `[ T812]` / `[C3]` right after the timestamp (optionally after one space).
     static func callerBracket(_ rest: inout ArraySlice<UInt8>) -> String? {
         var r = rest
-        if r.first == 0x20 { r = r.dropFirst() }
-        guard r.first == 0x5B, let close = r.prefix(16).firstIndex(of: 0x5D) else { return nil }
-        let inner = r[(r.startIndex + 1)..<close].drop { $0 == 0x20 }
-        guard let kind = inner.first, kind == 0x54 || kind == 0x43, inner.count >= 2,
-            inner.dropFirst().allSatisfy(isDigit)
+        if r.first == ASCII.space { r = r.dropFirst() }
+        guard r.first == ASCII.openBracket, let close = r.prefix(16).firstIndex(of: ASCII.closeBracket) else {
+            return nil
+        }
+        let inner = r[(r.startIndex + 1)..<close].drop { $0 == ASCII.space }
+        guard let kind = inner.first, kind == UInt8(ascii: "T") || kind == UInt8(ascii: "C"), inner.count >= 2,
+            inner.dropFirst().allSatisfy(ASCII.isDigit)
         else { return nil }
         rest = r[(close + 1)...]
         return String(decoding: inner, as: UTF8.self)
@@ -450,24 +462,12 @@ public struct LogLineParser: Sendable {
     /// `   12.345678` → 12345678 µs.
     static func uptimeMicros(_ inner: ArraySlice<UInt8>) -> Int64? {
         var i = inner.startIndex
-        while i < inner.endIndex, inner[i] == 0x20 { i += 1 }
-        var secs: Int64 = 0
-        let s0 = i
-        while i < inner.endIndex, isDigit(inner[i]), i - s0 < 12 {
-            secs = secs * 10 + Int64(inner[i] - 0x30)
-            i += 1
+        while i < inner.endIndex, inner[i] == ASCII.space { i += 1 }
+        guard let secs = ASCII.digits(inner, &i, maxDigits: 12), i < inner.endIndex, inner[i] == ASCII.dot else {
+            return nil
         }
-        guard i > s0, i < inner.endIndex, inner[i] == 0x2E else { return nil }
         i += 1
-        var frac: Int64 = 0
-        var n = 0
-        while i < inner.endIndex, isDigit(inner[i]) {
-            if n < 6 { frac = frac * 10 + Int64(inner[i] - 0x30) }
-            n += 1
-            i += 1
-        }
-        guard n > 0, i == inner.endIndex else { return nil }
-        for _ in n..<max(n, 6) { frac *= 10 }
+        guard let frac = ASCII.fractionMicros(inner, &i), i == inner.endIndex else { return nil }
         return secs * 1_000_000 + frac
     }
 
@@ -475,9 +475,9 @@ public struct LogLineParser: Sendable {
     /// (`dim. 19 avril 18:03:30 2026`, `Fr 18. Apr …`), the weekday optional → local µs
     /// since the epoch (inner `nil` when the month name is unknown but the shape is right).
     private func dmesgHumanTime(_ inner: ArraySlice<UInt8>) -> Int64?? {
-        let words = inner.split(separator: 0x20)
+        let words = inner.split(separator: ASCII.space)
         guard words.count >= 4, words.count <= 5, let yearWord = words.last, yearWord.count == 4,
-            yearWord.allSatisfy(Self.isDigit)
+            yearWord.allSatisfy(ASCII.isDigit)
         else { return nil }
         var k = words[words.count - 2].startIndex
         guard let clock = Self.clock(words[words.count - 2], &k), k == words[words.count - 2].endIndex else {
@@ -489,8 +489,8 @@ public struct LogLineParser: Sendable {
         let front = Array(words[(words.count - 4)..<(words.count - 2)])
         func dayNumber(_ w: ArraySlice<UInt8>) -> Int? {
             var t = w
-            if t.last == 0x2E { t = t.dropLast() }
-            guard !t.isEmpty, t.count <= 2, t.allSatisfy(Self.isDigit) else { return nil }
+            if t.last == ASCII.dot { t = t.dropLast() }
+            guard !t.isEmpty, t.count <= 2, t.allSatisfy(ASCII.isDigit) else { return nil }
             return Int(String(decoding: t, as: UTF8.self))
         }
         var day: Int?
@@ -526,21 +526,19 @@ public struct LogLineParser: Sendable {
 
     /// `HH:MM:SS[.ffffff]` → microseconds of the day.
     static func clock(_ b: ArraySlice<UInt8>, _ i: inout Int) -> Int64? {
-        guard let h = digits(b, &i, max: 2), i < b.endIndex, b[i] == 0x3A else { return nil }
+        guard let h = ASCII.digits(b, &i, as: Int.self, maxDigits: 2), i < b.endIndex, b[i] == ASCII.colon else {
+            return nil
+        }
         i += 1
-        guard let m = digits(b, &i, max: 2), i < b.endIndex, b[i] == 0x3A else { return nil }
+        guard let m = ASCII.digits(b, &i, as: Int.self, maxDigits: 2), i < b.endIndex, b[i] == ASCII.colon else {
+            return nil
+        }
         i += 1
-        guard let s = digits(b, &i, max: 2), h < 24, m < 60, s <= 60 else { return nil }
+        guard let s = ASCII.digits(b, &i, as: Int.self, maxDigits: 2), h < 24, m < 60, s <= 60 else { return nil }
         var micros: Int64 = 0
-        if i < b.endIndex, b[i] == 0x2E || b[i] == 0x2C {
+        if i < b.endIndex, b[i] == ASCII.dot || b[i] == ASCII.comma {
             i += 1
-            var n = 0
-            while i < b.endIndex, isDigit(b[i]) {
-                if n < 6 { micros = micros * 10 + Int64(b[i] - 0x30) }
-                n += 1
-                i += 1
-            }
-            for _ in n..<max(n, 6) { micros *= 10 }
+            micros = ASCII.fractionMicros(b, &i) ?? 0
         }
         return Int64(h * 3600 + m * 60 + s) * 1_000_000 + micros
     }
@@ -552,8 +550,8 @@ public struct LogLineParser: Sendable {
         // Normalize a `+HHMM` offset to `+HH:MM`.
         if t.count >= 5 {
             let o = t.count - 5
-            if t[o] == 0x2B || t[o] == 0x2D, t[(o + 1)...].allSatisfy(Self.isDigit), o >= 19 {
-                t.insert(0x3A, at: o + 3)
+            if t[o] == ASCII.plus || t[o] == ASCII.minus, t[(o + 1)...].allSatisfy(ASCII.isDigit), o >= 19 {
+                t.insert(ASCII.colon, at: o + 3)
             }
         }
         if let v = RFC3339.parse(String(decoding: t, as: UTF8.self)) { return v }
@@ -564,19 +562,6 @@ public struct LogLineParser: Sendable {
         }
         return nil
     }
-
-    static func digits(_ b: ArraySlice<UInt8>, _ i: inout Int, max: Int) -> Int? {
-        let s = i
-        var v = 0
-        while i < b.endIndex, isDigit(b[i]), i - s < max {
-            v = v * 10 + Int(b[i] - 0x30)
-            i += 1
-        }
-        return i > s ? v : nil
-    }
-
-    @inline(__always) static func isDigit(_ c: UInt8) -> Bool { c >= 0x30 && c <= 0x39 }
-    @inline(__always) static func isLower(_ c: UInt8) -> Bool { c >= 0x61 && c <= 0x7A }
 
     /// Abbreviated month names as `strftime("%b")` prints them in common locales
     /// (lower-cased, trailing dot removed), plus `8月`/`8월` forms.
@@ -621,10 +606,10 @@ public struct LogLineParser: Sendable {
     static func monthNumber(_ token: ArraySlice<UInt8>) -> Int? {
         guard !token.isEmpty, token.count <= 16 else { return nil }
         // `8月` (ja/zh), `8월` (ko): a number before a CJK month sign.
-        if let f = token.first, isDigit(f) {
+        if let f = token.first, ASCII.isDigit(f) {
             var i = token.startIndex
-            guard let n = digits(token, &i, max: 2), (1...12).contains(n), i < token.endIndex,
-                !isDigit(token[i])
+            guard let n = ASCII.digits(token, &i, as: Int.self, maxDigits: 2), (1...12).contains(n), i < token.endIndex,
+                !ASCII.isDigit(token[i])
             else { return nil }
             return n
         }

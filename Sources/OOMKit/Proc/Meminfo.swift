@@ -18,7 +18,7 @@ public enum Meminfo {
     /// Calls `body` with each field's snapshot key and value.
     public static func parse(_ bytes: ArraySlice<UInt8>, _ body: (String, Int64) -> Void) {
         ProcBytes.forEachLine(bytes) { line in
-            guard let colon = line.firstIndex(of: ProcBytes.colon) else { return true }
+            guard let colon = line.firstIndex(of: ASCII.colon) else { return true }
             guard let (value, next) = ProcBytes.integer(in: line, from: colon + 1) else {
                 return true
             }
@@ -58,7 +58,7 @@ public enum Meminfo {
         func isUpper(_ c: UInt8) -> Bool { c >= 65 && c <= 90 }
         func isLower(_ c: UInt8) -> Bool { c >= 97 && c <= 122 }
         for (i, c) in b.enumerated() {
-            if c == 40 || c == 95 || c == 32 || c == 45 {  // ( _ space -
+            if c == UInt8(ascii: "(") || c == ASCII.underscore || c == ASCII.space || c == ASCII.minus {
                 if let last = out.last, last != 95 { out.append(95) }
                 continue
             }

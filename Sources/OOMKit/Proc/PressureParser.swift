@@ -36,7 +36,7 @@ public enum PressureParser {
                 } else {
                     break
                 }
-                while i < line.endIndex, ProcBytes.isBlank(line[i]) { i += 1 }
+                while i < line.endIndex, ASCII.isBlank(line[i]) { i += 1 }
             }
             if let a10, let a60, let a300, let total {
                 if isSome { some = (a10, a60, a300, total) } else { full = (a10, a60, a300, total) }

@@ -3,17 +3,6 @@
 /// The agent reads /proc files into reusable byte buffers and hands slices of them to
 /// these parsers, so nothing here builds intermediate `String`s per line.
 enum ProcBytes {
-    static let newline: UInt8 = 10
-    static let space: UInt8 = 32
-    static let tab: UInt8 = 9
-    static let colon: UInt8 = 58
-
-    @inline(__always)
-    static func isDigit(_ c: UInt8) -> Bool { c >= 48 && c <= 57 }
-
-    @inline(__always)
-    static func isBlank(_ c: UInt8) -> Bool { c == space || c == tab }
-
     /// Calls `body` with each line of `bytes` (without its newline), stopping early when
     /// `body` returns false.
     @inline(__always)
@@ -24,7 +13,7 @@ enum ProcBytes {
         var i = start
         let end = bytes.endIndex
         while i < end {
-            if bytes[i] == newline {
+            if bytes[i] == ASCII.newline {
                 if !body(bytes[start..<i]) { return }
                 start = i + 1
             }
@@ -41,21 +30,14 @@ enum ProcBytes {
     ) -> (value: Int64, next: Int)? {
         var i = index
         let end = bytes.endIndex
-        while i < end, isBlank(bytes[i]) { i += 1 }
+        while i < end, ASCII.isBlank(bytes[i]) { i += 1 }
         var negative = false
-        if i < end, bytes[i] == 45 {
+        if i < end, bytes[i] == ASCII.minus {
             negative = true
             i += 1
         }
-        guard i < end, isDigit(bytes[i]) else { return nil }
-        var v: Int64 = 0
-        while i < end, isDigit(bytes[i]) {
-            // Saturate rather than trap: some kernel counters print as huge sentinels.
-            let (m, o1) = v.multipliedReportingOverflow(by: 10)
-            let (a, o2) = m.addingReportingOverflow(Int64(bytes[i] - 48))
-            v = (o1 || o2) ? Int64.max : a
-            i += 1
-        }
+        // Saturates rather than traps: some kernel counters print as huge sentinels.
+        guard let v = ASCII.digits(bytes, &i) else { return nil }
         return (negative ? -v : v, i)
     }
 
@@ -64,7 +46,7 @@ enum ProcBytes {
     static func wholeInteger(_ bytes: ArraySlice<UInt8>) -> Int64? {
         guard let (v, next) = integer(in: bytes, from: bytes.startIndex) else { return nil }
         var i = next
-        while i < bytes.endIndex, isBlank(bytes[i]) || bytes[i] == newline { i += 1 }
+        while i < bytes.endIndex, ASCII.isBlank(bytes[i]) || bytes[i] == ASCII.newline { i += 1 }
         return i == bytes.endIndex ? v : nil
     }
 
@@ -73,11 +55,11 @@ enum ProcBytes {
         guard let (whole, afterWhole) = integer(in: bytes, from: index) else { return nil }
         var i = afterWhole
         var value = Double(whole)
-        if i < bytes.endIndex, bytes[i] == 46 {
+        if i < bytes.endIndex, bytes[i] == ASCII.dot {
             i += 1
             var scale = 0.1
-            while i < bytes.endIndex, isDigit(bytes[i]) {
-                value += Double(bytes[i] - 48) * scale * (whole < 0 ? -1 : 1)
+            while i < bytes.endIndex, ASCII.isDigit(bytes[i]) {
+                value += Double(bytes[i] - ASCII.zero) * scale * (whole < 0 ? -1 : 1)
                 scale /= 10
                 i += 1
             }
@@ -93,8 +75,8 @@ enum ProcBytes {
     static func trimmed(_ bytes: ArraySlice<UInt8>) -> ArraySlice<UInt8> {
         var s = bytes.startIndex
         var e = bytes.endIndex
-        while s < e, isBlank(bytes[s]) || bytes[s] == newline { s += 1 }
-        while e > s, isBlank(bytes[e - 1]) || bytes[e - 1] == newline { e -= 1 }
+        while s < e, ASCII.isBlank(bytes[s]) || bytes[s] == ASCII.newline { s += 1 }
+        while e > s, ASCII.isBlank(bytes[e - 1]) || bytes[e - 1] == ASCII.newline { e -= 1 }
         return bytes[s..<e]
     }
 }

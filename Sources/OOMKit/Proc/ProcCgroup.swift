@@ -10,8 +10,8 @@ public enum ProcCgroup {
     public static func parse(_ bytes: ArraySlice<UInt8>) -> [Entry] {
         var out: [Entry] = []
         ProcBytes.forEachLine(bytes) { line in
-            guard let c1 = line.firstIndex(of: ProcBytes.colon),
-                let c2 = line[(c1 + 1)...].firstIndex(of: ProcBytes.colon),
+            guard let c1 = line.firstIndex(of: ASCII.colon),
+                let c2 = line[(c1 + 1)...].firstIndex(of: ASCII.colon),
                 let id = ProcBytes.wholeInteger(line[line.startIndex..<c1])
             else { return true }
             let controllers = line[(c1 + 1)..<c2].split(separator: 44).map(ProcBytes.string)
@@ -32,8 +32,8 @@ public enum ProcCgroup {
         var unified: String?
         var v1: String?
         ProcBytes.forEachLine(bytes) { line in
-            guard let c1 = line.firstIndex(of: ProcBytes.colon),
-                let c2 = line[(c1 + 1)...].firstIndex(of: ProcBytes.colon)
+            guard let c1 = line.firstIndex(of: ASCII.colon),
+                let c2 = line[(c1 + 1)...].firstIndex(of: ASCII.colon)
             else { return true }
             let controllers = line[(c1 + 1)..<c2]
             if controllers.isEmpty {
@@ -120,14 +120,14 @@ public struct CgroupIdentity: Sendable, Equatable {
         // systemd's driver escapes "-" in the uid as "_".
         let uid = String(rest.map { $0 == "_" ? "-" : $0 })
         guard uid.utf8.count == 36,
-            uid.utf8.allSatisfy({ isHex($0) || $0 == 45 }),
-            uid.utf8.filter({ $0 == 45 }).count == 4
+            uid.utf8.allSatisfy({ isHex($0) || $0 == ASCII.minus }),
+            uid.utf8.filter({ $0 == ASCII.minus }).count == 4
         else { return nil }
         return uid
     }
 
     private static func isHex(_ c: UInt8) -> Bool {
-        (c >= 48 && c <= 57) || (c >= 97 && c <= 102)
+        ASCII.isDigit(c) || (c >= UInt8(ascii: "a") && c <= UInt8(ascii: "f"))
     }
 }
 

@@ -35,7 +35,7 @@ public struct ProcStat: Sendable, Equatable {
         let comm = ProcBytes.string(bytes[(open + 1)..<close])
         // Fields after the comm, numbered from 3 (state).
         var i = close + 1
-        while i < bytes.endIndex, bytes[i] == ProcBytes.space { i += 1 }
+        while i < bytes.endIndex, bytes[i] == ASCII.space { i += 1 }
         guard i < bytes.endIndex else { return nil }
         let state = bytes[i]
         i += 1
@@ -83,7 +83,7 @@ public struct ProcStatus: Sendable, Equatable {
     public static func parse(_ bytes: ArraySlice<UInt8>) -> ProcStatus {
         var s = ProcStatus()
         ProcBytes.forEachLine(bytes) { line in
-            guard let colon = line.firstIndex(of: ProcBytes.colon) else { return true }
+            guard let colon = line.firstIndex(of: ASCII.colon) else { return true }
             let key = line[line.startIndex..<colon]
             guard let first = key.first else { return true }
             // Cheap dispatch on the first byte: most of the ~55 lines are skipped unread.
@@ -92,7 +92,7 @@ public struct ProcStatus: Sendable, Equatable {
                 if key.elementsEqual("Name".utf8) {
                     // The name is escaped by the kernel (\n → "\\n"); keep it verbatim.
                     var v = line[(colon + 1)...]
-                    while let c = v.first, ProcBytes.isBlank(c) { v = v.dropFirst() }
+                    while let c = v.first, ASCII.isBlank(c) { v = v.dropFirst() }
                     s.name = ProcBytes.string(v)
                 }
             case 80:  // P
@@ -137,7 +137,7 @@ public enum ProcCmdline {
         while let last = b.last, last == 0 { b = b.dropLast() }
         guard !b.isEmpty else { return nil }
         var out = Array(b)
-        for i in out.indices where out[i] == 0 { out[i] = ProcBytes.space }
+        for i in out.indices where out[i] == 0 { out[i] = ASCII.space }
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -15,7 +15,7 @@ public enum Vmstat {
     public static func parse(_ bytes: ArraySlice<UInt8>, keys: Set<String>? = nil) -> [String: Int64] {
         var out: [String: Int64] = [:]
         ProcBytes.forEachLine(bytes) { line in
-            guard let space = line.firstIndex(of: ProcBytes.space) else { return true }
+            guard let space = line.firstIndex(of: ASCII.space) else { return true }
             guard let (value, _) = ProcBytes.integer(in: line, from: space) else { return true }
             let name = ProcBytes.string(line[line.startIndex..<space])
             if let keys, !keys.contains(name) { return true }

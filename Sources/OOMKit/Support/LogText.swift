@@ -11,7 +11,7 @@ public enum LogText {
     /// C0 controls, DEL and C1 controls: what a terminal may act on.
     public static func isControl(_ scalar: Unicode.Scalar) -> Bool {
         let v = scalar.value
-        return v < 0x20 || v == 0x7F || (0x80...0x9F).contains(v)
+        return v < ASCII.space || v == ASCII.delete || (0x80...0x9F).contains(v)
     }
 
     /// `text` with every control character written as `\xNN` and every bidi control as

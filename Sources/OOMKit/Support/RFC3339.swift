@@ -34,13 +34,9 @@ public enum RFC3339 {
         var i = 0
         func number(_ width: Int) -> Int? {
             guard i + width <= b.count else { return nil }
-            var v = 0
-            for j in i..<(i + width) {
-                let c = b[j]
-                guard c >= 48, c <= 57 else { return nil }
-                v = v * 10 + Int(c - 48)
-            }
-            i += width
+            var j = i
+            guard let v = ASCII.digits(b, &j, as: Int.self, maxDigits: width), j == i + width else { return nil }
+            i = j
             return v
         }
         func expect(_ c: UInt8) -> Bool {
@@ -48,37 +44,33 @@ public enum RFC3339 {
             i += 1
             return true
         }
-        guard let year = number(4), expect(45), let month = number(2), expect(45),
+        guard let year = number(4), expect(ASCII.minus), let month = number(2), expect(ASCII.minus),
             let day = number(2)
         else { return nil }
-        guard i < b.count, b[i] == 84 || b[i] == 116 || b[i] == 32 else { return nil }
+        guard i < b.count, b[i] == UInt8(ascii: "T") || b[i] == UInt8(ascii: "t") || b[i] == ASCII.space else {
+            return nil
+        }
         i += 1
-        guard let hour = number(2), expect(58), let minute = number(2), expect(58),
+        guard let hour = number(2), expect(ASCII.colon), let minute = number(2), expect(ASCII.colon),
             let second = number(2)
         else { return nil }
         guard (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60,
             second <= 60
         else { return nil }
         var micros: Int64 = 0
-        if i < b.count, b[i] == 46 || b[i] == 44 {
+        if i < b.count, b[i] == ASCII.dot || b[i] == ASCII.comma {
             i += 1
-            var digits = 0
-            while i < b.count, b[i] >= 48, b[i] <= 57 {
-                if digits < 6 { micros = micros * 10 + Int64(b[i] - 48) }
-                digits += 1
-                i += 1
-            }
-            guard digits > 0 else { return nil }
-            for _ in digits..<max(digits, 6) { micros *= 10 }
+            guard let fraction = ASCII.fractionMicros(b, &i) else { return nil }
+            micros = fraction
         }
         var offsetSeconds = 0
         guard i < b.count else { return nil }
-        if b[i] == 90 || b[i] == 122 {
+        if b[i] == UInt8(ascii: "Z") || b[i] == UInt8(ascii: "z") {
             i += 1
-        } else if b[i] == 43 || b[i] == 45 {
-            let sign = b[i] == 45 ? -1 : 1
+        } else if b[i] == ASCII.plus || b[i] == ASCII.minus {
+            let sign = b[i] == ASCII.minus ? -1 : 1
             i += 1
-            guard let oh = number(2), expect(58), let om = number(2) else { return nil }
+            guard let oh = number(2), expect(ASCII.colon), let om = number(2) else { return nil }
             offsetSeconds = sign * (oh * 3600 + om * 60)
         } else {
             return nil
