@@ -1,12 +1,8 @@
 public import CurlHTTP
 public import OOMKit
 
-/// A setting that makes no sense; the message names the setting and what would work.
-public struct AgentConfigError: Error, CustomStringConvertible, Sendable, Equatable {
-    public var message: String
-    public var description: String { message }
-    public init(_ message: String) { self.message = message }
-}
+/// A setting of the agent that makes no sense.
+public typealias AgentConfigError = SettingsError
 
 /// Everything the agent can be told, resolved from agent.yaml, `OOMWATCH_*` variables and
 /// flags (in that order of precedence, reversed) by `resolve`. Every key is documented in
@@ -72,6 +68,9 @@ public struct AgentConfig: Sendable, Equatable {
     public var journalctlPath = "/usr/bin/journalctl"
     public var logLevel = "info"
 
+    /// `log_level`'s values, swift-log's levels.
+    public static let logLevels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
+
     public init() {}
 
     /// Flag values (nil = not given) for `resolve`.
@@ -99,10 +98,17 @@ public struct AgentConfig: Sendable, Equatable {
             c.intervalSeconds = try layers.double("interval", flag: flags.interval, default: c.intervalSeconds)
             c.hostname = layers.string("hostname", flag: flags.hostname)
             c.topProcesses = try layers.int("top_processes", flag: flags.topProcesses, default: c.topProcesses)
-            if let adj = layers.string("oom_score_adj"), adj.lowercased() == "off" || adj.lowercased() == "none" {
-                c.oomScoreAdj = nil
-            } else {
-                c.oomScoreAdj = try layers.int("oom_score_adj", default: c.oomScoreAdj ?? -900)
+            if let (value, origin) = layers.raw("oom_score_adj") {
+                let word = value.lowercased()
+                if word == "off" || word == "none" {
+                    c.oomScoreAdj = nil
+                } else if let adj = Int(value) {
+                    c.oomScoreAdj = adj
+                } else {
+                    throw ConfigValueError(
+                        key: "oom_score_adj", value: value, expected: "a whole number from -1000 to 1000, or off",
+                        origin: origin)
+                }
             }
             c.roots.proc = layers.string("paths.proc", flag: flags.procRoot) ?? c.roots.proc
             c.roots.cgroup = layers.string("paths.cgroup", flag: flags.cgroupRoot) ?? c.roots.cgroup
@@ -138,7 +144,9 @@ public struct AgentConfig: Sendable, Equatable {
                 c.upload.intervalSeconds = try layers.double("upload.interval", default: 10)
             }
             c.journalctlPath = layers.string("journal.journalctl") ?? c.journalctlPath
-            c.logLevel = layers.string("log_level", flag: flags.logLevel) ?? c.logLevel
+            c.logLevel = try layers.choice(
+                "log_level", flag: flags.logLevel, flagName: "--log-level", allowed: Self.logLevels,
+                default: c.logLevel)
         } catch {
             throw AgentConfigError("\(error)")
         }
@@ -182,9 +190,9 @@ public struct AgentConfig: Sendable, Equatable {
         guard upload.initialBackoffSeconds > 0, upload.maxBackoffSeconds >= upload.initialBackoffSeconds else {
             throw AgentConfigError("upload.initial_backoff must be positive and at most upload.max_backoff")
         }
-        guard ["trace", "debug", "info", "notice", "warning", "error", "critical"].contains(logLevel) else {
+        guard Self.logLevels.contains(logLevel) else {
             throw AgentConfigError(
-                "log_level must be one of trace, debug, info, notice, warning, error, critical; got \(logLevel)")
+                "log_level must be one of \(Self.logLevels.joined(separator: ", ")); got \(logLevel)")
         }
         if let collector {
             guard collector.hasPrefix("http://") || collector.hasPrefix("https://"), collector.count > 8 else {

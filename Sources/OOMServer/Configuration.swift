@@ -38,6 +38,8 @@ public struct CollectorConfiguration: Sendable {
     public var outboxPlanner: (any OutboxPlanner)?
     /// The configured alert receivers' names (`POST /api/v1/alerts/test` checks them).
     public var alertReceivers: [String] = []
+    /// `log.level`: one of swift-log's levels.
+    public var logLevel = "info"
 
     public init() {}
 }

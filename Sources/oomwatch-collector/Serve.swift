@@ -49,71 +49,31 @@ struct Serve: AsyncParsableCommand {
 
     func run() async throws {
         let (layers, alerts) = try options.load()
-        let level = layers.string("log.level", flag: logLevel, default: "info") ?? "info"
-        guard let parsedLevel = Logger.Level(rawValue: level) else {
-            throw ValidationError("log.level: \(level) is not a log level")
+        var flags = CollectorConfiguration.Flags()
+        flags.listen = listen
+        flags.db = options.db
+        flags.tokensFile = options.tokensFile
+        flags.expectedHosts = expectedHosts
+        flags.tlsCert = tlsCert
+        flags.tlsKey = tlsKey
+        flags.snapshotRetentionDays = snapshotDays
+        flags.rollupRetentionDays = rollupDays
+        flags.eventRetentionDays = eventDays
+        flags.logLevel = logLevel
+        var c: CollectorConfiguration
+        do {
+            c = try CollectorConfiguration.resolve(layers: layers, flags: flags)
+        } catch {
+            throw ValidationError(error.message)
         }
+        let level = Logger.Level(rawValue: c.logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = parsedLevel
+            handler.logLevel = level
             return handler
         }
         let logger = Logger(label: "oomwatch-collector")
-
-        var c = CollectorConfiguration()
-        let address = layers.string("listen", flag: listen, default: "127.0.0.1:8080")!
-        guard let colon = address.lastIndex(of: ":"),
-            let port = Int(address[address.index(after: colon)...]), (0...65535).contains(port)
-        else {
-            throw ValidationError("listen: expected HOST:PORT, got \(address)")
-        }
-        c.host = String(address[..<colon]).trimmingCharacters(in: ["[", "]"])
-        c.port = port
-        c.databasePath = options.databasePath(layers)
-        c.tokensFile = options.tokensPath(layers)
-        c.expectedHostsFile = layers.string("expected_hosts_file", flag: expectedHosts)
-        c.tlsCertificate = layers.string("tls.cert", flag: tlsCert)
-        c.tlsKey = layers.string("tls.key", flag: tlsKey)
-        guard (c.tlsCertificate == nil) == (c.tlsKey == nil) else {
-            throw ValidationError("tls.cert and tls.key go together")
-        }
-        c.maxBodyBytes = try layers.int("limits.max_body_bytes", default: c.maxBodyBytes)
-        c.limits.maxDepth = try layers.int("limits.max_json_depth", default: c.limits.maxDepth)
-        c.limits.maxEvents = try layers.int("limits.max_events", default: c.limits.maxEvents)
-        c.limits.maxSnapshots = try layers.int(
-            "limits.max_snapshots", default: c.limits.maxSnapshots)
-        c.limits.maxFutureSkewSeconds = try layers.double(
-            "limits.max_future_skew_seconds", default: c.limits.maxFutureSkewSeconds)
-        c.rateLimitPerSecond = try layers.double(
-            "limits.rate_per_token", default: c.rateLimitPerSecond)
-        c.rateLimitBurst = try layers.double("limits.rate_burst", default: c.rateLimitBurst)
-        c.idleTimeoutSeconds = try layers.double(
-            "timeouts.idle_seconds", default: c.idleTimeoutSeconds)
-        c.bodyTimeoutSeconds = try layers.double(
-            "timeouts.body_seconds", default: c.bodyTimeoutSeconds)
-        c.tokensPollSeconds = try layers.double(
-            "tokens_poll_seconds", default: c.tokensPollSeconds)
-        c.retention.snapshotDays = try layers.double(
-            "retention.snapshot_days", flag: snapshotDays, default: c.retention.snapshotDays)
-        c.retention.rollupDays = try layers.double(
-            "retention.rollup_days", flag: rollupDays, default: c.retention.rollupDays)
-        let events = try layers.double("retention.event_days", flag: eventDays, default: 0)
-        c.retention.eventDays = events > 0 ? events : nil
-        c.retention.sentAlertDays = try layers.double(
-            "retention.alert_days", default: c.retention.sentAlertDays)
-        c.retention.intervalSeconds = try layers.double(
-            "retention.interval_seconds", default: c.retention.intervalSeconds)
-        c.synchronousFull = layers.string("db.synchronous", default: "full") != "normal"
-        c.maxPendingBatches = try layers.int(
-            "db.max_pending_batches", default: c.maxPendingBatches)
-        c.advice = try AdviceSettings.resolve(layers)
-        if let problem = c.advice.problem { throw ValidationError(problem) }
-        guard c.maxBodyBytes > 0, c.limits.maxDepth > 0, c.limits.maxFutureSkewSeconds > 0,
-            c.retention.snapshotDays > 0,
-            c.retention.rollupDays > 0, c.idleTimeoutSeconds > 0, c.bodyTimeoutSeconds > 0
-        else {
-            throw ValidationError("limits, timeouts and retention must be positive")
-        }
+        let address = "\(c.host.contains(":") ? "[\(c.host)]" : c.host):\(c.port)"
 
         logger.info(
             "starting",

@@ -45,29 +45,8 @@ struct ConfigOptions: ParsableArguments {
         return (ConfigLayers(file: file.settings, filePath: path, environment: environment), file.alerts)
     }
 
-    /// The data directory: systemd's $STATE_DIRECTORY, else $XDG_DATA_HOME/oomwatch,
-    /// else ~/.local/share/oomwatch, else ./oomwatch-data.
-    static func defaultDataDirectory(_ env: [String: String]) -> String {
-        if let dir = env["STATE_DIRECTORY"], !dir.isEmpty {
-            // systemd may pass several, colon-separated; the first is ours.
-            return String(dir.split(separator: ":").first ?? Substring(dir))
-        }
-        if let xdg = env["XDG_DATA_HOME"], !xdg.isEmpty { return xdg + "/oomwatch" }
-        if let home = env["HOME"], !home.isEmpty, home != "/" {
-            return home + "/.local/share/oomwatch"
-        }
-        return "oomwatch-data"
-    }
-
-    func dataDirectory(_ layers: ConfigLayers) -> String {
-        layers.string("data_dir") ?? Self.defaultDataDirectory(layers.environment)
-    }
-
-    func databasePath(_ layers: ConfigLayers) -> String {
-        layers.string("db.path", flag: db) ?? dataDirectory(layers) + "/oomwatch.sqlite"
-    }
-
+    /// `tokens_file`, by default in the data directory.
     func tokensPath(_ layers: ConfigLayers) -> String {
-        layers.string("tokens_file", flag: tokensFile) ?? dataDirectory(layers) + "/tokens"
+        CollectorConfiguration.tokensPath(layers, flag: tokensFile)
     }
 }

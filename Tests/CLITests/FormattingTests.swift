@@ -284,6 +284,20 @@ import Testing
         }
     }
 
+    /// A typo in the config file's enumerated value names the file and key, never falls
+    /// back to the default table.
+    @Test func badFormatInConfigFileNamesFileAndKey() throws {
+        let files = ["/home/u/.config/oomwatch/config.yaml": "format: jsn\n"]
+        #expect(
+            throws: CLIError.usage(
+                "/home/u/.config/oomwatch/config.yaml key format: 'jsn' is not an output format: use table, json or csv"
+            )
+        ) {
+            try resolve([], environment: ["HOME": "/home/u"], files: files)
+        }
+        #expect(throws: (any Error).self) { try GlobalOptions.parse(["--format", "jsn"]) }
+    }
+
     @Test func invalidSinceFailsValidation() {
         #expect(throws: (any Error).self) { try GlobalOptions.parse(["--since", "yesterday"]) }
         #expect(throws: Never.self) { try GlobalOptions.parse(["--since", "90m"]) }

@@ -177,6 +177,21 @@ public struct ConfigValueError: Error, CustomStringConvertible, Sendable, Equata
     /// Where the value came from: `--flag`, `OOMWATCH_X`, or the config file.
     public var origin: String
     public var description: String { "\(origin): `\(value)` is not \(expected) (setting \(key))" }
+
+    public init(key: String, value: String, expected: String, origin: String) {
+        self.key = key
+        self.value = value
+        self.expected = expected
+        self.origin = origin
+    }
+}
+
+/// A setting that makes no sense, whatever layer it came from; the message names the
+/// setting (and where it came from, when that is known) and what would work.
+public struct SettingsError: Error, CustomStringConvertible, Sendable, Equatable {
+    public var message: String
+    public var description: String { message }
+    public init(_ message: String) { self.message = message }
 }
 
 /// Resolves settings in the documented order: flag, then environment variable
@@ -246,6 +261,20 @@ public struct ConfigLayers: Sendable {
         default:
             throw ConfigValueError(key: key, value: value, expected: "true or false", origin: origin)
         }
+    }
+
+    /// One of `allowed` (compared case-insensitively, returned as listed): a value outside
+    /// them is an error naming the key and where it came from, never the default.
+    public func choice(
+        _ key: String, flag: String? = nil, flagName: String? = nil, allowed: [String], default fallback: String
+    ) throws(ConfigValueError) -> String {
+        guard let (value, origin) = raw(key, flag: flag, flagName: flagName) else { return fallback }
+        let wanted = value.trimmed().lowercased()
+        guard let match = allowed.first(where: { $0.lowercased() == wanted }) else {
+            throw ConfigValueError(
+                key: key, value: value, expected: "one of " + allowed.joined(separator: ", "), origin: origin)
+        }
+        return match
     }
 
     /// A list from the file, or a comma-separated environment variable / flag.
