@@ -81,6 +81,11 @@ import Testing
         policy.eventDays = 40
         let outcome = try await db.applyRetention(policy, now: Self.now)
         #expect(outcome.events > 0)
+        // Retention refreshed the groups whose kills it deleted: they are read whole again.
+        let stale = try await db.write { d in
+            try Int.fetchOne(d, sql: "SELECT count(*) FROM advice_groups WHERE stale = 1")
+        }
+        #expect(stale == 0)
         return (db, dir)
     }
 
