@@ -203,9 +203,12 @@ package struct AdviceReader {
                 [fromDay * day, toDay * day] + repeats + StatementArguments(criticalNames)
             ) { row in
                 let k = GroupKey(host: row[0], kind: row[1], key: row[2])
-                // Kills before the window's first day (only the days in the window count), or
-                // kills deleted since the group's min and max were taken: read by day.
-                guard row[4] as Int64 >= fromDay * day, row[14] as Int64 == 0 else { return straddling.append(k) }
+                // Kills before the window's first day or after its last (only the days in the
+                // window count), or kills deleted since the group's min and max were taken:
+                // read by day.
+                let (first, last, stale): (Int64, Int64, Int64) = (row[4], row[5], row[14])
+                guard first >= fromDay * day, last < toDay * day, stale == 0
+                else { return straddling.append(k) }
                 groups[k] = KillGroup(
                     key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
                     sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])

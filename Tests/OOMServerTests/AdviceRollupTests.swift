@@ -81,6 +81,11 @@ import Testing
         policy.eventDays = 40
         let outcome = try await db.applyRetention(policy, now: Self.now)
         #expect(outcome.events > 0)
+        // Retention refreshed the groups whose kills it deleted: they are read whole again.
+        let stale = try await db.write { d in
+            try Int.fetchOne(d, sql: "SELECT count(*) FROM advice_groups WHERE stale = 1")
+        }
+        #expect(stale == 0)
         return (db, dir)
     }
 
@@ -117,6 +122,22 @@ import Testing
             #expect(groups == daily)
             #expect(!groups.findings.isEmpty)
         }
+    }
+
+    /// A window that ended in the past: groups with kills after it are read by day.
+    @Test func aWindowInThePastCountsOnlyItsDays() async throws {
+        let (db, dir) = try await seeded()
+        defer { dir.cleanup() }
+        let until = Self.now - 12 * Self.day - 5 * Self.hour
+        func run(_ source: AdviceReader.Source) async throws -> AdviceReport {
+            try await db.advice(
+                since: until - 21 * Self.day, until: until, host: nil, settings: AdviceSettings(), limit: nil,
+                now: Self.now, source: source)
+        }
+        let (groups, daily) = (try await run(.groups), try await run(.daily))
+        #expect(groups == daily)
+        #expect(groups.findings.contains { $0.kind == .memcgLimitTight })
+        #expect(groups.findings.allSatisfy { ($0.evidence.last.flatMap { RFC3339.parse($0) } ?? 0) < until + Self.day })
     }
 
     /// Counted against the events themselves: the kills behind each group finding are

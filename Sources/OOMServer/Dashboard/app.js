@@ -54,6 +54,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     advice: [],
     adviceByEvent: new Map(), // event id -> findings it feeds
     adviceEvent: null, // the kill the advice panel is narrowed to
+    adviceTotal: 0, // findings in all (the answer lists the first 1000)
   };
 
   // ---------------------------------------------------------------- helpers
@@ -315,7 +316,7 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
         loadEvents(range),
         api('reports/advice', { since: '30d' }),
       ]);
-      setAdvice(advice.findings || []);
+      setAdvice(advice.findings || [], advice.total);
       state.hosts = hosts.hosts || [];
       state.missing = Array.isArray(hosts.missing) ? hosts.missing : [];
       state.summary24 = s24;
@@ -378,8 +379,11 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
 
   // ---------------------------------------------------------------- advice
 
-  function setAdvice(findings) {
+  // The collector answers the first 1000 findings (most severe, then most recent);
+  // `total` says how many there are in all.
+  function setAdvice(findings, total) {
     state.advice = findings;
+    state.adviceTotal = typeof total === 'number' ? total : findings.length;
     state.adviceByEvent = new Map();
     for (const f of findings) {
       for (const id of (f.evidence && f.evidence.event_ids) || []) {
@@ -431,7 +435,8 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     $('advice-body').replaceChildren(...rows);
     $('advice-empty').hidden = shown.length > 0;
     $('advice-count').textContent = state.adviceEvent
-      ? `(${shown.length} fed by kill ${state.adviceEvent.slice(0, 8)})` : `(${all.length})`;
+      ? `(${shown.length} fed by kill ${state.adviceEvent.slice(0, 8)})`
+      : state.adviceTotal > all.length ? `(the first ${all.length} of ${state.adviceTotal})` : `(${all.length})`;
     $('advice-hosts').textContent = state.adviceEvent ? '' : `${new Set(all.map((f) => f.host)).size} host(s)`;
     $('advice-clear').hidden = !state.adviceEvent;
   }
