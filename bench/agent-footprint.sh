@@ -5,10 +5,18 @@
 #   2. CPU time per sampling cycle vs bench/procread.c reading the same files, on this
 #      host and with 2,000 extra sleeping processes (goal: agent <= 2x the C program);
 #   3. the release binary links no libFoundation / ICU;
-#   and, as the floor the required libcurl sets, the RSS of two minimal programs that only
-#   POST with it every second: bench/curlpost.c and bench/curlpost.swift.
+#   4. memory against the floor the required libcurl sets (goal: agent <= floor + 5 MB, in
+#      RSS and in private memory): the agent at its default interval with 2,000 extra
+#      processes on the host, beside bench/curlpost.c (only libcurl's POST, at the same
+#      interval), both from /proc/PID/smaps_rollup. Each of the two runs on its own copies
+#      of its shared libraries (all but glibc's), so no other process on the host shares
+#      their pages and "private" means the same for both; the agent's biggest private
+#      mappings go to bench/out/agent-smaps.txt.
+#   and, for comparison, the RSS of bench/curlpost.swift (the same POST from Swift).
 #
 # Usage: bench/agent-footprint.sh [MINUTES]   (default 3; results in bench/out/)
+#   AGENT=path      measure this agent binary instead of building the release one
+#   MEMORY_ONLY=1   only step 4 (about a minute): for trying build settings
 # Needs root for apt-get (node exporter) and a free 127.0.0.1 port range.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,13 +34,17 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== building"
-swift build -c release --product oomwatch-agent >"$OUT/build.log" 2>&1 || { grep -E "error" "$OUT/build.log"; exit 1; }
-AGENT=$(swift build -c release --show-bin-path)/oomwatch-agent
+if [[ -z "${AGENT:-}" ]]; then
+    swift build -c release --product oomwatch-agent >"$OUT/build.log" 2>&1 || { grep -E "error" "$OUT/build.log"; exit 1; }
+    AGENT=$(swift build -c release --show-bin-path)/oomwatch-agent
+fi
 gcc -O2 -o "$OUT/procread" bench/procread.c
 gcc -O2 -o "$OUT/curlpost" bench/curlpost.c -lcurl
-swiftc -O -static-stdlib -I Sources/CCurl bench/curlpost.swift -lcurl -o "$OUT/curlpost-swift"
-if ! command -v prometheus-node-exporter >/dev/null; then
-    DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus-node-exporter >/dev/null
+if [[ -z "${MEMORY_ONLY:-}" ]]; then
+    swiftc -O -static-stdlib -I Sources/CCurl bench/curlpost.swift -lcurl -o "$OUT/curlpost-swift"
+    if ! command -v prometheus-node-exporter >/dev/null; then
+        DEBIAN_FRONTEND=noninteractive apt-get install -y prometheus-node-exporter >/dev/null
+    fi
 fi
 
 echo "== linked libraries"
@@ -55,6 +67,76 @@ PY
 PIDS+=($!)
 for _ in $(seq 50); do [[ -s "$WORK/port" ]] && break; sleep 0.1; done
 PORT=$(cat "$WORK/port")
+
+kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/smaps_rollup"; }
+private_kb() { awk '/^Private_(Clean|Dirty):/ {s += $2} END {print s}' "/proc/$1/smaps_rollup"; }
+start_sleepers() {
+    echo "== starting 2,000 sleeping processes"
+    setsid bash -c 'for i in $(seq 2000); do sleep 3600 & done; wait' &
+    SLEEPERS_PGID=$!
+    sleep 2
+}
+# Copies of a program's shared libraries except glibc's (which every process maps), so
+# that no other process on the host maps the same files.
+private_libs() {
+    mkdir -p "$2"
+    ldd "$1" | awk '$2 == "=>" && $3 ~ /^\// {print $3}' | while read -r lib; do
+        case "$(basename "$lib")" in
+            libc.so.* | libm.so.* | ld-linux* | libpthread.so.* | libdl.so.* | librt.so.*) continue ;;
+        esac
+        cp -L "$lib" "$2/"
+    done
+}
+# Step 4: the agent at its default interval and curlpost.c at the same interval, side by
+# side, each on its own library copies; read after MEMORY_SECONDS (six cycles by default).
+measure_memory() {
+    private_libs "$AGENT" "$WORK/lib-agent"
+    private_libs "$OUT/curlpost" "$WORK/lib-curlpost"
+    LD_LIBRARY_PATH="$WORK/lib-agent" "$AGENT" run --collector "http://127.0.0.1:$PORT" \
+        --state-dir "$WORK/state-memory" --log-level warning 2>"$OUT/agent-memory.log" &
+    local agent=$!
+    PIDS+=($agent)
+    LD_LIBRARY_PATH="$WORK/lib-curlpost" "$OUT/curlpost" "http://127.0.0.1:$PORT/v1/ingest" 10000 &
+    local floor=$!
+    PIDS+=($floor)
+    sleep "${MEMORY_SECONDS:-65}"
+    if ! grep -q "$WORK/lib-agent" "/proc/$agent/maps" || ! grep -q "$WORK/lib-curlpost" "/proc/$floor/maps"; then
+        echo "warning: the library copies were not loaded; private figures may be too low" >&2
+    fi
+    MEM_NPROC=$(ls /proc | grep -c '^[0-9]')
+    MEM_AGENT_RSS=$(kb "$agent" Rss) MEM_AGENT_PRIV=$(private_kb "$agent")
+    MEM_FLOOR_RSS=$(kb "$floor" Rss) MEM_FLOOR_PRIV=$(private_kb "$floor")
+    MEM_THREADS=$(ls "/proc/$agent/task" | wc -l)
+    # Where the agent's private pages are: per mapping (file, or [heap], [stack], anon).
+    awk '/^[0-9a-f]+-[0-9a-f]+ / {name = ($6 == "" ? "[anonymous]" : $6); sub(".*/", "", name); next}
+        /^Rss:/ {rss[name] += $2}
+        /^Private_(Clean|Dirty):/ {priv[name] += $2}
+        END {for (n in priv) printf "%8d %8d  %s\n", priv[n], rss[n], n}' "/proc/$agent/smaps" |
+        sort -rn | { echo "private_kB   rss_kB  mapping"; cat; } >"$OUT/agent-smaps.txt"
+    kill "$agent" "$floor" 2>/dev/null || true
+}
+memory_report() {
+    local goal=5120 drss dpriv
+    drss=$((MEM_AGENT_RSS - MEM_FLOOR_RSS)) dpriv=$((MEM_AGENT_PRIV - MEM_FLOOR_PRIV))
+    verdict() { if (($1 <= goal)); then echo "ok ($((goal - $1)) kB to spare)"; else echo "over by $(($1 - goal)) kB"; fi; }
+    echo "Memory against the libcurl floor: default interval, $MEM_NPROC processes on the host,"
+    echo "each program on its own copies of its libraries (smaps_rollup; private = Private_Clean"
+    echo "+ Private_Dirty). Goal: agent - floor <= $goal kB in both."
+    printf '%-38s %10s kB %10s kB\n' "" "RSS" "private"
+    printf '%-38s %10s kB %10s kB\n' "oomwatch-agent ($MEM_THREADS threads)" "$MEM_AGENT_RSS" "$MEM_AGENT_PRIV"
+    printf '%-38s %10s kB %10s kB\n' "libcurl floor (curlpost.c)" "$MEM_FLOOR_RSS" "$MEM_FLOOR_PRIV"
+    printf '%-38s %10s kB %10s kB\n' "agent - floor" "$drss" "$dpriv"
+    echo "RSS: $(verdict "$drss"); private: $(verdict "$dpriv")"
+    echo "The agent's largest private mappings (kB private, kB resident; $OUT/agent-smaps.txt):"
+    head -7 "$OUT/agent-smaps.txt"
+}
+
+if [[ -n "${MEMORY_ONLY:-}" ]]; then
+    start_sleepers
+    measure_memory
+    memory_report | tee "$OUT/agent-memory.txt"
+    exit 0
+fi
 
 echo "== starting agent (1 s interval) and node_exporter (scraped every 1 s)"
 "$AGENT" run --collector "http://127.0.0.1:$PORT" --state-dir "$WORK/state" --interval 1 \
@@ -107,9 +189,7 @@ compare_cpu() {
 compare_cpu 300
 NPROC1=$NPROC A1=$A C1=$C C1HOT=$CHOT
 
-echo "== starting 2,000 sleeping processes"
-setsid bash -c 'for i in $(seq 2000); do sleep 3600 & done; wait' &
-SLEEPERS_PGID=$!
+start_sleepers
 compare_cpu 100
 NPROC2=$NPROC A2=$A C2=$C C2HOT=$CHOT
 
@@ -120,6 +200,10 @@ pss_kb() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 CURL_RSS=$(rss_kb "$CURL_PID"); CURL_PSS=$(pss_kb "$CURL_PID"); SWIFT_CURL_RSS=$(rss_kb "$SWIFT_CURL_PID")
 AGENT_ANON=$(anon_kb "$AGENT_PID"); NE_ANON=$(anon_kb "$NE_PID")
 AGENT_PSS=$(pss_kb "$AGENT_PID"); NE_PSS=$(pss_kb "$NE_PID")
+# Step 4 with the sleepers still there, the 1 s agent and the other libcurl users gone.
+kill "$AGENT_PID" "$CURL_PID" "$SWIFT_CURL_PID" 2>/dev/null || true
+echo "== memory vs the libcurl floor (default interval)"
+measure_memory
 kill -- "-$SLEEPERS_PGID" 2>/dev/null || true
 SLEEPERS_PGID=
 
@@ -149,4 +233,6 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
     echo "the least any Swift uploader over this libcurl can be resident in."
     echo
     echo "links libFoundation/ICU: $LINK"
+    echo
+    memory_report
 } | tee "$OUT/agent-footprint.txt"

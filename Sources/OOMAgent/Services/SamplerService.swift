@@ -36,6 +36,7 @@ public struct SamplerService: Service {
                     context.counters.droppedSnapshots.add(1)
                     context.logger.error("cannot spool snapshot", metadata: ["error": "\(error)"])
                 }
+                CodePageTrimmer.releaseFreeHeap()
                 let elapsed = Double(HostClock.monotonicNanos() &- started) / 1e9
                 await context.snapshotNow.wait(seconds: max(0.05, interval - elapsed))
             }
