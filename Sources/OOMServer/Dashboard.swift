@@ -13,28 +13,30 @@ enum Dashboard {
         ("style.css", "text/css; charset=utf-8", PackageResources.style_css),
     ]
 
+    /// The page only talks to its own origin and may not be framed (Hummingbird's
+    /// ContentSecurityMiddleware also sets `X-Content-Type-Options: nosniff`).
+    static let contentSecurityPolicy: ContentSecurityPolicy = [
+        .defaultSrc(.self), .imgSrc(.self, .scheme(.init(rawValue: "data:"))), .frameAncestors(.none),
+    ]
+
     static func response(_ file: (path: String, contentType: String, bytes: [UInt8])) -> Response {
         Response(
             status: .ok,
             headers: [
-                .contentType: file.contentType,
-                .cacheControl: "no-cache",
-                // The page only talks to its own origin.
-                .init("Content-Security-Policy")!:
-                    "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
-                .init("X-Content-Type-Options")!: "nosniff",
-                .init("Referrer-Policy")!: "no-referrer",
+                .contentType: file.contentType, .cacheControl: "no-cache", .init("Referrer-Policy")!: "no-referrer",
             ],
             body: .init(byteBuffer: ByteBuffer(bytes: file.bytes)))
     }
 
     static func addRoutes(to router: Router<CollectorRequestContext>) {
         guard let index = files.first(where: { $0.path == "index.html" }) else { return }
-        router.get("/") { _, _ in response(index) }
-        router.get("/dashboard") { _, _ in response(index) }
+        let pages = router.group().add(
+            middleware: ContentSecurityMiddleware(contentSecurityPolicy: contentSecurityPolicy))
+        pages.get("/") { _, _ in response(index) }
+        pages.get("/dashboard") { _, _ in response(index) }
         for file in files {
-            router.get("/\(file.path)") { _, _ in response(file) }
-            router.get("/dashboard/\(file.path)") { _, _ in response(file) }
+            pages.get("/\(file.path)") { _, _ in response(file) }
+            pages.get("/dashboard/\(file.path)") { _, _ in response(file) }
         }
     }
 }

@@ -319,6 +319,10 @@ import Testing
             let rows = try #require(try json(j.stdout) as? [[String: Any]])
             #expect(rows.count == 2)
             #expect((rows[0]["process"] as? [String: Any])?["rss_kb"] as? Int == 52_428_800)
+            // Global options before the command's name answer the same.
+            let leading = try await c.run(["--format", "json", "top", "--limit", "2"])
+            #expect(leading.status == 0)
+            #expect(leading.stdout == j.stdout)
             let csv = try await c.run(["top", "--format", "csv", "--host", "web-1"])
             #expect(csv.stdout.split(separator: "\n").count == 3)
         }

@@ -420,6 +420,20 @@ struct RouterTests {
                 #expect(String(buffer: r.body).lowercased().contains("<html"))
             }
             try await client.execute(uri: "/dashboard", method: .get) { r in #expect(r.status == .ok) }
+            // Every dashboard file carries the page's security headers.
+            for path in ["/", "/dashboard", "/app.js", "/dashboard/style.css"] {
+                try await client.execute(uri: path, method: .get) { r in
+                    #expect(r.status == .ok, "\(path)")
+                    #expect(
+                        r.headers[.contentSecurityPolicy]
+                            == "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'", "\(path)")
+                    #expect(r.headers[.xContentTypeOptions] == "nosniff", "\(path)")
+                    #expect(
+                        r.headers.contains { $0.name.canonicalName == "referrer-policy" && $0.value == "no-referrer" },
+                        "\(path)")
+                    #expect(r.headers[.cacheControl] == "no-cache", "\(path)")
+                }
+            }
         }
     }
 }

@@ -25,6 +25,10 @@ struct OOMWatch: AsyncParsableCommand {
         subcommands: [Hosts.self, Events.self, Show.self, Summary.self, Top.self, Watch.self, Advise.self, Alerts.self]
     )
 
+    /// The same group every command declares: ArgumentParser hands what it parsed before
+    /// the command's name to the command (`oomwatch --format json events`).
+    @OptionGroup var global: GlobalOptions
+
     /// Runs the command; CLI failures print one line on stderr and exit 1, usage errors
     /// exit 2 (ArgumentParser's own default would be 64).
     static func main() async {
@@ -35,8 +39,7 @@ struct OOMWatch: AsyncParsableCommand {
                 throw ValidationError(
                     "unknown command '\(unknown.word)'\(hint) (commands: \(commands.sorted().joined(separator: ", ")))")
             }
-            let arguments = ArgumentOrder.normalized(Array(CommandLine.arguments.dropFirst()), commands: commands)
-            var command = try parseAsRoot(arguments)
+            var command = try parseAsRoot(Array(CommandLine.arguments.dropFirst()))
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {

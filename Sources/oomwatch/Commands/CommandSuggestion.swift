@@ -1,41 +1,13 @@
-/// Lets global options come before the command too (`oomwatch --format json events`), as
-/// people type them: ArgumentParser only accepts a subcommand's options after its name,
-/// so recognised leading global options are moved behind the command name.
-enum ArgumentOrder {
-    /// Global options that take a value.
-    static let valued: Set<String> = [
-        "--server", "--token", "--token-file", "--format", "--since", "--host", "--config", "--ca-file", "--now",
-        "--timeout",
-    ]
-    /// Global flags.
-    static let flags: Set<String> = ["--absolute-times", "--no-color"]
-
-    /// `arguments` (without the program name) with leading global options moved after the
-    /// first command name; unchanged when anything else comes first.
-    static func normalized(_ arguments: [String], commands: Set<String>) -> [String] {
-        var leading: [String] = []
-        var i = 0
-        while i < arguments.count {
-            let argument = arguments[i]
-            let name = argument.split(separator: "=", maxSplits: 1).first.map(String.init) ?? argument
-            if flags.contains(argument) || (valued.contains(name) && argument.contains("=")) {
-                leading.append(argument)
-                i += 1
-            } else if valued.contains(argument), i + 1 < arguments.count {
-                leading += [argument, arguments[i + 1]]
-                i += 2
-            } else {
-                break
-            }
-        }
-        guard !leading.isEmpty, i < arguments.count, commands.contains(arguments[i]) else { return arguments }
-        return [arguments[i]] + leading + arguments[(i + 1)...]
-    }
-}
-
 /// "Did you mean…" for a mistyped command: ArgumentParser alone would only say
 /// "Unexpected argument".
 enum CommandSuggestion {
+    /// The global options that take a value, whose value is not a command word
+    /// (`--format json evnts`). CLITests checks this list against GlobalOptions' help.
+    static let valuedOptions: Set<String> = [
+        "--server", "--token", "--token-file", "--format", "--since", "--host", "--config", "--ca-file", "--now",
+        "--timeout",
+    ]
+
     /// The first word that should be a command but is not one, with the closest command
     /// when one is close enough; `nil` when the command is known (or there is none).
     static func unknown(_ arguments: [String], commands: Set<String>) -> (word: String, suggestion: String?)? {
@@ -44,7 +16,7 @@ enum CommandSuggestion {
             let a = arguments[i]
             if a == "--" { return nil }
             if a.hasPrefix("-") {
-                i += ArgumentOrder.valued.contains(a) || a == "--generate-completion-script" ? 2 : 1
+                i += valuedOptions.contains(a) || a == "--generate-completion-script" ? 2 : 1
                 continue
             }
             if commands.contains(a) || a == "help" { return nil }
