@@ -304,6 +304,7 @@ struct Routes: Sendable {
             collector.metrics.batchFailed("invalid")
             throw error
         }
+        collector.metrics.received(bodyBytes: bytes.count)
         let encoding = request.headers[.contentEncoding]?.lowercased()
         if encoding == "gzip" || encoding == "x-gzip" {
             do {
@@ -321,7 +322,7 @@ struct Routes: Sendable {
             throw HTTPError(
                 .unsupportedMediaType, message: "Content-Encoding: only gzip is accepted")
         }
-        let batch: IngestBatch
+        var batch: IngestBatch
         do {
             batch = try IngestValidator.decode(bytes, limits: config.limits)
             try IngestValidator.validate(batch, limits: config.limits, nowMicroseconds: nowMicroseconds())
@@ -341,6 +342,19 @@ struct Routes: Sendable {
             throw HTTPError(
                 .forbidden,
                 message: "host: this agent token may only send for hosts matching \(token.hostGlob ?? "*")")
+        }
+        let missing: String?
+        do {
+            missing = try await collector.database.resolveProcessReferences(&batch)
+        } catch {
+            collector.metrics.batchFailed("error")
+            throw httpError(error)
+        }
+        if let missing {
+            collector.metrics.batchFailed("full_form_required")
+            throw HTTPError(
+                .conflict,
+                message: "\(missing).ref: this collector does not hold these process details: send the full form")
         }
         let outcome: IngestOutcome
         do {
@@ -362,7 +376,9 @@ struct Routes: Sendable {
                     "host.name": "\(LogText.escaped(batch.host))", "events.stored": "\(outcome.eventsStored)",
                 ])
         }
-        return outcome.result
+        var result = outcome.result
+        result.processRefs = true
+        return result
     }
 
     /// The whole body, refusing more than `limit` bytes or a sender too slow to finish

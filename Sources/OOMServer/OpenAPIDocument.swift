@@ -24,6 +24,9 @@ paths:
         403 when an agent token bound to other hosts (`host=GLOB` in the tokens file) sends this host's batch;
         400 naming the field for a time more than limits.max_future_skew_seconds (default 600) ahead of the
         collector's clock, and for an object naming a key twice.
+        A process may be sent by reference (`ref`, see ProcessSample) once the collector answered
+        `process_refs: true`; 409 when this collector does not hold the details a reference names
+        (nothing is stored): the agent sends the same batch again in full.
       parameters:
         - in: header
           name: Content-Encoding
@@ -43,6 +46,7 @@ paths:
         "401": {$ref: "#/components/responses/Unauthorized"}
         "403": {$ref: "#/components/responses/Forbidden"}
         "408": {$ref: "#/components/responses/Error"}
+        "409": {$ref: "#/components/responses/Error"}
         "413": {$ref: "#/components/responses/Error"}
         "415": {$ref: "#/components/responses/Error"}
         "429": {$ref: "#/components/responses/RetryLater"}
@@ -435,6 +439,9 @@ components:
         events_stored: {type: integer}
         events_duplicate: {type: integer}
         snapshots_stored: {type: integer}
+        process_refs:
+          type: boolean
+          description: This collector takes processes by reference (ProcessSample.ref) from now on.
     Pressure:
       type: object
       properties:
@@ -468,6 +475,13 @@ components:
         unit: {type: string}
         container_id: {type: string}
         pod_uid: {type: string}
+        ref:
+          type: string
+          pattern: "^[0-9a-f]{16}$"
+          description: >-
+            Ingest only: the details (pid, ppid, comm, cmdline, uid, started_at, cgroup, unit,
+            container_id, pod_uid) are those of the process the agent sent in its last acknowledged
+            batch with this digest; comm is empty and only the moving numbers are sent. Never in answers.
     MemorySnapshot:
       type: object
       required: [host, time, memory, vmstat, processes, cgroups]

@@ -252,6 +252,7 @@ enum Schema {
                         WHERE sent_at IS NULL;
                     """)
         }
+        migrator.registerMigration("v6-snapshot-store", migrate: SnapshotStorage.migrate)
         return migrator
     }
 }
