@@ -104,7 +104,10 @@ class Collector:
             self.proc.wait()
 
     def size(self):
-        return sum(os.path.getsize(self.db + s) for s in ("", "-wal", "-shm") if os.path.exists(self.db + s))
+        parts = {s or "db": os.path.getsize(self.db + s) for s in ("", "-wal", "-shm") if os.path.exists(self.db + s)}
+        if os.environ.get("DISK_SIZING_VERBOSE"):
+            print(f"  files: {parts}", file=sys.stderr)
+        return sum(parts.values())
 
 
 def real_snapshots(bindir, n):
