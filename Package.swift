@@ -57,7 +57,7 @@ let package = Package(
         .target(
             name: "OOMStore",
             dependencies: [
-                "OOMKit",
+                "OOMKit", "Gzip",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],

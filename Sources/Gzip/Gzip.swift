@@ -36,21 +36,7 @@ public enum Gzip {
             Int32(MemoryLayout<z_stream>.size))
         guard status == Z_OK else { throw GzipError(.noMemory, "deflateInit2 failed (\(status))") }
         defer { deflateEnd(&stream) }
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 32)
-        var input = bytes
-        let written: Int = input.withUnsafeMutableBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = inBuf.baseAddress
-                stream.avail_in = uInt(inBuf.count)
-                stream.next_out = outBuf.baseAddress
-                stream.avail_out = uInt(outBuf.count)
-                _ = deflate(&stream, Z_FINISH)
-                return outBuf.count - Int(stream.avail_out)
-            }
-        }
-        guard stream.avail_in == 0 else { throw GzipError(.corrupt, "deflate did not finish") }
-        output.removeSubrange(written...)
-        return output
+        return try Deflate.finish(&stream, bytes)
     }
 
     /// The decompressed contents of a gzip stream (several members are concatenated, as

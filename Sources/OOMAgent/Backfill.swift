@@ -83,7 +83,8 @@ public struct Backfill: Sendable {
             // would be stamped on them and replace the host's current one.
             let body = BatchBody.make(host: host, bootID: nil, agent: agent, records: batch.records)
             let now = Double(HostClock.monotonicNanos()) / 1e9
-            switch await uploader.send(json: body) {
+            let result = await uploader.send(json: body)
+            switch result {
             case .delivered(let result):
                 _ = backoff.record(.success, now: now, random: 0.5)
                 failures = 0
@@ -103,7 +104,14 @@ public struct Backfill: Sendable {
                         + "URL (`oomwatch-agent check`); \(spool.pending.events) kills stay in "
                         + "\(spool.directory) and are sent by the next `scan --send`",
                     summary: summary)
-            case .retry(let retryAfter, let reason):
+            case .fullFormRequired, .retry:
+                // The body is full (no references), so a 409 is the collector's trouble: retry.
+                let (retryAfter, reason): (Double?, String) =
+                    switch result {
+                    case .retry(let a, let r): (a, r)
+                    case .fullFormRequired(let r): (nil, r)
+                    default: (nil, "")
+                    }
                 failures += 1
                 let pending = spool.pending.events
                 guard failures < attempts else {

@@ -24,13 +24,20 @@ struct IngestController {
         var token: TokenEntry
     }
 
+    /// A batch naming processes by reference that this collector does not hold (a new
+    /// database, another collector): the agent sends the full form again.
+    struct FullFormRequired: Error {
+        /// The first field path whose reference could not be resolved.
+        var field: String
+    }
+
     @Sendable func ingest(_ request: Request, context: CollectorRequestContext) async throws -> IngestResult {
         let started = ContinuousClock.now
         let token = try context.requireToken()
         let limits = collector.configuration.limits
         do {
             let bytes = try await body(request)
-            let batch: IngestBatch
+            var batch: IngestBatch
             do {
                 batch = try IngestValidator.decode(bytes, limits: limits)
                 try IngestValidator.validate(batch, limits: limits, nowMicroseconds: nowMicroseconds())
@@ -38,6 +45,9 @@ struct IngestController {
                 throw HTTPError(.badRequest, message: error.message)
             }
             guard token.mayWrite(host: batch.host) else { throw HostNotAllowed(host: batch.host, token: token) }
+            if let missing = try await collector.database.resolveProcessReferences(&batch) {
+                throw FullFormRequired(field: missing)
+            }
             let outcome = try await collector.database.ingest(batch)
             let elapsed = ContinuousClock.now - started
             collector.metrics.ingested(
@@ -52,7 +62,9 @@ struct IngestController {
                         "events.stored": "\(outcome.eventsStored)",
                     ])
             }
-            return outcome.result
+            var result = outcome.result
+            result.processRefs = true
+            return result
         } catch {
             throw failed(error)
         }
@@ -65,6 +77,7 @@ struct IngestController {
             throw HTTPError(.contentTooLarge, message: "body larger than \(limit) bytes")
         }
         let bytes = try await collector.readBody(request, limit: limit)
+        collector.metrics.received(bodyBytes: bytes.count)
         switch request.headers[.contentEncoding]?.lowercased() {
         case nil, "identity":
             return bytes
@@ -102,6 +115,11 @@ struct IngestController {
                 ])
             return HTTPError(
                 .forbidden, message: "host: this agent token may only send for hosts matching \(hosts)")
+        case let refused as FullFormRequired:
+            metrics.batchFailed("full_form_required")
+            return HTTPError(
+                .conflict,
+                message: "\(refused.field).ref: this collector does not hold these process details: send the full form")
         default:
             // Oversized, slow, badly encoded or invalid: the batch itself is wrong.
             metrics.batchFailed("invalid")

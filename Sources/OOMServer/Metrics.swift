@@ -7,6 +7,7 @@ public final class CollectorMetrics: Sendable {
         var eventsStored = 0
         var eventsDuplicate = 0
         var snapshotsStored = 0
+        var bodyBytes = 0
         var httpResponses: [Int: Int] = [:]
         var ingestLatency = Histogram()
         var authFailures = 0
@@ -44,6 +45,11 @@ public final class CollectorMetrics: Sendable {
         }
     }
 
+    /// An ingest body's size as it came over the wire (before gzip decoding).
+    func received(bodyBytes: Int) {
+        state.withLock { $0.bodyBytes += bodyBytes }
+    }
+
     func batchFailed(_ reason: String) {
         state.withLock { $0.batches[reason, default: 0] += 1 }
     }
@@ -79,6 +85,9 @@ public final class CollectorMetrics: Sendable {
         single("oomwatch_ingest_events_total", "counter", "OOM events stored.", s.eventsStored)
         single("oomwatch_ingest_duplicate_events_total", "counter", "Re-sent events ignored.", s.eventsDuplicate)
         single("oomwatch_ingest_snapshots_total", "counter", "Memory snapshots stored.", s.snapshotsStored)
+        single(
+            "oomwatch_ingest_body_bytes_total", "counter", "Ingest body bytes as received (before gzip decoding).",
+            s.bodyBytes)
         family(
             "oomwatch_ingest_duration_seconds", "histogram",
             "Time from request to commit of successful ingests.")

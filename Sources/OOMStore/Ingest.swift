@@ -44,7 +44,9 @@ struct PreparedBatch: Sendable {
         var total, available, free, cached, anon, shmem, swapTotal, swapFree: Int64?
         var someAvg10, someAvg60, fullAvg10, fullAvg60: Double?
         var oomKill: Int64?
-        var json: String
+        /// Stored compactly by `SnapshotStorage` in the write transaction (it needs the
+        /// host's stored process details and the hour's frame).
+        var snapshot: MemorySnapshot
         var memoryJSON: String
         var pressureJSON: String?
         var processesJSON: String
@@ -129,7 +131,7 @@ extension OOMDatabase {
                     someAvg10: p?.someAvg10, someAvg60: p?.someAvg60,
                     fullAvg10: p?.fullAvg10, fullAvg60: p?.fullAvg60,
                     oomKill: snap.vmstat["oom_kill"],
-                    json: try json(snap),
+                    snapshot: snap,
                     memoryJSON: try json(snap.memory),
                     pressureJSON: try p.map { try json($0) },
                     processesJSON: try json(snap.processes),
@@ -259,7 +261,7 @@ extension OOMDatabase {
                 sql: """
                     INSERT INTO snapshots (host_id, time, total_kb, available_kb, free_kb,
                         cached_kb, anon_kb, shmem_kb, swap_total_kb, swap_free_kb, some_avg10,
-                        some_avg60, full_avg10, full_avg60, oom_kill, json)
+                        some_avg60, full_avg10, full_avg60, oom_kill, body)
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     ON CONFLICT (host_id, time) DO NOTHING
                     """)
@@ -299,7 +301,8 @@ extension OOMDatabase {
                 try statement.execute(arguments: [
                     hostID, s.time, s.total, s.available, s.free, s.cached, s.anon, s.shmem,
                     s.swapTotal, s.swapFree, s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60,
-                    s.oomKill, s.json,
+                    s.oomKill,
+                    Data(try SnapshotStorage.body(for: s.snapshot, hostID: hostID, time: s.time, db: db)),
                 ])
                 guard db.changesCount > 0 else {
                     outcome.snapshotsDuplicate += 1

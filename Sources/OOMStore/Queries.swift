@@ -310,14 +310,16 @@ extension OOMDatabase {
                     buckets[b] = p
                 }
                 var latest: MemorySnapshot?
-                if let json = try String.fetchOne(
+                if let row = try Row.fetchOne(
                     db,
                     sql: """
-                        SELECT json FROM snapshots WHERE host_id = ? AND time >= ? AND time < ?
+                        SELECT time, body FROM snapshots WHERE host_id = ? AND time >= ? AND time < ?
                         ORDER BY time DESC LIMIT 1
                         """, arguments: [hostID, since, until])
                 {
-                    latest = try? Self.decoder.decode(MemorySnapshot.self, from: Data(json.utf8))
+                    let body: Data = row["body"]
+                    latest = try? SnapshotStorage.snapshot(
+                        hostID: hostID, time: row["time"], body: Array(body), db: db)
                 }
                 return SnapshotsResponse(
                     host: host, since: RFC3339.format(epochMicroseconds: since),

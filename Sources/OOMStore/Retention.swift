@@ -37,6 +37,17 @@ extension OOMDatabase {
             outcome.snapshots = try await deleteChunked(
                 "DELETE FROM snapshots WHERE id IN (SELECT id FROM snapshots WHERE time < ? LIMIT 5000)",
                 cutoff(policy.snapshotDays))
+            // A snapshot's frame and process details outlive it by the hour they may lag.
+            _ = try await deleteChunked(
+                """
+                DELETE FROM snapshot_frames WHERE (host_id, hour) IN
+                    (SELECT host_id, hour FROM snapshot_frames WHERE hour < ? LIMIT 5000)
+                """, cutoff(policy.snapshotDays) - SnapshotStorage.hour)
+            _ = try await deleteChunked(
+                """
+                DELETE FROM snapshot_processes WHERE id IN
+                    (SELECT id FROM snapshot_processes WHERE last_seen < ? LIMIT 5000)
+                """, cutoff(policy.snapshotDays) - SnapshotStorage.hour)
             outcome.rollups = try await deleteChunked(
                 """
                 DELETE FROM snapshot_hourly WHERE (host_id, hour) IN

@@ -252,6 +252,7 @@ enum Schema {
                         WHERE sent_at IS NULL;
                     """)
         }
+        migrator.registerMigration("v6-snapshot-store", migrate: SnapshotStorage.migrate)
         migrator.registerMigration("v6-event-ingest", migrate: KillRollups.migrate)
         migrator.registerMigration("v6-advice-speed", migrate: AdviceSchema.migrateGroups)
         return migrator

@@ -76,7 +76,8 @@ struct SpoolReplay: AsyncParsableCommand {
                 throw ReplayStopped(
                     "collector refused the token (\(reason)); nothing more was sent\n  fix: "
                         + UploadStatus.fix(status: status, tokenFile: config.tokenFile))
-            case .retry(_, let reason):
+            case .retry(_, let reason), .fullFormRequired(let reason):
+                // Set-aside bodies are full: a 409 is the collector's trouble, like a 5xx.
                 throw ReplayStopped("collector not reachable (\(reason)); nothing more was sent, try again later")
             }
         }

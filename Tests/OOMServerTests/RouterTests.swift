@@ -100,7 +100,8 @@ struct RouterTests {
             ) { r in
                 #expect(r.status == .ok)
                 let result = try Fixture.decode(IngestResult.self, r.body)
-                #expect(result == IngestResult(eventsStored: 2, eventsDuplicate: 0, snapshotsStored: 1))
+                #expect(
+                    result == IngestResult(eventsStored: 2, eventsDuplicate: 0, snapshotsStored: 1, processRefs: true))
             }
             // Re-sent: duplicates counted, nothing stored.
             try await client.execute(
@@ -108,7 +109,8 @@ struct RouterTests {
                 body: Fixture.json(batch)
             ) { r in
                 let result = try Fixture.decode(IngestResult.self, r.body)
-                #expect(result == IngestResult(eventsStored: 0, eventsDuplicate: 2, snapshotsStored: 0))
+                #expect(
+                    result == IngestResult(eventsStored: 0, eventsDuplicate: 2, snapshotsStored: 0, processRefs: true))
             }
             try await client.execute(
                 uri: "/api/v1/events?comm=python", method: .get, headers: Fixture.headers(Fixture.readToken)

@@ -1,4 +1,5 @@
 import Glibc
+import OOMKit
 
 // One program, both codecs, the same inputs: OOMKit's JSONReader/JSONWriter (as the agent
 // and, since issue 14, the collector use them) against FoundationEssentials'

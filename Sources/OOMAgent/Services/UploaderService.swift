@@ -43,6 +43,7 @@ public struct UploaderService: Service {
             initial: context.config.upload.initialBackoffSeconds,
             maximum: context.config.upload.maxBackoffSeconds)
         var refusedLog = LogThrottle(interval: 60)
+        var references = ProcessReferences()
         var lastStatus: (ok: Bool, reason: String, at: Double)?
         func recordStatus(ok: Bool, status: Int, reason: String, fix: String? = nil) {
             // Written on a change, and once a minute while it lasts (its time says how old).
@@ -60,19 +61,32 @@ public struct UploaderService: Service {
                     continue
                 }
                 context.saveCounters()
-                let body = BatchBody.make(
+                var sent = ProcessReferences.Sent()
+                var body = BatchBody.make(
                     host: context.identity.host, bootID: context.identity.bootID,
-                    agent: context.agentInfo(), records: batch.records)
-                let result: Uploader.Result
+                    agent: context.agentInfo(), records: batch.records, references: references, sent: &sent)
+                var result: Uploader.Result
                 if batch.records.isEmpty {
                     result = .delivered(nil)  // only damaged records: nothing to send
                 } else {
+                    result = await uploader.send(json: body)
+                }
+                if case .fullFormRequired(let reason) = result {
+                    // The collector lost what the references named: everything in full, now.
+                    logger.info(
+                        "collector asked for the full form; resending", metadata: ["upload.reason": "\(reason)"])
+                    references.forget()
+                    sent = ProcessReferences.Sent()
+                    body = BatchBody.make(
+                        host: context.identity.host, bootID: context.identity.bootID,
+                        agent: context.agentInfo(), records: batch.records, references: references, sent: &sent)
                     result = await uploader.send(json: body)
                 }
                 let outcome: UploadBackoff.Outcome
                 switch result {
                 case .delivered(let r):
                     outcome = .success
+                    references.delivered(sent, collectorTakesReferences: r?.processRefs == true)
                     if !batch.records.isEmpty { recordStatus(ok: true, status: 200, reason: "delivered") }
                     logger.debug(
                         "batch delivered",
@@ -80,6 +94,11 @@ public struct UploaderService: Service {
                             "upload.records": "\(batch.records.count)",
                             "upload.events_stored": "\(r?.eventsStored ?? -1)",
                         ])
+                case .fullFormRequired(let reason):
+                    // Even the full form was answered 409: try again later, in full.
+                    outcome = .retryable(retryAfter: nil)
+                    references.forget()
+                    recordStatus(ok: false, status: 409, reason: reason)
                 case .retry(let retryAfter, let reason):
                     outcome = .retryable(retryAfter: retryAfter)
                     recordStatus(ok: false, status: 0, reason: reason)
@@ -110,7 +129,11 @@ public struct UploaderService: Service {
                             "collector": "\(uploader.url)", "upload.status": "\(status)",
                             "upload.reason": "\(reason)",
                         ])
-                    setAside(body: body, batch: batch, status: status, reason: reason)
+                    // Set aside in full: a replay may go to a collector that holds nothing.
+                    let full = BatchBody.make(
+                        host: context.identity.host, bootID: context.identity.bootID,
+                        agent: context.agentInfo(), records: batch.records)
+                    setAside(body: full, batch: batch, status: status, reason: reason)
                 }
                 switch backoff.record(outcome, now: now(), random: random()) {
                 case .sendNext, .deadLetter:

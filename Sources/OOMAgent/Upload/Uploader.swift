@@ -15,6 +15,9 @@ public struct Uploader: Sendable {
         /// 401, 403 or another answer that means the agent is misconfigured (wrong token,
         /// wrong URL): nothing is wrong with the batch, keep it and try again later.
         case refused(status: Int, reason: String)
+        /// 409: the collector does not hold the process details the batch named by
+        /// reference (a new database, another collector): send it again in full.
+        case fullFormRequired(reason: String)
     }
 
     /// Statuses that condemn the batch itself; every other 4xx is about the agent's setup.
@@ -81,6 +84,8 @@ public struct Uploader: Sendable {
             return .delivered(answer.result)
         case 429, 500..<600:
             return .retry(retryAfter: answer.retryAfter, reason: "HTTP \(response.status)" + Self.message(answer))
+        case 409:
+            return .fullFormRequired(reason: "HTTP 409" + Self.message(answer))
         case let status where Self.malformedStatuses.contains(status):
             return .rejected(status: status, reason: "HTTP \(status)" + Self.message(answer))
         default:
@@ -111,8 +116,27 @@ public struct Uploader: Sendable {
 }
 
 /// Builds an `IngestBatch` JSON body straight from spooled records: they are already JSON,
-/// so nothing is decoded and re-encoded.
+/// so nothing is decoded and re-encoded (unless processes go by reference).
 public enum BatchBody {
+    /// The same body with the processes the collector holds sent by reference
+    /// (`ProcessReferences`); what went out is noted in `sent`.
+    public static func make(
+        host: String, bootID: String?, agent: AgentInfo, records: [SpoolRecord],
+        references: ProcessReferences, sent: inout ProcessReferences.Sent
+    ) -> [UInt8] {
+        let reader = JSONReader()
+        let writer = JSONWriter()
+        let shortened = records.map { r -> SpoolRecord in
+            guard r.kind == .snapshot, let s = try? reader.decode(MemorySnapshot.self, from: r.payload),
+                let payload = try? writer.encode(references.shorten(s, sent: &sent))
+            else { return r }
+            var out = r
+            out.payload = payload
+            return out
+        }
+        return make(host: host, bootID: bootID, agent: agent, records: shortened)
+    }
+
     public static func make(
         host: String, bootID: String?, agent: AgentInfo, records: [SpoolRecord]
     ) -> [UInt8] {

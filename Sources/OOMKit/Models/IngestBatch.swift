@@ -73,17 +73,22 @@ public struct IngestResult: Codable, Sendable, Equatable {
     public var eventsStored: Int
     public var eventsDuplicate: Int
     public var snapshotsStored: Int
+    /// The collector takes processes by reference (`ProcessSample.ref`) from now on;
+    /// absent from collectors older than the feature.
+    public var processRefs: Bool?
 
-    public init(eventsStored: Int, eventsDuplicate: Int, snapshotsStored: Int) {
+    public init(eventsStored: Int, eventsDuplicate: Int, snapshotsStored: Int, processRefs: Bool? = nil) {
         self.eventsStored = eventsStored
         self.eventsDuplicate = eventsDuplicate
         self.snapshotsStored = snapshotsStored
+        self.processRefs = processRefs
     }
 
     enum CodingKeys: String, CodingKey {
         case eventsStored = "events_stored"
         case eventsDuplicate = "events_duplicate"
         case snapshotsStored = "snapshots_stored"
+        case processRefs = "process_refs"
     }
 }
 

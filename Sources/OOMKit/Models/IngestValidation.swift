@@ -260,6 +260,9 @@ public enum IngestValidator {
             try optionalText(p.unit, "\(pat).unit", max: 256)
             try optionalText(p.containerID, "\(pat).container_id", max: 256)
             try optionalText(p.podUID, "\(pat).pod_uid", max: 64)
+            if let r = p.ref, ProcessDetail.digest(reference: r) == nil {
+                throw IngestValidationError("\(pat).ref", "must be 16 hex digits (a process details digest)")
+            }
         }
         guard s.cgroups.count <= limits.maxCgroups else {
             throw IngestValidationError("\(at).cgroups", "at most \(limits.maxCgroups) entries")

@@ -115,6 +115,11 @@ public struct ProcessSample: Codable, Sendable, Equatable {
     public var unit: String?
     public var containerID: String?
     public var podUID: String?
+    /// Sent by reference (issue 15, "wire"): the collector holds this process's details
+    /// (`ProcessDetail`) from the agent's last acknowledged batch; `ref` is their digest
+    /// as 16 hex digits, and only pid and the moving numbers are sent (`comm` empty).
+    /// The collector fills the details in before anything else sees the snapshot.
+    public var ref: String?
 
     public init(pid: Int, comm: String, rssKB: Int64) {
         self.pid = pid
@@ -136,6 +141,7 @@ public struct ProcessSample: Codable, Sendable, Equatable {
         case cgroup, unit
         case containerID = "container_id"
         case podUID = "pod_uid"
+        case ref
     }
 }
 

@@ -1,0 +1,104 @@
+internal import CZlib
+
+/// Raw deflate (RFC 1951) with a preset dictionary, for stored data that mostly repeats a
+/// reference: the collector keeps each snapshot as its difference from the hour's first
+/// one (`dictionary`), which costs a few hundred bytes instead of several kB.
+public enum Deflate {
+    /// `bytes` compressed against `dictionary` (may be empty). zlib uses at most the last
+    /// 32 KB of the dictionary.
+    public static func compress(_ bytes: [UInt8], dictionary: [UInt8] = [], level: Int32 = 6)
+        throws(GzipError) -> [UInt8]
+    {
+        var stream = z_stream()
+        // Negative windowBits: raw deflate, no header, no checksum (the database keeps
+        // its own integrity).
+        let status = deflateInit2_(
+            &stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
+            Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else { throw GzipError(.noMemory, "deflateInit2 failed (\(status))") }
+        defer { deflateEnd(&stream) }
+        if !dictionary.isEmpty {
+            let set = dictionary.withUnsafeBufferPointer {
+                deflateSetDictionary(&stream, $0.baseAddress, uInt($0.count))
+            }
+            guard set == Z_OK else { throw GzipError(.corrupt, "deflateSetDictionary failed (\(set))") }
+        }
+        return try finish(&stream, bytes)
+    }
+
+    /// All of `bytes` through an initialized deflate `stream` (gzip or raw), in one call.
+    static func finish(_ stream: inout z_stream, _ bytes: [UInt8]) throws(GzipError) -> [UInt8] {
+        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 32)
+        var input = bytes
+        var finished: Int32 = Z_OK
+        let written: Int = input.withUnsafeMutableBufferPointer { inBuf in
+            output.withUnsafeMutableBufferPointer { outBuf in
+                stream.next_in = inBuf.baseAddress
+                stream.avail_in = uInt(inBuf.count)
+                stream.next_out = outBuf.baseAddress
+                stream.avail_out = uInt(outBuf.count)
+                finished = deflate(&stream, Z_FINISH)
+                return outBuf.count - Int(stream.avail_out)
+            }
+        }
+        guard finished == Z_STREAM_END, stream.avail_in == 0 else {
+            throw GzipError(.corrupt, "deflate did not finish")
+        }
+        output.removeSubrange(written...)
+        return output
+    }
+
+    /// What `compress(_:dictionary:)` compressed, given the same dictionary. Throws
+    /// `.tooLarge` past `maxOutputBytes`, `.corrupt` for anything else that does not
+    /// inflate completely.
+    public static func decompress(
+        _ bytes: [UInt8], dictionary: [UInt8] = [], maxOutputBytes: Int = 64 << 20
+    ) throws(GzipError) -> [UInt8] {
+        var stream = z_stream()
+        let status = inflateInit2_(&stream, -15, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        guard status == Z_OK else { throw GzipError(.noMemory, "inflateInit2 failed (\(status))") }
+        defer { inflateEnd(&stream) }
+        if !dictionary.isEmpty {
+            // Raw inflate takes its dictionary up front (there is no header to ask for it).
+            let set = dictionary.withUnsafeBufferPointer {
+                inflateSetDictionary(&stream, $0.baseAddress, uInt($0.count))
+            }
+            guard set == Z_OK else { throw GzipError(.corrupt, "inflateSetDictionary failed (\(set))") }
+        }
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: max(4096, bytes.count * 8))
+        var input = bytes
+        var offset = 0
+        while true {
+            var result: Int32 = Z_OK
+            var consumed = 0
+            var produced = 0
+            input.withUnsafeMutableBufferPointer { inBuf in
+                chunk.withUnsafeMutableBufferPointer { outBuf in
+                    stream.next_in = inBuf.baseAddress.map { $0 + offset }
+                    stream.avail_in = uInt(inBuf.count - offset)
+                    stream.next_out = outBuf.baseAddress
+                    stream.avail_out = uInt(outBuf.count)
+                    result = inflate(&stream, Z_NO_FLUSH)
+                    consumed = inBuf.count - offset - Int(stream.avail_in)
+                    produced = outBuf.count - Int(stream.avail_out)
+                }
+            }
+            offset += consumed
+            guard output.count + produced <= maxOutputBytes else {
+                throw GzipError(.tooLarge, "decompressed data exceeds \(maxOutputBytes) bytes")
+            }
+            output.append(contentsOf: chunk[0..<produced])
+            switch result {
+            case Z_STREAM_END:
+                return output
+            case Z_OK where consumed > 0 || produced > 0:
+                continue
+            case Z_MEM_ERROR:
+                throw GzipError(.noMemory, "zlib ran out of memory")
+            default:
+                throw GzipError(.corrupt, "invalid deflate data (zlib status \(result))")
+            }
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import GRDB
+public import OOMKit
+
+extension OOMDatabase {
+    /// Fills in the details of every process an agent sent by reference (`ref`), from the
+    /// details stored for its host. Returns the first process whose details this database
+    /// does not hold (`snapshots[i].processes[j]`), or nil when all were found: the agent
+    /// must then send the full form (409), nothing is stored.
+    public func resolveProcessReferences(_ batch: inout IngestBatch) async throws(StoreError) -> String? {
+        guard batch.snapshots.contains(where: { $0.processes.contains { $0.ref != nil } }) else { return nil }
+        let host = batch.host
+        let wanted = batch.snapshots.flatMap { s in
+            s.processes.compactMap { p in p.ref.flatMap { ProcessDetail.digest(reference: $0) }.map { (p.pid, $0) } }
+        }
+        let found: [Int64: ProcessDetail]
+        do {
+            found = try await pool.read { db in
+                var out: [Int64: ProcessDetail] = [:]
+                guard let hostID = try Int64.fetchOne(db, sql: "SELECT id FROM hosts WHERE name = ?", arguments: [host])
+                else { return out }
+                let statement = try db.cachedStatement(
+                    sql: "SELECT detail FROM snapshot_processes WHERE host_id = ? AND pid = ? AND digest = ?")
+                for (pid, digest) in wanted where out[digest] == nil {
+                    if let text = try String.fetchOne(statement, arguments: [hostID, pid, digest]) {
+                        out[digest] = try JSONReader().decode(ProcessDetail.self, from: Array(text.utf8))
+                    }
+                }
+                return out
+            }
+        } catch {
+            throw Self.map(error)
+        }
+        for i in batch.snapshots.indices {
+            for j in batch.snapshots[i].processes.indices {
+                let p = batch.snapshots[i].processes[j]
+                guard let ref = p.ref else { continue }
+                guard let digest = ProcessDetail.digest(reference: ref), let detail = found[digest],
+                    detail.pid == p.pid
+                else { return "snapshots[\(i)].processes[\(j)]" }
+                batch.snapshots[i].processes[j] = p.filled(detail)
+            }
+        }
+        return nil
+    }
+}

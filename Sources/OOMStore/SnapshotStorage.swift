@@ -1,0 +1,175 @@
+import GRDB
+import Gzip
+import OOMKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// How raw snapshots are kept (issue 15, "disk"): a snapshot's JSON was 8–60 kB, most of
+/// it the process list repeating every 10 s. Now
+/// - each process's details (command line, cgroup, start time …) are stored once per host,
+///   pid and details in `snapshot_processes`, and a snapshot names them by id;
+/// - the rest (every meminfo, vmstat and PSI number at full resolution, the processes'
+///   memory numbers, cgroups, system facts) is the `CompactSnapshot` JSON, deflated
+///   against the host's first snapshot of the same hour (`snapshot_frames`), so what did
+///   not change since then costs a few bytes.
+/// Every stored snapshot expands back to exactly what the agent sent.
+enum SnapshotStorage {
+    static let hour: Int64 = 3_600_000_000
+
+    /// The hour (epoch microseconds, floored) a time falls in.
+    static func hourOf(_ time: Int64) -> Int64 {
+        time - ((time % hour) + hour) % hour
+    }
+
+    /// The stored body of `snapshot`, taken at `time` on `hostID`. Stores the details of
+    /// processes not stored yet, and the hour's frame when this is its first snapshot.
+    static func body(for snapshot: MemorySnapshot, hostID: Int64, time: Int64, db: Database) throws -> [UInt8] {
+        let compact = try CompactSnapshot(snapshot) { detail in
+            try processID(detail, hostID: hostID, time: time, db: db)
+        }
+        let bytes = try JSONWriter(sortedKeys: true).encode(compact)
+        let frame = try frame(hostID: hostID, hour: hourOf(time), firstSnapshot: bytes, db: db)
+        return try Deflate.compress(bytes, dictionary: frame)
+    }
+
+    /// The id of `detail` for this host, stored now if new. `last_seen` moves at most
+    /// hourly (a write per process per hour, not per snapshot); retention keeps a detail
+    /// until an hour after it, so every snapshot that names it is gone first.
+    static func processID(_ detail: ProcessDetail, hostID: Int64, time: Int64, db: Database) throws -> Int64 {
+        let json = try detail.canonicalJSON()
+        let digest = ProcessDetail.digest(json)
+        if let row = try Row.fetchOne(
+            db.cachedStatement(
+                sql: "SELECT id, last_seen FROM snapshot_processes WHERE host_id = ? AND pid = ? AND digest = ?"),
+            arguments: [hostID, detail.pid, digest])
+        {
+            let id: Int64 = row[0]
+            let lastSeen: Int64 = row[1]
+            if time > lastSeen + hour {
+                try db.cachedStatement(sql: "UPDATE snapshot_processes SET last_seen = ? WHERE id = ?")
+                    .execute(arguments: [time, id])
+            }
+            return id
+        }
+        try db.cachedStatement(
+            sql: "INSERT INTO snapshot_processes (host_id, pid, digest, last_seen, detail) VALUES (?, ?, ?, ?, ?)"
+        ).execute(arguments: [hostID, detail.pid, digest, time, String(decoding: json, as: UTF8.self)])
+        return db.lastInsertedRowID
+    }
+
+    /// The hour's frame (a compact snapshot's JSON), stored from `firstSnapshot` when the
+    /// hour has none yet.
+    static func frame(hostID: Int64, hour: Int64, firstSnapshot: [UInt8], db: Database) throws -> [UInt8] {
+        if let stored = try Data.fetchOne(
+            db.cachedStatement(sql: "SELECT body FROM snapshot_frames WHERE host_id = ? AND hour = ?"),
+            arguments: [hostID, hour])
+        {
+            return try Deflate.decompress(Array(stored))
+        }
+        try db.cachedStatement(sql: "INSERT INTO snapshot_frames (host_id, hour, body) VALUES (?, ?, ?)")
+            .execute(arguments: [hostID, hour, Data(try Deflate.compress(firstSnapshot))])
+        return firstSnapshot
+    }
+
+    /// The snapshot stored as `body` at `time` on `hostID`, as the agent sent it.
+    static func snapshot(hostID: Int64, time: Int64, body: [UInt8], db: Database) throws -> MemorySnapshot {
+        guard
+            let frameBody = try Data.fetchOne(
+                db, sql: "SELECT body FROM snapshot_frames WHERE host_id = ? AND hour = ?",
+                arguments: [hostID, hourOf(time)])
+        else { throw StoreError.failed("snapshot at \(time) of host \(hostID): its hour's frame is missing") }
+        let bytes = try Deflate.decompress(body, dictionary: try Deflate.decompress(Array(frameBody)))
+        let compact = try JSONReader().decode(CompactSnapshot.self, from: bytes)
+        var details: [Int64: ProcessDetail] = [:]
+        let ids = Array(Set(compact.processes.map(\.ref)))
+        if !ids.isEmpty {
+            let marks = Array(repeating: "?", count: ids.count).joined(separator: ",")
+            for row in try Row.fetchAll(
+                db, sql: "SELECT id, detail FROM snapshot_processes WHERE id IN (\(marks))",
+                arguments: StatementArguments(ids))
+            {
+                let text: String = row[1]
+                details[row[0]] = try JSONReader().decode(ProcessDetail.self, from: Array(text.utf8))
+            }
+        }
+        guard let snapshot = compact.expanded(details: details) else {
+            throw StoreError.failed("snapshot at \(time) of host \(hostID): a process's details are missing")
+        }
+        return snapshot
+    }
+
+    /// Schema for the above (migration `v6-snapshot-store`): the two new tables, and the
+    /// snapshots table rebuilt with `body` in place of `json`, every existing row converted.
+    static func migrate(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE snapshot_processes (
+                    id INTEGER PRIMARY KEY,
+                    host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    pid INTEGER NOT NULL,
+                    -- ProcessDetail.digest of detail: found by host, pid and digest.
+                    digest INTEGER NOT NULL,
+                    last_seen INTEGER NOT NULL,
+                    -- ProcessDetail as JSON with sorted keys.
+                    detail TEXT NOT NULL,
+                    UNIQUE (host_id, pid, digest)
+                );
+                CREATE TABLE snapshot_frames (
+                    host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    hour INTEGER NOT NULL,
+                    -- The hour's first CompactSnapshot JSON, deflated.
+                    body BLOB NOT NULL,
+                    PRIMARY KEY (host_id, hour)
+                ) WITHOUT ROWID;
+                CREATE TABLE snapshots_compact (
+                    id INTEGER PRIMARY KEY,
+                    host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    time INTEGER NOT NULL,
+                    total_kb INTEGER,
+                    available_kb INTEGER,
+                    free_kb INTEGER,
+                    cached_kb INTEGER,
+                    anon_kb INTEGER,
+                    shmem_kb INTEGER,
+                    swap_total_kb INTEGER,
+                    swap_free_kb INTEGER,
+                    some_avg10 REAL,
+                    some_avg60 REAL,
+                    full_avg10 REAL,
+                    full_avg60 REAL,
+                    oom_kill INTEGER,
+                    -- CompactSnapshot JSON deflated against the hour's frame.
+                    body BLOB NOT NULL,
+                    UNIQUE (host_id, time)
+                );
+                """)
+        let columns = """
+            id, host_id, time, total_kb, available_kb, free_kb, cached_kb, anon_kb, shmem_kb,
+            swap_total_kb, swap_free_kb, some_avg10, some_avg60, full_avg10, full_avg60, oom_kill
+            """
+        let insert = try db.makeStatement(
+            sql:
+                "INSERT INTO snapshots_compact (\(columns), body) VALUES (\(Array(repeating: "?", count: 17).joined(separator: ",")))"
+        )
+        // Oldest first per host, so each hour's frame is its first snapshot, as at ingest.
+        let rows = try Row.fetchCursor(db, sql: "SELECT \(columns), json FROM snapshots ORDER BY host_id, time")
+        while let row = try rows.next() {
+            let json: String = row["json"]
+            let snapshot = try JSONReader().decode(MemorySnapshot.self, from: Array(json.utf8))
+            var values = (0..<16).map { row[$0] as DatabaseValue }
+            values.append(
+                Data(try body(for: snapshot, hostID: row["host_id"], time: row["time"], db: db)).databaseValue)
+            try insert.execute(arguments: StatementArguments(values))
+        }
+        try db.execute(
+            sql: """
+                DROP TABLE snapshots;
+                ALTER TABLE snapshots_compact RENAME TO snapshots;
+                CREATE INDEX snapshots_time ON snapshots(time);
+                """)
+    }
+}

@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Collector CPU per posted snapshot (issue 15 point 2: <= 0.25 ms).
+
+Real snapshots of this machine (`oomwatch-agent snapshot`, with the churn of
+bench/disk-sizing.py: RSS moves, counters grow, processes come and go) from HOSTS hosts,
+posted as fast as CLIENTS connections can, one snapshot per batch as an agent sends them
+at its interval. The collector's CPU is read from /proc/PID/stat (utime + stime) before
+and after; the reference is a raw SQLite insert of the same rows (the gauge columns plus
+the snapshot's JSON, one transaction per snapshot, WAL, synchronous=NORMAL) by Python's
+sqlite3 in this process, its CPU from time.process_time().
+
+    bench/snapshot-cpu.py [--bin DIR] [--snapshots 3000] [--hosts 30] [--clients 8]
+
+DIR holds oomwatch-collector and oomwatch-agent (default: $OOMWATCH_BIN_DIR, else
+.build/release, else .build/debug). Report the build mode with the number: a debug
+collector spends several times the CPU of a release one.
+"""
+import argparse
+import importlib.util
+import json
+import os
+import sqlite3
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+spec = importlib.util.spec_from_file_location("disk_sizing", os.path.join(HERE, "disk-sizing.py"))
+ds = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ds)
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--bin")
+    ap.add_argument("--snapshots", type=int, default=3000)
+    ap.add_argument("--hosts", type=int, default=30)
+    ap.add_argument("--clients", type=int, default=8)
+    ap.add_argument("--cmdline-max", type=int, default=200)
+    args = ap.parse_args()
+    bindir = ds.find_bin(args.bin)
+    templates = ds.real_snapshots(bindir, 5)
+    for t in templates:
+        for p in t.get("processes") or []:
+            if p.get("cmdline"):
+                p["cmdline"] = p["cmdline"][:args.cmdline_max]
+    per_host = args.snapshots // args.hosts
+    bodies = []
+    now = time.time()
+    for h in range(args.hosts):
+        host = f"cpu-{h:03d}"
+        gen = ds.day_of_snapshots(templates, host, 10, now - 86400 + per_host * 10)
+        for _ in range(per_host):
+            s = next(gen)
+            bodies.append((host, s))
+    # Interleave hosts, as a fleet's posts arrive.
+    bodies.sort(key=lambda b: (b[1]["time"], b[0]))
+    payloads = [json.dumps({"host": h, "agent": {"version": "cpu", "interval_s": 10}, "snapshots": [s],
+                            "events": []}, separators=(",", ":")).encode() for h, s in bodies]
+    work = tempfile.mkdtemp(prefix="oomwatch-cpu-")
+    c = ds.Collector(bindir, work)
+    try:
+        # Register the hosts first, so the measured part is steady-state ingest.
+        for h in range(args.hosts):
+            ds.post(c.port, {"host": f"cpu-{h:03d}", "snapshots": [], "events": []})
+        lock = threading.Lock()
+        queue = list(reversed(payloads))
+
+        def worker():
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    body = queue.pop()
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{c.port}/api/v1/ingest", data=body, method="POST",
+                    headers={"Content-Type": "application/json", "Authorization": "Bearer " + ds.TOKEN})
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    assert r.status == 200
+                    r.read()
+
+        cpu0, wall0 = cpu_seconds(c.proc.pid), time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        cpu1, wall1 = cpu_seconds(c.proc.pid), time.perf_counter()
+        c.stop()
+    finally:
+        c.kill()
+    n = len(payloads)
+    collector_ms = (cpu1 - cpu0) / n * 1000
+    # The raw reference: the same rows, plainly.
+    raw = sqlite3.connect(os.path.join(work, "raw.sqlite"), isolation_level=None)
+    raw.execute("PRAGMA journal_mode=WAL")
+    raw.execute("PRAGMA synchronous=NORMAL")
+    raw.execute("""CREATE TABLE snapshots (id INTEGER PRIMARY KEY, host TEXT NOT NULL, time INTEGER NOT NULL,
+        total_kb INTEGER, available_kb INTEGER, full_avg60 REAL, oom_kill INTEGER, json TEXT NOT NULL,
+        UNIQUE (host, time))""")
+    raw.execute("CREATE INDEX snapshots_time ON snapshots(time)")
+    p0 = time.process_time()
+    for (host, s), body in zip(bodies, payloads):
+        mem = s.get("memory") or {}
+        raw.execute("BEGIN")
+        raw.execute("INSERT INTO snapshots (host, time, total_kb, available_kb, full_avg60, oom_kill, json) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (host, int(time.mktime(time.strptime(s["time"], "%Y-%m-%dT%H:%M:%SZ")) * 1e6),
+                     mem.get("total_kb"), mem.get("available_kb"), (s.get("pressure") or {}).get("full_avg60"),
+                     (s.get("vmstat") or {}).get("oom_kill"), json.dumps(s, separators=(",", ":"))))
+        raw.execute("COMMIT")
+    raw_ms = (time.process_time() - p0) / n * 1000
+    raw.close()
+    print(f"binaries: {bindir}")
+    print(f"{n} snapshots from {args.hosts} hosts, {args.clients} clients, "
+          f"{n / (wall1 - wall0):.0f} snapshots/s, {sum(map(len, payloads)) / n / 1024:.1f} KiB JSON each")
+    # CPU milliseconds per snapshot = CPU seconds per 1,000 snapshots.
+    print(f"collector CPU: {cpu1 - cpu0:.2f} s = {collector_ms:.3f} ms a snapshot "
+          f"({collector_ms:.3f} s per 1,000 snapshots)")
+    print(f"raw SQLite insert of the same rows: {raw_ms:.3f} ms a snapshot; ratio collector/raw {collector_ms / raw_ms:.1f}x")
+    print(f"goal <= 0.25 ms a snapshot: {'met' if collector_ms <= 0.25 else 'MISSED'}")
+    import shutil
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
