@@ -39,7 +39,9 @@ struct SummaryWindowTests {
             for _ in 0..<50 {
                 n += 1
                 let v = Double.random(in: 0..<1, using: &rng)
-                let time = base + Int64.random(in: 0..<(20 * day), using: &rng)
+                // Half the kills on a whole hour, so window bounds and midnights fall on them.
+                let hour = Int64.random(in: 0..<(20 * 24), using: &rng) * 3_600_000_000
+                let time = base + hour + (n % 2 == 0 ? 0 : Int64.random(in: 0..<3_600_000_000, using: &rng))
                 let source: OOMEvent.Source = n % 11 == 0 ? .systemdOomd : (n % 17 == 0 ? .earlyoom : .kernel)
                 let scope: OOMEvent.Scope? = source != .kernel ? nil : (n % 3 == 0 ? .memcg : .global)
                 events.append(
@@ -162,9 +164,13 @@ struct SummaryWindowTests {
             (start - 10 * Self.day, start),  // before any kill
             (Self.base + 19 * Self.day + 3_600_000_000, Self.base + 20 * Self.day),  // since=Nh
         ]
-        for _ in 0..<40 {
-            let a = Int64.random(in: start..<end, using: &rng)
-            let b = Int64.random(in: start..<end, using: &rng)
+        for i in 0..<40 {
+            var a = Int64.random(in: start..<end, using: &rng)
+            var b = Int64.random(in: start..<end, using: &rng)
+            if i % 2 == 0 {  // on whole hours, where kills are
+                a -= a % 3_600_000_000
+                b -= b % 3_600_000_000
+            }
             windows.append((min(a, b), max(a, b)))
         }
         for (since, until) in windows {
