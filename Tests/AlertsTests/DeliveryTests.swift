@@ -72,7 +72,7 @@ import Testing
               routes:
                 - match: {host: "web-*"}
                   receivers: [hook]
-                  group_wait: 5s
+                  group_wait: 10s
             """
         try await Self.withCollector(yaml, receiver: receiver, dir: dir) { client in
             let comms = Array(repeating: "java", count: 9) + Array(repeating: "node", count: 3)
@@ -82,7 +82,7 @@ import Testing
             }
             try await Self.ingest(client, Fixture.batch(events: Array(events[..<5])))
             try await Self.ingest(client, Fixture.batch(events: Array(events[5...])))
-            let got = try await receiver.wait(for: 1, timeout: 20)
+            let got = try await receiver.wait(for: 1, timeout: 40)
             try await Task.sleep(for: .milliseconds(300))
             #expect(receiver.requests.count == 1)
             let request = try #require(got.first)

@@ -36,7 +36,7 @@ import Testing
             func waitFor(snapshots n: Int) async throws -> Bool {
                 // Generous: under a loaded test run (2 cores, every suite at once) the pool is busy;
                 // still far below the 60 s interval the extra snapshot must beat.
-                let deadline = HostClock.monotonicNanos() + 15_000_000_000
+                let deadline = HostClock.monotonicNanos() + 40_000_000_000
                 while HostClock.monotonicNanos() < deadline {
                     if context.spool.pending.snapshots >= n { return true }
                     try await Task.sleep(for: .milliseconds(20))

@@ -49,7 +49,8 @@ import Testing
             process.arguments = ["python3", "-c", script, portFile]
             try process.run()
             var port: Int? = nil
-            for _ in 0..<100 where port == nil {
+            // Up to 30 s: python's start-up is slow on a loaded CI machine.
+            for _ in 0..<600 where port == nil {
                 if let text = try? String(contentsOfFile: portFile, encoding: .utf8) {
                     port = Int(text)
                 } else {
