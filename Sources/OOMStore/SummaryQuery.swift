@@ -144,16 +144,29 @@ struct SummaryQuery {
     static let hostNameSQL = "SELECT name FROM hosts WHERE id = ?"
     /// Each dimension's groups in one edge interval (`?1` from, `?2` to), grouped by SQLite
     /// over the covering time index: no event row is read into Swift.
-    static let edgeGroupSQL: [(dim: String, sql: String)] = KillRollups.keyExpressions().map {
+    static let edgeGroupSQL = KillRollups.keyExpressions().map {
         (
-            $0.dim,
-            """
+            dim: $0.dim,
+            sql: """
             SELECT \($0.expr) AS key, count(*) AS kills, max(time) AS last_time
             FROM events INDEXED BY events_time_cover
             WHERE time >= ?1 AND time < ?2 AND \($0.expr) IS NOT NULL GROUP BY 1
             """
         )
     }
+    /// The large dimensions, whose many edge groups are ranked in SQL when the window has
+    /// no whole day: only the top of the list reaches Swift.
+    static let largeDimensions: Set = ["host", "hostcomm"]
+    /// A dimension's top groups in one edge interval (`?3` least kills, `?4` how many).
+    static let edgeTopSQL = Dictionary(
+        uniqueKeysWithValues: edgeGroupSQL.map {
+            ($0.dim, $0.sql + " HAVING kills >= ?3 ORDER BY kills DESC, key LIMIT ?4")
+        })
+    /// Hosts with a kill in one edge interval.
+    static let edgeHostsSQL = """
+        SELECT count(DISTINCT host_id) FROM events INDEXED BY events_time_cover
+        WHERE time >= ? AND time < ?
+        """
     /// Kills per day in one edge interval (at most three days: one group each).
     static let edgeDaysSQL = """
         SELECT time / 86400000000 AS day, count(*) AS kills
@@ -204,12 +217,11 @@ struct SummaryQuery {
 
     typealias Cell = KillRollups.Cell
 
-    /// Kills per group of every dimension (by dimension, then key), and per day, in the
-    /// edge intervals.
+    /// Kills per group of every dimension (by dimension, then key; the large ones only when
+    /// there are whole days to add them to), and per day, in the edge intervals.
     struct EdgeCounts {
         var groups: [String: [String: Cell]] = [:]
         var days: [Int64: Int] = [:]
-        var hosts: Int { groups["host"]?.count ?? 0 }
     }
 
     func edgeCounts() throws -> EdgeCounts {
@@ -220,7 +232,7 @@ struct SummaryQuery {
                 counts.days[row.day, default: 0] += row.kills
             }
         }
-        for (dim, sql) in Self.edgeGroupSQL {
+        for (dim, sql) in Self.edgeGroupSQL where hasWholeDays || !Self.largeDimensions.contains(dim) {
             let statement = try db.cachedStatement(sql: sql)
             for edge in edges {
                 let rows = try GroupRow.fetchCursor(statement, arguments: [edge.from, edge.to])
@@ -247,7 +259,18 @@ struct SummaryQuery {
     /// The top groups of a large dimension with at least `minimum` kills in the window.
     func largeDimension(_ dim: String, minimum: Int, edges: EdgeCounts) throws -> [String: Cell] {
         let candidates = edges.groups[dim] ?? [:]
-        guard hasWholeDays else { return candidates.filter { $0.value.kills >= minimum } }
+        guard hasWholeDays else {
+            // One edge, the whole window: SQLite groups and ranks it.
+            var groups: [String: Cell] = [:]
+            for edge in self.edges {
+                for row in try GroupRow.fetchAll(
+                    db, sql: Self.edgeTopSQL[dim] ?? "", arguments: [edge.from, edge.to, minimum, Self.listLimit])
+                {
+                    groups[row.key, default: Cell()].add(row.lastTime, kills: row.kills)
+                }
+            }
+            return groups
+        }
         var groups: [String: Cell] = [:]
         var top: [Int] = []  // best window counts so far, descending, at most `listLimit`
         let rows = try RankedRow.fetchCursor(
@@ -273,7 +296,11 @@ struct SummaryQuery {
 
     /// Hosts with at least one kill in the window.
     func hostsWithKills(edges: EdgeCounts) throws -> Int {
-        guard hasWholeDays else { return edges.hosts }
+        guard hasWholeDays else {
+            return try self.edges.reduce(0) {
+                $0 + (try Int.fetchOne(db, sql: Self.edgeHostsSQL, arguments: [$1.from, $1.to]) ?? 0)
+            }
+        }
         var hosts = Set((edges.groups["host"] ?? [:]).keys)
         let rows = try String.fetchCursor(db, sql: Self.hostsWithKillsSQL, arguments: [firstDay, endDay])
         while let key = try rows.next() { hosts.insert(key) }
