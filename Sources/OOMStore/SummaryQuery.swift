@@ -5,8 +5,8 @@ import OOMKit
 /// row type by column name.
 ///
 /// A window [since, until) splits into whole UTC days, read from the per-day rollups, and
-/// at most two partial days at its edges, read once from the events' time index
-/// (`events_time_cover` holds every dimension's column). Small dimensions (source, scope,
+/// at most two partial days at its edges, grouped per dimension by SQLite over the events'
+/// time index (`events_time_cover` holds every dimension's column). Small dimensions (source, scope,
 /// comm, unit, container) are summed over their rollup rows; the two large ones (host,
 /// host × comm) are read largest running total first and stop once no remaining group
 /// can reach the top of the list, since a group's window count never exceeds its total.
@@ -71,26 +71,6 @@ struct SummaryQuery {
             totalKB = row["total_kb"]
             availableKB = row["available_kb"]
             fullAvg60 = row["full_avg60"]
-        }
-    }
-
-    /// One event at a window edge: the columns every dimension groups by.
-    struct EdgeRow: FetchableRecord {
-        var hostID: Int64
-        var time: Int64
-        var comm: String
-        var source: String
-        var scope: String?
-        var unit: String?
-        var container: String?
-        init(row: Row) throws {
-            hostID = row["host_id"]
-            time = row["time"]
-            comm = row["comm"]
-            source = row["source"]
-            scope = row["scope"]
-            unit = row["unit"]
-            container = row["container"]
         }
     }
 
@@ -162,9 +142,35 @@ struct SummaryQuery {
             AND ((total_kb > 0 AND available_kb * 10 < total_kb) OR full_avg60 > 10)
         """
     static let hostNameSQL = "SELECT name FROM hosts WHERE id = ?"
-    static let edgeSQL = """
-        SELECT host_id, time, comm, source, scope, unit, container
-        FROM events INDEXED BY events_time_cover WHERE time >= ? AND time < ?
+    /// Each dimension's groups in one edge interval (`?1` from, `?2` to), grouped by SQLite
+    /// over the covering time index: no event row is read into Swift.
+    static let edgeGroupSQL = KillRollups.keyExpressions().map {
+        (
+            dim: $0.dim,
+            sql: """
+            SELECT \($0.expr) AS key, count(*) AS kills, max(time) AS last_time
+            FROM events INDEXED BY events_time_cover
+            WHERE time >= ?1 AND time < ?2 AND \($0.expr) IS NOT NULL GROUP BY 1
+            """
+        )
+    }
+    /// The large dimensions, whose many edge groups are ranked in SQL when the window has
+    /// no whole day: only the top of the list reaches Swift.
+    static let largeDimensions: Set = ["host", "hostcomm"]
+    /// A dimension's top groups in one edge interval (`?3` least kills, `?4` how many).
+    static let edgeTopSQL = Dictionary(
+        uniqueKeysWithValues: edgeGroupSQL.map {
+            ($0.dim, $0.sql + " HAVING kills >= ?3 ORDER BY kills DESC, key LIMIT ?4")
+        })
+    /// Hosts with a kill in one edge interval.
+    static let edgeHostsSQL = """
+        SELECT count(DISTINCT host_id) FROM events INDEXED BY events_time_cover
+        WHERE time >= ? AND time < ?
+        """
+    /// Kills per day in one edge interval (at most three days: one group each).
+    static let edgeDaysSQL = """
+        SELECT time / 86400000000 AS day, count(*) AS kills
+        FROM events INDEXED BY events_time_cover WHERE time >= ? AND time < ? GROUP BY 1
         """
     /// A small dimension's groups over whole days (`?1` dim, `?2` first day, `?3` end day).
     static let groupsSQL = """
@@ -209,32 +215,32 @@ struct SummaryQuery {
 
     // MARK: the report
 
-    typealias Group = KillRollups.Group
     typealias Cell = KillRollups.Cell
 
-    /// Kills per group of every dimension, and per day, in the edge intervals.
+    /// Kills per group of every dimension (by dimension, then key; the large ones only when
+    /// there are whole days to add them to), and per day, in the edge intervals.
     struct EdgeCounts {
-        var groups: [Group: Cell] = [:]
+        var groups: [String: [String: Cell]] = [:]
         var days: [Int64: Int] = [:]
-        var hosts: Set<String> = []
     }
 
     func edgeCounts() throws -> EdgeCounts {
         var counts = EdgeCounts()
-        let statement = try db.cachedStatement(sql: Self.edgeSQL)
+        let days = try db.cachedStatement(sql: Self.edgeDaysSQL)
         for edge in edges {
-            let rows = try EdgeRow.fetchCursor(statement, arguments: [edge.from, edge.to])
-            while let e = try rows.next() {
-                counts.days[e.time / Self.day, default: 0] += 1
-                for g in KillRollups.groups(
-                    hostID: e.hostID, comm: e.comm, source: e.source, scope: e.scope, unit: e.unit,
-                    container: e.container)
-                {
-                    counts.groups[g, default: Cell()].add(e.time)
+            for row in try DayRow.fetchAll(days, arguments: [edge.from, edge.to]) {
+                counts.days[row.day, default: 0] += row.kills
+            }
+        }
+        for (dim, sql) in Self.edgeGroupSQL where hasWholeDays || !Self.largeDimensions.contains(dim) {
+            let statement = try db.cachedStatement(sql: sql)
+            for edge in edges {
+                let rows = try GroupRow.fetchCursor(statement, arguments: [edge.from, edge.to])
+                while let row = try rows.next() {
+                    counts.groups[dim, default: [:]][row.key, default: Cell()].add(row.lastTime, kills: row.kills)
                 }
             }
         }
-        for g in counts.groups.keys where g.dim == "host" { counts.hosts.insert(g.key) }
         return counts
     }
 
@@ -246,17 +252,25 @@ struct SummaryQuery {
                 groups[row.key] = Cell(kills: row.kills, last: row.lastTime)
             }
         }
-        for (g, c) in edges.groups where g.dim == dim {
-            groups[g.key, default: Cell()].add(c.last, kills: c.kills)
-        }
+        for (key, c) in edges.groups[dim] ?? [:] { groups[key, default: Cell()].add(c.last, kills: c.kills) }
         return groups
     }
 
     /// The top groups of a large dimension with at least `minimum` kills in the window.
     func largeDimension(_ dim: String, minimum: Int, edges: EdgeCounts) throws -> [String: Cell] {
-        var candidates: [String: Cell] = [:]
-        for (g, c) in edges.groups where g.dim == dim { candidates[g.key] = c }
-        guard hasWholeDays else { return candidates.filter { $0.value.kills >= minimum } }
+        let candidates = edges.groups[dim] ?? [:]
+        guard hasWholeDays else {
+            // One edge, the whole window: SQLite groups and ranks it.
+            var groups: [String: Cell] = [:]
+            for edge in self.edges {
+                for row in try GroupRow.fetchAll(
+                    db, sql: Self.edgeTopSQL[dim] ?? "", arguments: [edge.from, edge.to, minimum, Self.listLimit])
+                {
+                    groups[row.key, default: Cell()].add(row.lastTime, kills: row.kills)
+                }
+            }
+            return groups
+        }
         var groups: [String: Cell] = [:]
         var top: [Int] = []  // best window counts so far, descending, at most `listLimit`
         let rows = try RankedRow.fetchCursor(
@@ -282,8 +296,12 @@ struct SummaryQuery {
 
     /// Hosts with at least one kill in the window.
     func hostsWithKills(edges: EdgeCounts) throws -> Int {
-        guard hasWholeDays else { return edges.hosts.count }
-        var hosts = edges.hosts
+        guard hasWholeDays else {
+            return try self.edges.reduce(0) {
+                $0 + (try Int.fetchOne(db, sql: Self.edgeHostsSQL, arguments: [$1.from, $1.to]) ?? 0)
+            }
+        }
+        var hosts = Set((edges.groups["host"] ?? [:]).keys)
         let rows = try String.fetchCursor(db, sql: Self.hostsWithKillsSQL, arguments: [firstDay, endDay])
         while let key = try rows.next() { hosts.insert(key) }
         return hosts.count
