@@ -147,6 +147,7 @@ public struct AgentConfig: Sendable, Equatable {
             c.logLevel = try layers.choice(
                 "log_level", flag: flags.logLevel, flagName: "--log-level", allowed: Self.logLevels,
                 default: c.logLevel)
+            try layers.checkUnknownKeys()
         } catch {
             throw AgentConfigError("\(error)")
         }

@@ -50,27 +50,34 @@ public struct CollectorConfigFile: Sendable {
         }
         var values: [String: String] = [:]
         var lists: [String: [String]] = [:]
+        var lines: [String: Int] = [:]
         var alerts = AlertConfig()
         for (key, value) in mapping {
             let name = key.string ?? ""
             if name == "alerts" {
                 alerts = try AlertConfig.parse(YAMLValue(node: value, key: "alerts"))
             } else {
-                try flatten(value, key: name, values: &values, lists: &lists)
+                try flatten(value, key: name, line: key.mark?.line, values: &values, lists: &lists, lines: &lines)
             }
         }
-        return CollectorConfigFile(settings: ConfigFile(values: values, lists: lists), alerts: alerts)
+        return CollectorConfigFile(
+            settings: ConfigFile(values: values, lists: lists, lines: lines), alerts: alerts)
     }
 
     private static func flatten(
-        _ node: Node, key: String, values: inout [String: String], lists: inout [String: [String]]
+        _ node: Node, key: String, line: Int?, values: inout [String: String], lists: inout [String: [String]],
+        lines: inout [String: Int]
     ) throws(AlertConfigError) {
+        // The key's own line, so an unknown setting can be pointed at.
+        if let line { lines[key] = line }
         switch node {
         case .scalar(let scalar):
             values[key] = scalar.string
         case .mapping(let mapping):
             for (k, v) in mapping {
-                try flatten(v, key: key + "." + (k.string ?? ""), values: &values, lists: &lists)
+                try flatten(
+                    v, key: key + "." + (k.string ?? ""), line: k.mark?.line, values: &values, lists: &lists,
+                    lines: &lines)
             }
         case .sequence(let sequence):
             var items: [String] = []

@@ -69,6 +69,7 @@ extension CollectorConfiguration {
                 try layers.choice("db.synchronous", allowed: ["full", "normal"], default: "full") == "full"
             c.maxPendingBatches = try layers.int("db.max_pending_batches", default: c.maxPendingBatches)
             c.advice = try AdviceSettings.resolve(layers)
+            try layers.checkUnknownKeys()
         } catch let error as ConfigValueError {
             throw SettingsError(error.description)
         } catch let error as SettingsError {

@@ -81,6 +81,17 @@ package struct AdviceReader {
         var host: Int64
         var kind: String
         var key: String
+
+        /// From a row's `host_id`, `kind` and `key`.
+        init(_ row: Row) {
+            self.init(host: row["host_id"], kind: row["kind"], key: row["key"])
+        }
+
+        init(host: Int64, kind: String, key: String) {
+            self.host = host
+            self.kind = kind
+            self.key = key
+        }
     }
 
     func facts(since: Int64, until: Int64, host: String?, now: Int64) throws
@@ -92,7 +103,7 @@ package struct AdviceReader {
             else { return ([], [:]) }
             names[id] = host
         } else {
-            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row[0]] = row[1] }
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row["id"]] = row["name"] }
         }
         let hostID = host != nil ? names.keys.first : nil
         let (groups, best) = try killGroups(since: since, until: until, hostID: hostID)
@@ -172,12 +183,10 @@ package struct AdviceReader {
         let critical = Array(repeating: "?", count: criticalNames.count).joined(separator: ", ")
         let repeats = StatementArguments([settings.minRepeatKills])
         func add(_ row: Row) {
-            let k = GroupKey(host: row[0], kind: row[1], key: row[2])
-            var g = KillGroup(
-                key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
-                sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
+            let k = GroupKey(row)
+            var g = KillGroup(k, row)
             // The rollup's evidence: each day's latest kill, oldest day first.
-            if let ids: String = row[12], let comms: String = row[13] {
+            if let ids: String = row["recent_events"], let comms: String = row["recent_comms"] {
                 let idList = ids.split(separator: "\u{1f}").filter { !$0.isEmpty }.suffix(OOMDatabase.adviceRecentKills)
                 let commList = comms.split(separator: "\u{1f}", omittingEmptySubsequences: false)
                     .suffix(idList.count)
@@ -202,18 +211,16 @@ package struct AdviceReader {
                 """,
                 [fromDay * day, toDay * day] + repeats + StatementArguments(criticalNames)
             ) { row in
-                let k = GroupKey(host: row[0], kind: row[1], key: row[2])
+                let k = GroupKey(row)
                 // Kills before the window's first day or after its last (only the days in the
                 // window count), or kills deleted since the group's min and max were taken:
                 // read by day.
-                let (first, last, stale): (Int64, Int64, Int64) = (row[4], row[5], row[14])
+                let (first, last, stale): (Int64, Int64, Int64) = (row["first_time"], row["last_time"], row["stale"])
                 guard first >= fromDay * day, last < toDay * day, stale == 0
                 else { return straddling.append(k) }
-                groups[k] = KillGroup(
-                    key: k.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6],
-                    sumRSS2: row[7], minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
-                if k.kind == "global", let ratio: Double = row[12], ratio >= settings.wrongVictimRatio {
-                    best[k.host] = row[13]
+                groups[k] = KillGroup(k, row)
+                if k.kind == "global", let ratio: Double = row["best_ratio"], ratio >= settings.wrongVictimRatio {
+                    best[k.host] = row["best_event"]
                 }
             }
             // A bounded scan per straddling group: its days in the window, by primary key (the
@@ -222,9 +229,7 @@ package struct AdviceReader {
                 let arguments: StatementArguments = [k.host, k.kind, k.key, fromDay, toDay]
                 let sums = try db.cachedStatement(
                     sql: """
-                        SELECT host_id, kind, key, sum(kills), min(first_time), max(last_time), sum(sum_rss),
-                            sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb),
-                            group_concat(last_event, char(31)), group_concat(coalesce(last_comm, ''), char(31))
+                        SELECT host_id, kind, key, \(Self.dailyGroupColumns)
                         FROM advice_daily
                         WHERE host_id = ? AND kind = ? AND key = ? AND day >= ? AND day < ? AND kills > 0
                         GROUP BY host_id, kind, key
@@ -237,7 +242,7 @@ package struct AdviceReader {
                         WHERE host_id = ? AND kind = ? AND key = ? AND day >= ? AND day < ? AND best_ratio >= ?
                         """)
                 if let row = try Row.fetchOne(shield, arguments: arguments + [settings.wrongVictimRatio]),
-                    let event: String = row[1]
+                    let event: String = row["best_event"]
                 {
                     best[k.host] = event
                 }
@@ -246,9 +251,7 @@ package struct AdviceReader {
             let range: StatementArguments = [since / day, (until + day - 1) / day]
             try each(
                 """
-                SELECT host_id, kind, key, sum(kills), min(first_time), max(last_time), sum(sum_rss),
-                    sum(sum_rss2), min(min_rss), max(max_rss), max(max_usage_kb), max(limit_kb),
-                    group_concat(last_event, char(31)), group_concat(coalesce(last_comm, ''), char(31))
+                SELECT host_id, kind, key, \(Self.dailyGroupColumns)
                 FROM advice_daily
                 WHERE +day >= ? AND +day < ? AND kills > 0\(hostFilter)
                 GROUP BY host_id, kind, key
@@ -260,17 +263,18 @@ package struct AdviceReader {
                 WHERE kind = 'global' AND key = '' AND day >= ? AND day < ? AND best_ratio >= ?\(hostFilter)
                 GROUP BY host_id
                 """, range + [settings.wrongVictimRatio]
-            ) { best[$0[0]] = $0[2] }
+            ) { best[$0["host_id"]] = $0["best_event"] }
         } else {
             let range: StatementArguments = [since, until]
             let columns = """
-                count(*), min(time), max(time), sum(rss_kb), sum(rss_kb * 1.0 * rss_kb), min(rss_kb),
-                max(rss_kb)
+                count(*) AS kills, min(time) AS first_time, max(time) AS last_time, sum(rss_kb) AS sum_rss,
+                sum(rss_kb * 1.0 * rss_kb) AS sum_rss2, min(rss_kb) AS min_rss, max(rss_kb) AS max_rss
                 """
             let from = "FROM events INDEXED BY events_time WHERE time >= ? AND time < ?\(hostFilter)"
             try each(
                 """
-                SELECT host_id, 'comm', comm, \(columns), NULL, NULL, NULL, NULL \(from)
+                SELECT host_id, 'comm' AS kind, comm AS key, \(columns), NULL AS max_usage_kb, NULL AS limit_kb,
+                    NULL AS recent_events, NULL AS recent_comms \(from)
                 GROUP BY host_id, comm HAVING count(*) >= ? OR comm IN (\(critical))
                 UNION ALL
                 SELECT host_id, 'memcg', memcg, \(columns), max(memcg_usage_kb), max(memcg_limit_kb), NULL, NULL
@@ -286,10 +290,19 @@ package struct AdviceReader {
                 AND scope = 'global' AND shield_rss_kb IS NOT NULL
                 GROUP BY host_id HAVING max(shield_rss_kb * 1.0 / max(rss_kb, 1)) >= ?
                 """, range + [settings.wrongVictimRatio]
-            ) { best[$0[0]] = $0[2] }
+            ) { best[$0["host_id"]] = $0["event_id"] }
         }
         return (groups, best)
     }
+
+    /// A kill group's sums over days of `advice_daily`, named as `KillGroup(_:_:)` reads them.
+    static let dailyGroupColumns = """
+        sum(kills) AS kills, min(first_time) AS first_time, max(last_time) AS last_time,
+            sum(sum_rss) AS sum_rss, sum(sum_rss2) AS sum_rss2, min(min_rss) AS min_rss, max(max_rss) AS max_rss,
+            max(max_usage_kb) AS max_usage_kb, max(limit_kb) AS limit_kb,
+            group_concat(last_event, char(31)) AS recent_events,
+            group_concat(coalesce(last_comm, ''), char(31)) AS recent_comms
+        """
 
     /// Calls `body` with each row, without materializing the result.
     func each(_ sql: String, _ arguments: StatementArguments, _ body: (Row) throws -> Void) throws {
@@ -319,13 +332,13 @@ package struct AdviceReader {
         return try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT last_event, coalesce(last_comm, '') FROM advice_daily
+                    SELECT last_event, coalesce(last_comm, '') AS last_comm FROM advice_daily
                     WHERE host_id = ? AND kind = ? AND key = ? AND day >= ? AND day < ? AND kills > 0
                         AND last_event <> ''
                     ORDER BY day DESC LIMIT \(OOMDatabase.adviceRecentKills)
                     """),
             arguments: [host, kind, key, since / Self.day, (until + Self.day - 1) / Self.day]
-        ).map { KillRef(id: $0[0], time: g?.lastTime ?? 0, comm: $0[1], rssKB: g?.maxRSS ?? 0) }
+        ).map { KillRef(id: $0["last_event"], time: g?.lastTime ?? 0, comm: $0["last_comm"], rssKB: g?.maxRSS ?? 0) }
     }
 
     /// The newest kills of a group (newest first), from the group's events index.
@@ -344,7 +357,7 @@ package struct AdviceReader {
                     AND time >= ? AND time < ? ORDER BY time DESC LIMIT \(OOMDatabase.adviceRecentKills)
                     """),
             arguments: arguments + [since, until]
-        ).map { KillRef(id: $0[0], time: $0[1], comm: $0[2], rssKB: $0[3]) }
+        ).map { KillRef(id: $0["event_id"], time: $0["time"], comm: $0["comm"], rssKB: $0["rss_kb"]) }
     }
 
     /// Adds the ids of the kills behind each finding that lacks them: read only for the
@@ -376,10 +389,12 @@ package struct AdviceReader {
                         SELECT event_id, time, comm, rss_kb, shield_name, shield_rss_kb, shield_adj
                         FROM events WHERE event_id = ?
                         """), arguments: [eventID]),
-            let name: String = row[4], let rss: Int64 = row[5], let adj: Int = row[6]
+            let name: String = row["shield_name"], let rss: Int64 = row["shield_rss_kb"],
+            let adj: Int = row["shield_adj"]
         else { return nil }
         return ShieldedKill(
-            kill: KillRef(id: row[0], time: row[1], comm: row[2], rssKB: row[3]), shieldName: name,
+            kill: KillRef(id: row["event_id"], time: row["time"], comm: row["comm"], rssKB: row["rss_kb"]),
+            shieldName: name,
             shieldRSSKB: rss, shieldAdj: adj)
     }
 
@@ -393,10 +408,7 @@ package struct AdviceReader {
             WHERE last_time >= ? AND first_time < ? AND samples >= ?
             """, [since, until, settings.leakMinSamples]
         ) { row in
-            out[GroupKey(host: row[0], kind: "comm", key: row[1]), default: []].append(
-                ProcessRun(
-                    pid: row[2], firstTime: row[3], lastTime: row[4], firstRSS: row[5], lastRSS: row[6],
-                    samples: row[7], sumT: row[8], sumR: row[9], sumTT: row[10], sumTR: row[11], sumRR: row[12]))
+            out[GroupKey(host: row["host_id"], kind: "comm", key: row["comm"]), default: []].append(Self.run(row))
         }
         return out
     }
@@ -410,11 +422,15 @@ package struct AdviceReader {
                     WHERE host_id = ? AND comm = ? AND last_time >= ? AND first_time < ?
                     ORDER BY last_time DESC LIMIT \(OOMDatabase.adviceMaxRuns)
                     """), arguments: [hostID, comm, since, until]
-        ).map {
-            ProcessRun(
-                pid: $0[0], firstTime: $0[1], lastTime: $0[2], firstRSS: $0[3], lastRSS: $0[4],
-                samples: $0[5], sumT: $0[6], sumR: $0[7], sumTT: $0[8], sumTR: $0[9], sumRR: $0[10])
-        }
+        ).map(Self.run)
+    }
+
+    /// A `process_runs` row, by column name.
+    static func run(_ row: Row) -> ProcessRun {
+        ProcessRun(
+            pid: row["pid"], firstTime: row["first_time"], lastTime: row["last_time"], firstRSS: row["first_rss"],
+            lastRSS: row["last_rss"], samples: row["samples"], sumT: row["sum_t"], sumR: row["sum_r"],
+            sumTT: row["sum_tt"], sumTR: row["sum_tr"], sumRR: row["sum_rr"])
     }
 
     /// The latest meminfo and system facts (decoded only for hosts with global kills).
@@ -425,21 +441,28 @@ package struct AdviceReader {
                 arguments: [hostID])
         else { return }
         let decoder = JSONDecoder()
-        if let m: String = row[0] { f.memory = try? decoder.decode([String: Int64].self, from: Data(m.utf8)) }
-        if let s: String = row[1] { f.system = try? decoder.decode(HostSystemFacts.self, from: Data(s.utf8)) }
+        if let m: String = row["memory_json"] {
+            f.memory = try? decoder.decode([String: Int64].self, from: Data(m.utf8))
+        }
+        if let s: String = row["system_json"] {
+            f.system = try? decoder.decode(HostSystemFacts.self, from: Data(s.utf8))
+        }
     }
 
-    static func point(_ row: Row, at offset: Int) -> HourPoint {
-        let samples = Double(max(1, row[offset + 1] as Int64))
-        let pressureSamples: Int64 = row[offset + 4]
+    /// An hour's averages from a row with ``hourColumns``.
+    static func point(_ row: Row) -> HourPoint {
+        let samples = Double(max(1, row["samples"] as Int64))
+        let pressureSamples: Int64 = row["pressure_samples"]
         return HourPoint(
-            hour: row[offset], totalKB: (row[offset + 2] as Double) / samples,
-            availableKB: (row[offset + 3] as Double) / samples,
-            fullAvg60: pressureSamples > 0 ? (row[offset + 5] as Double) / Double(pressureSamples) : nil)
+            hour: row["hour"], totalKB: (row["total_sum"] as Double) / samples,
+            availableKB: (row["available_sum"] as Double) / samples,
+            fullAvg60: pressureSamples > 0 ? (row["sum_full_avg60"] as Double) / Double(pressureSamples) : nil)
     }
 
-    static let hourColumns =
-        "hour, samples, sum_total_kb * 1.0, sum_available_kb * 1.0, pressure_samples, sum_full_avg60"
+    static let hourColumns = """
+        hour, samples, sum_total_kb * 1.0 AS total_sum, sum_available_kb * 1.0 AS available_sum,
+            pressure_samples, sum_full_avg60
+        """
 
     /// The latest `trendHours` of every host (exhaustion needs no kill).
     func addHourly(
@@ -456,7 +479,7 @@ package struct AdviceReader {
             WHERE hour > ? AND hour <= ?\(hostFilter)
             """, [from, end]
         ) { row in
-            points[row[0], default: []].append(Self.point(row, at: 1))
+            points[row["host_id"], default: []].append(Self.point(row))
         }
         for (id, p) in points where p.count >= 3 || p.contains(where: { ($0.fullAvg60 ?? 0) > 0 }) {
             var f = byHost[id] ?? HostAdviceFacts(host: names[id] ?? "?")
@@ -476,9 +499,20 @@ package struct AdviceReader {
                     WHERE host_id = ? AND hour > ? AND hour <= ?
                     """), arguments: [hostID, last - 3 * Self.hour, last])
         {
-            let p = Self.point(row, at: 0)
+            let p = Self.point(row)
             if !have.contains(p.hour) { f.hourly.append(p) }
         }
         f.hourly.sort { $0.hour < $1.hour }
+    }
+}
+
+extension KillGroup {
+    /// A kill group's sums from a row named like `advice_groups` (and the queries that alias
+    /// their sums to its column names); `recent` is left to the caller.
+    init(_ key: AdviceReader.GroupKey, _ row: Row) {
+        self.init(
+            key: key.key, kills: row["kills"], firstTime: row["first_time"], lastTime: row["last_time"],
+            sumRSS: row["sum_rss"], sumRSS2: row["sum_rss2"], minRSS: row["min_rss"], maxRSS: row["max_rss"],
+            maxUsageKB: row["max_usage_kb"], limitKB: row["limit_kb"])
     }
 }

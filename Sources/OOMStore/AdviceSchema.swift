@@ -237,10 +237,11 @@ enum AdviceSchema {
                 coalesce(excluded.best_ratio, best_ratio))
         """
 
-    /// Adds one RSS sample to its process run (`?1` host, `?2` comm, `?3` pid, `?4` start,
-    /// `?5` time µs, `?6` RSS kB).
+    /// Adds one RSS sample to its process run (`:time` in µs, `:rss` in kB).
     static let runSampleSQL = """
-        INSERT INTO process_runs VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1, 0, ?6, 0, 0, ?6 * ?6)
+        INSERT INTO process_runs (host_id, comm, pid, started, first_time, last_time, first_rss, last_rss,
+            samples, sum_t, sum_r, sum_tt, sum_tr, sum_rr)
+        VALUES (:host_id, :comm, :pid, :started, :time, :time, :rss, :rss, 1, 0, :rss, 0, 0, :rss * :rss)
         ON CONFLICT DO UPDATE SET
             samples = samples + 1,
             last_time = max(last_time, excluded.last_time),

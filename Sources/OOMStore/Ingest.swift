@@ -202,43 +202,30 @@ extension OOMDatabase {
         let hostStatement = try db.cachedStatement(
             sql: """
                 INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s)
-                VALUES (?, ?, ?, ?, ?, coalesce(?, 30))
+                VALUES (:name, :received, :received, :boot_id, :agent_version, coalesce(:interval_s, 30))
                 ON CONFLICT (name) DO UPDATE SET
                     last_seen = max(last_seen, excluded.last_seen),
                     boot_id = coalesce(excluded.boot_id, boot_id),
                     agent_version = coalesce(excluded.agent_version, agent_version),
-                    interval_s = coalesce(?, interval_s)
+                    interval_s = coalesce(:interval_s, interval_s)
                 RETURNING id, agent_json
                 """)
         guard
             let hostRow = try Row.fetchOne(
                 hostStatement,
                 arguments: [
-                    b.host, b.receivedAt, b.receivedAt, b.bootID, b.agentVersion, b.intervalS,
-                    b.intervalS,
+                    "name": b.host, "received": b.receivedAt, "boot_id": b.bootID,
+                    "agent_version": b.agentVersion, "interval_s": b.intervalS,
                 ])
         else { throw StoreError.failed("host upsert returned nothing") }
-        let hostID: Int64 = hostRow[0]
-        let previousAgentJSON: String? = hostRow[1]
+        let hostID: Int64 = hostRow["id"]
+        let previousAgentJSON: String? = hostRow["agent_json"]
 
         var outcome = IngestOutcome(
             eventsStored: 0, eventsDuplicate: 0, snapshotsStored: 0, snapshotsDuplicate: 0)
         if !b.events.isEmpty {
-            let statement = try db.cachedStatement(
-                sql: """
-                    INSERT INTO events (event_id, host_id, time, source, scope, comm, pid, unit,
-                        container, rss_kb, received, json, memcg, memcg_usage_kb, memcg_limit_kb,
-                        shield_name, shield_rss_kb, shield_adj)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (event_id) DO NOTHING
-                    """)
             for e in b.events {
-                try statement.execute(arguments: [
-                    e.eventID, hostID, e.time, e.source, e.scope, e.comm, e.pid, e.unit,
-                    e.container, e.rssKB, b.receivedAt, e.json, e.advice.memcg, e.advice.usageKB,
-                    e.advice.limitKB, e.advice.shieldName, e.advice.shieldRSSKB, e.advice.shieldAdj,
-                ])
-                if db.changesCount > 0 {
+                if try EventRow(event: e, hostID: hostID, received: b.receivedAt).insertOnce(db) {
                     outcome.eventsStored += 1
                     rollups.add(
                         hostID: hostID, time: e.time, comm: e.comm, source: e.source, scope: e.scope,
@@ -257,14 +244,6 @@ extension OOMDatabase {
             }
         }
         if !b.snapshots.isEmpty {
-            let statement = try db.cachedStatement(
-                sql: """
-                    INSERT INTO snapshots (host_id, time, total_kb, available_kb, free_kb,
-                        cached_kb, anon_kb, shmem_kb, swap_total_kb, swap_free_kb, some_avg10,
-                        some_avg60, full_avg10, full_avg60, oom_kill, body)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (host_id, time) DO NOTHING
-                    """)
             let hourly = try db.cachedStatement(
                 sql: """
                     INSERT INTO snapshot_hourly (host_id, hour, samples, pressure_samples,
@@ -272,10 +251,12 @@ extension OOMDatabase {
                         sum_cached_kb, sum_anon_kb, sum_shmem_kb, sum_swap_total_kb,
                         sum_swap_free_kb, sum_some_avg10, sum_some_avg60, sum_full_avg10,
                         sum_full_avg60, max_oom_kill)
-                    VALUES (?1, ?2, 1, ?3, coalesce(?4, 0), coalesce(?5, 0), ?5, coalesce(?6, 0),
-                        coalesce(?7, 0), coalesce(?8, 0), coalesce(?9, 0), coalesce(?10, 0),
-                        coalesce(?11, 0), coalesce(?12, 0), coalesce(?13, 0), coalesce(?14, 0),
-                        coalesce(?15, 0), ?16)
+                    VALUES (:host_id, :hour, 1, :pressure_samples, coalesce(:total_kb, 0),
+                        coalesce(:available_kb, 0), :available_kb, coalesce(:free_kb, 0),
+                        coalesce(:cached_kb, 0), coalesce(:anon_kb, 0), coalesce(:shmem_kb, 0),
+                        coalesce(:swap_total_kb, 0), coalesce(:swap_free_kb, 0),
+                        coalesce(:some_avg10, 0), coalesce(:some_avg60, 0), coalesce(:full_avg10, 0),
+                        coalesce(:full_avg60, 0), :oom_kill)
                     ON CONFLICT (host_id, hour) DO UPDATE SET
                         samples = samples + 1,
                         pressure_samples = pressure_samples + excluded.pressure_samples,
@@ -298,40 +279,38 @@ extension OOMDatabase {
                     """)
             var newest: PreparedBatch.Snapshot?
             for s in b.snapshots {
-                try statement.execute(arguments: [
-                    hostID, s.time, s.total, s.available, s.free, s.cached, s.anon, s.shmem,
-                    s.swapTotal, s.swapFree, s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60,
-                    s.oomKill,
-                    Data(try SnapshotStorage.body(for: s.snapshot, hostID: hostID, time: s.time, db: db)),
-                ])
-                guard db.changesCount > 0 else {
+                let body = try SnapshotStorage.body(for: s.snapshot, hostID: hostID, time: s.time, db: db)
+                guard try SnapshotRow(snapshot: s, hostID: hostID, body: body).insertOnce(db) else {
                     outcome.snapshotsDuplicate += 1
                     continue
                 }
                 outcome.snapshotsStored += 1
                 let hour = s.time - ((s.time % 3_600_000_000) + 3_600_000_000) % 3_600_000_000
-                try hourly.execute(arguments: [
-                    hostID, hour, s.someAvg10 == nil ? 0 : 1, s.total, s.available, s.free,
-                    s.cached, s.anon, s.shmem, s.swapTotal, s.swapFree, s.someAvg10,
-                    s.someAvg60, s.fullAvg10, s.fullAvg60, s.oomKill,
-                ])
+                // The same sample in the hour's sums: the row's columns, plus the hour and
+                // whether it had pressure.
+                var sums = StatementArguments(try SnapshotRow(snapshot: s, hostID: hostID, body: []).databaseDictionary)
+                _ = sums.append(contentsOf: ["hour": hour, "pressure_samples": s.someAvg10 == nil ? 0 : 1])
+                try hourly.execute(arguments: sums)
                 if newest == nil || s.time > newest!.time { newest = s }
                 try AdviceColumns.storeRuns(s, hostID: hostID, db: db)
             }
             if let s = newest {
                 try db.cachedStatement(
                     sql: """
-                        UPDATE hosts SET snapshot_time = ?, total_kb = ?, available_kb = ?,
-                            full_avg60 = ?, memory_json = ?, pressure_json = ?,
-                            processes_json = ?, kernel = coalesce(?, kernel)
-                        WHERE id = ? AND (snapshot_time IS NULL OR snapshot_time < ? OR snapshot_time > ?)
+                        UPDATE hosts SET snapshot_time = :time, total_kb = :total_kb,
+                            available_kb = :available_kb, full_avg60 = :full_avg60,
+                            memory_json = :memory_json, pressure_json = :pressure_json,
+                            processes_json = :processes_json, kernel = coalesce(:kernel, kernel)
+                        WHERE id = :host_id
+                            AND (snapshot_time IS NULL OR snapshot_time < :time OR snapshot_time > :received)
                         """
                 ).execute(arguments: [
                     // The newer sample wins by its own time, unless the stored one claims a
                     // time after this batch's arrival: that host's clock was ahead, and the
                     // sample received later is the newer one.
-                    s.time, s.total, s.available, s.fullAvg60, s.memoryJSON, s.pressureJSON,
-                    s.processesJSON, s.kernel, hostID, s.time, b.receivedAt,
+                    "time": s.time, "total_kb": s.total, "available_kb": s.available, "full_avg60": s.fullAvg60,
+                    "memory_json": s.memoryJSON, "pressure_json": s.pressureJSON, "processes_json": s.processesJSON,
+                    "kernel": s.kernel, "host_id": hostID, "received": b.receivedAt,
                 ])
             }
             if let s = b.snapshots.filter({ $0.systemJSON != nil }).max(by: { $0.time < $1.time }) {
@@ -339,21 +318,10 @@ extension OOMDatabase {
             }
         }
         if let agentJSON = b.agentJSON, agentJSON != previousAgentJSON {
-            try db.cachedStatement(sql: "UPDATE hosts SET agent_json = ? WHERE id = ?")
-                .execute(arguments: [agentJSON, hostID])
+            try db.cachedStatement(sql: "UPDATE hosts SET agent_json = :agent_json WHERE id = :id")
+                .execute(arguments: ["agent_json": agentJSON, "id": hostID])
             if let a = b.agent {
-                try db.cachedStatement(
-                    sql: """
-                        INSERT INTO agent_counters (host_id, time, dropped_snapshots,
-                            dropped_events, corrupt_records, kmsg_overruns, kmsg_missed_records,
-                            unattributed_kills, source_errors)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT DO NOTHING
-                        """
-                ).execute(arguments: [
-                    hostID, b.receivedAt, a.droppedSnapshots, a.droppedEvents, a.corruptRecords,
-                    a.kmsgOverruns, a.kmsgMissedRecords, a.unattributedKills, a.sourceErrors,
-                ])
+                _ = try AgentCountersRow(agent: a, hostID: hostID, time: b.receivedAt).insertOnce(db)
             }
         }
         return outcome

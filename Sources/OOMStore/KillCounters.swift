@@ -17,12 +17,13 @@ extension OOMDatabase {
                 try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT hosts.name, events.source, coalesce(events.scope, 'unknown'), count(*)
+                        SELECT hosts.name AS host, events.source AS source,
+                            coalesce(events.scope, 'unknown') AS scope, count(*) AS kills
                         FROM events JOIN hosts ON hosts.id = events.host_id
                         GROUP BY events.host_id, events.source, events.scope
                         ORDER BY 1, 2, 3
                         """
-                ).map { KillCounter(host: $0[0], source: $0[1], scope: $0[2], kills: $0[3]) }
+                ).map { KillCounter(host: $0["host"], source: $0["source"], scope: $0["scope"], kills: $0["kills"]) }
             }
         } catch {
             throw Self.map(error)

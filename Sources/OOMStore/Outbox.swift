@@ -150,20 +150,11 @@ extension OOMDatabase {
     ) throws {
         let planned = planner.plan(candidate)
         guard !planned.isEmpty else { return }
-        let statement = try db.cachedStatement(
-            sql: """
-                INSERT INTO alert_outbox (kind, receiver, route, event_id, host, time, source,
-                    scope, comm, pid, unit, container, rss_kb, created, due, next_attempt)
-                VALUES ('kill', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT DO NOTHING
-                """)
-        let c = candidate
         for p in planned {
             let due = now + Int64(max(0, p.groupWaitSeconds) * 1_000_000)
-            try statement.execute(arguments: [
-                p.receiver, p.route, c.eventID, c.host, c.time, c.source, c.scope, c.comm, c.pid,
-                c.unit, c.container, c.rssKB, now, due, now,
-            ])
+            _ = try OutboxInsert(
+                kind: "kill", receiver: p.receiver, route: p.route, alert: candidate, created: now, due: due
+            ).insertOnce(db)
         }
     }
 
@@ -173,14 +164,12 @@ extension OOMDatabase {
     {
         do {
             return try await pool.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT INTO alert_outbox (kind, receiver, route, event_id, host, time,
-                            source, comm, pid, rss_kb, created, due, next_attempt)
-                        VALUES ('test', ?, -1, ?, 'oomwatch-test', ?, 'test', 'oomwatch-test', 0, 0,
-                            ?, ?, ?)
-                        """,
-                    arguments: [receiver, "test-\(now)", now, now, now, now])
+                let alert = AlertCandidate(
+                    eventID: "test-\(now)", host: "oomwatch-test", time: now, source: "test", scope: nil,
+                    comm: "oomwatch-test", pid: 0, unit: nil, container: nil, rssKB: 0)
+                // A plain INSERT: a second test in the same microsecond is an error, not a no-op.
+                try OutboxInsert(kind: "test", receiver: receiver, route: -1, alert: alert, created: now, due: now)
+                    .insert(db)
                 return db.lastInsertedRowID
             }
         } catch {
@@ -197,18 +186,14 @@ extension OOMDatabase {
     ) async throws(StoreError) {
         do {
             try await pool.write { db in
-                let statement = try db.cachedStatement(
-                    sql: """
-                        INSERT INTO alert_outbox (kind, receiver, route, event_id, host, time,
-                            source, comm, pid, rss_kb, created, due, next_attempt, detail)
-                        VALUES (?, ?, -2, ?, ?, ?, 'oomwatch', '', 0, 0, ?, ?, ?, ?)
-                        ON CONFLICT DO NOTHING
-                        """)
+                let alert = AlertCandidate(
+                    eventID: kind.rawValue + ":" + key, host: host, time: since, source: "oomwatch", scope: nil,
+                    comm: "", pid: 0, unit: nil, container: nil, rssKB: 0)
                 for receiver in receivers {
-                    try statement.execute(arguments: [
-                        kind.rawValue, receiver, kind.rawValue + ":" + key, host, since, now, now, now,
-                        detail,
-                    ])
+                    _ = try OutboxInsert(
+                        kind: kind.rawValue, receiver: receiver, route: -2, alert: alert, created: now, due: now,
+                        detail: detail
+                    ).insertOnce(db)
                 }
             }
         } catch {
@@ -231,9 +216,9 @@ extension OOMDatabase {
                         GROUP BY kind, host
                         """
                 ).compactMap { row -> (kind: OutboxRow.Kind, host: String, key: String)? in
-                    let kind: String = row[0]
-                    let host: String = row[1]
-                    let id: String = row[2]
+                    let kind: String = row["kind"]
+                    let host: String = row["host"]
+                    let id: String = row["event_id"]
                     guard let k = OutboxRow.Kind(rawValue: kind) else { return nil }
                     return (k, host, String(id.dropFirst(kind.count + 1)))
                 }
@@ -355,24 +340,66 @@ extension OOMDatabase {
                     db,
                     sql: """
                         SELECT receiver,
-                            sum(sent_at IS NOT NULL),
-                            sum(sent_at IS NULL AND attempts = 0),
-                            sum(sent_at IS NULL AND attempts > 0),
+                            sum(sent_at IS NOT NULL) AS sent,
+                            sum(sent_at IS NULL AND attempts = 0) AS pending,
+                            sum(sent_at IS NULL AND attempts > 0) AS failing,
                             (SELECT last_error FROM alert_outbox o2 WHERE o2.receiver = o.receiver
                                 AND o2.last_error IS NOT NULL AND o2.sent_at IS NULL
-                                ORDER BY id DESC LIMIT 1),
-                            max(sent_at)
+                                ORDER BY id DESC LIMIT 1) AS last_error,
+                            max(sent_at) AS last_sent
                         FROM alert_outbox o GROUP BY receiver ORDER BY receiver
                         """
                 ).map {
                     ReceiverDeliveryState(
-                        receiver: $0[0], sent: $0[1], pending: $0[2], failing: $0[3],
-                        lastError: $0[4], lastSent: $0[5])
+                        receiver: $0["receiver"], sent: $0["sent"], pending: $0["pending"], failing: $0["failing"],
+                        lastError: $0["last_error"], lastSent: $0["last_sent"])
                 }
                 return (rows, receivers)
             }
         } catch {
             throw Self.map(error)
         }
+    }
+}
+
+/// One new `alert_outbox` row: a kill, a test message or a host condition for one
+/// receiver. Kills and conditions are queued once per (receiver, route, event id).
+struct OutboxInsert: InsertOnceRecord, PersistableRecord {
+    static let databaseTableName = "alert_outbox"
+    static let insertOnceSQL = makeInsertOnceSQL(conflict: [])
+
+    enum Columns: String, CaseIterable, ColumnExpression {
+        case kind, receiver, route, eventID = "event_id", host, time, source, scope, comm, pid, unit, container
+        case rssKB = "rss_kb", created, due, nextAttempt = "next_attempt", detail
+    }
+
+    var kind: String
+    var receiver: String
+    /// The route's index; -1 for a test message, -2 for a host condition.
+    var route: Int
+    var alert: AlertCandidate
+    /// Also when the first attempt may be made (`due` holds the group back).
+    var created: Int64
+    var due: Int64
+    var detail: String? = nil
+
+    func encode(to container: inout PersistenceContainer) {
+        container[Columns.kind] = kind
+        container[Columns.receiver] = receiver
+        container[Columns.route] = route
+        container[Columns.eventID] = alert.eventID
+        container[Columns.host] = alert.host
+        container[Columns.time] = alert.time
+        container[Columns.source] = alert.source
+        container[Columns.scope] = alert.scope
+        container[Columns.comm] = alert.comm
+        container[Columns.pid] = alert.pid
+        container[Columns.unit] = alert.unit
+        container[Columns.container] = alert.container
+        container[Columns.rssKB] = alert.rssKB
+        container[Columns.created] = created
+        container[Columns.due] = due
+        container[Columns.nextAttempt] = created
+        container[Columns.detail] = detail
     }
 }

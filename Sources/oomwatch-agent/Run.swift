@@ -66,12 +66,19 @@ struct AgentOptions: ParsableArguments {
         flags.cgroupRoot = cgroupRoot
         flags.kmsgPath = kmsgPath
         flags.logLevel = logLevel
+        let layers = ConfigLayers(file: file, filePath: path, environment: env)
+        let config: AgentConfig
         do {
-            return try AgentConfig.resolve(
-                layers: ConfigLayers(file: file, filePath: path, environment: env), flags: flags)
+            config = try AgentConfig.resolve(layers: layers, flags: flags)
         } catch {
             throw ValidationError(error.message)
         }
+        // A misspelt variable is only a warning: other oomwatch binaries share the environment.
+        for warning in layers.environmentWarnings(also: ["OOMWATCH_CONFIG"]) {
+            let line = Array("warning: \(warning)\n".utf8)
+            _ = write(2, line, line.count)
+        }
+        return config
     }
 
     static func environment() -> [String: String] {

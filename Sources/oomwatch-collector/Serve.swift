@@ -75,6 +75,10 @@ struct Serve: AsyncParsableCommand {
         let logger = Logger(label: "oomwatch-collector")
         let address = "\(c.host.contains(":") ? "[\(c.host)]" : c.host):\(c.port)"
 
+        // A misspelt variable is only a warning: other oomwatch binaries share the environment.
+        for warning in layers.environmentWarnings(also: ["OOMWATCH_CONFIG"]) {
+            logger.warning("unknown environment variable", metadata: ["problem": "\(warning)"])
+        }
         logger.info(
             "starting",
             metadata: [

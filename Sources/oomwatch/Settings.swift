@@ -85,12 +85,20 @@ struct Settings: Sendable {
             timeout = parsed
         }
 
+        let caFile = layers.string("ca_file", flag: options.caFile)
+        do {
+            // `token` and `token_file` are read from the file directly (resolveToken).
+            try layers.checkUnknownKeys(also: ["token", "token_file"])
+        } catch {
+            throw .usage(error.message)
+        }
+
         let colour = Style.colorWanted(isTerminal: isTerminal, environment: environment, noColorFlag: options.noColor)
         return Settings(
             server: server,
             token: token,
             format: format,
-            caFile: layers.string("ca_file", flag: options.caFile),
+            caFile: caFile,
             timeoutSeconds: timeout,
             nowMicroseconds: now,
             times: Times(nowMicroseconds: now, absolute: options.absoluteTimes),

@@ -298,6 +298,25 @@ import Testing
         #expect(throws: (any Error).self) { try GlobalOptions.parse(["--format", "jsn"]) }
     }
 
+    /// A mistyped key is an error naming the file, line and nearest key, not a silent no-op.
+    @Test func unknownKeyInConfigFileNamesFileLineAndNearestKey() throws {
+        let files = ["/home/u/.config/oomwatch/config.yaml": "server: http://file:1\ntoken: t\nfromat: json\n"]
+        #expect(
+            throws: CLIError.usage(
+                "/home/u/.config/oomwatch/config.yaml line 3: fromat: unknown setting; did you mean format?")
+        ) {
+            try resolve([], environment: ["HOME": "/home/u"], files: files)
+        }
+        // Every documented key, `token` and `token_file` included, is known.
+        let known = [
+            "/c.yaml":
+                "server: http://f:1\ntoken_file: /t\nformat: csv\nnow: 2026-01-01T00:00:00Z\ntimeout: 5\nca_file: /ca\n",
+            "/t": "x\n",
+        ]
+        #expect(
+            try resolve(["--token", "flag"], environment: ["OOMWATCH_CONFIG": "/c.yaml"], files: known).format == .csv)
+    }
+
     @Test func invalidSinceFailsValidation() {
         #expect(throws: (any Error).self) { try GlobalOptions.parse(["--since", "yesterday"]) }
         #expect(throws: Never.self) { try GlobalOptions.parse(["--since", "90m"]) }

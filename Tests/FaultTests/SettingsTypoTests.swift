@@ -37,4 +37,53 @@ extension Faults {
         // Nothing was started: the database the collector would have opened is not there.
         #expect(!FileManager.default.fileExists(atPath: dir.path + "/db.sqlite"))
     }
+
+    /// A mistyped key name, which each binary used to ignore silently, stops it before it
+    /// does anything, with the file, the key's line and the nearest key it knows; a
+    /// mistyped `OOMWATCH_*` variable only warns (the environment is shared).
+    @Test func mistypedKeyNameStopsEachBinary() throws {
+        guard let bin = Binaries.locate() else { return }
+        let dir = TempDir("settings-keys")
+        defer { dir.remove() }
+        dir.write("collector.yaml", "listen: 127.0.0.1:0\ndb:\n  synchronus: full\n")
+        dir.write("agent.yaml", "interval: 5\nupload:\n  verifytls: false\n")
+        dir.write("cli.yaml", "server: http://127.0.0.1:1\nfromat: json\n")
+        let cli = URL(fileURLWithPath: bin.agent).deletingLastPathComponent().path + "/oomwatch"
+        var cases: [(String, [String], String)] = [
+            (
+                bin.collector, ["--config", dir.path + "/collector.yaml", "--db", dir.path + "/db.sqlite"],
+                "\(dir.path)/collector.yaml line 3: db.synchronus: unknown setting; did you mean db.synchronous?"
+            ),
+            (
+                bin.agent, ["snapshot", "--config", dir.path + "/agent.yaml"],
+                "\(dir.path)/agent.yaml line 3: upload.verifytls: unknown setting; did you mean upload.verify_tls?"
+            ),
+        ]
+        if access(cli, X_OK) == 0 {
+            cases.append(
+                (
+                    cli, ["hosts", "--config", dir.path + "/cli.yaml"],
+                    "\(dir.path)/cli.yaml line 2: fromat: unknown setting; did you mean format?"
+                ))
+        }
+        for (binary, arguments, expected) in cases {
+            let (status, output) = try runAgent(binary, arguments, environment: [:])
+            #expect(status != 0, "\(arguments): exit \(status)")
+            #expect(output.contains(expected), "\(arguments): \(output)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir.path + "/db.sqlite"))
+
+        // A near-miss variable: the agent warns and carries on.
+        dir.write("agent-ok.yaml", "interval: 5\n")
+        let (status, output) = try runAgent(
+            bin.agent, ["snapshot", "--config", dir.path + "/agent-ok.yaml"],
+            environment: ["OOMWATCH_TOP_PROCESSSES": "5", "OOMWATCH_SOMETHING_ELSE": "x"])
+        #expect(status == 0, "\(output)")
+        #expect(
+            output.contains(
+                "warning: environment variable OOMWATCH_TOP_PROCESSSES sets nothing; did you mean OOMWATCH_TOP_PROCESSES?"
+            ),
+            "\(output)")
+        #expect(!output.contains("OOMWATCH_SOMETHING_ELSE"))
+    }
 }

@@ -60,4 +60,27 @@ import Testing
         #expect(try resolve(file, environment: ["OOMWATCH_INTERVAL": "20"]).intervalSeconds == 20)
         #expect(try resolve(file).intervalSeconds == 30)
     }
+
+    @Test(arguments: [
+        (
+            "interval: 5\nupload:\n  verifytls: false\n",
+            "/etc/oomwatch/agent.yaml line 3: upload.verifytls: unknown setting; did you mean upload.verify_tls?"
+        ),
+        ("log_levl: info\n", "/etc/oomwatch/agent.yaml line 1: log_levl: unknown setting; did you mean log_level?"),
+        ("critical_service:\n  - sshd\n", "line 1: critical_service: unknown setting; did you mean critical_services?"),
+        ("spool:\n  max: 64\n", "line 2: spool.max: unknown setting; did you mean spool.max_mb?"),
+        ("colour: blue\n", "/etc/oomwatch/agent.yaml line 1: colour: unknown setting"),
+    ])
+    func unknownKeyNamesFileLineAndNearestKey(text: String, expected: String) {
+        let text = message { try resolve(text) }
+        #expect(text.hasSuffix(expected), "\(text)")
+    }
+
+    /// The shipped agent.yaml sets only keys the settings table reads.
+    @Test func shippedExampleSetsOnlyKnownKeys() throws {
+        let repo = #filePath.split(separator: "/").dropLast(3).joined(separator: "/")
+        let bytes = try #require(try FileIO.readAll("/" + repo + "/agent-config/agent.yaml"))
+        let c = try resolve(String(decoding: bytes, as: UTF8.self))
+        #expect(c.collector == "https://oomwatch.example.internal:8443")
+    }
 }

@@ -61,4 +61,56 @@ import Testing
             #expect(error.description.contains("soon"))
         }
     }
+
+    @Test func keysRememberTheirLine() throws {
+        let file = try ConfigFile.parse("# settings\ninterval: 5\ndb:\n  synchronus: full\nlist:\n  - a\n  - b\n")
+        #expect(file.lines == ["interval": 2, "db": 3, "db.synchronus": 4, "list": 5])
+        #expect(file.keys == ["interval", "db.synchronus", "list"])
+        // Lines are for messages only: the same settings compare equal.
+        #expect(file == ConfigFile(values: ["interval": "5", "db.synchronus": "full"], lists: ["list": ["a", "b"]]))
+    }
+
+    @Test(arguments: [
+        ("db.synchronus", "db.synchronous"), ("synchronous", "db.synchronous"), ("intervall", "interval"),
+        ("upload.ca_fil", "upload.ca_file"), ("colour", nil), ("advice.trend_hour", "advice.trend_hours"),
+    ])
+    func nearestKey(typo: String, expected: String?) {
+        let known: Set<String> = ["db.synchronous", "interval", "upload.ca_file", "advice.trend_hours", "log.level"]
+        #expect(ConfigKeys.nearest(to: typo, in: known) == expected)
+    }
+
+    @Test func unknownFileKeyIsAnErrorWithFileLineAndSuggestion() throws {
+        let file = try ConfigFile.parse("interval: 5\ndb:\n  synchronus: full\n  path: /x\n")
+        let layers = ConfigLayers(file: file, filePath: "/etc/oomwatch/c.yaml", environment: [:])
+        _ = try layers.int("interval", default: 1)
+        _ = layers.string("db.path")
+        _ = try layers.choice("db.synchronous", allowed: ["full", "normal"], default: "full")
+        #expect(layers.knownKeys() == ["interval", "db.path", "db.synchronous"])
+        do {
+            try layers.checkUnknownKeys()
+            Issue.record("accepted db.synchronus")
+        } catch {
+            #expect(
+                error.message
+                    == "/etc/oomwatch/c.yaml line 3: db.synchronus: unknown setting; did you mean db.synchronous?")
+        }
+        // Every key read (or declared read elsewhere): no error.
+        let clean = ConfigLayers(file: file, environment: [:])
+        _ = clean.string("interval")
+        try clean.checkUnknownKeys(also: ["db.synchronus", "db.path"])
+    }
+
+    @Test func unknownVariableIsAWarningOnlyWhenCloseToASetting() {
+        let environment = [
+            "OOMWATCH_DB_SYNCHRONUS": "full", "OOMWATCH_DB_SYNCHRONOUS": "full", "OOMWATCH_BIN_DIR": "/bin",
+            "OOMWATCH_CONFIG": "/c.yaml", "OOMWATCH_CONFIGG": "/c.yaml", "HOME": "/root",
+        ]
+        let layers = ConfigLayers(environment: environment)
+        _ = layers.string("db.synchronous")
+        #expect(
+            layers.environmentWarnings(also: ["OOMWATCH_CONFIG"]) == [
+                "environment variable OOMWATCH_CONFIGG sets nothing; did you mean OOMWATCH_CONFIG?",
+                "environment variable OOMWATCH_DB_SYNCHRONUS sets nothing; did you mean OOMWATCH_DB_SYNCHRONOUS?",
+            ])
+    }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// A configuration file problem, with the line it was found on.
 public struct ConfigFileError: Error, CustomStringConvertible, Sendable, Equatable {
     public var line: Int
@@ -21,11 +23,22 @@ public struct ConfigFile: Sendable, Equatable {
     public private(set) var values: [String: String] = [:]
     /// Every list by its dotted key.
     public private(set) var lists: [String: [String]] = [:]
+    /// The 1-based line each key (scalar or list) was set on, where known; only for
+    /// messages, so it takes no part in equality.
+    public private(set) var lines: [String: Int] = [:]
 
-    public init(values: [String: String] = [:], lists: [String: [String]] = [:]) {
+    public init(values: [String: String] = [:], lists: [String: [String]] = [:], lines: [String: Int] = [:]) {
         self.values = values
         self.lists = lists
+        self.lines = lines
     }
+
+    public static func == (a: ConfigFile, b: ConfigFile) -> Bool {
+        a.values == b.values && a.lists == b.lists
+    }
+
+    /// Every key the file sets, scalars and lists.
+    public var keys: Set<String> { Set(values.keys).union(lists.keys) }
 
     /// Parses `text`, throwing on the first line it cannot read.
     public static func parse(_ text: String) throws(ConfigFileError) -> ConfigFile {
@@ -65,7 +78,8 @@ public struct ConfigFile: Sendable, Equatable {
             let rest = content[content.index(after: colon)...]
             let fullKey = dotted(stack.map(\.key) + [unquote(key)])
             if rest.trimmed().isEmpty {
-                // Opens a nested map or a list.
+                // Opens a nested map or a list; a list's line is its key's.
+                file.lines[fullKey] = lineNumber
                 stack.append((indent, unquote(key)))
                 lastKey = (indent, unquote(key))
             } else {
@@ -76,6 +90,7 @@ public struct ConfigFile: Sendable, Equatable {
                         message: "flow collections (`[…]`, `{…}`) are not supported; use one `- item` a line")
                 }
                 file.values[fullKey] = value
+                file.lines[fullKey] = lineNumber
                 lastKey = nil
             }
         }
@@ -202,6 +217,9 @@ public struct ConfigLayers: Sendable {
     public var filePath: String?
     public var environment: [String: String]
     public var prefix: String
+    /// Every key looked up through these layers (copies share it): the binary's settings
+    /// table is the code that resolves it, so the keys it reads are the keys it knows.
+    private let lookups = KeyLog()
 
     public init(
         file: ConfigFile = ConfigFile(), filePath: String? = nil, environment: [String: String],
@@ -222,6 +240,7 @@ public struct ConfigLayers: Sendable {
 
     /// The winning raw value and where it came from.
     public func raw(_ key: String, flag: String? = nil, flagName: String? = nil) -> (value: String, origin: String)? {
+        lookups.insert(key)
         if let flag { return (flag, flagName ?? "--\(key)") }
         let env = environmentName(for: key)
         if let value = environment[env] { return (value, env) }
@@ -234,6 +253,7 @@ public struct ConfigLayers: Sendable {
     }
 
     public func int(_ key: String, flag: Int? = nil, default fallback: Int) throws(ConfigValueError) -> Int {
+        lookups.insert(key)
         if let flag { return flag }
         guard let (value, origin) = raw(key) else { return fallback }
         guard let number = Int(value.trimmed()) else {
@@ -244,6 +264,7 @@ public struct ConfigLayers: Sendable {
 
     public func double(_ key: String, flag: Double? = nil, default fallback: Double) throws(ConfigValueError) -> Double
     {
+        lookups.insert(key)
         if let flag { return flag }
         guard let (value, origin) = raw(key) else { return fallback }
         guard let number = Double(value.trimmed()), number.isFinite else {
@@ -253,6 +274,7 @@ public struct ConfigLayers: Sendable {
     }
 
     public func bool(_ key: String, flag: Bool? = nil, default fallback: Bool) throws(ConfigValueError) -> Bool {
+        lookups.insert(key)
         if let flag { return flag }
         guard let (value, origin) = raw(key) else { return fallback }
         switch value.trimmed().lowercased() {
@@ -279,12 +301,101 @@ public struct ConfigLayers: Sendable {
 
     /// A list from the file, or a comma-separated environment variable / flag.
     public func list(_ key: String, flag: [String]? = nil, default fallback: [String]) -> [String] {
+        lookups.insert(key)
         if let flag, !flag.isEmpty { return flag }
         if let value = environment[environmentName(for: key)] {
             return value.split(separator: ",").map { $0.trimmed() }.filter { !$0.isEmpty }
         }
         return file.list(key) ?? fallback
     }
+}
+
+extension ConfigLayers {
+    /// The keys looked up so far, plus `also` (keys a binary reads from ``file`` directly).
+    public func knownKeys(also: [String] = []) -> Set<String> {
+        lookups.keys.union(also)
+    }
+
+    /// Call after resolving every setting: a key the config file sets that no lookup asked
+    /// for (`db.synchronus: full`) is a typo that would otherwise be silently ignored, so it
+    /// is an error naming the key, the file and line, and the nearest known key.
+    public func checkUnknownKeys(also: [String] = []) throws(SettingsError) {
+        let known = knownKeys(also: also)
+        // A map left empty (`tls:` with its keys commented out) reads as an empty value.
+        let emptyMaps = file.values.filter { entry in
+            entry.value.isEmpty && known.contains { $0.hasPrefix(entry.key + ".") }
+        }
+        let unknown = file.keys.subtracting(known).subtracting(emptyMaps.keys).sorted {
+            (file.lines[$0] ?? 0, $0) < (file.lines[$1] ?? 0, $1)
+        }
+        guard !unknown.isEmpty else { return }
+        let messages = unknown.map { key in
+            let place = (filePath ?? "config file") + (file.lines[key].map { " line \($0)" } ?? "")
+            let hint = ConfigKeys.nearest(to: key, in: known).map { "; did you mean \($0)?" } ?? ""
+            return "\(place): \(key): unknown setting\(hint)"
+        }
+        throw SettingsError(messages.joined(separator: "\n"))
+    }
+
+    /// Warnings for `OOMWATCH_*` variables that set nothing here but are one slip away from
+    /// a variable that does (`OOMWATCH_DB_SYNCHRONUS`). Only a warning: the environment is
+    /// shared with the other oomwatch binaries and their own variables, and a name far from
+    /// every setting is most likely one of those.
+    public func environmentWarnings(also: [String] = []) -> [String] {
+        // Compared without the shared prefix, which would make every name look close.
+        let known = Set(knownKeys().map(environmentName(for:))).union(also)
+        let stems = Set(known.map { String($0.dropFirst(prefix.count)) })
+        return environment.keys.filter { $0.hasPrefix(prefix) && !known.contains($0) }.sorted().compactMap { name in
+            guard let near = ConfigKeys.nearest(to: String(name.dropFirst(prefix.count)), in: stems) else {
+                return nil
+            }
+            return "environment variable \(name) sets nothing; did you mean \(prefix + near)?"
+        }
+    }
+}
+
+/// Spelling suggestions for setting names.
+public enum ConfigKeys {
+    /// The known key closest to `key` (edit distance at most 2, or a third of its
+    /// length for long keys), or the one key whose last part `key` is (`synchronous`
+    /// written outside its `db:` map); `nil` when nothing is close.
+    public static func nearest(to key: String, in known: Set<String>) -> String? {
+        let limit = max(2, key.count / 3)
+        let scored = known.map { (distance(key, $0), $0) }.filter { $0.0 <= limit }
+        if let best = scored.min(by: { ($0.0, $0.1) < ($1.0, $1.1) }) { return best.1 }
+        let suffixed = known.filter { $0.hasSuffix("." + key) }
+        return suffixed.count == 1 ? suffixed.first : nil
+    }
+
+    /// Levenshtein distance over characters.
+    static func distance(_ a: String, _ b: String) -> Int {
+        let a = Array(a)
+        let b = Array(b)
+        guard !a.isEmpty else { return b.count }
+        guard !b.isEmpty else { return a.count }
+        var previous = Array(0...b.count)
+        var current = previous
+        for i in 1...a.count {
+            current[0] = i
+            for j in 1...b.count {
+                let cost = a[i - 1] == b[j - 1] ? 0 : 1
+                current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            }
+            swap(&previous, &current)
+        }
+        return previous[b.count]
+    }
+}
+
+/// The keys one resolution looked up; shared by copies of a `ConfigLayers`.
+private final class KeyLog: Sendable {
+    private let stored = Mutex<Set<String>>([])
+
+    func insert(_ key: String) {
+        stored.withLock { _ = $0.insert(key) }
+    }
+
+    var keys: Set<String> { stored.withLock { $0 } }
 }
 
 extension StringProtocol {
