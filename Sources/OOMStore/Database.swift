@@ -45,6 +45,8 @@ public final class OOMDatabase: Sendable {
     let logger: Logger
     let configuration: StoreConfiguration
     let writer: GroupWriter
+    /// Process details and frames the writer has read (SnapshotStorage).
+    let snapshotCache = SnapshotCache()
 
     /// Opens (creating when needed) and migrates the database.
     public init(configuration: StoreConfiguration, logger: Logger) throws {

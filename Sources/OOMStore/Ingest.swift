@@ -83,8 +83,9 @@ extension OOMDatabase {
         let pool = self.pool
         let logger = self.logger
         let planner = configuration.outboxPlanner
+        let cache = snapshotCache
         let result = await writer.submit(prepared) { round in
-            await Self.writeRound(round, pool: pool, logger: logger, planner: planner)
+            await Self.writeRound(round, pool: pool, logger: logger, planner: planner, cache: cache)
         }
         return try result.get()
     }
@@ -150,7 +151,7 @@ extension OOMDatabase {
     /// own savepoint. When the COMMIT itself fails, every batch of the round fails.
     static func writeRound(
         _ round: [PreparedBatch], pool: DatabasePool, logger: Logger,
-        planner: (any OutboxPlanner)? = nil
+        planner: (any OutboxPlanner)? = nil, cache: SnapshotCache? = nil
     ) async -> [Result<IngestOutcome, StoreError>] {
         do {
             return try await pool.write { db in
@@ -166,7 +167,8 @@ extension OOMDatabase {
                     var stored = KillRollups()
                     do {
                         try db.inSavepoint {
-                            outcome = try writeBatch(batch, db: db, planner: planner, rollups: &stored)
+                            outcome = try writeBatch(
+                                batch, db: db, planner: planner, rollups: &stored, cache: cache)
                             return .commit
                         }
                         rollups.merge(stored)
@@ -197,7 +199,7 @@ extension OOMDatabase {
     /// writes before COMMIT.
     static func writeBatch(
         _ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil,
-        rollups: inout KillRollups
+        rollups: inout KillRollups, cache: SnapshotCache? = nil
     ) throws -> IngestOutcome {
         let hostStatement = try db.cachedStatement(
             sql: """
@@ -279,7 +281,7 @@ extension OOMDatabase {
                     """)
             var newest: PreparedBatch.Snapshot?
             for s in b.snapshots {
-                let body = try SnapshotStorage.body(for: s.snapshot, hostID: hostID, time: s.time, db: db)
+                let body = try SnapshotStorage.body(for: s.snapshot, hostID: hostID, time: s.time, db: db, cache: cache)
                 guard try SnapshotRow(snapshot: s, hostID: hostID, body: body).insertOnce(db) else {
                     outcome.snapshotsDuplicate += 1
                     continue

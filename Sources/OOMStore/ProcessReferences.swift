@@ -13,6 +13,7 @@ extension OOMDatabase {
             s.processes.compactMap { p in p.ref.flatMap { ProcessDetail.digest(reference: $0) }.map { (p.pid, $0) } }
         }
         let found: [Int64: ProcessDetail]
+        let cache = snapshotCache
         do {
             found = try await pool.read { db in
                 var out: [Int64: ProcessDetail] = [:]
@@ -21,7 +22,10 @@ extension OOMDatabase {
                 let statement = try db.cachedStatement(
                     sql: "SELECT detail FROM snapshot_processes WHERE host_id = ? AND pid = ? AND digest = ?")
                 for (pid, digest) in wanted where out[digest] == nil {
-                    if let text = try String.fetchOne(statement, arguments: [hostID, pid, digest]) {
+                    // Details the writer stored or read lately: no SELECT, no decoding.
+                    if let known = cache.process(hostID: hostID, pid: pid), known.digest == digest {
+                        out[digest] = known.detail
+                    } else if let text = try String.fetchOne(statement, arguments: [hostID, pid, digest]) {
                         out[digest] = try JSONReader().decode(ProcessDetail.self, from: Array(text.utf8))
                     }
                 }

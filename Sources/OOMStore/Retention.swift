@@ -48,6 +48,8 @@ extension OOMDatabase {
                 DELETE FROM snapshot_processes WHERE id IN
                     (SELECT id FROM snapshot_processes WHERE last_seen < ? LIMIT 5000)
                 """, cutoff(policy.snapshotDays) - SnapshotStorage.hour)
+            // The writer's cache may name what was just deleted.
+            snapshotCache.removeAll()
             outcome.rollups = try await deleteChunked(
                 """
                 DELETE FROM snapshot_hourly WHERE (host_id, hour) IN

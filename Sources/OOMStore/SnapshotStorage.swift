@@ -27,19 +27,36 @@ enum SnapshotStorage {
 
     /// The stored body of `snapshot`, taken at `time` on `hostID`. Stores the details of
     /// processes not stored yet, and the hour's frame when this is its first snapshot.
-    static func body(for snapshot: MemorySnapshot, hostID: Int64, time: Int64, db: Database) throws -> [UInt8] {
+    /// With `cache`, what was read before is not read again.
+    static func body(
+        for snapshot: MemorySnapshot, hostID: Int64, time: Int64, db: Database, cache: SnapshotCache? = nil
+    ) throws -> [UInt8] {
         let compact = try CompactSnapshot(snapshot) { detail in
-            try processID(detail, hostID: hostID, time: time, db: db)
+            try processID(detail, hostID: hostID, time: time, db: db, cache: cache)
         }
         let bytes = try JSONWriter(sortedKeys: true).encode(compact)
-        let frame = try frame(hostID: hostID, hour: hourOf(time), firstSnapshot: bytes, db: db)
+        let frame = try frame(hostID: hostID, hour: hourOf(time), firstSnapshot: bytes, db: db, cache: cache)
         return try Deflate.compress(bytes, dictionary: frame)
     }
 
     /// The id of `detail` for this host, stored now if new. `last_seen` moves at most
     /// hourly (a write per process per hour, not per snapshot); retention keeps a detail
     /// until an hour after it, so every snapshot that names it is gone first.
-    static func processID(_ detail: ProcessDetail, hostID: Int64, time: Int64, db: Database) throws -> Int64 {
+    static func processID(
+        _ detail: ProcessDetail, hostID: Int64, time: Int64, db: Database, cache: SnapshotCache? = nil
+    ) throws -> Int64 {
+        // The same details as last time for this pid: their id, without encoding them.
+        if let known = cache?.process(hostID: hostID, pid: detail.pid), known.detail == detail {
+            guard time > known.lastSeen + hour else { return known.id }
+            if try touch(id: known.id, time: time, db: db) {
+                var seen = known
+                seen.lastSeen = time
+                cache?.remember(seen, hostID: hostID, db: db)
+                return known.id
+            }
+            // Deleted by retention meanwhile: stored again below.
+            cache?.removeAll()
+        }
         let json = try detail.canonicalJSON()
         let digest = ProcessDetail.digest(json)
         if let row = try Row.fetchOne(
@@ -48,11 +65,14 @@ enum SnapshotStorage {
             arguments: [hostID, detail.pid, digest])
         {
             let id: Int64 = row[0]
-            let lastSeen: Int64 = row[1]
+            var lastSeen: Int64 = row[1]
             if time > lastSeen + hour {
-                try db.cachedStatement(sql: "UPDATE snapshot_processes SET last_seen = ? WHERE id = ?")
-                    .execute(arguments: [time, id])
+                _ = try touch(id: id, time: time, db: db)
+                lastSeen = time
             }
+            cache?.remember(
+                SnapshotCache.Process(id: id, digest: digest, lastSeen: lastSeen, detail: detail), hostID: hostID,
+                db: db)
             return id
         }
         try db.cachedStatement(
@@ -61,14 +81,26 @@ enum SnapshotStorage {
         return db.lastInsertedRowID
     }
 
+    /// Moves a detail's `last_seen` to `time`; false when the row is gone.
+    static func touch(id: Int64, time: Int64, db: Database) throws -> Bool {
+        try db.cachedStatement(sql: "UPDATE snapshot_processes SET last_seen = ? WHERE id = ?")
+            .execute(arguments: [time, id])
+        return db.changesCount > 0
+    }
+
     /// The hour's frame (a compact snapshot's JSON), stored from `firstSnapshot` when the
     /// hour has none yet.
-    static func frame(hostID: Int64, hour: Int64, firstSnapshot: [UInt8], db: Database) throws -> [UInt8] {
+    static func frame(
+        hostID: Int64, hour: Int64, firstSnapshot: [UInt8], db: Database, cache: SnapshotCache? = nil
+    ) throws -> [UInt8] {
+        if let known = cache?.frame(hostID: hostID, hour: hour) { return known }
         if let stored = try Data.fetchOne(
             db.cachedStatement(sql: "SELECT body FROM snapshot_frames WHERE host_id = ? AND hour = ?"),
             arguments: [hostID, hour])
         {
-            return try Deflate.decompress(Array(stored))
+            let frame = try Deflate.decompress(Array(stored))
+            cache?.remember(frame: frame, hostID: hostID, hour: hour, db: db)
+            return frame
         }
         try db.cachedStatement(sql: "INSERT INTO snapshot_frames (host_id, hour, body) VALUES (?, ?, ?)")
             .execute(arguments: [hostID, hour, Data(try Deflate.compress(firstSnapshot))])

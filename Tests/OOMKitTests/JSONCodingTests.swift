@@ -726,6 +726,31 @@ private func failure<T: Decodable>(_ type: T.Type, _ json: String) -> JSONCoding
         #expect(failure(String.self, #""abc"#)?.message.contains("end of input") == true)
     }
 
+    /// Strings with escapes are read run by run (plain bytes between escapes copied in one
+    /// piece): escapes at either end, next to each other and between long runs, and every
+    /// error found at the byte it is about.
+    @Test func stringsWithEscapesBetweenRuns() throws {
+        let run = String(repeating: "oom-killer: gfp_mask=0xcc0 ", count: 40)
+        #expect(try decoded(String.self, "\"\\n\(run)\\t\(run)\\u00e9\"") == "\n\(run)\t\(run)é")
+        #expect(try decoded(String.self, #""\n\n\u0041\ud83d\ude00\"""#) == "\n\nA😀\"")
+        #expect(try decoded(String.self, "\"é\(run)\\\\😀\"") == "é\(run)\\😀")
+        // A kernel report as the agent writes it comes back byte for byte.
+        var report = ""
+        for k in 0..<200 {
+            report += "[  105.\(k)] CPU: 1 PID: \(k) Comm: \"py\\thon\"\t\u{1}é😀 \(run.prefix(k % 50))\n"
+        }
+        #expect(try decoded(String.self, String(decoding: try JSONWriter().encode(report), as: UTF8.self)) == report)
+        // A control character, bad UTF-8 or a bad escape after an escape is still refused.
+        let control = failure(String.self, [0x22, 0x5C, 0x6E, 0x61, 0x61, 0x09, 0x22])
+        #expect(control?.message.contains("control character") == true && control?.offset == 5)
+        let utf8 = failure(String.self, [0x22, 0x5C, 0x6E, 0x61, 0x61, 0xC3, 0x22])
+        #expect(utf8?.message.contains("UTF-8") == true && utf8?.offset == 5)
+        #expect(failure(String.self, #""ab\ncd\q""#)?.message.contains("invalid escape '\\q'") == true)
+        #expect(failure(String.self, #""ab\ncd"#)?.message.contains("end of input") == true)
+        #expect(failure(String.self, #""ab\ncd\"#)?.message.contains("end of input") == true)
+        #expect(failure(String.self, #""ab\ncd\ud800x""#)?.message.contains("high surrogate") == true)
+    }
+
     @Test func documents() throws {
         #expect(try decoded(Int?.self, "null") == nil)
         #expect(try decoded(Bool.self, " \t\r\ntrue\n") == true)

@@ -137,4 +137,32 @@ struct SnapshotStorageTests {
         }
         #expect(left == 0)
     }
+
+    /// The writer remembers the details and frames it has read, so an unchanged process
+    /// costs no SELECT: what retention deleted must be stored again, not named from memory.
+    @Test func afterRetentionTheSameProcessesAreStoredAgain() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let snapshots = Self.churn(count: 40)
+        // One snapshot a batch, as agents post: from the second on, the writer's memory answers.
+        for s in snapshots.prefix(20) { _ = try await db.ingest(Fixture.batch(snapshots: [s])) }
+        var policy = RetentionPolicy()
+        policy.snapshotDays = 1
+        let later = t(snapshots[19].time) + 3 * 86_400_000_000
+        _ = try await db.applyRetention(policy, now: later)
+        // The same processes three days on.
+        var moved: [MemorySnapshot] = []
+        for s in snapshots.suffix(20) {
+            var s = s
+            s.time = RFC3339.format(epochMicroseconds: t(s.time) + 3 * 86_400_000_000)
+            moved.append(s)
+            _ = try await db.ingest(Fixture.batch(snapshots: [s]))
+        }
+        for s in moved {
+            let time = t(s.time)
+            let r = try await db.snapshots(host: "web-1", since: time, until: time + 1, points: 1)
+            #expect(r.latest == s, "\(s.time)")
+        }
+    }
 }

@@ -294,18 +294,31 @@ struct JSONParser {
     mutating func parseString() throws(JSONCodingError) -> String {
         i += 1
         let start = i
-        while i < p.count {
-            let b = p[i]
-            if b == 0x22 {
-                let text = try utf8(UnsafeBufferPointer(rebasing: p[start..<i]), at: start)
-                i += 1
-                return text
-            }
-            if b == 0x5C { return try parseEscapedString(from: start) }
-            guard b >= 0x20 else { throw fail("control character \(found) in a string must be escaped") }
+        scanPlain()
+        guard i < p.count else { throw fail("unexpected end of input in a string") }
+        let b = p[i]
+        if b == 0x22 {
+            let text = try utf8(UnsafeBufferPointer(rebasing: p[start..<i]), at: start)
             i += 1
+            return text
         }
-        throw fail("unexpected end of input in a string")
+        if b == 0x5C { return try parseEscapedString(from: start) }
+        throw fail("control character \(found) in a string must be escaped")
+    }
+
+    /// Moves `i` to the next byte a string cannot hold as is (quote, backslash, control
+    /// character) or to the end: one tight loop over the buffer, so a run of plain text
+    /// costs a compare per byte and is then copied or validated in one piece.
+    mutating func scanPlain() {
+        let end = p.count
+        guard let base = p.baseAddress else { return }
+        var k = i
+        while k < end {
+            let b = base[k]
+            if b == 0x22 || b == 0x5C || b < 0x20 { break }
+            k += 1
+        }
+        i = k
     }
 
     func utf8(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONCodingError) -> String {
@@ -353,10 +366,16 @@ struct JSONParser {
         throw fail("invalid UTF-8 in a string")
     }
 
-    /// The rest of a string that has escapes, copied byte by byte.
+    /// The rest of a string that has escapes (`i` at the first backslash): each run of
+    /// plain bytes between escapes is appended in one piece, and the whole is checked as
+    /// UTF-8 once at the closing quote.
     mutating func parseEscapedString(from start: Int) throws(JSONCodingError) -> String {
-        var bytes = Array(UnsafeBufferPointer(rebasing: p[start..<i]))
-        while i < p.count {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(i - start + 64)
+        var runStart = start
+        while true {
+            if i > runStart { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: p[runStart..<i])) }
+            guard i < p.count else { break }
             let b = p[i]
             if b == 0x22 {
                 i += 1
@@ -364,39 +383,40 @@ struct JSONParser {
                 i = start
                 try invalidUTF8()
             }
-            guard b >= 0x20 else { throw fail("control character \(found) in a string must be escaped") }
-            guard b == 0x5C else {
-                bytes.append(b)
-                i += 1
-                continue
-            }
+            guard b == 0x5C else { throw fail("control character \(found) in a string must be escaped") }
             i += 1
             guard i < p.count else { break }
             if let simple = JSONEscape.simple(p[i]) {
                 bytes.append(simple)
             } else if p[i] == 0x75 {
-                var scalar = try hex4()
-                if scalar >= 0xDC00 && scalar <= 0xDFFF {
-                    throw fail("unpaired low surrogate \\u\(String(scalar, radix: 16)) in a string")
-                }
-                if scalar >= 0xD800 && scalar <= 0xDBFF {
-                    guard i + 2 < p.count, p[i + 1] == 0x5C, p[i + 2] == 0x75 else {
-                        throw fail("high surrogate \\u\(String(scalar, radix: 16)) is not followed by a low one")
-                    }
-                    i += 2
-                    let low = try hex4()
-                    guard low >= 0xDC00 && low <= 0xDFFF else {
-                        throw fail("high surrogate \\u\(String(scalar, radix: 16)) is not followed by a low one")
-                    }
-                    scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
-                }
-                Self.appendUTF8(scalar, to: &bytes)
+                Self.appendUTF8(try unicodeEscape(), to: &bytes)
             } else {
                 throw fail("invalid escape '\\\(String(UnicodeScalar(p[i])))' in a string")
             }
             i += 1
+            runStart = i
+            scanPlain()
         }
         throw fail("unexpected end of input in a string")
+    }
+
+    /// The scalar of a `\uXXXX` escape, or of a `\uXXXX\uXXXX` surrogate pair (`i` at the
+    /// first `u`; left at the last hex digit).
+    mutating func unicodeEscape() throws(JSONCodingError) -> UInt32 {
+        let scalar = try hex4()
+        if scalar >= 0xDC00 && scalar <= 0xDFFF {
+            throw fail("unpaired low surrogate \\u\(String(scalar, radix: 16)) in a string")
+        }
+        guard scalar >= 0xD800 && scalar <= 0xDBFF else { return scalar }
+        guard i + 2 < p.count, p[i + 1] == 0x5C, p[i + 2] == 0x75 else {
+            throw fail("high surrogate \\u\(String(scalar, radix: 16)) is not followed by a low one")
+        }
+        i += 2
+        let low = try hex4()
+        guard low >= 0xDC00 && low <= 0xDFFF else {
+            throw fail("high surrogate \\u\(String(scalar, radix: 16)) is not followed by a low one")
+        }
+        return 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
     }
 
     /// The four hex digits after `\u` (`i` at the `u`; left at the last digit).

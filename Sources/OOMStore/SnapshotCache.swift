@@ -1,0 +1,85 @@
+import GRDB
+import OOMKit
+import Synchronization
+
+/// What the collector's writer already knows about stored snapshots, so a posted
+/// snapshot whose processes did not change costs no SELECT, no canonical JSON and no
+/// digest per process, and its hour's frame is not read and inflated again (issue 15,
+/// collector CPU per snapshot).
+///
+/// Only rows read back from the database enter it (a row inserted now may still vanish
+/// with its batch's savepoint); a transaction that rolls back empties it, and so does a
+/// retention pass that deleted details or frames. Bounded: when full it starts over, so
+/// a fleet larger than the bound costs the SELECTs again, never unbounded memory.
+final class SnapshotCache: Sendable {
+    /// A process's stored details as last seen for its host and pid.
+    struct Process {
+        var id: Int64
+        var digest: Int64
+        var lastSeen: Int64
+        var detail: ProcessDetail
+    }
+
+    struct ProcessKey: Hashable {
+        var hostID: Int64
+        var pid: Int
+    }
+
+    struct FrameKey: Hashable {
+        var hostID: Int64
+        var hour: Int64
+    }
+
+    private struct State {
+        var processes: [ProcessKey: Process] = [:]
+        var frames: [FrameKey: [UInt8]] = [:]
+    }
+
+    let maxProcesses: Int
+    let maxFrames: Int
+    private let state = Mutex(State())
+
+    /// 200,000 processes (~100 MB at most) and 4,096 frames (a frame is 2–8 kB).
+    init(maxProcesses: Int = 200_000, maxFrames: Int = 4_096) {
+        self.maxProcesses = maxProcesses
+        self.maxFrames = maxFrames
+    }
+
+    func process(hostID: Int64, pid: Int) -> Process? {
+        state.withLock { $0.processes[ProcessKey(hostID: hostID, pid: pid)] }
+    }
+
+    func remember(_ process: Process, hostID: Int64, db: Database) {
+        forgetOnRollback(db)
+        let maxProcesses = maxProcesses
+        state.withLock {
+            if $0.processes.count >= maxProcesses { $0.processes.removeAll() }
+            $0.processes[ProcessKey(hostID: hostID, pid: process.detail.pid)] = process
+        }
+    }
+
+    func frame(hostID: Int64, hour: Int64) -> [UInt8]? {
+        state.withLock { $0.frames[FrameKey(hostID: hostID, hour: hour)] }
+    }
+
+    func remember(frame: [UInt8], hostID: Int64, hour: Int64, db: Database) {
+        forgetOnRollback(db)
+        let maxFrames = maxFrames
+        state.withLock {
+            if $0.frames.count >= maxFrames { $0.frames.removeAll() }
+            $0.frames[FrameKey(hostID: hostID, hour: hour)] = frame
+        }
+    }
+
+    /// Empties the cache: after rows it may name were deleted or rolled back.
+    func removeAll() {
+        state.withLock { $0 = State() }
+    }
+
+    /// A row read inside a transaction may have been written by an earlier batch of the
+    /// same transaction: if that transaction rolls back, nothing remembered stays.
+    private func forgetOnRollback(_ db: Database) {
+        guard db.isInsideTransaction else { return }
+        db.afterNextTransaction(onCommit: { _ in }, onRollback: { [self] _ in removeAll() })
+    }
+}
