@@ -64,8 +64,8 @@ enum SnapshotStorage {
                 sql: "SELECT id, last_seen FROM snapshot_processes WHERE host_id = ? AND pid = ? AND digest = ?"),
             arguments: [hostID, detail.pid, digest])
         {
-            let id: Int64 = row[0]
-            var lastSeen: Int64 = row[1]
+            let id: Int64 = row["id"]
+            var lastSeen: Int64 = row["last_seen"]
             if time > lastSeen + hour {
                 _ = try touch(id: id, time: time, db: db)
                 lastSeen = time
@@ -124,8 +124,8 @@ enum SnapshotStorage {
                 db, sql: "SELECT id, detail FROM snapshot_processes WHERE id IN (\(marks))",
                 arguments: StatementArguments(ids))
             {
-                let text: String = row[1]
-                details[row[0]] = try JSONReader().decode(ProcessDetail.self, from: Array(text.utf8))
+                let text: String = row["detail"]
+                details[row["id"]] = try JSONReader().decode(ProcessDetail.self, from: Array(text.utf8))
             }
         }
         guard let snapshot = compact.expanded(details: details) else {
