@@ -8,7 +8,12 @@
    port, healthcheck and restart policy; the agent's pid namespace, read-only host /proc
    passed as the proc root, /dev/kmsg, CAP_SYSLOG, state volume, token secret, and
    start-up order.
-4. That every OOMWATCH_* variable the file sets is a key the agent documents in
+4. The `postgres` profile: a PostgreSQL server with its data on a named volume and a
+   readiness check, two collectors on it that take the password from a secret (never
+   from the URL) and are not published, and a load balancer whose config
+   (deploy/haproxy.cfg, checked with `haproxy -c` where haproxy is installed) sends to
+   every one of them and checks them on /readyz.
+5. That every OOMWATCH_* variable the file sets is a key the agent documents in
    agent-config/agent.yaml, and every flag it passes is one the binaries accept (when
    release binaries are at $OOMWATCH_BIN_DIR).
 
@@ -19,6 +24,7 @@ import copy
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -59,6 +65,7 @@ checks.check("valid against the Compose Specification schema", not errors, descr
 
 # --- the schema check must be able to fail --------------------------------------------
 bad_variants = {
+    "profiles not a list": lambda d: d["services"]["postgres"].update({"profiles": "postgres"}),
     "unknown service key": lambda d: d["services"]["agent"].update({"pidd": "host"}),
     "pid not a string": lambda d: d["services"]["agent"].update({"pid": ["host"]}),
     "depends_on condition misspelt": lambda d: d["services"]["agent"]["depends_on"]["collector"].update(
@@ -192,6 +199,68 @@ checks.check("agent starts after the collector is healthy",
              f"depends_on: {dep}")
 
 
+# --- profile postgres: collectors on PostgreSQL behind a balancer ---------------------------
+def in_profile(service):
+    return "postgres" in (service.get("profiles") or [])
+
+
+postgres = services.get("postgres", {})
+pg_collectors = {n: s for n, s in services.items()
+                 if in_profile(s) and command_flags(s).get("--db", "").startswith("postgres://")}
+balancer = services.get("lb", {})
+checks.check("postgres profile: a PostgreSQL 15 server", in_profile(postgres)
+             and str(postgres.get("image", "")).startswith("postgres:15"), f"postgres: {postgres.get('image')!r}")
+pg_vols = volume_targets(postgres)
+pg_data = pg_vols.get("/var/lib/postgresql/data")
+checks.check("postgres profile: the server keeps its data on a named volume",
+             pg_data is not None and pg_data[0] in named_volumes(), f"volumes: {pg_vols}")
+checks.check("postgres profile: the server's password is a secret",
+             str(environment(postgres).get("POSTGRES_PASSWORD_FILE", "")).startswith("/run/secrets/")
+             and "POSTGRES_PASSWORD" not in environment(postgres), f"environment: {environment(postgres)}")
+checks.check("postgres profile: the server has a pg_isready healthcheck",
+             "pg_isready" in " ".join(postgres.get("healthcheck", {}).get("test", [])),
+             f"healthcheck: {postgres.get('healthcheck')}")
+checks.check("postgres profile: at least two collectors on PostgreSQL", len(pg_collectors) >= 2,
+             f"collectors with --db postgres://: {sorted(pg_collectors)}")
+for name, service in sorted(pg_collectors.items()):
+    flags = command_flags(service)
+    url = flags.get("--db", "")
+    checks.check(f"postgres profile: {name} has no password in its URL",
+                 not re.match(r"postgres(ql)?://[^/@]*:[^/@]*@", url), "the URL carries a password")
+    checks.check(f"postgres profile: {name} reads the password from a secret",
+                 flags.get("--db-password-file", "").startswith("/run/secrets/")
+                 and flags["--db-password-file"].removeprefix("/run/secrets/") in secret_names(service),
+                 f"--db-password-file {flags.get('--db-password-file')!r}, secrets {secret_names(service)}")
+    checks.check(f"postgres profile: {name} waits for the server",
+                 (service.get("depends_on") or {}).get("postgres", {}).get("condition") == "service_healthy",
+                 f"depends_on: {service.get('depends_on')}")
+    checks.check(f"postgres profile: {name} is reached through the balancer only", not service.get("ports"),
+                 f"ports: {service.get('ports')}")
+checks.check("postgres profile: a load balancer is published", in_profile(balancer) and bool(balancer.get("ports")),
+             f"lb: {balancer}")
+lb_config_path = next((src for target, (src, _) in volume_targets(balancer).items()
+                       if src and src.endswith(".cfg")), None)
+lb_config = ""
+if lb_config_path and os.path.isfile(os.path.join(ROOT, lb_config_path)):
+    with open(os.path.join(ROOT, lb_config_path), encoding="utf-8") as f:
+        lb_config = f.read()
+checks.check("postgres profile: the balancer's config is in the repository", bool(lb_config),
+             f"config {lb_config_path!r}")
+servers = set(re.findall(r"^\s*server\s+\S+\s+([A-Za-z0-9_.-]+):8080", lb_config, re.M))
+checks.check("postgres profile: the balancer sends to every PostgreSQL collector",
+             bool(pg_collectors) and servers == set(pg_collectors),
+             f"servers {sorted(servers)} vs collectors {sorted(pg_collectors)}")
+checks.check("postgres profile: the balancer checks the collectors on /readyz", "uri /readyz" in lb_config,
+             "no `http-check send meth GET uri /readyz`")
+haproxy = shutil.which("haproxy")
+if haproxy and lb_config:
+    result = subprocess.run([haproxy, "-c", "-f", os.path.join(ROOT, lb_config_path)], capture_output=True,
+                            text=True, timeout=30)
+    checks.check("postgres profile: haproxy -c accepts the balancer's config", result.returncode == 0,
+                 (result.stdout + result.stderr).strip()[-500:])
+else:
+    checks.skip("postgres profile: haproxy -c accepts the balancer's config", "haproxy is not installed")
+
 # --- names the binaries actually know -------------------------------------------------------
 def yaml_keys(node, prefix=""):
     keys = set()
@@ -234,10 +303,10 @@ for name, service, config in (
                  f"{unknown} match no key in {config}")
 
 bin_dir = os.environ.get("OOMWATCH_BIN_DIR", "")
-for name, service, binary, verb in (
+for name, service, binary, verb in [
     ("agent", agent, "oomwatch-agent", "run"),
     ("collector", collector, "oomwatch-collector", "serve"),
-):
+] + [(name, service, "oomwatch-collector", "serve") for name, service in sorted(pg_collectors.items())]:
     exe = os.path.join(bin_dir, binary)
     if not bin_dir or not os.access(exe, os.X_OK):
         checks.skip(f"{name} flags are accepted by {binary}", "no release binaries at $OOMWATCH_BIN_DIR")
