@@ -1,0 +1,154 @@
+import GRDB
+public import OOMKit
+
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+
+/// How many rows a store holds, for `oomwatch-collector migrate`'s count check.
+public struct StoreCounts: Sendable, Equatable, CustomStringConvertible {
+    public var hosts: Int
+    public var events: Int
+    public var snapshots: Int
+
+    public init(hosts: Int, events: Int, snapshots: Int) {
+        self.hosts = hosts
+        self.events = events
+        self.snapshots = snapshots
+    }
+
+    public var description: String { "\(hosts) hosts, \(events) events, \(snapshots) snapshots" }
+}
+
+/// A store that can count what it holds (both stores; `migrate` checks its copy with it).
+public protocol StoreCounting: Sendable {
+    func counts() async throws(StoreError) -> StoreCounts
+}
+
+/// One stored event as the SQLite store keeps it: its row, host and arrival time.
+public struct ExportedEvent: Sendable {
+    /// The row id: pages are read in this order and the migration's checkpoint names it.
+    public var row: Int64
+    public var host: String
+    /// When the collector received it, microseconds since the epoch.
+    public var received: Int64
+    public var event: OOMEvent
+}
+
+/// One stored snapshot, expanded back to what the agent sent.
+public struct ExportedSnapshot: Sendable {
+    public var row: Int64
+    public var host: String
+    public var time: Int64
+    public var snapshot: MemorySnapshot
+}
+
+/// A host's own state: what replaying its events and snapshots does not carry.
+public struct ExportedHost: Sendable {
+    public var name: String
+    public var firstSeen: Int64
+    public var lastSeen: Int64
+    public var bootID: String?
+    /// The agent's last report (version, interval, counters).
+    public var agent: AgentInfo?
+}
+
+/// Reading a whole history back out, page by page in row order (`migrate` copies it into
+/// another store through ``CollectorStore/ingest(_:receivedAt:)``).
+extension OOMDatabase: StoreCounting {
+    public func counts() async throws(StoreError) -> StoreCounts {
+        do {
+            return try await pool.read { db in
+                StoreCounts(
+                    hosts: try Int.fetchOne(db, sql: "SELECT count(*) FROM hosts") ?? 0,
+                    events: try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0,
+                    snapshots: try Int.fetchOne(db, sql: "SELECT count(*) FROM snapshots") ?? 0)
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// How many events and snapshots have row ids up to these (a resumed copy's progress).
+    public func rowsUpTo(eventRow: Int64, snapshotRow: Int64) async throws(StoreError) -> (events: Int, snapshots: Int) {
+        do {
+            return try await pool.read { db in
+                (
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE id <= ?", arguments: [eventRow]) ?? 0,
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM snapshots WHERE id <= ?", arguments: [snapshotRow])
+                        ?? 0
+                )
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Up to `limit` events with a row id above `row`, in row order.
+    public func exportEvents(after row: Int64, limit: Int) async throws(StoreError) -> [ExportedEvent] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT e.id, h.name, e.received, e.json FROM events e JOIN hosts h ON h.id = e.host_id
+                        WHERE e.id > ? ORDER BY e.id LIMIT ?
+                        """,
+                    arguments: [row, limit]
+                ).map { r in
+                    let json: String = r["json"]
+                    return ExportedEvent(
+                        row: r["id"], host: r["name"], received: r["received"],
+                        event: try JSONReader().decode(OOMEvent.self, from: Array(json.utf8)))
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Up to `limit` snapshots with a row id above `row`, in row order, each expanded to
+    /// exactly what its agent sent.
+    public func exportSnapshots(after row: Int64, limit: Int) async throws(StoreError) -> [ExportedSnapshot] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT s.id, s.host_id, h.name, s.time, s.body FROM snapshots s JOIN hosts h ON h.id = s.host_id
+                        WHERE s.id > ? ORDER BY s.id LIMIT ?
+                        """,
+                    arguments: [row, limit]
+                ).map { r in
+                    let body: Data = r["body"]
+                    return ExportedSnapshot(
+                        row: r["id"], host: r["name"], time: r["time"],
+                        snapshot: try SnapshotStorage.snapshot(
+                            hostID: r["host_id"], time: r["time"], body: Array(body), db: db))
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+
+    /// Every host's own state.
+    public func exportHosts() async throws(StoreError) -> [ExportedHost] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db, sql: "SELECT name, first_seen, last_seen, boot_id, agent_json FROM hosts ORDER BY id"
+                ).map { r in
+                    let agentJSON: String? = r["agent_json"]
+                    return ExportedHost(
+                        name: r["name"], firstSeen: r["first_seen"], lastSeen: r["last_seen"], bootID: r["boot_id"],
+                        agent: try agentJSON.map { try JSONReader().decode(AgentInfo.self, from: Array($0.utf8)) })
+                }
+            }
+        } catch {
+            throw Self.map(error)
+        }
+    }
+}
