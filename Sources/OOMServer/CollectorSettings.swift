@@ -8,6 +8,9 @@ extension CollectorConfiguration {
     public struct Flags: Sendable {
         public var listen: String?
         public var db: String?
+        public var dbRead: String?
+        public var dbPasswordFile: String?
+        public var dbPoolSize: Int?
         public var tokensFile: String?
         public var expectedHosts: String?
         public var tlsCert: String?
@@ -40,7 +43,7 @@ extension CollectorConfiguration {
             }
             c.host = String(address[..<colon].filter { $0 != "[" && $0 != "]" })
             c.port = port
-            c.databasePath = databasePath(layers, flag: flags.db)
+            try c.resolveStore(layers, flags: flags)
             c.tokensFile = tokensPath(layers, flag: flags.tokensFile)
             c.expectedHostsFile = layers.string("expected_hosts_file", flag: flags.expectedHosts)
             c.tlsCertificate = layers.string("tls.cert", flag: flags.tlsCert)

@@ -44,6 +44,19 @@ struct Serve: AsyncParsableCommand {
         help: "Keep OOM events this many days (default 0: forever).")
     var eventDays: Double?
 
+    @Option(
+        name: .customLong("db-read"),
+        help: "PostgreSQL streaming replica for the queries, postgres://USER@HOST:PORT/DB?sslmode=…; ingest stays on --db.")
+    var dbRead: String?
+
+    @Option(
+        name: .customLong("db-password-file"),
+        help: "File whose first line is the PostgreSQL password (else the URL's, else PGPASSWORD).")
+    var dbPasswordFile: String?
+
+    @Option(name: .customLong("db-pool-size"), help: "PostgreSQL connections per collector (default 16).")
+    var dbPoolSize: Int?
+
     @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error.")
     var logLevel: String?
 
@@ -52,6 +65,9 @@ struct Serve: AsyncParsableCommand {
         var flags = CollectorConfiguration.Flags()
         flags.listen = listen
         flags.db = options.db
+        flags.dbRead = dbRead
+        flags.dbPasswordFile = dbPasswordFile
+        flags.dbPoolSize = dbPoolSize
         flags.tokensFile = options.tokensFile
         flags.expectedHosts = expectedHosts
         flags.tlsCert = tlsCert
@@ -82,7 +98,7 @@ struct Serve: AsyncParsableCommand {
         logger.info(
             "starting",
             metadata: [
-                "listen": "\(address)", "db.path": "\(c.databasePath)",
+                "listen": "\(address)", "db": "\(c.storeLocation)",
                 "tokens.file": "\(c.tokensFile ?? "")",
                 "tls": "\(c.tlsCertificate != nil)",
             ])

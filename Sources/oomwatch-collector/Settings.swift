@@ -18,7 +18,10 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .customLong("tokens-file"), help: "Tokens file (default: DATA_DIR/tokens).")
     var tokensFile: String?
 
-    @Option(name: .long, help: "SQLite database file (default: DATA_DIR/oomwatch.sqlite).")
+    @Option(
+        name: .long,
+        help: "The store: a SQLite file (PATH or sqlite:PATH, default DATA_DIR/oomwatch.sqlite) or postgres://USER@HOST:PORT/DB?sslmode=verify-full."
+    )
     var db: String?
 
     /// The layered configuration: flag > OOMWATCH_* > file > default.
