@@ -294,3 +294,15 @@ extension PostgresStore {
         try await store { try await client.query("ANALYZE", logger: logger) }
     }
 }
+
+extension PostgresStore {
+    /// Stored hosts, events and snapshots (`oomwatch-collector migrate`'s count check).
+    public func countRows() async throws(StoreError) -> (hosts: Int, events: Int, snapshots: Int) {
+        try await store {
+            let hosts = try await count("SELECT count(*) FROM hosts")
+            let events = try await count("SELECT count(*) FROM events")
+            let snapshots = try await count("SELECT count(*) FROM snapshots")
+            return (hosts, events, snapshots)
+        }
+    }
+}

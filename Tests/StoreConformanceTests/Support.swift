@@ -33,9 +33,12 @@ var testLogger: Logger {
 /// The test server's settings from `OOMWATCH_TEST_POSTGRES` with another database name.
 func postgresConfiguration(database: String? = nil) -> PostgresStoreConfiguration {
     let url = URLComponents(string: Engine.postgresURL ?? "postgres://postgres@127.0.0.1:55432/postgres")!
+    // scripts/with-postgres keeps the password out of the URL.
+    let env = ProcessInfo.processInfo.environment
     var c = PostgresStoreConfiguration(
         host: url.host ?? "127.0.0.1", port: url.port ?? 5432, user: url.user ?? "postgres",
-        database: database ?? String(url.path.dropFirst()), password: url.password)
+        database: database ?? String(url.path.dropFirst()),
+        password: url.password ?? env["OOMWATCH_TEST_POSTGRES_PASSWORD"] ?? env["PGPASSWORD"])
     c.sslMode = .disable
     c.poolSize = 4
     return c
