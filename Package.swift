@@ -24,6 +24,8 @@ let package = Package(
         // Full YAML for the collector's config file (alert rules are lists of maps); the
         // agent keeps its small hand-written reader.
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // The PostgreSQL store (collector only: never the agent or the CLI).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Pure core: models and parsers. No I/O, no logging.
@@ -63,10 +65,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The PostgreSQL implementation of the store protocol, for several collectors on
+        // one database.
+        .target(
+            name: "OOMPostgres",
+            dependencies: [
+                "OOMKit", "OOMStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "OOMServer",
             dependencies: [
-                "OOMKit", "OOMStore", "Gzip",
+                "OOMKit", "OOMStore", "OOMPostgres", "Gzip",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "oomwatch-collector",
             dependencies: [
-                "OOMServer", "OOMStore", "OOMKit", "OOMAlerts",
+                "OOMServer", "OOMStore", "OOMPostgres", "OOMKit", "OOMAlerts",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -145,6 +159,16 @@ let package = Package(
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        // One suite over both stores: SQLite always, PostgreSQL when OOMWATCH_TEST_POSTGRES
+        // names a server.
+        .testTarget(
+            name: "StoreConformanceTests",
+            dependencies: [
+                "OOMStore", "OOMPostgres", "OOMKit",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -9,7 +9,7 @@ public import ServiceLifecycle
 /// receiver that was down gets everything when it returns. A crash between the send and
 /// the mark re-sends the message with the same idempotency key.
 public struct AlertDeliveryService: Service {
-    let database: OOMDatabase
+    let database: any CollectorStore
     let config: AlertConfig
     let client: CurlHTTPClient
     let logger: Logger
@@ -20,7 +20,7 @@ public struct AlertDeliveryService: Service {
     let requestTimeoutSeconds: Double
 
     public init(
-        database: OOMDatabase, config: AlertConfig, logger: Logger, pollSeconds: Double = 0.2,
+        database: any CollectorStore, config: AlertConfig, logger: Logger, pollSeconds: Double = 0.2,
         requestTimeoutSeconds: Double = 10
     ) {
         self.database = database

@@ -136,12 +136,12 @@ public struct ConditionTracker: Sendable {
 /// Polls the hosts' latest state and queues condition starts and ends in the outbox,
 /// from where `AlertDeliveryService` sends them like kills.
 public struct HostConditionService: Service {
-    let database: OOMDatabase
+    let database: any CollectorStore
     let rules: ConditionRules
     let logger: Logger
     let pollSeconds: Double
 
-    public init(database: OOMDatabase, rules: ConditionRules, logger: Logger, pollSeconds: Double = 5) {
+    public init(database: any CollectorStore, rules: ConditionRules, logger: Logger, pollSeconds: Double = 5) {
         self.database = database
         self.rules = rules
         self.logger = logger

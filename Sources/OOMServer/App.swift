@@ -10,18 +10,19 @@ public import ServiceLifecycle
 /// The parts every route shares.
 public struct Collector: Sendable {
     public let configuration: CollectorConfiguration
-    public let database: OOMDatabase
+    /// The store every route reads and writes: SQLite or PostgreSQL.
+    public let store: any CollectorStore
     public let tokens: TokenStore
     public let metrics: CollectorMetrics
     public let logger: Logger
     let rateLimiter: RateLimiter
 
     public init(
-        configuration: CollectorConfiguration, database: OOMDatabase, tokens: TokenStore,
+        configuration: CollectorConfiguration, database: any CollectorStore, tokens: TokenStore,
         metrics: CollectorMetrics = CollectorMetrics(), logger: Logger
     ) {
         self.configuration = configuration
-        self.database = database
+        self.store = database
         self.tokens = tokens
         self.metrics = metrics
         self.logger = logger
@@ -29,13 +30,9 @@ public struct Collector: Sendable {
             rate: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
     }
 
-    /// Opens the database and the tokens file named by `configuration`.
+    /// Opens the store and the tokens file named by `configuration`.
     public static func open(configuration: CollectorConfiguration, logger: Logger) throws -> Collector {
-        var store = StoreConfiguration(path: configuration.databasePath)
-        store.synchronousFull = configuration.synchronousFull
-        store.maxPendingBatches = configuration.maxPendingBatches
-        store.outboxPlanner = configuration.outboxPlanner
-        let database = try OOMDatabase(configuration: store, logger: logger)
+        let database = try openStore(configuration.storeLocation, configuration: configuration, logger: logger)
         let tokens =
             try configuration.tokensFile.map { try TokenStore(path: $0) } ?? TokenStore(entries: [])
         if tokens.count == 0 {
@@ -53,10 +50,10 @@ public struct Collector: Sendable {
 /// `services` adds more services over the opened database (alert delivery).
 public func buildApplication(
     configuration: CollectorConfiguration, logger: Logger,
-    services: (OOMDatabase) -> [any Service] = { _ in [] }
+    services: (any CollectorStore) -> [any Service] = { _ in [] }
 ) async throws -> some ApplicationProtocol {
     let collector = try Collector.open(configuration: configuration, logger: logger)
-    return try buildApplication(collector: collector, services: services(collector.database))
+    return try buildApplication(collector: collector, services: services(collector.store))
 }
 
 /// The application for an already opened collector (tests reach into its database).
@@ -77,10 +74,9 @@ public func buildApplication(collector: Collector, services extra: [any Service]
     } else {
         server = .http1(configuration: http1)
     }
-    var services: [any Service] = [
-        RetentionService(
-            database: collector.database, policy: c.retention, logger: collector.logger)
-    ]
+    // A store with a connection pool runs it as a service, first in, last out.
+    var services: [any Service] = (collector.store as? any Service).map { [$0] } ?? []
+    services.append(RetentionService(database: collector.store, policy: c.retention, logger: collector.logger))
     services += extra
     if collector.tokens.path != nil {
         services.append(

@@ -1,4 +1,5 @@
 public import OOMKit
+public import OOMPostgres
 public import OOMStore
 
 /// Everything the collector's HTTP app needs to know, already resolved from flags,
@@ -7,6 +8,10 @@ public struct CollectorConfiguration: Sendable {
     public var host = "127.0.0.1"
     public var port = 8080
     public var databasePath = "oomwatch-data/oomwatch.sqlite"
+    /// A PostgreSQL database instead of the SQLite file (`storeLocation`).
+    public var postgres: PostgresStoreConfiguration?
+    /// A streaming replica of `postgres` that serves the queries.
+    public var postgresRead: PostgresStoreConfiguration?
     /// `nil`: no tokens at all (every API request is 401).
     public var tokensFile: String?
     /// Host names the fleet should have, one a line: `/api/v1/hosts` lists those that

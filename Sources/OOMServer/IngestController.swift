@@ -45,10 +45,10 @@ struct IngestController {
                 throw HTTPError(.badRequest, message: error.message)
             }
             guard token.mayWrite(host: batch.host) else { throw HostNotAllowed(host: batch.host, token: token) }
-            if let missing = try await collector.database.resolveProcessReferences(&batch) {
+            if let missing = try await collector.store.resolveProcessReferences(&batch) {
                 throw FullFormRequired(field: missing)
             }
-            let outcome = try await collector.database.ingest(batch)
+            let outcome = try await collector.store.ingest(batch)
             let elapsed = ContinuousClock.now - started
             collector.metrics.ingested(
                 stored: outcome.eventsStored, duplicate: outcome.eventsDuplicate,

@@ -21,18 +21,18 @@ struct OperationsController {
     }
 
     @Sendable func ready(_ request: Request, context: CollectorRequestContext) async throws -> HealthResponse {
-        guard await collector.database.isReachable() else {
+        guard await collector.store.isReachable() else {
             throw HTTPError(.serviceUnavailable, message: "database unreachable")
         }
         return HealthResponse(status: "ok")
     }
 
     @Sendable func metrics(_ request: Request, context: CollectorRequestContext) async throws -> Response {
-        let database = collector.database
+        let database = collector.store
         let gauges = try await collector.store { try await $0.fleetGauges() }
         let text =
             collector.metrics.render(
-                dbSizeBytes: database.sizeBytes(), pendingWrites: database.pendingWrites, hosts: gauges.hosts,
+                dbSizeBytes: await database.sizeBytes(), pendingWrites: database.pendingWrites, hosts: gauges.hosts,
                 staleHosts: gauges.staleHosts, events: gauges.events, kills24h: gauges.kills24hByHost)
             + (try await AlertController(collector: collector).metricsText())
         return Response(

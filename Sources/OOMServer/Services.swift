@@ -9,36 +9,48 @@ import UnixSignals
     import Darwin
 #endif
 
-/// Runs retention periodically until shutdown.
+/// Runs retention periodically until shutdown: on one collector at a time when several
+/// share a database (the store's background lease).
 public struct RetentionService: Service {
-    let database: OOMDatabase
+    let database: any CollectorStore
     let policy: RetentionPolicy
     let logger: Logger
 
-    public init(database: OOMDatabase, policy: RetentionPolicy, logger: Logger) {
+    public init(database: any CollectorStore, policy: RetentionPolicy, logger: Logger) {
         self.database = database
         self.policy = policy
         self.logger = logger
     }
 
+    /// One retention pass; false when shutdown interrupted it.
+    func pass() async -> Bool {
+        do {
+            let o = try await database.applyRetention(policy)
+            logger.info(
+                "retention pass",
+                metadata: [
+                    "deleted.snapshots": "\(o.snapshots)", "deleted.rollups": "\(o.rollups)",
+                    "deleted.events": "\(o.events)",
+                ])
+        } catch {
+            // Stopping (SIGTERM, or a server that could not bind) cancels a pass in
+            // progress: that is not a failure, and nothing was half-deleted.
+            if Task.isCancelled || Task.isShuttingDownGracefully || error == .cancelled {
+                logger.debug("retention pass interrupted by shutdown")
+                return false
+            }
+            logger.error("retention failed", metadata: ["error": "\(error)"])
+        }
+        return true
+    }
+
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            do {
-                let o = try await database.applyRetention(policy)
-                logger.info(
-                    "retention pass",
-                    metadata: [
-                        "deleted.snapshots": "\(o.snapshots)", "deleted.rollups": "\(o.rollups)",
-                        "deleted.events": "\(o.events)",
-                    ])
-            } catch {
-                // Stopping (SIGTERM, or a server that could not bind) cancels a pass in
-                // progress: that is not a failure, and nothing was half-deleted.
-                if Task.isCancelled || Task.isShuttingDownGracefully || error == .cancelled {
-                    logger.debug("retention pass interrupted by shutdown")
-                    return
-                }
-                logger.error("retention failed", metadata: ["error": "\(error)"])
+            // Collectors sharing one database prune it one at a time: the lease holder.
+            if await database.holdsBackgroundLease() {
+                guard await pass() else { return }
+            } else {
+                logger.debug("retention pass left to the collector holding the background lease")
             }
             do {
                 try await cancelWhenGracefulShutdown {

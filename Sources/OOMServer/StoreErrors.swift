@@ -4,9 +4,9 @@ import OOMStore
 /// Store errors become HTTP statuses here and only here.
 extension Collector {
     /// Runs a store call, mapping its errors to HTTP.
-    func store<T: Sendable>(_ body: (OOMDatabase) async throws -> T) async throws -> T {
+    func store<T: Sendable>(_ body: (any CollectorStore) async throws -> T) async throws -> T {
         do {
-            return try await body(database)
+            return try await body(store)
         } catch let error as StoreError {
             throw httpError(error)
         }
@@ -43,6 +43,8 @@ extension Collector {
             return HTTPError(
                 .serviceUnavailable, headers: [.retryAfter: "1"],
                 message: "request cancelled; retry")
+        case .unsupported(let m):
+            return HTTPError(.notImplemented, message: m)
         case .failed(let m):
             metrics.databaseError()
             logger.error("database failure", metadata: ["error": "\(m)"])

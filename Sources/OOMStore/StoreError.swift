@@ -18,6 +18,8 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The caller was cancelled while its write was queued or running; the write goes on
     /// and may or may not be committed (a re-send is idempotent).
     case cancelled
+    /// This store does not offer the operation (yet): the message says which store does.
+    case unsupported(String)
 
     public var description: String {
         switch self {
@@ -29,6 +31,7 @@ public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
         case .diskFull: "database disk full; retry once space is freed"
         case .failed(let m): "database error: \(m)"
         case .cancelled: "cancelled while writing; the batch may have been stored"
+        case .unsupported(let m): m
         }
     }
 }

@@ -27,6 +27,13 @@ struct SummaryQuery {
         self.db = db
         self.since = since
         self.until = until
+        (firstDay, endDay, edges) = Self.split(since: since, until: until)
+    }
+
+    /// The whole days and edge intervals of a window (every store splits it this way).
+    static func split(since: Int64, until: Int64) -> (
+        firstDay: Int64, endDay: Int64, edges: [(from: Int64, to: Int64)]
+    ) {
         let day = Self.day
         // Rollup days truncate like SQLite's integer division: only days from 1 on are
         // whole days here, anything at or before the epoch is read from events.
@@ -41,9 +48,7 @@ struct SummaryQuery {
             if since < first * day { edges.append((since, first * day)) }
             if end * day < until { edges.append((end * day, until)) }
         }
-        firstDay = first
-        endDay = end
-        self.edges = edges
+        return (first, end, edges)
     }
 
     var hasWholeDays: Bool { firstDay < endDay }

@@ -121,3 +121,11 @@ enum Fixture {
 
 /// Microseconds since the epoch of an RFC 3339 literal.
 func t(_ text: String) -> Int64 { RFC3339.parse(text)! }
+
+extension Collector {
+    /// The SQLite store every fixture collector opens (tests reach into its tables).
+    var database: OOMDatabase {
+        guard let db = store as? OOMDatabase else { fatalError("the test collector is not on SQLite") }
+        return db
+    }
+}

@@ -1,0 +1,287 @@
+import Logging
+public import OOMKit
+public import OOMStore
+import PostgresNIO
+
+extension PostgresStore {
+    static let day: Int64 = 86_400_000_000
+    /// Days around now that get partitions of their own; times further off (a host with a
+    /// wild clock) go to the default partition rather than making thousands of tables.
+    static let partitionDaysBack: Int64 = 400
+    static let partitionDaysAhead: Int64 = 7
+    static let partitionedTables = ["events", "snapshots"]
+
+    /// Stores a batch in one transaction and returns after COMMIT: the host upsert, then
+    /// the events (one multi-row statement that claims their ids, inserts the rows it
+    /// claimed and adds exactly those to the day rollups), then the snapshots and their
+    /// hourly sums, then the host's latest state.
+    public func ingest(_ batch: IngestBatch, receivedAt: Int64) async throws(StoreError) -> IngestOutcome {
+        let rows = try StoreRows(batch, receivedAt: receivedAt)
+        return try await store {
+            try await ensurePartitions(days: Set(rows.events.map(\.time) + rows.snapshots.map(\.time)).map(Self.dayOf))
+            let known = state.withLock { $0.hostIDs[rows.host] }
+            let (outcome, hostID) = try await client.withTransaction(logger: logger) { c in
+                try await self.write(rows, knownHostID: known, on: c)
+            }
+            state.withLock { $0.hostIDs[rows.host] = hostID }
+            return outcome
+        }
+    }
+
+    static func dayOf(_ time: Int64) -> Int64 {
+        time >= 0 ? time / day : (time - day + 1) / day
+    }
+
+    func write(_ b: StoreRows, knownHostID: Int64?, on c: PostgresConnection) async throws -> (IngestOutcome, Int64) {
+        let (hostID, previousAgent) = try await upsertHost(b, knownID: knownHostID, on: c)
+        var outcome = IngestOutcome(stored: 0, duplicate: 0, snapshotsStored: 0, snapshotsDuplicate: 0)
+        // One row per event id: a batch that repeats an id stores it once.
+        var seen: Set<String> = []
+        let events = b.events.filter { seen.insert($0.eventID).inserted }
+        if !events.isEmpty {
+            let stored = try await insertEvents(events, hostID: hostID, received: b.receivedAt, on: c)
+            outcome.eventsStored = stored.count
+            if let planner = outboxPlanner {
+                let candidates = events.filter { stored.contains($0.eventID) }.map {
+                    AlertCandidate(
+                        eventID: $0.eventID, host: b.host, time: $0.time, source: $0.source, scope: $0.scope,
+                        comm: $0.comm, pid: $0.pid, unit: $0.unit, container: $0.container, rssKB: $0.rssKB)
+                }
+                try await writeOutbox(candidates, planner: planner, now: b.receivedAt, on: c)
+            }
+        }
+        outcome.eventsDuplicate = b.events.count - outcome.eventsStored
+        var times: Set<Int64> = []
+        let snapshots = b.snapshots.filter { times.insert($0.time).inserted }
+        if !snapshots.isEmpty {
+            let stored = try await insertSnapshots(snapshots, hostID: hostID, on: c)
+            outcome.snapshotsStored = stored.count
+            if let newest = snapshots.filter({ stored.contains($0.time) }).max(by: { $0.time < $1.time }) {
+                try await updateLatest(newest, hostID: hostID, received: b.receivedAt, on: c)
+            }
+        }
+        outcome.snapshotsDuplicate = b.snapshots.count - outcome.snapshotsStored
+        if let agentJSON = b.agentJSON, agentJSON != previousAgent {
+            try await c.query(
+                "UPDATE hosts SET agent_json = \(agentJSON) WHERE id = \(hostID)", logger: logger)
+            try await c.query(
+                """
+                INSERT INTO agent_counters (host_id, time, agent_json) VALUES (\(hostID), \(b.receivedAt), \(agentJSON))
+                ON CONFLICT DO NOTHING
+                """, logger: logger)
+        }
+        return (outcome, hostID)
+    }
+
+    /// The host's id and stored agent JSON, creating the host on its first batch. A known
+    /// host is only updated, so host ids have no gaps from conflicting inserts.
+    func upsertHost(_ b: StoreRows, knownID: Int64?, on c: PostgresConnection) async throws -> (Int64, String?) {
+        if let id = knownID {
+            let rows = try await c.query(
+                """
+                UPDATE hosts SET last_seen = greatest(last_seen, \(b.receivedAt)),
+                    boot_id = coalesce(\(b.bootID), boot_id),
+                    agent_version = coalesce(\(b.agentVersion), agent_version),
+                    interval_s = coalesce(\(b.intervalS), interval_s)
+                WHERE id = \(id) RETURNING agent_json
+                """, logger: logger)
+            for try await agent in rows.decode(String?.self) { return (id, agent) }
+            // Deleted meanwhile (never by the collector): create it again.
+        }
+        let rows = try await c.query(
+            """
+            INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s)
+            VALUES (\(b.host), \(b.receivedAt), \(b.receivedAt), \(b.bootID), \(b.agentVersion),
+                coalesce(\(b.intervalS), 30))
+            ON CONFLICT (name) DO UPDATE SET
+                last_seen = greatest(hosts.last_seen, excluded.last_seen),
+                boot_id = coalesce(excluded.boot_id, hosts.boot_id),
+                agent_version = coalesce(excluded.agent_version, hosts.agent_version),
+                interval_s = coalesce(\(b.intervalS), hosts.interval_s)
+            RETURNING id, agent_json
+            """, logger: logger)
+        for try await (id, agent) in rows.decode((Int64, String?).self) { return (id, agent) }
+        throw StoreError.failed("host upsert returned nothing")
+    }
+
+    /// The kill rollup dimensions of an inserted event row `ins`, as (dim, key) pairs; the
+    /// same groups as the SQLite store's `kill_daily`.
+    static let rollupDimensions = """
+        (VALUES ('host', ins.host_id::text), ('comm', ins.comm),
+            ('hostcomm', ins.host_id::text || chr(9) || ins.comm), ('source', ins.source),
+            ('scope', coalesce(ins.scope, 'unknown')), ('unit', ins.unit), ('container', ins.container))
+        """
+
+    /// Inserts the events whose ids are new and adds them to the day rollups, in one
+    /// statement; returns the ids it stored.
+    func insertEvents(
+        _ events: [StoreRows.Event], hostID: Int64, received: Int64, on c: PostgresConnection
+    ) async throws -> Set<String> {
+        var binds = Binds()
+        let host = binds.add(hostID)
+        var values: [String] = []
+        for (i, e) in events.enumerated() {
+            let row = [
+                "\(i)::int", binds.add(e.eventID) + "::text", binds.add(e.time) + "::bigint",
+                binds.add(e.source) + "::text", binds.add(e.scope) + "::text", binds.add(e.comm) + "::text",
+                binds.add(Int64(e.pid)) + "::bigint", binds.add(e.unit) + "::text",
+                binds.add(e.container) + "::text", binds.add(e.rssKB) + "::bigint", binds.add(e.json) + "::text",
+            ]
+            values.append("(" + row.joined(separator: ", ") + ")")
+        }
+        let receivedAt = binds.add(received)
+        let sql = """
+            WITH input (ord, event_id, time, source, scope, comm, pid, unit, container, rss_kb, json) AS (
+                VALUES \(values.joined(separator: ", "))),
+            ids AS (
+                INSERT INTO event_ids (event_id, time) SELECT event_id, time FROM input ORDER BY ord
+                ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id),
+            ins AS (
+                INSERT INTO events (id, event_id, host_id, time, source, scope, comm, pid, unit, container,
+                    rss_kb, received, json)
+                SELECT ids.id, i.event_id, \(host)::bigint, i.time, i.source, i.scope, i.comm, i.pid, i.unit,
+                    i.container, i.rss_kb, \(receivedAt)::bigint, i.json
+                FROM ids JOIN input i USING (event_id)
+                RETURNING host_id, event_id, time, source, scope, comm, unit, container),
+            roll AS (
+                INSERT INTO kill_daily (dim, key, day, kills, last_time)
+                SELECT d.dim, d.key, ins.time / \(Self.day), count(*), max(ins.time)
+                FROM ins CROSS JOIN LATERAL \(Self.rollupDimensions) AS d (dim, key)
+                WHERE d.key IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
+                ON CONFLICT (dim, day, key) DO UPDATE SET kills = kill_daily.kills + excluded.kills,
+                    last_time = greatest(kill_daily.last_time, excluded.last_time))
+            SELECT event_id FROM ins
+            """
+        var stored: Set<String> = []
+        for try await id in try await c.query(binds.query(sql), logger: logger).decode(String.self) {
+            stored.insert(id)
+        }
+        return stored
+    }
+
+    /// Inserts the snapshots not yet stored and adds them to the hourly sums; returns the
+    /// times it stored.
+    func insertSnapshots(_ snapshots: [StoreRows.Snapshot], hostID: Int64, on c: PostgresConnection) async throws
+        -> Set<Int64>
+    {
+        var binds = Binds()
+        let host = binds.add(hostID)
+        var values: [String] = []
+        for s in snapshots {
+            let ints = [s.time, s.total, s.available, s.free, s.cached, s.anon, s.shmem, s.swapTotal, s.swapFree]
+            let doubles = [s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60]
+            let row =
+                ints.map { binds.add($0) + "::bigint" } + doubles.map { binds.add($0) + "::float8" }
+                + [binds.add(s.oomKill) + "::bigint", binds.add(s.json) + "::text"]
+            values.append("(" + row.joined(separator: ", ") + ")")
+        }
+        let columns = """
+            time, total_kb, available_kb, free_kb, cached_kb, anon_kb, shmem_kb, swap_total_kb,
+            swap_free_kb, some_avg10, some_avg60, full_avg10, full_avg60, oom_kill
+            """
+        let hour = "(time - (((time % 3600000000) + 3600000000) % 3600000000))"
+        let sql = """
+            WITH input (\(columns), json) AS (VALUES \(values.joined(separator: ", "))),
+            ins AS (
+                INSERT INTO snapshots (host_id, \(columns), json)
+                SELECT \(host)::bigint, \(columns), json FROM input
+                ON CONFLICT (host_id, time) DO NOTHING RETURNING host_id, \(columns)),
+            hourly AS (
+                INSERT INTO snapshot_hourly (host_id, hour, samples, pressure_samples, sum_total_kb,
+                    sum_available_kb, min_available_kb, sum_free_kb, sum_cached_kb, sum_anon_kb,
+                    sum_shmem_kb, sum_swap_total_kb, sum_swap_free_kb, sum_some_avg10, sum_some_avg60,
+                    sum_full_avg10, sum_full_avg60, max_oom_kill)
+                SELECT host_id, \(hour), count(*), count(some_avg10), coalesce(sum(total_kb), 0),
+                    coalesce(sum(available_kb), 0), min(available_kb), coalesce(sum(free_kb), 0),
+                    coalesce(sum(cached_kb), 0), coalesce(sum(anon_kb), 0), coalesce(sum(shmem_kb), 0),
+                    coalesce(sum(swap_total_kb), 0), coalesce(sum(swap_free_kb), 0),
+                    coalesce(sum(some_avg10), 0), coalesce(sum(some_avg60), 0),
+                    coalesce(sum(full_avg10), 0), coalesce(sum(full_avg60), 0), max(oom_kill)
+                FROM ins GROUP BY 1, 2 ORDER BY 1, 2
+                ON CONFLICT (host_id, hour) DO UPDATE SET
+                    samples = snapshot_hourly.samples + excluded.samples,
+                    pressure_samples = snapshot_hourly.pressure_samples + excluded.pressure_samples,
+                    sum_total_kb = snapshot_hourly.sum_total_kb + excluded.sum_total_kb,
+                    sum_available_kb = snapshot_hourly.sum_available_kb + excluded.sum_available_kb,
+                    min_available_kb = least(snapshot_hourly.min_available_kb, excluded.min_available_kb),
+                    sum_free_kb = snapshot_hourly.sum_free_kb + excluded.sum_free_kb,
+                    sum_cached_kb = snapshot_hourly.sum_cached_kb + excluded.sum_cached_kb,
+                    sum_anon_kb = snapshot_hourly.sum_anon_kb + excluded.sum_anon_kb,
+                    sum_shmem_kb = snapshot_hourly.sum_shmem_kb + excluded.sum_shmem_kb,
+                    sum_swap_total_kb = snapshot_hourly.sum_swap_total_kb + excluded.sum_swap_total_kb,
+                    sum_swap_free_kb = snapshot_hourly.sum_swap_free_kb + excluded.sum_swap_free_kb,
+                    sum_some_avg10 = snapshot_hourly.sum_some_avg10 + excluded.sum_some_avg10,
+                    sum_some_avg60 = snapshot_hourly.sum_some_avg60 + excluded.sum_some_avg60,
+                    sum_full_avg10 = snapshot_hourly.sum_full_avg10 + excluded.sum_full_avg10,
+                    sum_full_avg60 = snapshot_hourly.sum_full_avg60 + excluded.sum_full_avg60,
+                    max_oom_kill = greatest(snapshot_hourly.max_oom_kill, excluded.max_oom_kill))
+            SELECT time FROM ins
+            """
+        var stored: Set<Int64> = []
+        for try await t in try await c.query(binds.query(sql), logger: logger).decode(Int64.self) {
+            stored.insert(t)
+        }
+        return stored
+    }
+
+    /// The host's newest sample, denormalized for host lists; the newer sample wins by its
+    /// own time unless the stored one claims a time after this batch arrived (that host's
+    /// clock was ahead).
+    func updateLatest(_ s: StoreRows.Snapshot, hostID: Int64, received: Int64, on c: PostgresConnection) async throws {
+        try await c.query(
+            """
+            UPDATE hosts SET snapshot_time = \(s.time), total_kb = \(s.total), available_kb = \(s.available),
+                full_avg60 = \(s.fullAvg60), memory_json = \(s.memoryJSON), pressure_json = \(s.pressureJSON),
+                processes_json = \(s.processesJSON), kernel = coalesce(\(s.kernel), kernel)
+            WHERE id = \(hostID)
+                AND (snapshot_time IS NULL OR snapshot_time < \(s.time) OR snapshot_time > \(received))
+            """, logger: logger)
+    }
+
+    // MARK: partitions
+
+    /// Creates the partitions of today and the days ahead (the lease holder's job; any
+    /// collector may, they are idempotent).
+    func ensurePartitions(around now: Int64) async throws {
+        let today = Self.dayOf(now)
+        try await ensurePartitions(days: (today - 1...today + 2).map { $0 })
+    }
+
+    /// Makes sure each day near now has its partition in both tables.
+    func ensurePartitions(days: [Int64]) async throws {
+        let today = Self.dayOf(nowMicroseconds())
+        let wanted = Set(days.filter { $0 >= today - Self.partitionDaysBack && $0 <= today + Self.partitionDaysAhead })
+        for day in wanted.sorted() {
+            for table in Self.partitionedTables {
+                let name = "\(table)_d\(day)"
+                if state.withLock({ $0.partitions.contains(name) }) { continue }
+                try await createPartition(table: table, name: name, day: day)
+                _ = state.withLock { $0.partitions.insert(name) }
+            }
+        }
+    }
+
+    /// One day's partition, created once across every collector: rows the default
+    /// partition already holds for that day move into it in the same transaction.
+    func createPartition(table: String, name: String, day: Int64) async throws {
+        let from = day * Self.day
+        let to = from + Self.day
+        try await client.withTransaction(logger: logger) { c in
+            try await c.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", logger: logger)
+            let exists = try await scalar(Bool.self, "SELECT to_regclass(\(name)) IS NOT NULL", on: c) ?? false
+            guard !exists else { return }
+            // Names and bounds are built from integers and fixed table names only.
+            for sql in [
+                "CREATE TEMP TABLE moved (LIKE \(table)) ON COMMIT DROP",
+                """
+                WITH d AS (DELETE FROM \(table)_default WHERE time >= \(from) AND time < \(to) RETURNING *)
+                INSERT INTO moved SELECT * FROM d
+                """,
+                "CREATE TABLE \(name) PARTITION OF \(table) FOR VALUES FROM (\(from)) TO (\(to))",
+                "INSERT INTO \(table) SELECT * FROM moved",
+            ] {
+                try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger)
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import Logging
+public import OOMKit
+public import OOMStore
+import PostgresNIO
+
+extension PostgresStore {
+    /// The kill rollup dimensions of an event row aliased `e`, as (dim, key) pairs: the
+    /// groups of the SQLite store's `kill_daily`.
+    static func dimensions(of e: String) -> String {
+        """
+        (VALUES ('host', \(e).host_id::text), ('comm', \(e).comm),
+            ('hostcomm', \(e).host_id::text || chr(9) || \(e).comm), ('source', \(e).source),
+            ('scope', coalesce(\(e).scope, 'unknown')), ('unit', \(e).unit), ('container', \(e).container))
+        """
+    }
+
+    /// The summary over [since, until): whole UTC days from `kill_daily`, the partial days
+    /// at the edges grouped from the events (partition-pruned by time), ranked and cut by
+    /// the same Swift code as the SQLite store's report.
+    public func summary(since: Int64, until: Int64, now: Int64) async throws(StoreError) -> SummaryReport {
+        let window = ReportWindow(since: since, until: until)
+        return try await store {
+            var groups: [String: [String: ReportShaping.Group]] = [:]
+            func add(_ dim: String, _ key: String, _ kills: Int, _ last: Int64) {
+                let old = groups[dim]?[key] ?? (0, .min)
+                groups[dim, default: [:]][key] = (old.kills + kills, max(old.last, last))
+            }
+            var days: [Int64: Int] = [:]
+            if window.hasWholeDays {
+                for row in try await rows(
+                    """
+                    SELECT dim, key, sum(kills)::bigint AS kills, max(last_time) AS last_time FROM kill_daily
+                    WHERE day >= \(window.firstDay) AND day < \(window.endDay) AND kills > 0 GROUP BY dim, key
+                    """)
+                {
+                    add(try row.get("dim"), try row.get("key"), try row.get("kills"), try row.get("last_time"))
+                }
+                for row in try await rows(
+                    """
+                    SELECT day, sum(kills)::bigint AS kills FROM kill_daily
+                    WHERE dim = 'source' AND day >= \(window.firstDay) AND day < \(window.endDay) AND kills > 0
+                    GROUP BY day
+                    """)
+                {
+                    days[try row.get("day"), default: 0] += try row.get("kills", as: Int.self)
+                }
+            }
+            for edge in window.edges {
+                for row in try await rows(
+                    """
+                    SELECT d.dim, d.key, count(*) AS kills, max(e.time) AS last_time
+                    FROM events e CROSS JOIN LATERAL \(unescaped: Self.dimensions(of: "e")) AS d (dim, key)
+                    WHERE e.time >= \(edge.from) AND e.time < \(edge.to) AND d.key IS NOT NULL GROUP BY 1, 2
+                    """)
+                {
+                    add(try row.get("dim"), try row.get("key"), try row.get("kills"), try row.get("last_time"))
+                }
+                for row in try await rows(
+                    """
+                    SELECT time / \(Self.day) AS day, count(*) AS kills FROM events
+                    WHERE time >= \(edge.from) AND time < \(edge.to) GROUP BY 1
+                    """)
+                {
+                    days[try row.get("day"), default: 0] += try row.get("kills", as: Int.self)
+                }
+            }
+            return try await report(window: window, groups: groups, days: days, now: now)
+        }
+    }
+
+    func report(
+        window: ReportWindow, groups: [String: [String: ReportShaping.Group]], days: [Int64: Int], now: Int64
+    ) async throws -> SummaryReport {
+        let (since, until) = (window.since, window.until)
+        var hosts = 0
+        var stale = 0
+        var names: [Int64: String] = [:]
+        var atRisk: [HostRisk] = []
+        for row in try await rows(
+            """
+            SELECT id, name, last_seen, interval_s, snapshot_time, total_kb, available_kb, full_avg60
+            FROM hosts ORDER BY id
+            """)
+        {
+            hosts += 1
+            let id: Int64 = try row.get("id")
+            names[id] = try row.get("name")
+            if HostRules.isStale(lastSeen: try row.get("last_seen"), intervalS: try row.get("interval_s"), now: now) {
+                stale += 1
+            }
+            guard let t = try row.get("snapshot_time", as: Int64?.self) else { continue }
+            let full: Double? = try row.get("full_avg60")
+            let risk = HostRules.risk(
+                total: try row.get("total_kb"), available: try row.get("available_kb"), fullAvg60: full)
+            guard !risk.reasons.isEmpty else { continue }
+            atRisk.append(
+                HostRisk(
+                    host: names[id] ?? "?", snapshotTime: RFC3339.format(epochMicroseconds: t),
+                    availablePct: risk.availablePct, fullAvg60: full, reasons: risk.reasons))
+        }
+        atRisk.sort { ($0.availablePct ?? 100) < ($1.availablePct ?? 100) }
+        func name(_ key: String) -> String { Int64(key).flatMap { names[$0] } ?? "?" }
+
+        let byHost = ReportShaping.countRows(groups["host"] ?? [:]).map {
+            var row = $0
+            row.key = name(row.key)
+            return row
+        }
+        var offenders: [RepeatOffender] = []
+        for (key, kills, last) in ReportShaping.ranked((groups["hostcomm"] ?? [:]).filter { $0.value.kills >= 3 }) {
+            guard let tab = key.firstIndex(of: "\t"), let hostID = Int64(key[..<tab]) else { continue }
+            let comm = String(key[key.index(after: tab)...])
+            let first = try await scalar(
+                Int64.self,
+                """
+                SELECT min(time) FROM events
+                WHERE comm = \(comm) AND host_id = \(hostID) AND time >= \(since) AND time < \(until)
+                """, on: reader)
+            offenders.append(
+                RepeatOffender(
+                    host: names[hostID] ?? "?", comm: comm, kills: kills,
+                    firstKill: first.map { RFC3339.format(epochMicroseconds: $0) },
+                    lastKill: RFC3339.format(epochMicroseconds: last)))
+        }
+        let byDay = days.keys.sorted().compactMap { d -> DayCount? in
+            guard let n = days[d], n > 0 else { return nil }
+            return DayCount(day: ReportShaping.dayLabel(d), kills: n)
+        }
+        let victims = try await rows(
+            """
+            SELECT event_id, host_id, time, source, pid, comm, rss_kb, unit, container FROM events
+            WHERE time >= \(since) AND time < \(until) ORDER BY rss_kb DESC, time DESC, id LIMIT 10
+            """
+        ).map {
+            VictimRow(
+                id: try $0.get("event_id"), host: names[try $0.get("host_id")] ?? "?",
+                time: RFC3339.format(epochMicroseconds: try $0.get("time")), source: try $0.get("source"),
+                pid: Int(try $0.get("pid", as: Int64.self)), comm: try $0.get("comm"), rssKB: try $0.get("rss_kb"),
+                unit: try $0.get("unit"), containerID: try $0.get("container"))
+        }
+        func nonZero(_ dim: String) -> [String: Int] {
+            (groups[dim] ?? [:]).filter { $0.value.kills > 0 }.mapValues(\.kills)
+        }
+        return SummaryReport(
+            since: RFC3339.format(epochMicroseconds: since),
+            until: RFC3339.format(epochMicroseconds: until),
+            generatedAt: RFC3339.format(epochMicroseconds: now),
+            totals: .init(
+                kills: (groups["source"] ?? [:]).values.reduce(0) { $0 + $1.kills }, hosts: hosts,
+                hostsWithKills: (groups["host"] ?? [:]).values.filter { $0.kills > 0 }.count, staleHosts: stale,
+                bySource: nonZero("source"), byScope: nonZero("scope")),
+            byHost: byHost,
+            byComm: ReportShaping.countRows(groups["comm"] ?? [:]),
+            byUnit: ReportShaping.countRows(groups["unit"] ?? [:]),
+            byContainer: ReportShaping.countRows(groups["container"] ?? [:]),
+            byDay: byDay, largestVictims: victims, repeatOffenders: offenders, hostsAtRisk: atRisk)
+    }
+
+    public func fleetGauges(now: Int64) async throws(StoreError) -> FleetGauges {
+        try await store {
+            var hosts = 0
+            var stale = 0
+            var names: [Int64: String] = [:]
+            for row in try await rows("SELECT id, name, last_seen, interval_s FROM hosts") {
+                hosts += 1
+                names[try row.get("id")] = try row.get("name")
+                if HostRules.isStale(lastSeen: try row.get("last_seen"), intervalS: try row.get("interval_s"), now: now)
+                {
+                    stale += 1
+                }
+            }
+            var kills: [String: Int] = [:]
+            for row in try await rows(
+                "SELECT host_id, count(*) AS kills FROM events WHERE time >= \(now - 86_400_000_000) GROUP BY host_id")
+            {
+                kills[names[try row.get("host_id")] ?? "?"] = try row.get("kills")
+            }
+            let events = try await scalar(Int64.self, "SELECT max(id) FROM event_ids", on: reader) ?? 0
+            return FleetGauges(hosts: hosts, staleHosts: stale, events: Int(events), kills24h: kills)
+        }
+    }
+
+    public func killCounters() async throws(StoreError) -> [KillCounter] {
+        try await store {
+            try await rows(
+                """
+                SELECT hosts.name AS host, events.source AS source,
+                    coalesce(events.scope, 'unknown') AS scope, count(*) AS kills
+                FROM events JOIN hosts ON hosts.id = events.host_id
+                GROUP BY hosts.name, events.source, events.scope
+                ORDER BY hosts.name COLLATE "C", events.source COLLATE "C",
+                    coalesce(events.scope, 'unknown') COLLATE "C"
+                """
+            ).map {
+                KillCounter(
+                    host: try $0.get("host"), source: try $0.get("source"), scope: try $0.get("scope"),
+                    count: try $0.get("kills"))
+            }
+        }
+    }
+
+    /// Not yet on PostgreSQL: the advice rollups (`advice_daily`, `advice_groups`, process
+    /// runs) have no PostgreSQL schema yet.
+    public func advice(
+        since: Int64, until: Int64, host: String?, settings: AdviceSettings, limit: Int?, now: Int64
+    ) async throws(StoreError) -> AdviceReport {
+        try await ready()
+        throw .unsupported("advice reports are not available on PostgreSQL yet; use the SQLite store")
+    }
+}

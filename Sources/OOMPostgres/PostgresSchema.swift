@@ -1,0 +1,210 @@
+import Logging
+import OOMStore
+import PostgresNIO
+
+/// The PostgreSQL schema, as named migrations that are only ever appended, each a list of
+/// statements run in one transaction. The same data model as the SQLite store; times are
+/// integer microseconds since the Unix epoch, sizes kB.
+///
+/// `events` and `snapshots` are partitioned by range of `time`, one partition a UTC day
+/// (`events_d20261120`), created ahead by the lease holder and on demand by ingest, with
+/// a default partition for times far from now. An event id is unique across partitions
+/// through `event_ids` (a unique constraint on a partitioned table must include the
+/// partition key, and an event without a time of its own gets the receiving collector's
+/// clock).
+enum PostgresSchema {
+    /// Serializes migrations and partition DDL across every collector on the database.
+    static let ddlLockKey: Int64 = 0x6f6f_6d77_6464_6c00  // "oomwddl"
+
+    static let migrations: [(name: String, statements: [String])] = [
+        (
+            "v1-pg-store",
+            [
+                """
+                CREATE TABLE hosts (
+                    id bigserial PRIMARY KEY,
+                    name text NOT NULL UNIQUE CHECK (length(name) BETWEEN 1 AND 253),
+                    first_seen bigint NOT NULL,
+                    last_seen bigint NOT NULL,
+                    boot_id text,
+                    agent_version text,
+                    interval_s double precision NOT NULL DEFAULT 30 CHECK (interval_s > 0),
+                    kernel text,
+                    agent_json text,
+                    snapshot_time bigint,
+                    total_kb bigint,
+                    available_kb bigint,
+                    full_avg60 double precision,
+                    memory_json text,
+                    pressure_json text,
+                    processes_json text
+                )
+                """,
+                """
+                CREATE TABLE event_ids (
+                    id bigserial PRIMARY KEY,
+                    event_id text NOT NULL UNIQUE CHECK (length(event_id) BETWEEN 1 AND 128),
+                    time bigint NOT NULL
+                )
+                """,
+                "CREATE INDEX event_ids_time ON event_ids (time)",
+                """
+                CREATE TABLE events (
+                    id bigint NOT NULL,
+                    event_id text NOT NULL,
+                    host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    time bigint NOT NULL,
+                    source text NOT NULL CHECK (source IN ('kernel', 'systemd-oomd', 'earlyoom')),
+                    scope text CHECK (scope IN ('global', 'memcg', 'cpuset', 'mempolicy')),
+                    comm text NOT NULL,
+                    pid bigint NOT NULL,
+                    unit text,
+                    container text,
+                    rss_kb bigint NOT NULL CHECK (rss_kb >= 0),
+                    received bigint NOT NULL,
+                    json text NOT NULL,
+                    PRIMARY KEY (time, id)
+                ) PARTITION BY RANGE (time)
+                """,
+                "CREATE INDEX events_host_time ON events (host_id, time)",
+                "CREATE INDEX events_comm ON events (comm, host_id, time)",
+                "CREATE INDEX events_unit ON events (unit, time) WHERE unit IS NOT NULL",
+                "CREATE INDEX events_container ON events (container, time) WHERE container IS NOT NULL",
+                "CREATE INDEX events_source ON events (source, scope, time)",
+                "CREATE INDEX events_rss ON events (rss_kb, time)",
+                "CREATE TABLE events_default PARTITION OF events DEFAULT",
+                """
+                CREATE TABLE snapshots (
+                    host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    time bigint NOT NULL,
+                    total_kb bigint,
+                    available_kb bigint,
+                    free_kb bigint,
+                    cached_kb bigint,
+                    anon_kb bigint,
+                    shmem_kb bigint,
+                    swap_total_kb bigint,
+                    swap_free_kb bigint,
+                    some_avg10 double precision,
+                    some_avg60 double precision,
+                    full_avg10 double precision,
+                    full_avg60 double precision,
+                    oom_kill bigint,
+                    json text NOT NULL,
+                    PRIMARY KEY (host_id, time)
+                ) PARTITION BY RANGE (time)
+                """,
+                "CREATE TABLE snapshots_default PARTITION OF snapshots DEFAULT",
+                """
+                CREATE TABLE snapshot_hourly (
+                    host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    hour bigint NOT NULL,
+                    samples bigint NOT NULL CHECK (samples > 0),
+                    pressure_samples bigint NOT NULL DEFAULT 0,
+                    sum_total_kb bigint NOT NULL DEFAULT 0,
+                    sum_available_kb bigint NOT NULL DEFAULT 0,
+                    min_available_kb bigint,
+                    sum_free_kb bigint NOT NULL DEFAULT 0,
+                    sum_cached_kb bigint NOT NULL DEFAULT 0,
+                    sum_anon_kb bigint NOT NULL DEFAULT 0,
+                    sum_shmem_kb bigint NOT NULL DEFAULT 0,
+                    sum_swap_total_kb bigint NOT NULL DEFAULT 0,
+                    sum_swap_free_kb bigint NOT NULL DEFAULT 0,
+                    sum_some_avg10 double precision NOT NULL DEFAULT 0,
+                    sum_some_avg60 double precision NOT NULL DEFAULT 0,
+                    sum_full_avg10 double precision NOT NULL DEFAULT 0,
+                    sum_full_avg60 double precision NOT NULL DEFAULT 0,
+                    max_oom_kill bigint,
+                    PRIMARY KEY (host_id, hour)
+                )
+                """,
+                "CREATE INDEX snapshot_hourly_hour ON snapshot_hourly (hour)",
+                """
+                CREATE TABLE agent_counters (
+                    host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    time bigint NOT NULL,
+                    agent_json text NOT NULL,
+                    PRIMARY KEY (host_id, time)
+                )
+                """,
+                // Kills per report dimension per UTC day, upserted by ingest from the rows it
+                // inserted; whole days of a report read these, not the events.
+                """
+                CREATE TABLE kill_daily (
+                    dim text NOT NULL,
+                    key text NOT NULL,
+                    day bigint NOT NULL,
+                    kills bigint NOT NULL,
+                    last_time bigint NOT NULL,
+                    PRIMARY KEY (dim, day, key)
+                )
+                """,
+                """
+                CREATE TABLE alert_outbox (
+                    id bigserial PRIMARY KEY,
+                    kind text NOT NULL CHECK (kind IN ('kill', 'test', 'stale',
+                        'stale_resolved', 'pressure', 'pressure_resolved')),
+                    receiver text NOT NULL,
+                    route bigint NOT NULL,
+                    event_id text NOT NULL,
+                    host text NOT NULL,
+                    time bigint NOT NULL,
+                    source text NOT NULL,
+                    scope text,
+                    comm text NOT NULL,
+                    pid bigint NOT NULL,
+                    unit text,
+                    container text,
+                    rss_kb bigint NOT NULL,
+                    created bigint NOT NULL,
+                    due bigint NOT NULL,
+                    sent_at bigint,
+                    attempts bigint NOT NULL DEFAULT 0,
+                    next_attempt bigint NOT NULL,
+                    last_error text,
+                    idempotency_key text,
+                    detail text,
+                    claim_until bigint,
+                    UNIQUE (receiver, route, event_id)
+                )
+                """,
+                "CREATE INDEX alert_outbox_unsent ON alert_outbox (id) WHERE sent_at IS NULL",
+            ]
+        )
+    ]
+
+    /// Applies the migrations this database lacks. Every collector may call this at the
+    /// same moment: the transaction lock makes the others wait, then find nothing to do.
+    static func migrate(_ client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { c in
+            try await c.query("SELECT pg_advisory_xact_lock(\(ddlLockKey))", logger: logger)
+            try await c.query(
+                """
+                CREATE TABLE IF NOT EXISTS oomwatch_migrations (
+                    name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())
+                """, logger: logger)
+            var applied: Set<String> = []
+            for try await name in try await c.query("SELECT name FROM oomwatch_migrations", logger: logger)
+                .decode(String.self)
+            {
+                applied.insert(name)
+            }
+            for m in migrations where !applied.contains(m.name) {
+                logger.info("applying migration", metadata: ["migration": "\(m.name)"])
+                for sql in m.statements { try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger) }
+                try await c.query("INSERT INTO oomwatch_migrations (name) VALUES (\(m.name))", logger: logger)
+            }
+        }
+    }
+
+    /// The migrations this database has applied, in order.
+    static func applied(_ client: PostgresClient, logger: Logger) async throws -> [String] {
+        var names: [String] = []
+        for try await name in try await client.query(
+            "SELECT name FROM oomwatch_migrations ORDER BY applied_at, name", logger: logger
+        ).decode(String.self) {
+            names.append(name)
+        }
+        return names
+    }
+}

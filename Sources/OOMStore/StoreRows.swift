@@ -1,0 +1,117 @@
+public import OOMKit
+
+/// A batch as the rows every store writes, shaped once by the SQLite store's own
+/// preparation (`OOMDatabase.prepare`): the stored event JSON, the derived columns and
+/// the host's fields are the same whichever engine stores them.
+package struct StoreRows: Sendable {
+    package struct Event: Sendable {
+        package var eventID: String
+        package var time: Int64
+        package var source: String
+        package var scope: String?
+        package var comm: String
+        package var pid: Int
+        package var unit: String?
+        package var container: String?
+        package var rssKB: Int64
+        package var json: String
+    }
+    package struct Snapshot: Sendable {
+        package var time: Int64
+        package var total, available, free, cached, anon, shmem, swapTotal, swapFree: Int64?
+        package var someAvg10, someAvg60, fullAvg10, fullAvg60: Double?
+        package var oomKill: Int64?
+        /// The whole snapshot in the wire's JSON (the `latest` of a snapshots query).
+        package var json: String
+        package var memoryJSON: String
+        package var pressureJSON: String?
+        package var processesJSON: String
+        package var kernel: String?
+    }
+    package var host: String
+    package var bootID: String?
+    package var agentVersion: String?
+    package var intervalS: Double?
+    package var agentJSON: String?
+    package var receivedAt: Int64
+    package var events: [Event]
+    package var snapshots: [Snapshot]
+
+    /// The rows of a validated batch received at `receivedAt`.
+    package init(_ batch: IngestBatch, receivedAt: Int64) throws(StoreError) {
+        let p: PreparedBatch
+        let writer = JSONWriter()
+        do {
+            p = try OOMDatabase.prepare(batch, receivedAt: receivedAt)
+            snapshots = try p.snapshots.map { s in
+                Snapshot(
+                    time: s.time, total: s.total, available: s.available, free: s.free, cached: s.cached,
+                    anon: s.anon, shmem: s.shmem, swapTotal: s.swapTotal, swapFree: s.swapFree,
+                    someAvg10: s.someAvg10, someAvg60: s.someAvg60, fullAvg10: s.fullAvg10,
+                    fullAvg60: s.fullAvg60, oomKill: s.oomKill,
+                    json: String(decoding: try writer.encode(s.snapshot), as: UTF8.self),
+                    memoryJSON: s.memoryJSON, pressureJSON: s.pressureJSON, processesJSON: s.processesJSON,
+                    kernel: s.kernel)
+            }
+        } catch {
+            throw .rejected("\(error)")
+        }
+        host = p.host
+        bootID = p.bootID
+        agentVersion = p.agentVersion
+        intervalS = p.intervalS
+        agentJSON = p.agentJSON
+        self.receivedAt = p.receivedAt
+        events = p.events.map {
+            Event(
+                eventID: $0.eventID, time: $0.time, source: $0.source, scope: $0.scope, comm: $0.comm, pid: $0.pid,
+                unit: $0.unit, container: $0.container, rssKB: $0.rssKB, json: $0.json)
+        }
+    }
+}
+
+/// The summary's ranking, shared so every store orders and cuts its lists the same way:
+/// most kills first, ties by key, at most `OOMDatabase.reportListLimit`.
+package enum ReportShaping {
+    /// A group's kills in the window and its latest kill.
+    package typealias Group = (kills: Int, last: Int64)
+
+    /// The groups that make a list, ranked.
+    package static func ranked(_ groups: [String: Group]) -> [(key: String, kills: Int, last: Int64)] {
+        SummaryQuery.ranked(groups.mapValues { KillRollups.Cell(kills: $0.kills, last: $0.last) }).map {
+            ($0.key, $0.cell.kills, $0.cell.last)
+        }
+    }
+
+    /// A ranked list as the report's rows.
+    package static func countRows(_ groups: [String: Group]) -> [CountRow] {
+        SummaryQuery.countRows(groups.mapValues { KillRollups.Cell(kills: $0.kills, last: $0.last) })
+    }
+
+    /// Day `d` (days since the epoch) as the report writes it.
+    package static func dayLabel(_ d: Int64) -> String {
+        String(RFC3339.format(epochMicroseconds: d * KillRollups.day).prefix(10))
+    }
+}
+
+/// A report window [since, until) split as the SQLite summary splits it: whole UTC days
+/// (`firstDay ..< endDay`, days since the epoch) read from day rollups, and the partial
+/// days at its edges read from the events.
+package struct ReportWindow: Sendable {
+    package let since: Int64
+    package let until: Int64
+    package let firstDay: Int64
+    package let endDay: Int64
+    package let edges: [(from: Int64, to: Int64)]
+
+    package init(since: Int64, until: Int64) {
+        let q = SummaryQuery.split(since: since, until: until)
+        self.since = since
+        self.until = until
+        firstDay = q.firstDay
+        endDay = q.endDay
+        edges = q.edges
+    }
+
+    package var hasWholeDays: Bool { firstDay < endDay }
+}

@@ -1,0 +1,179 @@
+import Foundation
+import OOMKit
+import OOMPostgres
+import OOMStore
+import PostgresNIO
+import Testing
+
+/// What only a shared PostgreSQL database has to prove: the same answers as SQLite on
+/// the same data, several collectors at once, migrations run together, one lease holder,
+/// and plans that prune partitions.
+@Suite("PostgreSQL store", .enabled(if: Engine.postgres.isAvailable))
+struct PostgresOnlyTests {
+    static let end = StoreConformanceTests.end
+    static let day: Int64 = 86_400_000_000
+
+    /// SQLite and PostgreSQL given the same batches answer every query the same.
+    @Test func sameAnswersAsSQLite() async throws {
+        let fleet = Seed.fleet(events: 500, end: Self.end, seed: 99)
+        try await withStore(.sqlite) { sqlite in
+            try await withStore(.postgres) { pg in
+                for b in fleet {
+                    let x = try await sqlite.ingest(b, receivedAt: Self.end)
+                    let y = try await pg.ingest(b, receivedAt: Self.end)
+                    #expect(x == y)
+                }
+                #expect(try await sqlite.hosts(now: Self.end) == pg.hosts(now: Self.end))
+                #expect(try await sqlite.top(host: nil, limit: 50) == pg.top(host: nil, limit: 50))
+                #expect(try await sqlite.killCounters() == pg.killCounters())
+                var rng = SplitMix(seed: 3)
+                let start = Self.end - 10 * Self.day
+                for _ in 0..<30 {
+                    let a = start + Int64(rng.next() % UInt64(11 * Self.day))
+                    let b = start + Int64(rng.next() % UInt64(11 * Self.day))
+                    let (since, until) = (min(a, b), max(a, b) + 1)
+                    let x = try await sqlite.summary(since: since, until: until, now: Self.end)
+                    let y = try await pg.summary(since: since, until: until, now: Self.end)
+                    #expect(x == y, "summary [\(since), \(until))")
+                    var f = EventFilter()
+                    f.since = since
+                    f.until = until
+                    f.limit = 1000
+                    #expect(try await sqlite.events(f).events == pg.events(f).events)
+                }
+                for host in fleet.map(\.host) {
+                    let x = try await sqlite.snapshots(host: host, since: start, until: Self.end + 1, points: 50)
+                    let y = try await pg.snapshots(host: host, since: start, until: Self.end + 1, points: 50)
+                    #expect(x == y, "snapshots of \(host)")
+                }
+            }
+        }
+    }
+
+    /// Two stores (two collectors) on one database send the same events at once: each is
+    /// stored once and counted once in the rollups.
+    @Test func twoWritersStoreEachEventOnce() async throws {
+        try await withScratchDatabase { name in
+            try await withPostgresStore(database: name) { a in
+                try await withPostgresStore(database: name) { b in
+                    let fleet = Seed.fleet(hosts: 4, events: 600, end: Self.end, seed: 5)
+                    // Smaller batches, each sent to both collectors concurrently.
+                    let batches = fleet.flatMap { f in
+                        stride(from: 0, to: f.events.count, by: 25).map {
+                            Seed.batch(host: f.host, events: Array(f.events[$0..<min($0 + 25, f.events.count)]))
+                        }
+                    }
+                    let stored = try await withThrowingTaskGroup(of: Int.self) { group in
+                        for batch in batches {
+                            group.addTask { try await a.ingest(batch, receivedAt: Self.end).eventsStored }
+                            group.addTask { try await b.ingest(batch, receivedAt: Self.end).eventsStored }
+                        }
+                        return try await group.reduce(0, +)
+                    }
+                    #expect(stored == 600)
+                    let r = try await a.summary(since: Self.end - 20 * Self.day, until: Self.end + 1, now: Self.end)
+                    #expect(r.totals.kills == 600)
+                    #expect(r.byDay.reduce(0) { $0 + $1.kills } == 600)
+                    let hosts = try await b.hosts(now: Self.end)
+                    #expect(hosts.map(\.host) == fleet.map(\.host))
+                }
+            }
+        }
+    }
+
+    /// Collectors starting together migrate once; a restart finds nothing to do.
+    @Test func migrationsRunOnceFromManyCollectors() async throws {
+        try await withScratchDatabase { name in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await withPostgresStore(database: name) { s in
+                            _ = try await s.hosts(now: Self.end)
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            try await withPostgresStore(database: name) { s in
+                _ = try await s.ingest(Seed.batch(events: [Seed.event("m", time: Self.end)]), receivedAt: Self.end)
+                #expect(try await s.appliedMigrations() == ["v1-pg-store"])
+            }
+            try await withPostgresStore(database: name) { s in
+                let stored = try await s.event(id: "m")
+                #expect(stored.id == "m")
+            }
+        }
+    }
+
+    /// Exactly one collector holds the background lease; when it goes, another takes it.
+    @Test func backgroundLeaseMovesWhenItsHolderStops() async throws {
+        try await withScratchDatabase { name in
+            try await withPostgresStore(database: name) { a in
+                try await Self.waitUntil { await a.holdsBackgroundLease() }
+                let b = try PostgresStore(
+                    configuration: postgresConfiguration(database: name), leaseCheckSeconds: 0.2, logger: testLogger)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { try await b.run() }
+                    _ = try await b.hosts(now: Self.end)
+                    try await Task.sleep(for: .seconds(1))
+                    #expect(await b.holdsBackgroundLease() == false)
+                    group.cancelAll()
+                }
+            }
+            // The first collector is gone (its connections closed): a new one takes over.
+            try await withPostgresStore(database: name) { c in
+                try await Self.waitUntil { await c.holdsBackgroundLease() }
+            }
+        }
+    }
+
+    /// The list and report queries of one host or window read only that window's
+    /// partitions, by index, never every day of events.
+    @Test func plansPrunePartitions() async throws {
+        try await withScratchDatabase { name in
+            try await withPostgresStore(database: name) { s in
+                for b in Seed.fleet(events: 2000, days: 9, end: Self.end) {
+                    _ = try await s.ingest(b, receivedAt: Self.end)
+                }
+                try await s.analyze()
+                let since = Self.end - Self.day
+                let plans = [
+                    try await s.explain(
+                        "SELECT id, time, json FROM events WHERE host_id = 1 AND time >= \(since) AND time < \(Self.end) ORDER BY time DESC, id DESC LIMIT 101"
+                    ),
+                    try await s.explain(
+                        "SELECT id, time, json FROM events WHERE time >= \(since) AND time < \(Self.end) ORDER BY time DESC, id DESC LIMIT 101"
+                    ),
+                    try await s.explain(
+                        "SELECT time / 86400000000 AS day, count(*) FROM events WHERE time >= \(since) AND time < \(Self.end) GROUP BY 1"
+                    ),
+                    try await s.explain(
+                        "SELECT dim, key, sum(kills) FROM kill_daily WHERE day >= 20400 AND day < 20410 AND kills > 0 GROUP BY dim, key"
+                    ),
+                ]
+                for plan in plans {
+                    let text = plan.joined(separator: "\n")
+                    let days = Set(text.matches(of: /events_d(\d+)/).map { Int64($0.1)! })
+                    #expect(days.count <= 2, "one window reads at most two day partitions:\n\(text)")
+                    #expect(!text.contains("events_default"), "no default partition scan:\n\(text)")
+                }
+                // On a fleet's worth of rows: an index read, not a scan of the day.
+                let hostWindow = try await s.explain(
+                    "SELECT id, time, json FROM events WHERE host_id = 1 AND time >= \(since) AND time < \(Self.end) ORDER BY time DESC, id DESC LIMIT 101",
+                    indexesOnly: true
+                ).joined(separator: "\n")
+                #expect(hostWindow.contains("Index"), "host + window is an index read:\n\(hostWindow)")
+                #expect(!hostWindow.contains("Seq Scan"), "no sequential scan:\n\(hostWindow)")
+            }
+        }
+    }
+
+    static func waitUntil(seconds: Double = 10, _ condition: () async -> Bool) async throws {
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        while ContinuousClock.now < deadline {
+            if await condition() { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        Issue.record("condition not met within \(seconds) s")
+    }
+}
