@@ -1,4 +1,5 @@
 public import OOMKit
+public import OOMPostgres
 public import OOMStore
 
 #if canImport(FoundationEssentials)
@@ -232,5 +233,12 @@ public struct StoreMigration: Sendable {
         guard rename(temporary, checkpointPath) == 0 else {
             throw StoreError.failed("cannot write the checkpoint \(checkpointPath): errno \(errno)")
         }
+    }
+}
+
+extension PostgresStore: StoreCounting {
+    public func counts() async throws(StoreError) -> StoreCounts {
+        let rows = try await countRows()
+        return StoreCounts(hosts: rows.hosts, events: rows.events, snapshots: rows.snapshots)
     }
 }

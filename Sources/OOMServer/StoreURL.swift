@@ -19,7 +19,9 @@ extension StoreLocation: CustomStringConvertible {
         if let rest = value.dropPrefix("sqlite:") {
             // sqlite:///var/lib/x and sqlite:/var/lib/x both name /var/lib/x.
             let path = rest.hasPrefix("//") ? String(rest.dropFirst(2)) : rest
-            guard !path.isEmpty else { throw SettingsError("\(origin): sqlite: needs a path, as in sqlite:/var/lib/oomwatch/oomwatch.sqlite") }
+            guard !path.isEmpty else {
+                throw SettingsError("\(origin): sqlite: needs a path, as in sqlite:/var/lib/oomwatch/oomwatch.sqlite")
+            }
             return .sqlite(path: path)
         }
         if let scheme = value.range(of: "://").map({ value[..<$0.lowerBound].lowercased() }),
@@ -127,7 +129,9 @@ extension PostgresStoreConfiguration {
                 throw fail(
                     "unknown parameter `\(key)`\(near ?? "") (known: \(Self.urlParameters.joined(separator: ", ")))")
             }
-            guard let value = DatabaseURL.percentDecoded(raw) else { throw fail("`\(key)` is not valid percent-encoding") }
+            guard let value = DatabaseURL.percentDecoded(raw) else {
+                throw fail("`\(key)` is not valid percent-encoding")
+            }
             parameters[key] = value
         }
         if let socketHost = parameters["host"] { host = socketHost }
@@ -223,7 +227,9 @@ extension CollectorConfiguration {
     /// - `db.pool_size` (`--db-pool-size`): connections per store, each of primary and replica.
     mutating func resolveStore(_ layers: ConfigLayers, flags: Flags) throws(SettingsError) {
         // Each key looked up, so none of them reads as unknown when another one wins.
-        let candidates = [layers.raw("db", flag: flags.db, flagName: "--db"), layers.raw("db.url"), layers.raw("db.path")]
+        let candidates = [
+            layers.raw("db", flag: flags.db, flagName: "--db"), layers.raw("db.url"), layers.raw("db.path"),
+        ]
         let chosen = candidates.compactMap { $0 }.first
         let readURL = layers.raw("db.read_url", flag: flags.dbRead, flagName: "--db-read")
         let passwordFile = layers.raw("db.password_file", flag: flags.dbPasswordFile, flagName: "--db-password-file")
@@ -239,7 +245,8 @@ extension CollectorConfiguration {
         guard let chosen else {
             databasePath = Self.dataDirectory(layers) + "/oomwatch.sqlite"
             if let readURL {
-                throw SettingsError("\(readURL.origin): a replica needs --db postgres://…: a SQLite collector reads its own file")
+                throw SettingsError(
+                    "\(readURL.origin): a replica needs --db postgres://…: a SQLite collector reads its own file")
             }
             return
         }
@@ -247,7 +254,8 @@ extension CollectorConfiguration {
         case .sqlite(let path):
             databasePath = path
             if let readURL {
-                throw SettingsError("\(readURL.origin): a replica needs --db postgres://…: a SQLite collector reads its own file")
+                throw SettingsError(
+                    "\(readURL.origin): a replica needs --db postgres://…: a SQLite collector reads its own file")
             }
         case .postgres(var primary, _):
             let password = try Self.password(file: passwordFile, url: primary.password, layers: layers)
@@ -275,7 +283,8 @@ extension CollectorConfiguration {
             guard let data = FileManager.default.contents(atPath: file.value) else {
                 throw SettingsError("\(file.origin): cannot read the password file \(file.value)")
             }
-            let password = String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            let password =
+                String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
                 .first.map { String($0.hasSuffix("\r") ? $0.dropLast() : $0) } ?? ""
             guard !password.isEmpty else {
                 throw SettingsError("\(file.origin): the password file \(file.value) is empty")

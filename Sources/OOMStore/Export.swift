@@ -72,7 +72,8 @@ extension OOMDatabase: StoreCounting {
     }
 
     /// How many events and snapshots have row ids up to these (a resumed copy's progress).
-    public func rowsUpTo(eventRow: Int64, snapshotRow: Int64) async throws(StoreError) -> (events: Int, snapshots: Int) {
+    public func rowsUpTo(eventRow: Int64, snapshotRow: Int64) async throws(StoreError) -> (events: Int, snapshots: Int)
+    {
         do {
             return try await pool.read { db in
                 (

@@ -62,7 +62,8 @@ struct Migrate: AsyncParsableCommand {
         var target: CollectorConfiguration
         do {
             target = try CollectorConfiguration.resolve(
-                layers: ConfigLayers(environment: environment.filter { !$0.key.hasPrefix("OOMWATCH_") }
+                layers: ConfigLayers(
+                    environment: environment.filter { !$0.key.hasPrefix("OOMWATCH_") }
                 ), flags: flags)
         } catch {
             throw ValidationError(error.message)

@@ -46,7 +46,9 @@ struct Serve: AsyncParsableCommand {
 
     @Option(
         name: .customLong("db-read"),
-        help: "PostgreSQL streaming replica for the queries, postgres://USER@HOST:PORT/DB?sslmode=…; ingest stays on --db.")
+        help:
+            "PostgreSQL streaming replica for the queries, postgres://USER@HOST:PORT/DB?sslmode=…; ingest stays on --db."
+    )
     var dbRead: String?
 
     @Option(

@@ -20,7 +20,8 @@ struct ConfigOptions: ParsableArguments {
 
     @Option(
         name: .long,
-        help: "The store: a SQLite file (PATH or sqlite:PATH, default DATA_DIR/oomwatch.sqlite) or postgres://USER@HOST:PORT/DB?sslmode=verify-full."
+        help:
+            "The store: a SQLite file (PATH or sqlite:PATH, default DATA_DIR/oomwatch.sqlite) or postgres://USER@HOST:PORT/DB?sslmode=verify-full."
     )
     var db: String?
 

@@ -26,18 +26,23 @@ import Testing
     }
 
     @Test(arguments: [
-        Expected(url: "postgres://oomwatch@db.example:5433/oomwatch?sslmode=require", host: "db.example", port: 5433,
-                 mode: .require),
+        Expected(
+            url: "postgres://oomwatch@db.example:5433/oomwatch?sslmode=require", host: "db.example", port: 5433,
+            mode: .require),
         Expected(url: "postgresql://oomwatch@[::1]/oomwatch", host: "::1"),
         Expected(
-            url: "postgres://oomwatch:p%40ss%3Aword@pg/oomwatch?sslmode=verify-full&sslrootcert=/etc/oomwatch/pg-ca.pem",
+            url:
+                "postgres://oomwatch:p%40ss%3Aword@pg/oomwatch?sslmode=verify-full&sslrootcert=/etc/oomwatch/pg-ca.pem",
             host: "pg", password: "p@ss:word", ca: "/etc/oomwatch/pg-ca.pem"),
-        Expected(url: "postgres://oomwatch@/oomwatch?host=/run/postgresql&sslmode=disable", host: "/run/postgresql",
-                 mode: .disable, socket: "/run/postgresql/.s.PGSQL.5432"),
-        Expected(url: "postgres://oomwatch@%2Ftmp%2Fpg:6000/oom%20watch?sslmode=disable", host: "/tmp/pg", port: 6000,
-                 database: "oom watch", mode: .disable, socket: "/tmp/pg/.s.PGSQL.6000"),
-        Expected(url: "POSTGRES://ops@10.0.0.5:5432/fleet?sslmode=VERIFY-CA", host: "10.0.0.5", user: "ops",
-                 database: "fleet", mode: .verifyCA),
+        Expected(
+            url: "postgres://oomwatch@/oomwatch?host=/run/postgresql&sslmode=disable", host: "/run/postgresql",
+            mode: .disable, socket: "/run/postgresql/.s.PGSQL.5432"),
+        Expected(
+            url: "postgres://oomwatch@%2Ftmp%2Fpg:6000/oom%20watch?sslmode=disable", host: "/tmp/pg", port: 6000,
+            database: "oom watch", mode: .disable, socket: "/tmp/pg/.s.PGSQL.6000"),
+        Expected(
+            url: "POSTGRES://ops@10.0.0.5:5432/fleet?sslmode=VERIFY-CA", host: "10.0.0.5", user: "ops",
+            database: "fleet", mode: .verifyCA),
     ])
     func postgresURLs(expected: Expected) throws {
         let location = try StoreLocation.parse(expected.url, origin: "--db")
@@ -80,7 +85,10 @@ import Testing
         ("postgres://oomwatch:hunter2@db/", "no database name"),
         ("postgres://db/oomwatch", "no user"),
         ("postgres://oomwatch:hunter2@/oomwatch", "no host"),
-        ("postgres://oomwatch:hunter2@db/oomwatch?sslmode=disable&sslrootcert=/ca.pem", "sslmode=disable turns TLS off"),
+        (
+            "postgres://oomwatch:hunter2@db/oomwatch?sslmode=disable&sslrootcert=/ca.pem",
+            "sslmode=disable turns TLS off"
+        ),
         ("postgres://oomwatch:hunter2@db/oomwatch?connect_timeout=soon", "connect_timeout `soon`"),
         ("postgres://oomwatch:hunter2@[::1/oomwatch", "unclosed ["),
         ("mysql://oomwatch:hunter2@db/oomwatch", "mysql:// is not a store oomwatch knows"),
@@ -112,7 +120,8 @@ import Testing
         }
         let location = StoreLocation.postgres(
             PostgresStoreConfiguration(host: "db", user: "oomwatch", database: "oomwatch", password: "hunter2"),
-            read: PostgresStoreConfiguration(host: "replica", user: "oomwatch", database: "oomwatch", password: "hunter2"))
+            read: PostgresStoreConfiguration(
+                host: "replica", user: "oomwatch", database: "oomwatch", password: "hunter2"))
         #expect(!location.description.contains("hunter2"))
         #expect(location.description.contains("replica"))
     }
@@ -155,7 +164,8 @@ import Testing
         #expect(try resolve().postgres == nil)
         #expect(try resolve(["db.path": "/a.sqlite"]).databasePath == "/a.sqlite")
         #expect(try resolve(["db.url": Self.url, "db.path": "/a.sqlite"]).postgres?.host == "db")
-        #expect(try resolve(["db": "sqlite:/b.sqlite", "db.url": Self.url]).storeLocation == .sqlite(path: "/b.sqlite"))
+        #expect(
+            try resolve(["db": "sqlite:/b.sqlite", "db.url": Self.url]).storeLocation == .sqlite(path: "/b.sqlite"))
         let environment = ["OOMWATCH_DB": Self.url.replacingOccurrences(of: "@db:", with: "@envdb:")]
         #expect(try resolve(["db.path": "/a.sqlite"], environment: environment).postgres?.host == "envdb")
         var flags = CollectorConfiguration.Flags()
@@ -171,8 +181,9 @@ import Testing
             var flags = CollectorConfiguration.Flags()
             flags.db = "postgres://oomwatch:from-url@db/oomwatch?sslmode=disable"
             flags.dbPasswordFile = path
-            #expect(try resolve(environment: ["PGPASSWORD": "from-env"], flags: flags).postgres?.password
-                == "s3cret-from-file")
+            #expect(
+                try resolve(environment: ["PGPASSWORD": "from-env"], flags: flags).postgres?.password
+                    == "s3cret-from-file")
             flags.dbPasswordFile = nil
             #expect(try resolve(environment: ["PGPASSWORD": "from-env"], flags: flags).postgres?.password == "from-url")
             flags.db = Self.url
@@ -212,7 +223,8 @@ import Testing
         } else {
             Issue.record("not PostgreSQL: \(c.storeLocation)")
         }
-        #expect(try resolve(["db.url": Self.url, "db.read_url": Self.url, "db.pool_size": "2"]).postgresRead?.poolSize == 2)
+        #expect(
+            try resolve(["db.url": Self.url, "db.read_url": Self.url, "db.pool_size": "2"]).postgresRead?.poolSize == 2)
 
         flags.dbPoolSize = 0
         #expect(message { () throws(SettingsError) in try resolve(flags: flags) }.contains("db.pool_size: 0"))
