@@ -173,9 +173,9 @@ extension KillRollups {
     static func migrateIngestFast(_ db: Database) throws {
         try db.execute(
             sql: """
-                DROP TRIGGER events_advice_insert;
-                DROP TRIGGER events_advice_groups_insert;
-                DROP INDEX events_time;
+                DROP TRIGGER IF EXISTS events_advice_insert;
+                DROP TRIGGER IF EXISTS events_advice_groups_insert;
+                DROP INDEX IF EXISTS events_time;
                 """)
     }
 }
