@@ -221,6 +221,7 @@ extension OOMDatabase {
                 ])
         else { throw StoreError.failed("host upsert returned nothing") }
         let hostID: Int64 = hostRow["id"]
+        cache?.remember(hostID: hostID, name: b.host, db: db)
         let previousAgentJSON: String? = hostRow["agent_json"]
 
         var outcome = IngestOutcome(
@@ -287,6 +288,7 @@ extension OOMDatabase {
                     continue
                 }
                 outcome.snapshotsStored += 1
+                cache?.remember(latest: s.snapshot, time: s.time, hostID: hostID, db: db)
                 let hour = s.time - ((s.time % 3_600_000_000) + 3_600_000_000) % 3_600_000_000
                 // The same sample in the hour's sums: the row's columns, plus the hour and
                 // whether it had pressure.
