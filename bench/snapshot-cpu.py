@@ -16,7 +16,8 @@ host's previous one). A 409 (the previous one not committed yet: posts overlap) 
 answered with the full form, as the agent does, and counted. --form full posts every
 snapshot in full (what an agent sends after a restart, or to an older collector).
 
-Each client keeps its connection alive, as the agent's libcurl does (--new-connections
+Bodies above 1 KiB go gzipped, as the agent's uploader sends them. Each client keeps its
+connection alive, as the agent's libcurl does (--new-connections
 opens one per post, as this bench did before: a TCP accept and close per snapshot).
 
     bench/snapshot-cpu.py [--bin DIR] [--snapshots 3000] [--hosts 30] [--clients 8] [--form wire|full]
@@ -27,6 +28,7 @@ DIR holds oomwatch-collector and oomwatch-agent (default: $OOMWATCH_BIN_DIR, els
 collector spends several times the CPU of a release one.
 """
 import argparse
+import gzip
 import http.client
 import importlib.util
 import json
@@ -99,16 +101,21 @@ def main():
         headers = {"Content-Type": "application/json", "Authorization": "Bearer " + ds.TOKEN}
 
         def send(conn, body):
+            h = headers
+            # As the agent's uploader: gzip above 1 KiB.
+            if len(body) > 1024:
+                body = gzip.compress(body, 6)
+                h = dict(headers, **{"Content-Encoding": "gzip"})
             if args.new_connections:
                 req = urllib.request.Request(
-                    f"http://127.0.0.1:{c.port}/api/v1/ingest", data=body, method="POST", headers=headers)
+                    f"http://127.0.0.1:{c.port}/api/v1/ingest", data=body, method="POST", headers=h)
                 try:
                     with urllib.request.urlopen(req, timeout=60) as r:
                         r.read()
                         return r.status
                 except urllib.error.HTTPError as e:
                     return e.code
-            conn.request("POST", "/api/v1/ingest", body=body, headers=headers)
+            conn.request("POST", "/api/v1/ingest", body=body, headers=h)
             r = conn.getresponse()
             r.read()
             return r.status
