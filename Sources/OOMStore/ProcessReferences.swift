@@ -32,14 +32,9 @@ extension OOMDatabase {
         if resolved == nil {
             do {
                 resolved = try await pool.read { db in
-                    guard
-                        let hostID = try Int64.fetchOne(
-                            db, sql: "SELECT id FROM hosts WHERE name = ?", arguments: [host])
-                    else {
-                        let field =
-                            sent.first?.base != nil ? "snapshots[0].base" : Self.firstReference(in: sent) ?? ""
-                        return Resolved(snapshots: sent, details: [:], missing: field)
-                    }
+                    // An unknown host holds nothing stored: only bases in the batch itself
+                    // resolve (the full form after a 409 chains its deltas within it).
+                    let hostID = try Int64.fetchOne(db, sql: "SELECT id FROM hosts WHERE name = ?", arguments: [host])
                     return try Self.resolve(sent, hostID: hostID, cache: cache, db: db)
                 }
             } catch {
@@ -71,8 +66,9 @@ extension OOMDatabase {
     /// Needs the database but was given none (`db` nil: memory only).
     struct NotInMemory: Error {}
 
-    /// The snapshots with deltas expanded, and the details their references name.
-    static func resolve(_ sent: [MemorySnapshot], hostID: Int64, cache: SnapshotCache, db: Database?) throws
+    /// The snapshots with deltas expanded, and the details their references name;
+    /// `hostID` nil: a host this database does not know.
+    static func resolve(_ sent: [MemorySnapshot], hostID: Int64?, cache: SnapshotCache, db: Database?) throws
         -> Resolved
     {
         var snapshots = sent
@@ -85,13 +81,14 @@ extension OOMDatabase {
                 guard
                     let whole = try
                         (byTime[base.time]
-                        ?? storedSnapshot(hostID: hostID, time: base.time, db: db, cache: cache))
+                        ?? hostID.flatMap { try storedSnapshot(hostID: $0, time: base.time, db: db, cache: cache) })
                         .flatMap({ snapshots[i].expanded(base: $0) })
                 else { return Resolved(snapshots: snapshots, details: details, missing: "snapshots[\(i)].base") }
                 snapshots[i] = whole
             }
             if sent.count > 1 { byTime[snapshots[i].time] = snapshots[i] }
         }
+        guard let hostID else { return Resolved(snapshots: snapshots, details: details, missing: nil) }
         for s in snapshots {
             for p in s.processes {
                 guard let digest = p.ref.flatMap({ ProcessDetail.digest(reference: $0) }), details[digest] == nil
@@ -110,14 +107,6 @@ extension OOMDatabase {
             }
         }
         return Resolved(snapshots: snapshots, details: details, missing: nil)
-    }
-
-    /// The first process reference in `snapshots`, as a field path.
-    static func firstReference(in snapshots: [MemorySnapshot]) -> String? {
-        for (i, s) in snapshots.enumerated() {
-            if let j = s.processes.firstIndex(where: { $0.ref != nil }) { return "snapshots[\(i)].processes[\(j)].ref" }
-        }
-        return nil
     }
 
     /// The stored snapshot of `hostID` taken at `time` (as sent), whole; the writer's
