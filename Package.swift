@@ -155,7 +155,7 @@ let package = Package(
         .testTarget(
             name: "OOMServerTests",
             dependencies: [
-                "OOMServer", "OOMStore", "OOMKit", "Gzip",
+                "OOMServer", "OOMStore", "OOMKit", "OOMAgent", "Gzip",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             resources: [.copy("Fixtures")],

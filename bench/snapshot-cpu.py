@@ -9,13 +9,27 @@ and after; the reference is a raw SQLite insert of the same rows (the gauge colu
 the snapshot's JSON, one transaction per snapshot, WAL, synchronous=NORMAL) by Python's
 sqlite3 in this process, its CPU from time.process_time().
 
-    bench/snapshot-cpu.py [--bin DIR] [--snapshots 3000] [--hosts 30] [--clients 8]
+With --form wire (the default) each snapshot is posted as the agent sends it to a
+collector that acknowledged its previous batch: built by the agent's own body builder
+(`oomwatch-agent wire-bytes`: processes by reference, the snapshot as a delta against the
+host's previous one). A 409 (the previous one not committed yet: posts overlap) is
+answered with the full form, as the agent does, and counted. --form full posts every
+snapshot in full (what an agent sends after a restart, or to an older collector).
+
+Bodies above 1 KiB go gzipped, as the agent's uploader sends them. Each client keeps its
+connection alive, as the agent's libcurl does (--new-connections
+opens one per post, as this bench did before: a TCP accept and close per snapshot).
+
+    bench/snapshot-cpu.py [--bin DIR] [--snapshots 3000] [--hosts 30] [--clients 8] [--form wire|full]
+                          [--new-connections]
 
 DIR holds oomwatch-collector and oomwatch-agent (default: $OOMWATCH_BIN_DIR, else
 .build/release, else .build/debug). Report the build mode with the number: a debug
 collector spends several times the CPU of a release one.
 """
 import argparse
+import gzip
+import http.client
 import importlib.util
 import json
 import os
@@ -24,12 +38,16 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("disk_sizing", os.path.join(HERE, "disk-sizing.py"))
 ds = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ds)
+spec = importlib.util.spec_from_file_location("wire_bytes", os.path.join(HERE, "wire-bytes.py"))
+wb = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(wb)
 
 
 def cpu_seconds(pid):
@@ -45,6 +63,9 @@ def main():
     ap.add_argument("--hosts", type=int, default=30)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--cmdline-max", type=int, default=200)
+    ap.add_argument("--form", choices=("wire", "full"), default="wire")
+    ap.add_argument("--new-connections", action="store_true",
+                    help="a new TCP connection per post (the bench before keep-alive)")
     args = ap.parse_args()
     bindir = ds.find_bin(args.bin)
     templates = ds.real_snapshots(bindir, 5)
@@ -53,18 +74,21 @@ def main():
             if p.get("cmdline"):
                 p["cmdline"] = p["cmdline"][:args.cmdline_max]
     per_host = args.snapshots // args.hosts
-    bodies = []
-    now = time.time()
-    for h in range(args.hosts):
-        host = f"cpu-{h:03d}"
-        gen = ds.day_of_snapshots(templates, host, 10, now - 86400 + per_host * 10)
-        for _ in range(per_host):
-            s = next(gen)
-            bodies.append((host, s))
+    snaps = wb.churned(templates, args.hosts, per_host, 10, "cpu")
+    bodies = [(s["host"], s) for s in snaps]
+    if args.form == "wire":
+        batches = wb.wire_batches(bindir, [json.dumps(s, separators=(",", ":")) for s in snaps], ["--bodies"])
+        wire = [(json.dumps(b["body"], separators=(",", ":")).encode(),
+                 json.dumps(b["full_body"], separators=(",", ":")).encode()) for b in batches]
+    else:
+        wire = [(json.dumps({"host": h, "agent": {"version": "cpu", "interval_s": 10}, "snapshots": [s],
+                             "events": []}, separators=(",", ":")).encode(), None) for h, s in bodies]
     # Interleave hosts, as a fleet's posts arrive.
-    bodies.sort(key=lambda b: (b[1]["time"], b[0]))
-    payloads = [json.dumps({"host": h, "agent": {"version": "cpu", "interval_s": 10}, "snapshots": [s],
-                            "events": []}, separators=(",", ":")).encode() for h, s in bodies]
+    order = sorted(range(len(bodies)), key=lambda i: (bodies[i][1]["time"], bodies[i][0]))
+    bodies = [bodies[i] for i in order]
+    wire = [wire[i] for i in order]
+    payloads = [w for w, _ in wire]
+    fallbacks = [0]
     work = tempfile.mkdtemp(prefix="oomwatch-cpu-")
     c = ds.Collector(bindir, work)
     try:
@@ -72,20 +96,44 @@ def main():
         for h in range(args.hosts):
             ds.post(c.port, {"host": f"cpu-{h:03d}", "snapshots": [], "events": []})
         lock = threading.Lock()
-        queue = list(reversed(payloads))
+        queue = list(reversed(wire))
+
+        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + ds.TOKEN}
+
+        def send(conn, body):
+            h = headers
+            # As the agent's uploader: gzip above 1 KiB.
+            if len(body) > 1024:
+                body = gzip.compress(body, 6)
+                h = dict(headers, **{"Content-Encoding": "gzip"})
+            if args.new_connections:
+                req = urllib.request.Request(
+                    f"http://127.0.0.1:{c.port}/api/v1/ingest", data=body, method="POST", headers=h)
+                try:
+                    with urllib.request.urlopen(req, timeout=60) as r:
+                        r.read()
+                        return r.status
+                except urllib.error.HTTPError as e:
+                    return e.code
+            conn.request("POST", "/api/v1/ingest", body=body, headers=h)
+            r = conn.getresponse()
+            r.read()
+            return r.status
 
         def worker():
+            # One kept-alive connection per client, as the agent's libcurl keeps one.
+            conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=60)
             while True:
                 with lock:
                     if not queue:
                         return
-                    body = queue.pop()
-                req = urllib.request.Request(
-                    f"http://127.0.0.1:{c.port}/api/v1/ingest", data=body, method="POST",
-                    headers={"Content-Type": "application/json", "Authorization": "Bearer " + ds.TOKEN})
-                with urllib.request.urlopen(req, timeout=60) as r:
-                    assert r.status == 200
-                    r.read()
+                    body, full = queue.pop()
+                status = send(conn, body)
+                if status == 409 and full is not None:
+                    with lock:
+                        fallbacks[0] += 1
+                    status = send(conn, full)
+                assert status == 200, f"ingest answered {status}"
 
         cpu0, wall0 = cpu_seconds(c.proc.pid), time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(args.clients)]
@@ -121,7 +169,9 @@ def main():
     raw.close()
     print(f"binaries: {bindir}")
     print(f"{n} snapshots from {args.hosts} hosts, {args.clients} clients, "
-          f"{n / (wall1 - wall0):.0f} snapshots/s, {sum(map(len, payloads)) / n / 1024:.1f} KiB JSON each")
+          f"{n / (wall1 - wall0):.0f} snapshots/s, {sum(map(len, payloads)) / n / 1024:.1f} KiB JSON each "
+          f"({args.form} form, {'a connection per post' if args.new_connections else 'kept-alive connections'}; "
+          f"{fallbacks[0]} answered 409 and sent again in full)")
     # CPU milliseconds per snapshot = CPU seconds per 1,000 snapshots.
     print(f"collector CPU: {cpu1 - cpu0:.2f} s = {collector_ms:.3f} ms a snapshot "
           f"({collector_ms:.3f} s per 1,000 snapshots)")

@@ -24,8 +24,8 @@ struct IngestController {
         var token: TokenEntry
     }
 
-    /// A batch naming processes by reference that this collector does not hold (a new
-    /// database, another collector): the agent sends the full form again.
+    /// A batch naming processes by reference, or a base snapshot, that this collector does
+    /// not hold (a new database, another collector): the agent sends the full form again.
     struct FullFormRequired: Error {
         /// The first field path whose reference could not be resolved.
         var field: String
@@ -64,6 +64,7 @@ struct IngestController {
             }
             var result = outcome.result
             result.processRefs = true
+            result.snapshotDeltas = true
             return result
         } catch {
             throw failed(error)
@@ -119,7 +120,7 @@ struct IngestController {
             metrics.batchFailed("full_form_required")
             return HTTPError(
                 .conflict,
-                message: "\(refused.field).ref: this collector does not hold these process details: send the full form")
+                message: "\(refused.field): this collector does not hold what it names: send the full form")
         default:
             // Oversized, slow, badly encoded or invalid: the batch itself is wrong.
             metrics.batchFailed("invalid")

@@ -47,12 +47,26 @@ struct PreparedBatch: Sendable {
         /// Stored compactly by `SnapshotStorage` in the write transaction (it needs the
         /// host's stored process details and the hour's frame).
         var snapshot: MemorySnapshot
-        var memoryJSON: String
-        var pressureJSON: String?
-        var processesJSON: String
+        /// The host's latest state, encoded for the batch's newest snapshot only (the
+        /// others never reach the hosts row): see `latestJSON()`.
+        var latest: LatestJSON?
         var kernel: String?
+        /// Only on the newest snapshot with system facts.
         var systemJSON: String?
         var runs: [RunSample]
+
+        struct LatestJSON: Sendable {
+            var memory: String
+            var pressure: String?
+            var processes: String
+        }
+
+        /// The hosts row's JSON of this snapshot: as prepared, or encoded now when the
+        /// batch's newest was a duplicate and an older one is the newest stored.
+        func latestJSON() throws -> LatestJSON {
+            if let latest { return latest }
+            return try LatestJSON(snapshot, encoder: JSONWriter())
+        }
     }
     var host: String
     var bootID: String?
@@ -119,8 +133,14 @@ extension OOMDatabase {
         }
         var snapshots: [PreparedBatch.Snapshot] = []
         snapshots.reserveCapacity(batch.snapshots.count)
-        for snap in batch.snapshots {
-            guard let time = RFC3339.parse(snap.time) else { continue }
+        // Per batch, not per snapshot: only the newest reaches the hosts row, and only the
+        // newest with system facts its system columns.
+        let times = batch.snapshots.map { RFC3339.parse($0.time) }
+        let newest = times.indices.filter { times[$0] != nil }.max { times[$0]! < times[$1]! }
+        let newestSystem = times.indices.filter { times[$0] != nil && HostSystemFacts(batch.snapshots[$0]) != nil }
+            .max { times[$0]! < times[$1]! }
+        for (i, snap) in batch.snapshots.enumerated() {
+            guard let time = times[i] else { continue }
             let m = snap.memory
             let p = snap.pressure
             snapshots.append(
@@ -133,11 +153,9 @@ extension OOMDatabase {
                     fullAvg10: p?.fullAvg10, fullAvg60: p?.fullAvg60,
                     oomKill: snap.vmstat["oom_kill"],
                     snapshot: snap,
-                    memoryJSON: try json(snap.memory),
-                    pressureJSON: try p.map { try json($0) },
-                    processesJSON: try json(snap.processes),
+                    latest: i == newest ? try .init(snap, encoder: encoder) : nil,
                     kernel: snap.kernel,
-                    systemJSON: try HostSystemFacts(snap).map { try json($0) },
+                    systemJSON: i == newestSystem ? try HostSystemFacts(snap).map { try json($0) } : nil,
                     runs: RunSample.all(snap)))
         }
         return PreparedBatch(
@@ -226,6 +244,7 @@ extension OOMDatabase {
                 ])
         else { throw StoreError.failed("host upsert returned nothing") }
         let hostID: Int64 = hostRow["id"]
+        cache?.remember(hostID: hostID, name: b.host, db: db)
         let previousAgentJSON: String? = hostRow["agent_json"]
 
         var outcome = IngestOutcome(
@@ -296,16 +315,22 @@ extension OOMDatabase {
                     continue
                 }
                 outcome.snapshotsStored += 1
+                cache?.remember(latest: s.snapshot, time: s.time, hostID: hostID, db: db)
                 let hour = s.time - ((s.time % 3_600_000_000) + 3_600_000_000) % 3_600_000_000
                 // The same sample in the hour's sums: the row's columns, plus the hour and
                 // whether it had pressure.
-                var sums = StatementArguments(try SnapshotRow(snapshot: s, hostID: hostID, body: []).databaseDictionary)
-                _ = sums.append(contentsOf: ["hour": hour, "pressure_samples": s.someAvg10 == nil ? 0 : 1])
-                try hourly.execute(arguments: sums)
+                try hourly.execute(arguments: [
+                    "host_id": hostID, "hour": hour, "pressure_samples": s.someAvg10 == nil ? 0 : 1,
+                    "total_kb": s.total, "available_kb": s.available, "free_kb": s.free, "cached_kb": s.cached,
+                    "anon_kb": s.anon, "shmem_kb": s.shmem, "swap_total_kb": s.swapTotal, "swap_free_kb": s.swapFree,
+                    "some_avg10": s.someAvg10, "some_avg60": s.someAvg60, "full_avg10": s.fullAvg10,
+                    "full_avg60": s.fullAvg60, "oom_kill": s.oomKill,
+                ])
                 if newest == nil || s.time > newest!.time { newest = s }
                 try AdviceColumns.storeRuns(s, hostID: hostID, db: db)
             }
             if let s = newest {
+                let latest = try s.latestJSON()
                 try db.cachedStatement(
                     sql: """
                         UPDATE hosts SET snapshot_time = :time, total_kb = :total_kb,
@@ -320,7 +345,7 @@ extension OOMDatabase {
                     // time after this batch's arrival: that host's clock was ahead, and the
                     // sample received later is the newer one.
                     "time": s.time, "total_kb": s.total, "available_kb": s.available, "full_avg60": s.fullAvg60,
-                    "memory_json": s.memoryJSON, "pressure_json": s.pressureJSON, "processes_json": s.processesJSON,
+                    "memory_json": latest.memory, "pressure_json": latest.pressure, "processes_json": latest.processes,
                     "kernel": s.kernel, "host_id": hostID, "received": b.receivedAt,
                 ])
             }
@@ -336,5 +361,16 @@ extension OOMDatabase {
             }
         }
         return outcome
+    }
+}
+
+extension PreparedBatch.Snapshot.LatestJSON {
+    init(_ snapshot: MemorySnapshot, encoder: JSONWriter) throws {
+        func json(_ value: some Encodable) throws -> String {
+            String(decoding: try encoder.encode(value), as: UTF8.self)
+        }
+        memory = try json(snapshot.memory)
+        pressure = try snapshot.pressure.map { try json($0) }
+        processes = try json(snapshot.processes)
     }
 }

@@ -33,16 +33,53 @@ final class SnapshotCache: Sendable {
     private struct State {
         var processes: [ProcessKey: Process] = [:]
         var frames: [FrameKey: [UInt8]] = [:]
+        var latest: [Int64: (time: Int64, snapshot: MemorySnapshot)] = [:]
+        var hostIDs: [String: Int64] = [:]
     }
 
     let maxProcesses: Int
     let maxFrames: Int
+    let maxLatest: Int
     private let state = Mutex(State())
 
-    /// 200,000 processes (~100 MB at most) and 4,096 frames (a frame is 2–8 kB).
-    init(maxProcesses: Int = 200_000, maxFrames: Int = 4_096) {
+    /// 200,000 processes (~100 MB at most), 4,096 frames (a frame is 2–8 kB) and the
+    /// newest snapshot of 10,000 hosts (the base of their next delta, 5–50 kB each).
+    init(maxProcesses: Int = 200_000, maxFrames: Int = 4_096, maxLatest: Int = 10_000) {
         self.maxProcesses = maxProcesses
         self.maxFrames = maxFrames
+        self.maxLatest = maxLatest
+    }
+
+    /// A host's id, as the writer's upsert returned it.
+    func hostID(name: String) -> Int64? {
+        state.withLock { $0.hostIDs[name] }
+    }
+
+    /// Notes a host's id (bounded like the newest snapshots).
+    func remember(hostID: Int64, name: String, db: Database) {
+        forgetOnRollback(db)
+        let maxLatest = maxLatest
+        state.withLock {
+            guard $0.hostIDs[name] != hostID else { return }
+            if $0.hostIDs.count >= maxLatest { $0.hostIDs.removeAll() }
+            $0.hostIDs[name] = hostID
+        }
+    }
+
+    /// The newest snapshot stored for a host, whole: what its agent's next delta names.
+    func latest(hostID: Int64) -> (time: Int64, snapshot: MemorySnapshot)? {
+        state.withLock { $0.latest[hostID] }
+    }
+
+    /// Notes `snapshot`, stored now at `time`, when it is the host's newest.
+    func remember(latest snapshot: MemorySnapshot, time: Int64, hostID: Int64, db: Database) {
+        forgetOnRollback(db)
+        let maxLatest = maxLatest
+        state.withLock {
+            if let known = $0.latest[hostID], known.time > time { return }
+            if $0.latest.count >= maxLatest { $0.latest.removeAll() }
+            $0.latest[hostID] = (time, snapshot)
+        }
     }
 
     func process(hostID: Int64, pid: Int) -> Process? {

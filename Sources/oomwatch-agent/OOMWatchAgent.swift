@@ -10,7 +10,7 @@ struct OOMWatchAgent: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "oomwatch-agent",
         abstract: "Watches this host's memory and OOM kills and ships them to an oomwatch collector.",
-        subcommands: [Run.self, Snapshot.self, Scan.self, Check.self, SpoolCommand.self],
+        subcommands: [Run.self, Snapshot.self, Scan.self, Check.self, SpoolCommand.self, WireBytes.self],
         defaultSubcommand: Run.self
     )
 

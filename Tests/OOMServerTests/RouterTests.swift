@@ -101,7 +101,10 @@ struct RouterTests {
                 #expect(r.status == .ok)
                 let result = try Fixture.decode(IngestResult.self, r.body)
                 #expect(
-                    result == IngestResult(eventsStored: 2, eventsDuplicate: 0, snapshotsStored: 1, processRefs: true))
+                    result
+                        == IngestResult(
+                            eventsStored: 2, eventsDuplicate: 0, snapshotsStored: 1, processRefs: true,
+                            snapshotDeltas: true))
             }
             // Re-sent: duplicates counted, nothing stored.
             try await client.execute(
@@ -110,7 +113,10 @@ struct RouterTests {
             ) { r in
                 let result = try Fixture.decode(IngestResult.self, r.body)
                 #expect(
-                    result == IngestResult(eventsStored: 0, eventsDuplicate: 2, snapshotsStored: 0, processRefs: true))
+                    result
+                        == IngestResult(
+                            eventsStored: 0, eventsDuplicate: 2, snapshotsStored: 0, processRefs: true,
+                            snapshotDeltas: true))
             }
             try await client.execute(
                 uri: "/api/v1/events?comm=python", method: .get, headers: Fixture.headers(Fixture.readToken)

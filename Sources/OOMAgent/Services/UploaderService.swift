@@ -86,7 +86,9 @@ public struct UploaderService: Service {
                 switch result {
                 case .delivered(let r):
                     outcome = .success
-                    references.delivered(sent, collectorTakesReferences: r?.processRefs == true)
+                    references.delivered(
+                        sent, collectorTakesReferences: r?.processRefs == true,
+                        collectorTakesDeltas: r?.snapshotDeltas == true)
                     if !batch.records.isEmpty { recordStatus(ok: true, status: 200, reason: "delivered") }
                     logger.debug(
                         "batch delivered",

@@ -118,12 +118,14 @@ public struct Uploader: Sendable {
 /// Builds an `IngestBatch` JSON body straight from spooled records: they are already JSON,
 /// so nothing is decoded and re-encoded (unless processes go by reference).
 public enum BatchBody {
-    /// The same body with the processes the collector holds sent by reference
+    /// The same body with the processes the collector holds sent by reference, snapshots
+    /// as deltas, and `agent` left out when the collector acknowledged the same already
     /// (`ProcessReferences`); what went out is noted in `sent`.
     public static func make(
         host: String, bootID: String?, agent: AgentInfo, records: [SpoolRecord],
         references: ProcessReferences, sent: inout ProcessReferences.Sent
     ) -> [UInt8] {
+        sent.agent = agent
         let reader = JSONReader()
         let writer = JSONWriter()
         let shortened = records.map { r -> SpoolRecord in
@@ -134,11 +136,13 @@ public enum BatchBody {
             out.payload = payload
             return out
         }
-        return make(host: host, bootID: bootID, agent: agent, records: shortened)
+        return make(
+            host: host, bootID: bootID, agent: references.holds(agent) ? nil : agent, records: shortened)
     }
 
+    /// The body; `agent` nil leaves it out (the collector keeps what it has).
     public static func make(
-        host: String, bootID: String?, agent: AgentInfo, records: [SpoolRecord]
+        host: String, bootID: String?, agent: AgentInfo?, records: [SpoolRecord]
     ) -> [UInt8] {
         let writer = JSONWriter()
         var out: [UInt8] = []
@@ -150,8 +154,10 @@ public enum BatchBody {
             out += Array(#","boot_id":"#.utf8)
             if (try? writer.encode(bootID, into: &out)) == nil { out += Array("null".utf8) }
         }
-        out += Array(#","agent":"#.utf8)
-        if (try? writer.encode(agent, into: &out)) == nil { out += Array("null".utf8) }
+        if let agent {
+            out += Array(#","agent":"#.utf8)
+            if (try? writer.encode(agent, into: &out)) == nil { out += Array("null".utf8) }
+        }
         for (name, kind) in [("snapshots", SpoolRecord.Kind.snapshot), ("events", .event)] {
             out += Array(",\"\(name)\":[".utf8)
             var first = true

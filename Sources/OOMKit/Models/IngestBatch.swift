@@ -76,12 +76,19 @@ public struct IngestResult: Codable, Sendable, Equatable {
     /// The collector takes processes by reference (`ProcessSample.ref`) from now on;
     /// absent from collectors older than the feature.
     public var processRefs: Bool?
+    /// The collector takes snapshots as deltas against an acknowledged one
+    /// (`MemorySnapshot.base`) from now on; absent from collectors older than the feature.
+    public var snapshotDeltas: Bool?
 
-    public init(eventsStored: Int, eventsDuplicate: Int, snapshotsStored: Int, processRefs: Bool? = nil) {
+    public init(
+        eventsStored: Int, eventsDuplicate: Int, snapshotsStored: Int, processRefs: Bool? = nil,
+        snapshotDeltas: Bool? = nil
+    ) {
         self.eventsStored = eventsStored
         self.eventsDuplicate = eventsDuplicate
         self.snapshotsStored = snapshotsStored
         self.processRefs = processRefs
+        self.snapshotDeltas = snapshotDeltas
     }
 
     enum CodingKeys: String, CodingKey {
@@ -89,6 +96,7 @@ public struct IngestResult: Codable, Sendable, Equatable {
         case eventsDuplicate = "events_duplicate"
         case snapshotsStored = "snapshots_stored"
         case processRefs = "process_refs"
+        case snapshotDeltas = "snapshot_deltas"
     }
 }
 

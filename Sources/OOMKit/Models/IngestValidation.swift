@@ -213,6 +213,18 @@ public enum IngestValidator {
         }
         try notInFuture(t, "\(at).time", notAfter: notAfter)
         try seconds(s.uptimeS, "\(at).uptime_s")
+        if let b = s.base {
+            guard b.time.utf8.count <= 64, RFC3339.parse(b.time) != nil else {
+                throw IngestValidationError("\(at).base.time", "must be an RFC 3339 timestamp")
+            }
+            let removed = b.removed ?? []
+            guard removed.count <= 2 * limits.maxMapEntries else {
+                throw IngestValidationError("\(at).base.removed", "at most \(2 * limits.maxMapEntries) entries")
+            }
+            for name in removed {
+                try text(name, "\(at).base.removed entry", min: 1, max: 80)
+            }
+        }
         try optionalText(s.kernel, "\(at).kernel", max: 256)
         for (map, name) in [(s.memory, "memory"), (s.vmstat, "vmstat")] {
             guard map.count <= limits.maxMapEntries else {

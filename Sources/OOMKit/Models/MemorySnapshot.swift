@@ -27,6 +27,10 @@ public struct MemorySnapshot: Codable, Sendable, Equatable {
     public var userspaceKillers: UserspaceKillers?
     /// The configured critical services' processes, sent with `sysctl`.
     public var critical: [CriticalProcess]?
+    /// Set only on the wire, in a delta against an earlier snapshot (issue 15, "wire"):
+    /// see ``wireDelta(full:short:base:)``. The collector expands a delta before anything
+    /// else sees it; stored and served snapshots never carry it.
+    public var base: SnapshotBase?
 
     public init(
         host: String, bootID: String? = nil, time: String, uptimeS: Double? = nil,
@@ -52,7 +56,7 @@ public struct MemorySnapshot: Codable, Sendable, Equatable {
         case uptimeS = "uptime_s"
         case kernel, memory, vmstat, pressure, processes, cgroups, sysctl, swaps, zram
         case userspaceKillers = "userspace_killers"
-        case critical
+        case critical, base
     }
 }
 
