@@ -276,10 +276,14 @@ extension PostgresStore {
     /// stored whole, in JSON): the first one is reported, and the agent sends the full form.
     public func resolveProcessReferences(_ batch: inout IngestBatch) async throws(StoreError) -> String? {
         for (i, s) in batch.snapshots.enumerated() {
+            if s.base != nil { return "snapshots[\(i)].base" }
             if let j = s.processes.firstIndex(where: { $0.ref != nil }) { return "snapshots[\(i)].processes[\(j)]" }
         }
         return nil
     }
+
+    /// Not yet: the agent is told to send every snapshot whole (see `CollectorStore`).
+    public var acceptsWireReferences: Bool { false }
 }
 
 extension SnapshotPoint {

@@ -63,8 +63,9 @@ struct IngestController {
                     ])
             }
             var result = outcome.result
-            result.processRefs = true
-            result.snapshotDeltas = true
+            let references = collector.store.acceptsWireReferences
+            result.processRefs = references
+            result.snapshotDeltas = references
             return result
         } catch {
             throw failed(error)

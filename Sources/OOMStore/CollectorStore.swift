@@ -90,6 +90,12 @@ public protocol CollectorStore: Sendable {
     /// database share (retention, partition maintenance) now. A single-process store
     /// always does; a shared one lets exactly one collector at a time do it.
     func holdsBackgroundLease() async -> Bool
+
+    /// Whether the store expands what the agent sends by reference: processes by `ref`
+    /// and snapshots as deltas against a `base`. The ingest answer advertises it, so an
+    /// agent only sends the short forms to a store that takes them (and never pays a 409
+    /// and a resend on every batch).
+    var acceptsWireReferences: Bool { get }
 }
 
 extension CollectorStore {
@@ -172,6 +178,9 @@ extension CollectorStore {
 extension OOMDatabase: CollectorStore {
     /// One SQLite file has one collector: it always does the background work.
     public func holdsBackgroundLease() async -> Bool { true }
+
+    /// Expanded from the writer's memory or the file: see `resolveProcessReferences`.
+    public var acceptsWireReferences: Bool { true }
 }
 
 extension IngestOutcome {

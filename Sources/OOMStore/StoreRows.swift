@@ -44,13 +44,16 @@ package struct StoreRows: Sendable {
         do {
             p = try OOMDatabase.prepare(batch, receivedAt: receivedAt)
             snapshots = try p.snapshots.map { s in
-                Snapshot(
+                // Encoded here for every snapshot (the SQLite path encodes the newest only):
+                // the PostgreSQL writer decides which one reaches the hosts row.
+                let latest = try s.latestJSON()
+                return Snapshot(
                     time: s.time, total: s.total, available: s.available, free: s.free, cached: s.cached,
                     anon: s.anon, shmem: s.shmem, swapTotal: s.swapTotal, swapFree: s.swapFree,
                     someAvg10: s.someAvg10, someAvg60: s.someAvg60, fullAvg10: s.fullAvg10,
                     fullAvg60: s.fullAvg60, oomKill: s.oomKill,
                     json: String(decoding: try writer.encode(s.snapshot), as: UTF8.self),
-                    memoryJSON: s.memoryJSON, pressureJSON: s.pressureJSON, processesJSON: s.processesJSON,
+                    memoryJSON: latest.memory, pressureJSON: latest.pressure, processesJSON: latest.processes,
                     kernel: s.kernel)
             }
         } catch {
