@@ -94,8 +94,15 @@ public final class PostgresStore: CollectorStore, Service {
     /// cancelled or shut down. Throws when the schema cannot be migrated.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
-            if reader !== client { group.addTask { await self.reader.run() } }
+            for pool in reader === client ? [client] : [client, reader] {
+                // Queries wait for the pool; started first, it does not warn that they came early.
+                let (started, signal) = AsyncStream<Void>.makeStream()
+                group.addTask {
+                    signal.finish()
+                    await pool.run()
+                }
+                for await _ in started {}
+            }
             do {
                 try await PostgresSchema.migrate(client, logger: logger)
                 try await ensurePartitions(around: nowMicroseconds())
