@@ -59,6 +59,7 @@ extension PostgresStore {
             if let newest = snapshots.filter({ stored.contains($0.time) }).max(by: { $0.time < $1.time }) {
                 try await updateLatest(newest, hostID: hostID, received: b.receivedAt, on: c)
             }
+            try await storeDetails(snapshots, hostID: hostID, on: c)
         }
         outcome.snapshotsDuplicate = b.snapshots.count - outcome.snapshotsStored
         if let agentJSON = b.agentJSON, agentJSON != previousAgent {
@@ -235,6 +236,22 @@ extension PostgresStore {
                 processes_json = \(s.processesJSON), kernel = coalesce(\(s.kernel), kernel)
             WHERE id = \(hostID)
                 AND (snapshot_time IS NULL OR snapshot_time < \(s.time) OR snapshot_time > \(received))
+            """, logger: logger)
+    }
+
+    /// The batch's process details, for the references of the host's next batches;
+    /// `last_seen` moves at most hourly (retention keeps a detail an hour past it).
+    func storeDetails(_ snapshots: [StoreRows.Snapshot], hostID: Int64, on c: PostgresConnection) async throws {
+        var seen: Set<StoreRows.Detail> = []
+        let details = snapshots.flatMap(\.details).filter { seen.insert($0).inserted }
+        guard !details.isEmpty, let newest = snapshots.map(\.time).max() else { return }
+        try await c.query(
+            """
+            INSERT INTO snapshot_processes (host_id, pid, digest, last_seen, detail)
+            SELECT \(hostID), pid, digest, \(newest), detail
+            FROM unnest(\(details.map(\.pid)), \(details.map(\.digest)), \(details.map(\.json))) AS u (pid, digest, detail)
+            ON CONFLICT (host_id, pid, digest) DO UPDATE SET last_seen = excluded.last_seen
+            WHERE snapshot_processes.last_seen < excluded.last_seen - 3600000000
             """, logger: logger)
     }
 

@@ -272,13 +272,27 @@ extension PostgresStore {
         }
     }
 
-    /// A process sent by reference needs details this store does not keep (snapshots are
-    /// stored whole, in JSON): the first one is reported, and the agent sends the full form.
+    /// Fills in processes sent by reference from the details stored for the host; the
+    /// first one not found is returned (the agent then sends the full form, 409).
     public func resolveProcessReferences(_ batch: inout IngestBatch) async throws(StoreError) -> String? {
-        for (i, s) in batch.snapshots.enumerated() {
-            if let j = s.processes.firstIndex(where: { $0.ref != nil }) { return "snapshots[\(i)].processes[\(j)]" }
+        let digests = batch.snapshots.flatMap { s in
+            s.processes.compactMap { $0.ref.flatMap { ProcessDetail.digest(reference: $0) } }
         }
-        return nil
+        guard !digests.isEmpty else { return nil }
+        let host = batch.host
+        let found: [Int64: ProcessDetail] = try await store {
+            var out: [Int64: ProcessDetail] = [:]
+            for row in try await rows(
+                """
+                SELECT digest, detail FROM snapshot_processes
+                WHERE host_id = (SELECT id FROM hosts WHERE name = \(host)) AND digest = ANY(\(Array(Set(digests))))
+                """, on: client)
+            {
+                out[try row.get("digest")] = try Self.decode(ProcessDetail.self, try row.get("detail"))
+            }
+            return out
+        }
+        return ProcessReferences.fill(&batch, from: found)
     }
 }
 

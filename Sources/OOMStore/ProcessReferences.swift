@@ -34,16 +34,6 @@ extension OOMDatabase {
         } catch {
             throw Self.map(error)
         }
-        for i in batch.snapshots.indices {
-            for j in batch.snapshots[i].processes.indices {
-                let p = batch.snapshots[i].processes[j]
-                guard let ref = p.ref else { continue }
-                guard let digest = ProcessDetail.digest(reference: ref), let detail = found[digest],
-                    detail.pid == p.pid
-                else { return "snapshots[\(i)].processes[\(j)]" }
-                batch.snapshots[i].processes[j] = p.filled(detail)
-            }
-        }
-        return nil
+        return ProcessReferences.fill(&batch, from: found)
     }
 }

@@ -242,3 +242,37 @@ struct StoreConformanceTests {
         }
     }
 }
+
+extension StoreConformanceTests {
+    /// Processes sent by reference resolve to the details stored with an earlier snapshot
+    /// of the same host; an unknown reference is named (the agent then sends in full).
+    @Test(arguments: Engine.allCases)
+    func processReferencesResolve(engine: Engine) async throws {
+        guard engine.isAvailable else { return }
+        try await withStore(engine) { store in
+            var full = ProcessSample(pid: 4242, comm: "java", rssKB: 900_000)
+            full.cmdline = "java -Xmx8g -jar app.jar"
+            full.unit = "app.service"
+            full.startedAt = "2026-11-20T08:00:00Z"
+            _ = try await store.ingest(
+                Seed.batch(snapshots: [Seed.snapshot(time: Self.end - 60_000_000, processes: [full])]),
+                receivedAt: Self.end)
+            var moved = full
+            moved.rssKB = 950_000
+            let digest = ProcessDetail.digest(try ProcessDetail(full).canonicalJSON())
+            var batch = Seed.batch(snapshots: [
+                Seed.snapshot(time: Self.end, processes: [moved.reference(digest: digest)])
+            ])
+            #expect(try await store.resolveProcessReferences(&batch) == nil)
+            #expect(batch.snapshots[0].processes == [moved])
+            var other = Seed.batch(
+                host: "web-2",
+                snapshots: [Seed.snapshot(host: "web-2", time: Self.end, processes: [moved.reference(digest: digest)])])
+            #expect(try await store.resolveProcessReferences(&other) == "snapshots[0].processes[0]")
+            var unknown = Seed.batch(snapshots: [
+                Seed.snapshot(time: Self.end, processes: [full, moved.reference(digest: digest &+ 1)])
+            ])
+            #expect(try await store.resolveProcessReferences(&unknown) == "snapshots[0].processes[1]")
+        }
+    }
+}
