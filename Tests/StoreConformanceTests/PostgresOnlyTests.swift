@@ -177,3 +177,35 @@ struct PostgresOnlyTests {
         Issue.record("condition not met within \(seconds) s")
     }
 }
+
+/// Reads from a streaming replica (`--db-read`): ingest goes to the primary, queries see
+/// it once the replica has replayed it.
+@Suite(
+    "PostgreSQL read replica",
+    .enabled(if: ProcessInfo.processInfo.environment["OOMWATCH_TEST_POSTGRES_REPLICA"] != nil))
+struct PostgresReplicaTests {
+    @Test func queriesReadTheReplica() async throws {
+        let replicaURL = URLComponents(string: ProcessInfo.processInfo.environment["OOMWATCH_TEST_POSTGRES_REPLICA"]!)!
+        try await withScratchDatabase { name in
+            var replica = postgresConfiguration(database: name)
+            replica.host = replicaURL.host ?? replica.host
+            replica.port = replicaURL.port ?? replica.port
+            let store = try PostgresStore(
+                configuration: postgresConfiguration(database: name), readReplica: replica, logger: testLogger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.run() }
+                defer { group.cancelAll() }
+                let end = StoreConformanceTests.end
+                let stored = try await store.ingest(
+                    Seed.batch(events: [Seed.event("replicated", time: end)]), receivedAt: end)
+                #expect(stored.eventsStored == 1)
+                var filter = EventFilter()
+                filter.limit = 10
+                try await PostgresOnlyTests.waitUntil {
+                    (try? await store.events(filter).events.map(\.id)) == ["replicated"]
+                }
+                #expect(try await store.event(id: "replicated").id == "replicated")
+            }
+        }
+    }
+}
