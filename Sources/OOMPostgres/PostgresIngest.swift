@@ -105,14 +105,6 @@ extension PostgresStore {
         throw StoreError.failed("host upsert returned nothing")
     }
 
-    /// The kill rollup dimensions of an inserted event row `ins`, as (dim, key) pairs; the
-    /// same groups as the SQLite store's `kill_daily`.
-    static let rollupDimensions = """
-        (VALUES ('host', ins.host_id::text), ('comm', ins.comm),
-            ('hostcomm', ins.host_id::text || chr(9) || ins.comm), ('source', ins.source),
-            ('scope', coalesce(ins.scope, 'unknown')), ('unit', ins.unit), ('container', ins.container))
-        """
-
     /// Inserts the events whose ids are new and adds them to the day rollups, in one
     /// statement; returns the ids it stored.
     func insertEvents(
@@ -147,7 +139,7 @@ extension PostgresStore {
             roll AS (
                 INSERT INTO kill_daily (dim, key, day, kills, last_time)
                 SELECT d.dim, d.key, ins.time / \(Self.day), count(*), max(ins.time)
-                FROM ins CROSS JOIN LATERAL \(Self.rollupDimensions) AS d (dim, key)
+                FROM ins CROSS JOIN LATERAL \(Self.dimensions(of: "ins")) AS d (dim, key)
                 WHERE d.key IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
                 ON CONFLICT (dim, day, key) DO UPDATE SET kills = kill_daily.kills + excluded.kills,
                     last_time = greatest(kill_daily.last_time, excluded.last_time))

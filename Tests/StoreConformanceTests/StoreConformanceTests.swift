@@ -202,6 +202,7 @@ struct StoreConformanceTests {
             #expect(Set(try await store.events(all).events.map(\.id)) == Set(keptEvents.map(\.id)))
             let r = try await store.summary(since: now - 30 * day, until: now + 1, now: now)
             #expect(r.totals.kills == keptEvents.count)
+            #expect(try await store.killCounters().reduce(0) { $0 + $1.kills } == keptEvents.count)
             #expect(try await store.applyRetention(policy, now: now) == .nothing)
             let again = try await store.ingest(Seed.batch(events: keptEvents), receivedAt: now)
             #expect(again.eventsStored == 0)
