@@ -49,7 +49,7 @@ extension PostgresStore {
                 """
                 SELECT id, name, last_seen, interval_s, boot_id, agent_version, kernel, agent_json,
                     snapshot_time, total_kb, available_kb, full_avg60, memory_json, pressure_json
-                FROM hosts ORDER BY name
+                FROM hosts ORDER BY name COLLATE "C"
                 """
             ).map { row in
                 let id: Int64 = try row.get("id")

@@ -32,7 +32,8 @@ extension PostgresStore {
                 for row in try await rows(
                     """
                     SELECT dim, key, sum(kills)::bigint AS kills, max(last_time) AS last_time FROM kill_daily
-                    WHERE day >= \(window.firstDay) AND day < \(window.endDay) AND kills > 0 GROUP BY dim, key
+                    WHERE day >= \(window.firstDay) AND day < \(window.endDay) AND kills > 0 AND dim <> 'hss'
+                    GROUP BY dim, key
                     """)
                 {
                     add(try row.get("dim"), try row.get("key"), try row.get("kills"), try row.get("last_time"))
@@ -52,7 +53,8 @@ extension PostgresStore {
                     """
                     SELECT d.dim, d.key, count(*) AS kills, max(e.time) AS last_time
                     FROM events e CROSS JOIN LATERAL \(unescaped: Self.dimensions(of: "e")) AS d (dim, key)
-                    WHERE e.time >= \(edge.from) AND e.time < \(edge.to) AND d.key IS NOT NULL GROUP BY 1, 2
+                    WHERE e.time >= \(edge.from) AND e.time < \(edge.to) AND d.key IS NOT NULL AND d.dim <> 'hss'
+                    GROUP BY 1, 2
                     """)
                 {
                     add(try row.get("dim"), try row.get("key"), try row.get("kills"), try row.get("last_time"))
