@@ -209,3 +209,25 @@ struct PostgresReplicaTests {
         }
     }
 }
+
+/// A database that is not there: the store says so within its connect timeout, as a
+/// retryable error, rather than hanging a request.
+@Suite("PostgreSQL unreachable")
+struct PostgresUnreachableTests {
+    @Test func unreachableServerFailsFast() async throws {
+        var c = PostgresStoreConfiguration(host: "127.0.0.1", port: 1, user: "nobody", database: "none")
+        c.sslMode = .disable
+        c.connectTimeoutSeconds = 1
+        let store = try PostgresStore(configuration: c, logger: testLogger)
+        let started = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try? await store.run() }
+            #expect(await store.isReachable() == false)
+            await #expect(throws: StoreError.self) {
+                try await store.ingest(Seed.batch(events: [Seed.event("x", time: 1)]), receivedAt: 1)
+            }
+            group.cancelAll()
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
+    }
+}
