@@ -17,16 +17,31 @@ extension PostgresStore {
     /// hourly sums, then the host's latest state.
     public func ingest(_ batch: IngestBatch, receivedAt: Int64) async throws(StoreError) -> IngestOutcome {
         let rows = try StoreRows(batch, receivedAt: receivedAt)
-        return try await store {
-            try await ensurePartitions(days: Set(rows.events.map(\.time) + rows.snapshots.map(\.time)).map(Self.dayOf))
-            let known = state.withLock { $0.hostIDs[rows.host] }
-            let (outcome, hostID) = try await client.withTransaction(logger: logger) { c in
-                try await self.write(rows, knownHostID: known, on: c)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await store {
+                    try await ensurePartitions(
+                        days: Set(rows.events.map(\.time) + rows.snapshots.map(\.time)).map(Self.dayOf))
+                    let known = state.withLock { $0.hostIDs[rows.host] }
+                    let (outcome, hostID) = try await client.withTransaction(logger: logger) { c in
+                        try await self.write(rows, knownHostID: known, on: c)
+                    }
+                    state.withLock { $0.hostIDs[rows.host] = hostID }
+                    return outcome
+                }
+            } catch .busy where attempt < Self.ingestAttempts {
+                // A deadlock or serialization victim was rolled back whole: the same
+                // batch again is safe (and idempotent), and usually goes through.
+                logger.debug("ingest retried after a lock conflict", metadata: ["attempt": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(Int64(20 * attempt)))
             }
-            state.withLock { $0.hostIDs[rows.host] = hostID }
-            return outcome
         }
     }
+
+    /// Tries of one batch when it loses a lock conflict, before the agent is told 503.
+    static let ingestAttempts = 4
 
     static func dayOf(_ time: Int64) -> Int64 {
         time >= 0 ? time / day : (time - day + 1) / day

@@ -256,7 +256,8 @@ extension PostgresStore {
         var binds = Binds()
         var sql = "SELECT name, snapshot_time, processes_json FROM hosts WHERE processes_json IS NOT NULL"
         if let host { sql += " AND name = \(binds.add(host))" }
-        let query = binds.query(sql)
+        // In SQLite's row order, so equal sizes come out the same.
+        let query = binds.query(sql + " ORDER BY id")
         return try await store {
             var all: [TopProcess] = []
             for row in try await rows(query) {

@@ -130,10 +130,13 @@ extension PostgresStore {
             guard let n = days[d], n > 0 else { return nil }
             return DayCount(day: ReportShaping.dayLabel(d), kills: n)
         }
+        // Ties (same size, same time) in SQLite's order: newest row first when it walks its
+        // size index (a day or more), oldest first when it sorts the window's rows.
+        let ties = until - since >= Self.day ? "DESC" : "ASC"
         let victims = try await rows(
             """
             SELECT event_id, host_id, time, source, pid, comm, rss_kb, unit, container FROM events
-            WHERE time >= \(since) AND time < \(until) ORDER BY rss_kb DESC, time DESC, id LIMIT 10
+            WHERE time >= \(since) AND time < \(until) ORDER BY rss_kb DESC, time DESC, id \(unescaped: ties) LIMIT 10
             """
         ).map {
             VictimRow(

@@ -15,7 +15,11 @@ struct PostgresOnlyTests {
 
     /// SQLite and PostgreSQL given the same batches answer every query the same.
     @Test func sameAnswersAsSQLite() async throws {
-        let fleet = Seed.fleet(events: 500, end: Self.end, seed: 99)
+        // Plus three of the largest victims tied on size and time: ties go newest row first.
+        let ties = (0..<3).map {
+            Seed.event("tie-\($0)", host: "host-0", time: Self.end - 3_600_000_000, rss: 9_000_000)
+        }
+        let fleet = Seed.fleet(events: 500, end: Self.end, seed: 99) + [Seed.batch(host: "host-0", events: ties)]
         try await withStore(.sqlite) { sqlite in
             try await withStore(.postgres) { pg in
                 for b in fleet {
@@ -35,13 +39,20 @@ struct PostgresOnlyTests {
                     let x = try await sqlite.summary(since: since, until: until, now: Self.end)
                     let y = try await pg.summary(since: since, until: until, now: Self.end)
                     #expect(x == y, "summary [\(since), \(until))")
+                    #expect(x.largestVictims.map(\.id) == y.largestVictims.map(\.id))
                     var f = EventFilter()
                     f.since = since
                     f.until = until
                     f.limit = 1000
                     #expect(try await sqlite.events(f).events == pg.events(f).events)
                 }
-                for host in fleet.map(\.host) {
+                for (since, until) in [(Self.end - 2 * 3_600_000_000, Self.end), (start, Self.end + 1)] {
+                    let x = try await sqlite.summary(since: since, until: until, now: Self.end)
+                    let y = try await pg.summary(since: since, until: until, now: Self.end)
+                    #expect(Set(x.largestVictims.prefix(3).map(\.id)) == ["tie-0", "tie-1", "tie-2"])
+                    #expect(x.largestVictims.map(\.id) == y.largestVictims.map(\.id))
+                }
+                for host in Set(fleet.map(\.host)) {
                     let x = try await sqlite.snapshots(host: host, since: start, until: Self.end + 1, points: 50)
                     let y = try await pg.snapshots(host: host, since: start, until: Self.end + 1, points: 50)
                     #expect(x == y, "snapshots of \(host)")
