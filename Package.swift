@@ -166,8 +166,9 @@ let package = Package(
         .testTarget(
             name: "StoreConformanceTests",
             dependencies: [
-                "OOMStore", "OOMPostgres", "OOMKit",
+                "OOMStore", "OOMPostgres", "OOMKit", "OOMServer",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -17,16 +17,31 @@ extension PostgresStore {
     /// hourly sums, then the host's latest state.
     public func ingest(_ batch: IngestBatch, receivedAt: Int64) async throws(StoreError) -> IngestOutcome {
         let rows = try StoreRows(batch, receivedAt: receivedAt)
-        return try await store {
-            try await ensurePartitions(days: Set(rows.events.map(\.time) + rows.snapshots.map(\.time)).map(Self.dayOf))
-            let known = state.withLock { $0.hostIDs[rows.host] }
-            let (outcome, hostID) = try await client.withTransaction(logger: logger) { c in
-                try await self.write(rows, knownHostID: known, on: c)
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await store {
+                    try await ensurePartitions(
+                        days: Set(rows.events.map(\.time) + rows.snapshots.map(\.time)).map(Self.dayOf))
+                    let known = state.withLock { $0.hostIDs[rows.host] }
+                    let (outcome, hostID) = try await client.withTransaction(logger: logger) { c in
+                        try await self.write(rows, knownHostID: known, on: c)
+                    }
+                    state.withLock { $0.hostIDs[rows.host] = hostID }
+                    return outcome
+                }
+            } catch .busy where attempt < Self.ingestAttempts {
+                // A deadlock or serialization victim was rolled back whole: the same
+                // batch again is safe (and idempotent), and usually goes through.
+                logger.debug("ingest retried after a lock conflict", metadata: ["attempt": "\(attempt)"])
+                try? await Task.sleep(for: .milliseconds(Int64(20 * attempt)))
             }
-            state.withLock { $0.hostIDs[rows.host] = hostID }
-            return outcome
         }
     }
+
+    /// Tries of one batch when it loses a lock conflict, before the agent is told 503.
+    static let ingestAttempts = 4
 
     static func dayOf(_ time: Int64) -> Int64 {
         time >= 0 ? time / day : (time - day + 1) / day
@@ -59,6 +74,7 @@ extension PostgresStore {
             if let newest = snapshots.filter({ stored.contains($0.time) }).max(by: { $0.time < $1.time }) {
                 try await updateLatest(newest, hostID: hostID, received: b.receivedAt, on: c)
             }
+            try await storeDetails(snapshots, hostID: hostID, on: c)
         }
         outcome.snapshotsDuplicate = b.snapshots.count - outcome.snapshotsStored
         if let agentJSON = b.agentJSON, agentJSON != previousAgent {
@@ -104,14 +120,6 @@ extension PostgresStore {
         throw StoreError.failed("host upsert returned nothing")
     }
 
-    /// The kill rollup dimensions of an inserted event row `ins`, as (dim, key) pairs; the
-    /// same groups as the SQLite store's `kill_daily`.
-    static let rollupDimensions = """
-        (VALUES ('host', ins.host_id::text), ('comm', ins.comm),
-            ('hostcomm', ins.host_id::text || chr(9) || ins.comm), ('source', ins.source),
-            ('scope', coalesce(ins.scope, 'unknown')), ('unit', ins.unit), ('container', ins.container))
-        """
-
     /// Inserts the events whose ids are new and adds them to the day rollups, in one
     /// statement; returns the ids it stored.
     func insertEvents(
@@ -146,7 +154,7 @@ extension PostgresStore {
             roll AS (
                 INSERT INTO kill_daily (dim, key, day, kills, last_time)
                 SELECT d.dim, d.key, ins.time / \(Self.day), count(*), max(ins.time)
-                FROM ins CROSS JOIN LATERAL \(Self.rollupDimensions) AS d (dim, key)
+                FROM ins CROSS JOIN LATERAL \(Self.dimensions(of: "ins")) AS d (dim, key)
                 WHERE d.key IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
                 ON CONFLICT (dim, day, key) DO UPDATE SET kills = kill_daily.kills + excluded.kills,
                     last_time = greatest(kill_daily.last_time, excluded.last_time))
@@ -235,6 +243,22 @@ extension PostgresStore {
                 processes_json = \(s.processesJSON), kernel = coalesce(\(s.kernel), kernel)
             WHERE id = \(hostID)
                 AND (snapshot_time IS NULL OR snapshot_time < \(s.time) OR snapshot_time > \(received))
+            """, logger: logger)
+    }
+
+    /// The batch's process details, for the references of the host's next batches;
+    /// `last_seen` moves at most hourly (retention keeps a detail an hour past it).
+    func storeDetails(_ snapshots: [StoreRows.Snapshot], hostID: Int64, on c: PostgresConnection) async throws {
+        var seen: Set<StoreRows.Detail> = []
+        let details = snapshots.flatMap(\.details).filter { seen.insert($0).inserted }
+        guard !details.isEmpty, let newest = snapshots.map(\.time).max() else { return }
+        try await c.query(
+            """
+            INSERT INTO snapshot_processes (host_id, pid, digest, last_seen, detail)
+            SELECT \(hostID), pid, digest, \(newest), detail
+            FROM unnest(\(details.map(\.pid)), \(details.map(\.digest)), \(details.map(\.json))) AS u (pid, digest, detail)
+            ON CONFLICT (host_id, pid, digest) DO UPDATE SET last_seen = excluded.last_seen
+            WHERE snapshot_processes.last_seen < excluded.last_seen - 3600000000
             """, logger: logger)
     }
 

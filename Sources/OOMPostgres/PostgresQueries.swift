@@ -49,7 +49,7 @@ extension PostgresStore {
                 """
                 SELECT id, name, last_seen, interval_s, boot_id, agent_version, kernel, agent_json,
                     snapshot_time, total_kb, available_kb, full_avg60, memory_json, pressure_json
-                FROM hosts ORDER BY name
+                FROM hosts ORDER BY name COLLATE "C"
                 """
             ).map { row in
                 let id: Int64 = try row.get("id")
@@ -256,7 +256,8 @@ extension PostgresStore {
         var binds = Binds()
         var sql = "SELECT name, snapshot_time, processes_json FROM hosts WHERE processes_json IS NOT NULL"
         if let host { sql += " AND name = \(binds.add(host))" }
-        let query = binds.query(sql)
+        // In SQLite's row order, so equal sizes come out the same.
+        let query = binds.query(sql + " ORDER BY id")
         return try await store {
             var all: [TopProcess] = []
             for row in try await rows(query) {
@@ -272,18 +273,35 @@ extension PostgresStore {
         }
     }
 
-    /// A process sent by reference needs details this store does not keep (snapshots are
-    /// stored whole, in JSON): the first one is reported, and the agent sends the full form.
+    /// Fills in processes sent by reference from the details stored for the host; the
+    /// first one not found is returned (the agent then sends the full form, 409).
     public func resolveProcessReferences(_ batch: inout IngestBatch) async throws(StoreError) -> String? {
-        for (i, s) in batch.snapshots.enumerated() {
-            if s.base != nil { return "snapshots[\(i)].base" }
-            if let j = s.processes.firstIndex(where: { $0.ref != nil }) { return "snapshots[\(i)].processes[\(j)]" }
+        for (i, s) in batch.snapshots.enumerated() where s.base != nil {
+            return "snapshots[\(i)].base"
         }
-        return nil
+        let digests = batch.snapshots.flatMap { s in
+            s.processes.compactMap { $0.ref.flatMap { ProcessDetail.digest(reference: $0) } }
+        }
+        guard !digests.isEmpty else { return nil }
+        let host = batch.host
+        let found: [Int64: ProcessDetail] = try await store {
+            var out: [Int64: ProcessDetail] = [:]
+            for row in try await rows(
+                """
+                SELECT digest, detail FROM snapshot_processes
+                WHERE host_id = (SELECT id FROM hosts WHERE name = \(host)) AND digest = ANY(\(Array(Set(digests))))
+                """, on: client)
+            {
+                out[try row.get("digest")] = try Self.decode(ProcessDetail.self, try row.get("detail"))
+            }
+            return out
+        }
+        return ProcessReferences.fill(&batch, from: found)
     }
 
-    /// Not yet: the agent is told to send every snapshot whole (see `CollectorStore`).
-    public var acceptsWireReferences: Bool { false }
+    /// Not yet: the agent is told to send its snapshots whole (processes may still go by
+    /// reference), see `CollectorStore`.
+    public var acceptsSnapshotDeltas: Bool { false }
 }
 
 extension SnapshotPoint {

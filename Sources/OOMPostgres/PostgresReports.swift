@@ -5,12 +5,14 @@ import PostgresNIO
 
 extension PostgresStore {
     /// The kill rollup dimensions of an event row aliased `e`, as (dim, key) pairs: the
-    /// groups of the SQLite store's `kill_daily`.
+    /// groups of the SQLite store's `kill_daily`, and `hss` (host, source, scope: the
+    /// `/metrics` kill counters, read from the rollup instead of every event).
     static func dimensions(of e: String) -> String {
         """
         (VALUES ('host', \(e).host_id::text), ('comm', \(e).comm),
             ('hostcomm', \(e).host_id::text || chr(9) || \(e).comm), ('source', \(e).source),
-            ('scope', coalesce(\(e).scope, 'unknown')), ('unit', \(e).unit), ('container', \(e).container))
+            ('scope', coalesce(\(e).scope, 'unknown')), ('unit', \(e).unit), ('container', \(e).container),
+            ('hss', \(e).host_id::text || chr(9) || \(e).source || chr(9) || coalesce(\(e).scope, 'unknown')))
         """
     }
 
@@ -30,7 +32,8 @@ extension PostgresStore {
                 for row in try await rows(
                     """
                     SELECT dim, key, sum(kills)::bigint AS kills, max(last_time) AS last_time FROM kill_daily
-                    WHERE day >= \(window.firstDay) AND day < \(window.endDay) AND kills > 0 GROUP BY dim, key
+                    WHERE day >= \(window.firstDay) AND day < \(window.endDay) AND kills > 0 AND dim <> 'hss'
+                    GROUP BY dim, key
                     """)
                 {
                     add(try row.get("dim"), try row.get("key"), try row.get("kills"), try row.get("last_time"))
@@ -50,7 +53,8 @@ extension PostgresStore {
                     """
                     SELECT d.dim, d.key, count(*) AS kills, max(e.time) AS last_time
                     FROM events e CROSS JOIN LATERAL \(unescaped: Self.dimensions(of: "e")) AS d (dim, key)
-                    WHERE e.time >= \(edge.from) AND e.time < \(edge.to) AND d.key IS NOT NULL GROUP BY 1, 2
+                    WHERE e.time >= \(edge.from) AND e.time < \(edge.to) AND d.key IS NOT NULL AND d.dim <> 'hss'
+                    GROUP BY 1, 2
                     """)
                 {
                     add(try row.get("dim"), try row.get("key"), try row.get("kills"), try row.get("last_time"))
@@ -126,10 +130,13 @@ extension PostgresStore {
             guard let n = days[d], n > 0 else { return nil }
             return DayCount(day: ReportShaping.dayLabel(d), kills: n)
         }
+        // Ties (same size, same time) in SQLite's order: newest row first when it walks its
+        // size index (a day or more), oldest first when it sorts the window's rows.
+        let ties = until - since >= Self.day ? "DESC" : "ASC"
         let victims = try await rows(
             """
             SELECT event_id, host_id, time, source, pid, comm, rss_kb, unit, container FROM events
-            WHERE time >= \(since) AND time < \(until) ORDER BY rss_kb DESC, time DESC, id LIMIT 10
+            WHERE time >= \(since) AND time < \(until) ORDER BY rss_kb DESC, time DESC, id \(unescaped: ties) LIMIT 10
             """
         ).map {
             VictimRow(
@@ -184,12 +191,12 @@ extension PostgresStore {
         try await store {
             try await rows(
                 """
-                SELECT hosts.name AS host, events.source AS source,
-                    coalesce(events.scope, 'unknown') AS scope, count(*) AS kills
-                FROM events JOIN hosts ON hosts.id = events.host_id
-                GROUP BY hosts.name, events.source, events.scope
-                ORDER BY hosts.name COLLATE "C", events.source COLLATE "C",
-                    coalesce(events.scope, 'unknown') COLLATE "C"
+                SELECT h.name AS host, split_part(k.key, chr(9), 2) AS source,
+                    split_part(k.key, chr(9), 3) AS scope, sum(k.kills)::bigint AS kills
+                FROM kill_daily k JOIN hosts h ON h.id = split_part(k.key, chr(9), 1)::bigint
+                WHERE k.dim = 'hss' GROUP BY 1, 2, 3 HAVING sum(k.kills) > 0
+                ORDER BY h.name COLLATE "C", split_part(k.key, chr(9), 2) COLLATE "C",
+                    split_part(k.key, chr(9), 3) COLLATE "C"
                 """
             ).map {
                 KillCounter(

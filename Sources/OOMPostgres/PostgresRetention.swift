@@ -11,6 +11,12 @@ extension PostgresStore {
         return try await store {
             var outcome = RetentionOutcome.nothing
             outcome.snapshots = try await prune("snapshots", before: cutoff(policy.snapshotDays))
+            // A process's details outlive the snapshots that name them by the hour they may lag.
+            _ = try await count(
+                """
+                WITH d AS (DELETE FROM snapshot_processes WHERE last_seen < \(cutoff(policy.snapshotDays) - 3_600_000_000)
+                    RETURNING 1) SELECT count(*) FROM d
+                """)
             outcome.rollups = try await count(
                 "WITH d AS (DELETE FROM snapshot_hourly WHERE hour < \(cutoff(policy.rollupDays)) RETURNING 1) SELECT count(*) FROM d"
             )

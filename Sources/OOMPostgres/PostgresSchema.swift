@@ -119,6 +119,18 @@ enum PostgresSchema {
                 )
                 """,
                 "CREATE INDEX snapshot_hourly_hour ON snapshot_hourly (hour)",
+                // Process details by host, pid and digest: what an agent's references name.
+                """
+                CREATE TABLE snapshot_processes (
+                    host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    pid bigint NOT NULL,
+                    digest bigint NOT NULL,
+                    last_seen bigint NOT NULL,
+                    detail text NOT NULL,
+                    PRIMARY KEY (host_id, pid, digest)
+                )
+                """,
+                "CREATE INDEX snapshot_processes_seen ON snapshot_processes (last_seen)",
                 """
                 CREATE TABLE agent_counters (
                     host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,

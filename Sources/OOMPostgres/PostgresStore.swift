@@ -34,7 +34,6 @@ public final class PostgresStore: CollectorStore, Service {
     struct State {
         /// Set once the schema is migrated (or migration failed, with why).
         var ready: Result<Void, StoreError>?
-        var waiting: [CheckedContinuation<Void, Never>] = []
         var holdsLease = false
         /// Days (since the epoch) whose partitions exist, per table.
         var partitions: Set<String> = []
@@ -94,11 +93,20 @@ public final class PostgresStore: CollectorStore, Service {
     /// cancelled or shut down. Throws when the schema cannot be migrated.
     public func run() async throws {
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { await self.client.run() }
-            if reader !== client { group.addTask { await self.reader.run() } }
+            for pool in reader === client ? [client] : [client, reader] {
+                // Queries wait for the pool; started first, it does not warn that they came early.
+                let (started, signal) = AsyncStream<Void>.makeStream()
+                group.addTask {
+                    signal.finish()
+                    await pool.run()
+                }
+                for await _ in started {}
+            }
             do {
-                try await PostgresSchema.migrate(client, logger: logger)
-                try await ensurePartitions(around: nowMicroseconds())
+                try await withStartupDeadline {
+                    try await PostgresSchema.migrate(self.client, logger: self.logger)
+                    try await self.ensurePartitions(around: nowMicroseconds())
+                }
                 finishStartup(.success(()))
             } catch {
                 let mapped = Self.map(error)
@@ -113,27 +121,46 @@ public final class PostgresStore: CollectorStore, Service {
         }
     }
 
-    func finishStartup(_ result: Result<Void, StoreError>) {
-        let waiting = state.withLock { s in
-            s.ready = result
-            defer { s.waiting = [] }
-            return s.waiting
+    /// Seconds the first connection and migration may take before the collector gives up
+    /// with a message (the pool itself would retry for about a minute).
+    var startupSeconds: Double { max(3 * configuration.connectTimeoutSeconds, 3) }
+
+    /// Runs `body`, or fails once `startupSeconds` have passed.
+    func withStartupDeadline(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        let seconds = startupSeconds
+        let description = configuration.description
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
+                throw StoreError.failed(
+                    "no answer from PostgreSQL at \(description) within \(Int(seconds)) s: check that it runs "
+                        + "and the host, port, user, password and sslmode")
+            }
+            defer { group.cancelAll() }
+            try await group.next()
         }
-        for w in waiting { w.resume() }
+    }
+
+    func finishStartup(_ result: Result<Void, StoreError>) {
+        state.withLock { $0.ready = result }
     }
 
     /// Waits for the migration; throws what made it fail.
+    /// A request while the store is still starting waits for it, at most `startupSeconds`;
+    /// then it is told to retry (503), never left hanging.
     func ready() async throws(StoreError) {
         if let r = state.withLock({ $0.ready }) { return try r.get() }
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let now = state.withLock { s -> Bool in
-                if s.ready != nil { return true }
-                s.waiting.append(c)
-                return false
+        let deadline = ContinuousClock.now + .milliseconds(Int64(startupSeconds * 1000))
+        while ContinuousClock.now < deadline {
+            if let r = state.withLock({ $0.ready }) { return try r.get() }
+            do {
+                try await Task.sleep(for: .milliseconds(20))
+            } catch {
+                throw .cancelled
             }
-            if now { c.resume() }
         }
-        try state.withLock { $0.ready! }.get()
+        throw .busy
     }
 
     /// The session advisory lock that makes one collector the one doing background work.
@@ -176,7 +203,8 @@ public final class PostgresStore: CollectorStore, Service {
     public var pendingWrites: Int { 0 }
 
     public func isReachable() async -> Bool {
-        guard (try? await ready()) != nil else { return false }
+        // Not ready yet (or failed to start): not reachable, without waiting.
+        guard case .success = state.withLock({ $0.ready }) else { return false }
         return (try? await client.query("SELECT 1", logger: logger)) != nil
     }
 

@@ -63,9 +63,8 @@ struct IngestController {
                     ])
             }
             var result = outcome.result
-            let references = collector.store.acceptsWireReferences
-            result.processRefs = references
-            result.snapshotDeltas = references
+            result.processRefs = true
+            result.snapshotDeltas = collector.store.acceptsSnapshotDeltas
             return result
         } catch {
             throw failed(error)

@@ -22,6 +22,9 @@ public struct RetentionService: Service {
         self.logger = logger
     }
 
+    /// Seconds between looks at the lease while another collector holds it.
+    static let leaseRecheckSeconds: Double = 30
+
     /// One retention pass; false when shutdown interrupted it.
     func pass() async -> Bool {
         do {
@@ -47,14 +50,18 @@ public struct RetentionService: Service {
     public func run() async throws {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             // Collectors sharing one database prune it one at a time: the lease holder.
+            // The others look again soon, so one takes over shortly after the holder dies.
+            var wait = policy.intervalSeconds
             if await database.holdsBackgroundLease() {
                 guard await pass() else { return }
             } else {
                 logger.debug("retention pass left to the collector holding the background lease")
+                wait = min(wait, Self.leaseRecheckSeconds)
             }
+            let pause = Duration.milliseconds(Int64(wait * 1000))
             do {
                 try await cancelWhenGracefulShutdown {
-                    try await Task.sleep(for: .milliseconds(Int64(policy.intervalSeconds * 1000)))
+                    try await Task.sleep(for: pause)
                 }
             } catch {
                 return

@@ -91,11 +91,10 @@ public protocol CollectorStore: Sendable {
     /// always does; a shared one lets exactly one collector at a time do it.
     func holdsBackgroundLease() async -> Bool
 
-    /// Whether the store expands what the agent sends by reference: processes by `ref`
-    /// and snapshots as deltas against a `base`. The ingest answer advertises it, so an
-    /// agent only sends the short forms to a store that takes them (and never pays a 409
-    /// and a resend on every batch).
-    var acceptsWireReferences: Bool { get }
+    /// Whether the store expands snapshots sent as deltas against a `base` (processes by
+    /// `ref` every store takes). The ingest answer advertises it, so an agent only sends
+    /// deltas to a store that takes them (and never pays a 409 and a resend on every batch).
+    var acceptsSnapshotDeltas: Bool { get }
 }
 
 extension CollectorStore {
@@ -180,7 +179,7 @@ extension OOMDatabase: CollectorStore {
     public func holdsBackgroundLease() async -> Bool { true }
 
     /// Expanded from the writer's memory or the file: see `resolveProcessReferences`.
-    public var acceptsWireReferences: Bool { true }
+    public var acceptsSnapshotDeltas: Bool { true }
 }
 
 extension IngestOutcome {

@@ -44,17 +44,7 @@ extension OOMDatabase {
         guard let resolved else { return nil }
         batch.snapshots = resolved.snapshots
         if let missing = resolved.missing { return missing }
-        for i in batch.snapshots.indices {
-            for j in batch.snapshots[i].processes.indices {
-                let p = batch.snapshots[i].processes[j]
-                guard let ref = p.ref else { continue }
-                guard let digest = ProcessDetail.digest(reference: ref), let detail = resolved.details[digest],
-                    detail.pid == p.pid
-                else { return "snapshots[\(i)].processes[\(j)].ref" }
-                batch.snapshots[i].processes[j] = p.filled(detail)
-            }
-        }
-        return nil
+        return ProcessReferences.fill(&batch, from: resolved.details)
     }
 
     struct Resolved: Sendable {

@@ -27,6 +27,14 @@ package struct StoreRows: Sendable {
         package var pressureJSON: String?
         package var processesJSON: String
         package var kernel: String?
+        /// Each process's details as stored for references (`ProcessDetail`, canonical JSON).
+        package var details: [Detail]
+    }
+    /// A process's details, found again by host, pid and digest.
+    package struct Detail: Sendable, Hashable {
+        package var pid: Int64
+        package var digest: Int64
+        package var json: String
     }
     package var host: String
     package var bootID: String?
@@ -54,7 +62,13 @@ package struct StoreRows: Sendable {
                     fullAvg60: s.fullAvg60, oomKill: s.oomKill,
                     json: String(decoding: try writer.encode(s.snapshot), as: UTF8.self),
                     memoryJSON: latest.memory, pressureJSON: latest.pressure, processesJSON: latest.processes,
-                    kernel: s.kernel)
+                    kernel: s.kernel,
+                    details: try s.snapshot.processes.map { p in
+                        let json = try ProcessDetail(p).canonicalJSON()
+                        return Detail(
+                            pid: Int64(p.pid), digest: ProcessDetail.digest(json),
+                            json: String(decoding: json, as: UTF8.self))
+                    })
             }
         } catch {
             throw .rejected("\(error)")
@@ -117,4 +131,23 @@ package struct ReportWindow: Sendable {
     }
 
     package var hasWholeDays: Bool { firstDay < endDay }
+}
+
+/// Processes sent by reference, filled in from the details a store found.
+package enum ProcessReferences {
+    /// Fills every referenced process of `batch` from `found` (details by digest); returns
+    /// the first one it cannot fill (`snapshots[i].processes[j].ref`), nil when all were.
+    package static func fill(_ batch: inout IngestBatch, from found: [Int64: ProcessDetail]) -> String? {
+        for i in batch.snapshots.indices {
+            for j in batch.snapshots[i].processes.indices {
+                let p = batch.snapshots[i].processes[j]
+                guard let ref = p.ref else { continue }
+                guard let digest = ProcessDetail.digest(reference: ref), let detail = found[digest],
+                    detail.pid == p.pid
+                else { return "snapshots[\(i)].processes[\(j)].ref" }
+                batch.snapshots[i].processes[j] = p.filled(detail)
+            }
+        }
+        return nil
+    }
 }

@@ -15,7 +15,11 @@ struct PostgresOnlyTests {
 
     /// SQLite and PostgreSQL given the same batches answer every query the same.
     @Test func sameAnswersAsSQLite() async throws {
-        let fleet = Seed.fleet(events: 500, end: Self.end, seed: 99)
+        // Plus three of the largest victims tied on size and time: ties go newest row first.
+        let ties = (0..<3).map {
+            Seed.event("tie-\($0)", host: "host-0", time: Self.end - 3_600_000_000, rss: 9_000_000)
+        }
+        let fleet = Seed.fleet(events: 500, end: Self.end, seed: 99) + [Seed.batch(host: "host-0", events: ties)]
         try await withStore(.sqlite) { sqlite in
             try await withStore(.postgres) { pg in
                 for b in fleet {
@@ -35,13 +39,20 @@ struct PostgresOnlyTests {
                     let x = try await sqlite.summary(since: since, until: until, now: Self.end)
                     let y = try await pg.summary(since: since, until: until, now: Self.end)
                     #expect(x == y, "summary [\(since), \(until))")
+                    #expect(x.largestVictims.map(\.id) == y.largestVictims.map(\.id))
                     var f = EventFilter()
                     f.since = since
                     f.until = until
                     f.limit = 1000
                     #expect(try await sqlite.events(f).events == pg.events(f).events)
                 }
-                for host in fleet.map(\.host) {
+                for (since, until) in [(Self.end - 2 * 3_600_000_000, Self.end), (start, Self.end + 1)] {
+                    let x = try await sqlite.summary(since: since, until: until, now: Self.end)
+                    let y = try await pg.summary(since: since, until: until, now: Self.end)
+                    #expect(Set(x.largestVictims.prefix(3).map(\.id)) == ["tie-0", "tie-1", "tie-2"])
+                    #expect(x.largestVictims.map(\.id) == y.largestVictims.map(\.id))
+                }
+                for host in Set(fleet.map(\.host)) {
                     let x = try await sqlite.snapshots(host: host, since: start, until: Self.end + 1, points: 50)
                     let y = try await pg.snapshots(host: host, since: start, until: Self.end + 1, points: 50)
                     #expect(x == y, "snapshots of \(host)")
@@ -175,5 +186,59 @@ struct PostgresOnlyTests {
             try await Task.sleep(for: .milliseconds(100))
         }
         Issue.record("condition not met within \(seconds) s")
+    }
+}
+
+/// Reads from a streaming replica (`--db-read`): ingest goes to the primary, queries see
+/// it once the replica has replayed it.
+@Suite(
+    "PostgreSQL read replica",
+    .enabled(if: ProcessInfo.processInfo.environment["OOMWATCH_TEST_POSTGRES_REPLICA"] != nil))
+struct PostgresReplicaTests {
+    @Test func queriesReadTheReplica() async throws {
+        let replicaURL = URLComponents(string: ProcessInfo.processInfo.environment["OOMWATCH_TEST_POSTGRES_REPLICA"]!)!
+        try await withScratchDatabase { name in
+            var replica = postgresConfiguration(database: name)
+            replica.host = replicaURL.host ?? replica.host
+            replica.port = replicaURL.port ?? replica.port
+            let store = try PostgresStore(
+                configuration: postgresConfiguration(database: name), readReplica: replica, logger: testLogger)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await store.run() }
+                defer { group.cancelAll() }
+                let end = StoreConformanceTests.end
+                let stored = try await store.ingest(
+                    Seed.batch(events: [Seed.event("replicated", time: end)]), receivedAt: end)
+                #expect(stored.eventsStored == 1)
+                var filter = EventFilter()
+                filter.limit = 10
+                try await PostgresOnlyTests.waitUntil {
+                    (try? await store.events(filter).events.map(\.id)) == ["replicated"]
+                }
+                #expect(try await store.event(id: "replicated").id == "replicated")
+            }
+        }
+    }
+}
+
+/// A database that is not there: the store says so within its connect timeout, as a
+/// retryable error, rather than hanging a request.
+@Suite("PostgreSQL unreachable")
+struct PostgresUnreachableTests {
+    @Test func unreachableServerFailsFast() async throws {
+        var c = PostgresStoreConfiguration(host: "127.0.0.1", port: 1, user: "nobody", database: "none")
+        c.sslMode = .disable
+        c.connectTimeoutSeconds = 1
+        let store = try PostgresStore(configuration: c, logger: testLogger)
+        let started = ContinuousClock.now
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { _ = try? await store.run() }
+            #expect(await store.isReachable() == false)
+            await #expect(throws: StoreError.self) {
+                try await store.ingest(Seed.batch(events: [Seed.event("x", time: 1)]), receivedAt: 1)
+            }
+            group.cancelAll()
+        }
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 }

@@ -111,7 +111,12 @@ struct StoreConformanceTests {
         try await withStore(engine) { store in
             let fleet = Seed.fleet(events: 120, end: Self.end)
             for b in fleet { _ = try await store.ingest(b, receivedAt: Self.end) }
-            let hosts = try await store.hosts(now: Self.end)
+            // Byte order, whatever the database's collation: upper case before lower.
+            for name in ["Zeta", "alpha", "_x"] {
+                _ = try await store.ingest(Seed.batch(host: name), receivedAt: Self.end - 60_000_000)
+            }
+            #expect(try await store.hosts(now: Self.end).map(\.host) == ["Zeta", "_x", "alpha"] + fleet.map(\.host))
+            let hosts = try await store.hosts(now: Self.end).filter { $0.host.hasPrefix("host-") }
             #expect(hosts.map(\.host) == fleet.map(\.host).sorted())
             for h in hosts {
                 let mine = fleet.first { $0.host == h.host }!.events
@@ -202,6 +207,7 @@ struct StoreConformanceTests {
             #expect(Set(try await store.events(all).events.map(\.id)) == Set(keptEvents.map(\.id)))
             let r = try await store.summary(since: now - 30 * day, until: now + 1, now: now)
             #expect(r.totals.kills == keptEvents.count)
+            #expect(try await store.killCounters().reduce(0) { $0 + $1.kills } == keptEvents.count)
             #expect(try await store.applyRetention(policy, now: now) == .nothing)
             let again = try await store.ingest(Seed.batch(events: keptEvents), receivedAt: now)
             #expect(again.eventsStored == 0)
@@ -239,6 +245,40 @@ struct StoreConformanceTests {
             let open = try await store.openConditions()
             #expect(open.count == 1)
             #expect(open.first?.key == "web-1@1")
+        }
+    }
+}
+
+extension StoreConformanceTests {
+    /// Processes sent by reference resolve to the details stored with an earlier snapshot
+    /// of the same host; an unknown reference is named (the agent then sends in full).
+    @Test(arguments: Engine.allCases)
+    func processReferencesResolve(engine: Engine) async throws {
+        guard engine.isAvailable else { return }
+        try await withStore(engine) { store in
+            var full = ProcessSample(pid: 4242, comm: "java", rssKB: 900_000)
+            full.cmdline = "java -Xmx8g -jar app.jar"
+            full.unit = "app.service"
+            full.startedAt = "2026-11-20T08:00:00Z"
+            _ = try await store.ingest(
+                Seed.batch(snapshots: [Seed.snapshot(time: Self.end - 60_000_000, processes: [full])]),
+                receivedAt: Self.end)
+            var moved = full
+            moved.rssKB = 950_000
+            let digest = ProcessDetail.digest(try ProcessDetail(full).canonicalJSON())
+            var batch = Seed.batch(snapshots: [
+                Seed.snapshot(time: Self.end, processes: [moved.reference(digest: digest)])
+            ])
+            #expect(try await store.resolveProcessReferences(&batch) == nil)
+            #expect(batch.snapshots[0].processes == [moved])
+            var other = Seed.batch(
+                host: "web-2",
+                snapshots: [Seed.snapshot(host: "web-2", time: Self.end, processes: [moved.reference(digest: digest)])])
+            #expect(try await store.resolveProcessReferences(&other) == "snapshots[0].processes[0].ref")
+            var unknown = Seed.batch(snapshots: [
+                Seed.snapshot(time: Self.end, processes: [full, moved.reference(digest: digest &+ 1)])
+            ])
+            #expect(try await store.resolveProcessReferences(&unknown) == "snapshots[0].processes[1].ref")
         }
     }
 }

@@ -51,7 +51,12 @@ func withAdmin<T>(_ body: (PostgresClient) async throws -> T) async throws -> T 
         configuration: .init(
             host: c.host, port: c.port, username: c.user, password: c.password, database: c.database, tls: .disable))
     return try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { await client.run() }
+        let (started, signal) = AsyncStream<Void>.makeStream()
+        group.addTask {
+            signal.finish()
+            await client.run()
+        }
+        for await _ in started {}
         defer { group.cancelAll() }
         return try await body(client)
     }
