@@ -111,6 +111,8 @@ public struct StoreMigration: Sendable {
     public var targetName: String
     public var checkpointPath: String
     public var pageSize = 500
+    /// Batches of one page written at once (a page spans many hosts, one batch each).
+    public var concurrency = 8
 
     public init(source: OOMDatabase, target: any CollectorStore, targetName: String, checkpointPath: String) {
         self.source = source
@@ -147,10 +149,13 @@ public struct StoreMigration: Sendable {
         while true {
             let page = try await source.exportEvents(after: checkpoint.eventRow, limit: pageSize)
             guard let last = page.last else { break }
-            for group in Self.grouped(page, by: \.host) {
-                let batch = IngestBatch(host: group.key, events: group.rows.map(\.event))
-                _ = try await target.ingest(batch, receivedAt: group.rows.map(\.received).max() ?? 0)
-            }
+            try await ingestAll(
+                Self.grouped(page, by: \.host).map { group in
+                    (
+                        IngestBatch(host: group.key, events: group.rows.map(\.event)),
+                        group.rows.map(\.received).max() ?? 0
+                    )
+                })
             copiedEvents += page.count
             checkpoint.eventRow = last.row
             try save(checkpoint)
@@ -162,10 +167,13 @@ public struct StoreMigration: Sendable {
         while true {
             let page = try await source.exportSnapshots(after: checkpoint.snapshotRow, limit: pageSize)
             guard let last = page.last else { break }
-            for group in Self.grouped(page, by: \.host) {
-                let batch = IngestBatch(host: group.key, snapshots: group.rows.map(\.snapshot))
-                _ = try await target.ingest(batch, receivedAt: group.rows.map(\.time).max() ?? 0)
-            }
+            try await ingestAll(
+                Self.grouped(page, by: \.host).map { group in
+                    (
+                        IngestBatch(host: group.key, snapshots: group.rows.map(\.snapshot)),
+                        group.rows.map(\.time).max() ?? 0
+                    )
+                })
             copiedSnapshots += page.count
             checkpoint.snapshotRow = last.row
             try save(checkpoint)
@@ -195,6 +203,24 @@ public struct StoreMigration: Sendable {
         }
         return MigrationReport(
             source: after, target: copied, eventsCopied: copiedEvents, snapshotsCopied: copiedSnapshots)
+    }
+
+    /// Ingests one page's batches, up to ``concurrency`` at once (each host's rows of the
+    /// page are one batch, so a host's own order is kept); returns when all committed.
+    func ingestAll(_ batches: [(IngestBatch, Int64)]) async throws {
+        let target = target
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for (batch, received) in batches {
+                if inFlight == max(1, concurrency) {
+                    try await group.next()
+                    inFlight -= 1
+                }
+                group.addTask { _ = try await target.ingest(batch, receivedAt: received) }
+                inFlight += 1
+            }
+            try await group.waitForAll()
+        }
     }
 
     /// `rows` in runs of one key, keeping their order: each run becomes one batch.

@@ -56,6 +56,8 @@ struct Migrate: AsyncParsableCommand {
         guard FileManager.default.fileExists(atPath: sourcePath) else {
             throw ValidationError("--from: \(sourcePath) does not exist: give the SQLite collector's database file")
         }
+        // Checked here first so that a bad URL's message names --to.
+        _ = try parse(to, origin: "--to")
         var flags = CollectorConfiguration.Flags()
         flags.db = to
         flags.dbPasswordFile = passwordFile
