@@ -309,12 +309,23 @@ struct SummaryQuery {
     }
 
     /// The largest groups, most kills first (ties by key), at most `listLimit`.
+    ///
+    /// One pass keeping the best `listLimit` so far: a window without whole days has
+    /// thousands of host groups, and sorting them all to keep twenty costs more than the
+    /// rest of the report.
     static func ranked(_ groups: [String: Cell]) -> [(key: String, cell: Cell)] {
-        groups.filter { $0.value.kills > 0 }
-            .map { (key: $0.key, cell: $0.value) }
-            .sorted { $0.cell.kills != $1.cell.kills ? $0.cell.kills > $1.cell.kills : $0.key < $1.key }
-            .prefix(listLimit)
-            .map { $0 }
+        func before(_ a: (key: String, cell: Cell), _ b: (key: String, cell: Cell)) -> Bool {
+            a.cell.kills != b.cell.kills ? a.cell.kills > b.cell.kills : a.key < b.key
+        }
+        var top: [(key: String, cell: Cell)] = []
+        top.reserveCapacity(listLimit + 1)
+        for (key, cell) in groups where cell.kills > 0 {
+            let item = (key: key, cell: cell)
+            if top.count == listLimit, !before(item, top[listLimit - 1]) { continue }
+            top.insert(item, at: top.firstIndex { before(item, $0) } ?? top.endIndex)
+            if top.count > listLimit { top.removeLast() }
+        }
+        return top
     }
 
     static func countRows(_ groups: [String: Cell]) -> [CountRow] {
