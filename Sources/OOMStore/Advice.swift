@@ -42,12 +42,13 @@ extension OOMDatabase {
                 let reader = AdviceReader(db: db, settings: settings, source: source)
                 let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
                 let ruleNow = min(now, until)
-                var findings: [AdviceFinding] = []
+                // Every rule on every host, but words only for the findings returned.
+                var pending: [PendingFinding] = []
                 for f in facts {
-                    findings += AdviceRules.evaluate(f, settings: settings, now: ruleNow)
+                    pending += AdviceRules.pending(f, settings: settings, now: ruleNow)
                 }
-                let total = findings.count
-                findings = AdviceRules.first(limit ?? total, of: findings)
+                let total = pending.count
+                var findings = AdviceRules.first(limit ?? total, of: pending).map { $0.render() }
                 try reader.addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
                 return AdviceReport(
                     since: RFC3339.format(epochMicroseconds: since),
