@@ -232,23 +232,21 @@ package struct AdviceReader {
                                 AND d.day >= ? AND d.day < ? AND d.kills > 0 AND d.last_event <> ''
                             ORDER BY d.day DESC LIMIT \(OOMDatabase.adviceRecentKills))
                     ) END AS recent,
-                    \(Self.shieldColumns)
+                    \(Self.shieldColumns), g.kind = 'comm' AND g.key IN (\(critical)) AS critical
                 FROM advice_groups g
                 LEFT JOIN events e ON g.kind = 'global' AND g.best_ratio >= ? AND e.event_id = g.best_event
                 WHERE g.last_time >= ? AND g.first_time < ?\(hostID.map { " AND g.host_id = \($0)" } ?? "")
                     AND (g.kills >= ? OR g.kind = 'global' OR (g.kind = 'comm' AND g.key IN (\(critical))))
                 """,
                 StatementArguments(criticalNames) + [
-                    fromDay, toDay, settings.wrongVictimRatio, fromDay * day, toDay * day,
+                    fromDay, toDay,
+                ] + StatementArguments(criticalNames) + [
+                    settings.wrongVictimRatio, fromDay * day, toDay * day,
                 ]
                     + repeats + StatementArguments(criticalNames)
             ) { row in
                 let k = GroupKey(row)
-                if let leakCandidates, k.kind == "comm", !leakCandidates.contains(k),
-                    CriticalServices.match(comm: k.key, in: settings.criticalServices) == nil
-                {
-                    return
-                }
+                if let leakCandidates, k.kind == "comm", !(row[21] as Bool), !leakCandidates.contains(k) { return }
                 // Kills before the window's first day or after its last (only the days in the
                 // window count), or kills deleted since the group's min and max were taken:
                 // read by day.
