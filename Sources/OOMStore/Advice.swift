@@ -42,12 +42,13 @@ extension OOMDatabase {
                 let reader = AdviceReader(db: db, settings: settings, source: source)
                 let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
                 let ruleNow = min(now, until)
-                var findings: [AdviceFinding] = []
+                // Every rule on every host, but words only for the findings returned.
+                var pending: [PendingFinding] = []
                 for f in facts {
-                    findings += AdviceRules.evaluate(f, settings: settings, now: ruleNow)
+                    pending += AdviceRules.pending(f, settings: settings, now: ruleNow)
                 }
-                let total = findings.count
-                findings = AdviceRules.first(limit ?? total, of: findings)
+                let total = pending.count
+                var findings = AdviceRules.first(limit ?? total, of: pending).map { $0.render() }
                 try reader.addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
                 return AdviceReport(
                     since: RFC3339.format(epochMicroseconds: since),
@@ -105,10 +106,15 @@ package struct AdviceReader {
             else { return ([], [:]) }
             names[id] = host
         } else {
-            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row["id"]] = row["name"] }
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row[0]] = row[1] }
         }
         let hostID = host != nil ? names.keys.first : nil
-        let (groups, best, shields) = try killGroups(since: since, until: until, hostID: hostID)
+        // Lifetimes of the leak candidates: for one host per group, for the fleet in one pass
+        // that reads only the names whose runs can make the leak rule fire (and the fleet's
+        // other process-name groups need not be read either: no rule fires on them).
+        let allRuns = hostID == nil ? try leakCandidateRuns(since: since, until: until) : nil
+        let (groups, best, shields) = try killGroups(
+            since: since, until: until, hostID: hostID, leakCandidates: allRuns.map { Set($0.keys) })
 
         var byHost: [Int64: HostAdviceFacts] = [:]
         let s = settings
@@ -130,9 +136,6 @@ package struct AdviceReader {
         }
         for (id, shield) in shields where byHost[id] != nil { byHost[id]!.worstShield = shield }
         try addHourly(&byHost, names: names, hostID: hostID, until: until, now: now)
-        // Lifetimes of the leak candidates: for one host per group, for the fleet in one pass
-        // that reads only the groups whose runs can make the leak rule fire.
-        let allRuns = hostID == nil ? try leakCandidateRuns(since: since, until: until) : nil
         for id in Array(byHost.keys) {
             var f = byHost.removeValue(forKey: id)!
             f.commGroups.sort { $0.key < $1.key }
@@ -179,8 +182,10 @@ package struct AdviceReader {
     /// streams in the table's key order. A shorter window aggregates its own events exactly.
     ///
     /// `best` names each host's worst shielded kill by event id; `shields` holds those the
-    /// group rollup already read with its groups.
-    func killGroups(since: Int64, until: Int64, hostID: Int64?) throws
+    /// group rollup already read with its groups. With `leakCandidates`, the group rollup
+    /// skips the process-name groups no rule can fire on: neither a critical service nor a
+    /// leak candidate.
+    func killGroups(since: Int64, until: Int64, hostID: Int64?, leakCandidates: Set<GroupKey>? = nil) throws
         -> (groups: [GroupKey: KillGroup], best: [Int64: String], shields: [Int64: ShieldedKill])
     {
         let day = Self.day
@@ -227,18 +232,21 @@ package struct AdviceReader {
                                 AND d.day >= ? AND d.day < ? AND d.kills > 0 AND d.last_event <> ''
                             ORDER BY d.day DESC LIMIT \(OOMDatabase.adviceRecentKills))
                     ) END AS recent,
-                    \(Self.shieldColumns)
+                    \(Self.shieldColumns), g.kind = 'comm' AND g.key IN (\(critical)) AS critical
                 FROM advice_groups g
                 LEFT JOIN events e ON g.kind = 'global' AND g.best_ratio >= ? AND e.event_id = g.best_event
                 WHERE g.last_time >= ? AND g.first_time < ?\(hostID.map { " AND g.host_id = \($0)" } ?? "")
                     AND (g.kills >= ? OR g.kind = 'global' OR (g.kind = 'comm' AND g.key IN (\(critical))))
                 """,
                 StatementArguments(criticalNames) + [
-                    fromDay, toDay, settings.wrongVictimRatio, fromDay * day, toDay * day,
+                    fromDay, toDay,
+                ] + StatementArguments(criticalNames) + [
+                    settings.wrongVictimRatio, fromDay * day, toDay * day,
                 ]
                     + repeats + StatementArguments(criticalNames)
             ) { row in
                 let k = GroupKey(row)
+                if let leakCandidates, k.kind == "comm", !(row[21] as Bool), !leakCandidates.contains(k) { return }
                 // Kills before the window's first day or after its last (only the days in the
                 // window count), or kills deleted since the group's min and max were taken:
                 // read by day.

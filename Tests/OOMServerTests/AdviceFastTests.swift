@@ -108,6 +108,27 @@ import Testing
         #expect(leaks == expected)
     }
 
+    /// Findings are ordered before their words are written (by the times their evidence
+    /// will quote): the answer is in the order of the written findings, and a cut answer is
+    /// the head of the whole one.
+    @Test func findingsOrderedUnwrittenAreInTheWrittenOrder() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        for b in AdviceRollupTests.fleet() + [AdviceStoreTests.exposedHost(), AdviceStoreTests.healthyHost()] {
+            _ = try await db.ingest(b, receivedAt: Self.now)
+        }
+        let since = Self.now - 30 * 24 * Self.hour
+        let all = try await db.advice(since: since, until: Self.now, now: Self.now)
+        #expect(all.findings.count > 40)
+        #expect(Set(all.findings.map(\.kind)).count >= 7)
+        #expect(all.findings == AdviceRules.sorted(all.findings))
+        for n in [1, 7, 25] {
+            let cut = try await db.advice(since: since, until: Self.now, limit: n, now: Self.now)
+            #expect(cut.findings == Array(all.findings.prefix(n)))
+        }
+    }
+
     /// The facts the host-wide rules read, as SQLite picks them out of the stored JSON, are
     /// the stored JSON decoded whole.
     @Test func hostFactsFromSQLAreTheDecodedJSON() async throws {
