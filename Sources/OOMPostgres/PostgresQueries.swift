@@ -296,7 +296,7 @@ extension PostgresStore {
             }
             return out
         }
-        return ProcessReferences.fill(&batch, from: found)
+        return ReferencedProcesses.fill(&batch, from: found)
     }
 
     /// Not yet: the agent is told to send its snapshots whole (processes may still go by

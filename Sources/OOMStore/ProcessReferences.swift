@@ -44,7 +44,7 @@ extension OOMDatabase {
         guard let resolved else { return nil }
         batch.snapshots = resolved.snapshots
         if let missing = resolved.missing { return missing }
-        return ProcessReferences.fill(&batch, from: resolved.details)
+        return ReferencedProcesses.fill(&batch, from: resolved.details)
     }
 
     struct Resolved: Sendable {

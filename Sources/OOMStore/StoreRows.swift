@@ -134,7 +134,7 @@ package struct ReportWindow: Sendable {
 }
 
 /// Processes sent by reference, filled in from the details a store found.
-package enum ProcessReferences {
+package enum ReferencedProcesses {
     /// Fills every referenced process of `batch` from `found` (details by digest); returns
     /// the first one it cannot fill (`snapshots[i].processes[j].ref`), nil when all were.
     package static func fill(_ batch: inout IngestBatch, from found: [Int64: ProcessDetail]) -> String? {
