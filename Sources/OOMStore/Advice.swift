@@ -42,12 +42,13 @@ extension OOMDatabase {
                 let reader = AdviceReader(db: db, settings: settings, source: source)
                 let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
                 let ruleNow = min(now, until)
-                var findings: [AdviceFinding] = []
+                // Every rule on every host, but words only for the findings returned.
+                var pending: [PendingFinding] = []
                 for f in facts {
-                    findings += AdviceRules.evaluate(f, settings: settings, now: ruleNow)
+                    pending += AdviceRules.pending(f, settings: settings, now: ruleNow)
                 }
-                let total = findings.count
-                findings = AdviceRules.first(limit ?? total, of: findings)
+                let total = pending.count
+                var findings = AdviceRules.first(limit ?? total, of: pending).map { $0.render() }
                 try reader.addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
                 return AdviceReport(
                     since: RFC3339.format(epochMicroseconds: since),
@@ -82,9 +83,11 @@ package struct AdviceReader {
         var kind: String
         var key: String
 
-        /// From a row's `host_id`, `kind` and `key`.
+        /// From a row's first three columns, `host_id`, `kind` and `key` (read by index:
+        /// advice reads tens of thousands of these rows, and a lookup by name scans the
+        /// columns each time).
         init(_ row: Row) {
-            self.init(host: row["host_id"], kind: row["kind"], key: row["key"])
+            self.init(host: row[0], kind: row[1], key: row[2])
         }
 
         init(host: Int64, kind: String, key: String) {
@@ -103,10 +106,15 @@ package struct AdviceReader {
             else { return ([], [:]) }
             names[id] = host
         } else {
-            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row["id"]] = row["name"] }
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row[0]] = row[1] }
         }
         let hostID = host != nil ? names.keys.first : nil
-        let (groups, best) = try killGroups(since: since, until: until, hostID: hostID)
+        // Lifetimes of the leak candidates: for one host per group, for the fleet in one pass
+        // that reads only the names whose runs can make the leak rule fire (and the fleet's
+        // other process-name groups need not be read either: no rule fires on them).
+        let allRuns = hostID == nil ? try leakCandidateRuns(since: since, until: until) : nil
+        let (groups, best, shields) = try killGroups(
+            since: since, until: until, hostID: hostID, leakCandidates: allRuns.map { Set($0.keys) })
 
         var byHost: [Int64: HostAdviceFacts] = [:]
         let s = settings
@@ -126,9 +134,8 @@ package struct AdviceReader {
         for (id, b) in best where byHost[id] != nil {
             byHost[id]!.worstShield = try shieldedKill(eventID: b)
         }
+        for (id, shield) in shields where byHost[id] != nil { byHost[id]!.worstShield = shield }
         try addHourly(&byHost, names: names, hostID: hostID, until: until, now: now)
-        // Lifetimes of the leak candidates: for one host per group, for the fleet in one pass.
-        let allRuns = hostID == nil ? try runsInWindow(since: since, until: until) : nil
         for id in Array(byHost.keys) {
             var f = byHost.removeValue(forKey: id)!
             f.commGroups.sort { $0.key < $1.key }
@@ -149,12 +156,16 @@ package struct AdviceReader {
                 let g = f.memcgGroups[i]
                 f.memcgGroups[i].recent = try recent(.memcg(id, g.key), of: g, since, until)
             }
-            if f.globalKills != nil {
-                try addHostState(&f, hostID: id)
-                if f.system?.userspaceKillers?.any == false { try addHoursBeforeKill(&f, hostID: id) }
-            }
             byHost[id] = f
         }
+        // Host state for the host-wide rules, then the hours before the last global kill on
+        // hosts without a userspace killer: each in one statement for all the hosts.
+        try addHostStates(&byHost, ids: byHost.keys.filter { byHost[$0]!.globalKills != nil })
+        try addHoursBeforeKill(
+            &byHost,
+            ids: byHost.keys.filter {
+                byHost[$0]!.globalKills != nil && byHost[$0]!.system?.userspaceKillers?.any == false
+            })
         var ids: [String: Int64] = [:]
         for id in byHost.keys { ids[byHost[id]!.host] = id }
         return (byHost.keys.sorted().map { byHost[$0]! }, ids)
@@ -169,12 +180,18 @@ package struct AdviceReader {
     /// A window of `rollupWindow` or more reads `advice_daily` in whole UTC days (its first
     /// and last day counted whole, so up to a day more than asked at each end); its GROUP BY
     /// streams in the table's key order. A shorter window aggregates its own events exactly.
-    func killGroups(since: Int64, until: Int64, hostID: Int64?) throws
-        -> (groups: [GroupKey: KillGroup], best: [Int64: String])
+    ///
+    /// `best` names each host's worst shielded kill by event id; `shields` holds those the
+    /// group rollup already read with its groups. With `leakCandidates`, the group rollup
+    /// skips the process-name groups no rule can fire on: neither a critical service nor a
+    /// leak candidate.
+    func killGroups(since: Int64, until: Int64, hostID: Int64?, leakCandidates: Set<GroupKey>? = nil) throws
+        -> (groups: [GroupKey: KillGroup], best: [Int64: String], shields: [Int64: ShieldedKill])
     {
         let day = Self.day
         var groups: [GroupKey: KillGroup] = [:]
         var best: [Int64: String] = [:]
+        var shields: [Int64: ShieldedKill] = [:]
         let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
         // The process names of the critical services (bound, never spliced into SQL).
         let criticalNames = settings.criticalServices.flatMap { name in
@@ -186,7 +203,7 @@ package struct AdviceReader {
             let k = GroupKey(row)
             var g = KillGroup(k, row)
             // The rollup's evidence: each day's latest kill, oldest day first.
-            if let ids: String = row["recent_events"], let comms: String = row["recent_comms"] {
+            if let ids: String = row[12], let comms: String = row[13] {
                 let idList = ids.split(separator: "\u{1f}").filter { !$0.isEmpty }.suffix(OOMDatabase.adviceRecentKills)
                 let commList = comms.split(separator: "\u{1f}", omittingEmptySubsequences: false)
                     .suffix(idList.count)
@@ -201,27 +218,53 @@ package struct AdviceReader {
             // Candidates: groups with a kill in the window's days that could qualify on their
             // kills over the whole retention (a superset of those qualifying in the window).
             var straddling: [GroupKey] = []
+            // With each group the evidence its rules quote (a cgroup's or a critical service's
+            // latest kills: a bounded read of its newest days by primary key) and, for a host's
+            // global kills, its worst shielded kill: one statement, not one per group.
             try each(
                 """
-                SELECT host_id, kind, key, kills, first_time, last_time, sum_rss, sum_rss2, min_rss, max_rss,
-                    max_usage_kb, limit_kb, best_ratio, best_event, stale
-                FROM advice_groups
-                WHERE last_time >= ? AND first_time < ?\(hostFilter)
-                    AND (kills >= ? OR kind = 'global' OR (kind = 'comm' AND key IN (\(critical))))
+                SELECT g.host_id, g.kind, g.key, g.kills, g.first_time, g.last_time, g.sum_rss, g.sum_rss2,
+                    g.min_rss, g.max_rss, g.max_usage_kb, g.limit_kb, g.stale,
+                    CASE WHEN g.kind = 'memcg' OR (g.kind = 'comm' AND g.key IN (\(critical))) THEN (
+                        SELECT group_concat(last_event || char(30) || last_comm, char(31)) FROM (
+                            SELECT d.last_event, coalesce(d.last_comm, '') AS last_comm FROM advice_daily d
+                            WHERE d.host_id = g.host_id AND d.kind = g.kind AND d.key = g.key
+                                AND d.day >= ? AND d.day < ? AND d.kills > 0 AND d.last_event <> ''
+                            ORDER BY d.day DESC LIMIT \(OOMDatabase.adviceRecentKills))
+                    ) END AS recent,
+                    \(Self.shieldColumns), g.kind = 'comm' AND g.key IN (\(critical)) AS critical
+                FROM advice_groups g
+                LEFT JOIN events e ON g.kind = 'global' AND g.best_ratio >= ? AND e.event_id = g.best_event
+                WHERE g.last_time >= ? AND g.first_time < ?\(hostID.map { " AND g.host_id = \($0)" } ?? "")
+                    AND (g.kills >= ? OR g.kind = 'global' OR (g.kind = 'comm' AND g.key IN (\(critical))))
                 """,
-                [fromDay * day, toDay * day] + repeats + StatementArguments(criticalNames)
+                StatementArguments(criticalNames) + [
+                    fromDay, toDay,
+                ] + StatementArguments(criticalNames) + [
+                    settings.wrongVictimRatio, fromDay * day, toDay * day,
+                ]
+                    + repeats + StatementArguments(criticalNames)
             ) { row in
                 let k = GroupKey(row)
+                if let leakCandidates, k.kind == "comm", !(row[21] as Bool), !leakCandidates.contains(k) { return }
                 // Kills before the window's first day or after its last (only the days in the
                 // window count), or kills deleted since the group's min and max were taken:
                 // read by day.
-                let (first, last, stale): (Int64, Int64, Int64) = (row["first_time"], row["last_time"], row["stale"])
+                let (first, last, stale): (Int64, Int64, Int64) = (row[4], row[5], row[12])
                 guard first >= fromDay * day, last < toDay * day, stale == 0
                 else { return straddling.append(k) }
-                groups[k] = KillGroup(k, row)
-                if k.kind == "global", let ratio: Double = row["best_ratio"], ratio >= settings.wrongVictimRatio {
-                    best[k.host] = row["best_event"]
+                var g = KillGroup(k, row)
+                if let recent: String = row[13] {
+                    // Each day's latest kill, newest day first, as `recent(_:of:_:_:)` reads them.
+                    g.recent = recent.split(separator: "\u{1f}").map { ref in
+                        let parts = ref.split(separator: "\u{1e}", maxSplits: 1, omittingEmptySubsequences: false)
+                        return KillRef(
+                            id: String(parts[0]), time: g.lastTime, comm: parts.count > 1 ? String(parts[1]) : "",
+                            rssKB: g.maxRSS)
+                    }
                 }
+                groups[k] = g
+                if k.kind == "global", let shield = Self.shieldedKill(row, at: 14) { shields[k.host] = shield }
             }
             // A bounded scan per straddling group: its days in the window, by primary key (the
             // kill counts are checked again in `facts`).
@@ -292,10 +335,11 @@ package struct AdviceReader {
                 """, range + [settings.wrongVictimRatio]
             ) { best[$0["host_id"]] = $0["event_id"] }
         }
-        return (groups, best)
+        return (groups, best, shields)
     }
 
-    /// A kill group's sums over days of `advice_daily`, named as `KillGroup(_:_:)` reads them.
+    /// A kill group's sums over days of `advice_daily`, in the order `KillGroup(_:_:)` reads
+    /// them, then the days' latest kills (columns 12 and 13).
     static let dailyGroupColumns = """
         sum(kills) AS kills, min(first_time) AS first_time, max(last_time) AS last_time,
             sum(sum_rss) AS sum_rss, sum(sum_rss2) AS sum_rss2, min(min_rss) AS min_rss, max(max_rss) AS max_rss,
@@ -381,34 +425,61 @@ package struct AdviceReader {
         }
     }
 
+    /// The columns of an event (`e`) ``shieldedKill(_:at:)`` reads.
+    static let shieldColumns = "e.event_id, e.time, e.comm, e.rss_kb, e.shield_name, e.shield_rss_kb, e.shield_adj"
+
     func shieldedKill(eventID: String) throws -> ShieldedKill? {
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(
-                    sql: """
-                        SELECT event_id, time, comm, rss_kb, shield_name, shield_rss_kb, shield_adj
-                        FROM events WHERE event_id = ?
-                        """), arguments: [eventID]),
-            let name: String = row["shield_name"], let rss: Int64 = row["shield_rss_kb"],
-            let adj: Int = row["shield_adj"]
+        let row = try Row.fetchOne(
+            db.cachedStatement(sql: "SELECT \(Self.shieldColumns) FROM events e WHERE e.event_id = ?"),
+            arguments: [eventID])
+        return row.flatMap { Self.shieldedKill($0, at: 0) }
+    }
+
+    /// A shielded kill from ``shieldColumns`` starting at column `i`; `nil` when the event
+    /// (or its shield) is missing.
+    static func shieldedKill(_ row: Row, at i: Int) -> ShieldedKill? {
+        guard let id: String = row[i], let name: String = row[i + 4], let rss: Int64 = row[i + 5],
+            let adj: Int = row[i + 6]
         else { return nil }
         return ShieldedKill(
-            kill: KillRef(id: row["event_id"], time: row["time"], comm: row["comm"], rssKB: row["rss_kb"]),
-            shieldName: name,
+            kill: KillRef(id: id, time: row[i + 1], comm: row[i + 2], rssKB: row[i + 3]), shieldName: name,
             shieldRSSKB: rss, shieldAdj: adj)
     }
 
-    /// Every process run in the window with enough samples, per (host, comm).
-    func runsInWindow(since: Int64, until: Int64) throws -> [GroupKey: [ProcessRun]] {
+    /// The process runs in the window with enough samples, per (host, comm), of the names
+    /// whose runs can make `leak-suspect` fire; the others' runs are left out (no Swift work
+    /// for them).
+    ///
+    /// The leak rule takes the median slope and the median R² over a name's runs with a
+    /// slope, so at least half of those runs must reach each threshold: a necessary
+    /// condition SQLite checks per name from the runs' sums (with a hair of tolerance, so
+    /// rounding never drops a name the rule would take; the rule decides on the rest).
+    func leakCandidateRuns(since: Int64, until: Int64) throws -> [GroupKey: [ProcessRun]] {
+        let s = settings
+        let st = "(samples * sum_tt - sum_t * sum_t)"
+        let cov = "(samples * sum_tr - sum_t * sum_r)"
+        let sr = "(samples * sum_rr - sum_r * sum_r)"
+        let window = "last_time >= ?1 AND first_time < ?2 AND samples >= ?3"
         var out: [GroupKey: [ProcessRun]] = [:]
         try each(
             """
-            SELECT host_id, comm, pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r,
-                sum_tt, sum_tr, sum_rr FROM process_runs INDEXED BY process_runs_last
-            WHERE last_time >= ? AND first_time < ? AND samples >= ?
-            """, [since, until, settings.leakMinSamples]
+            SELECT host_id, comm, \(Self.runColumns) FROM process_runs
+            WHERE (host_id, comm) IN (
+                SELECT host_id, comm FROM process_runs NOT INDEXED
+                WHERE \(window) AND \(st) > 1e-9
+                GROUP BY host_id, comm
+                HAVING 2 * sum(\(cov) / \(st) * 3600 / 1024 >= ?4) >= count(*)
+                    AND 2 * sum(CASE WHEN \(sr) > 1e-9 THEN \(cov) * \(cov) / (\(st) * \(sr)) ELSE 0 END >= ?5)
+                        >= count(*))
+                AND \(window)
+            ORDER BY host_id, comm, last_time
+            """,
+            [
+                since, until, s.leakMinSamples, s.leakMinSlopeMBPerHour - 1e-9 * abs(s.leakMinSlopeMBPerHour) - 1e-12,
+                s.leakMinR2 - 1e-9,
+            ]
         ) { row in
-            out[GroupKey(host: row["host_id"], kind: "comm", key: row["comm"]), default: []].append(Self.run(row))
+            out[GroupKey(host: row[0], kind: "comm", key: row[1]), default: []].append(Self.run(row, at: 2))
         }
         return out
     }
@@ -417,46 +488,33 @@ package struct AdviceReader {
         try Row.fetchAll(
             db.cachedStatement(
                 sql: """
-                    SELECT pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r, sum_tt,
-                        sum_tr, sum_rr FROM process_runs
+                    SELECT \(Self.runColumns) FROM process_runs
                     WHERE host_id = ? AND comm = ? AND last_time >= ? AND first_time < ?
                     ORDER BY last_time DESC LIMIT \(OOMDatabase.adviceMaxRuns)
                     """), arguments: [hostID, comm, since, until]
-        ).map(Self.run)
+        ).map { Self.run($0, at: 0) }
     }
 
-    /// A `process_runs` row, by column name.
-    static func run(_ row: Row) -> ProcessRun {
+    /// The `process_runs` columns ``run(_:at:)`` reads, in its order.
+    static let runColumns = """
+        pid, first_time, last_time, first_rss, last_rss, samples, sum_t, sum_r, sum_tt, sum_tr, sum_rr
+        """
+
+    /// A run from ``runColumns`` starting at column `i`.
+    static func run(_ row: Row, at i: Int) -> ProcessRun {
         ProcessRun(
-            pid: row["pid"], firstTime: row["first_time"], lastTime: row["last_time"], firstRSS: row["first_rss"],
-            lastRSS: row["last_rss"], samples: row["samples"], sumT: row["sum_t"], sumR: row["sum_r"],
-            sumTT: row["sum_tt"], sumTR: row["sum_tr"], sumRR: row["sum_rr"])
+            pid: row[i], firstTime: row[i + 1], lastTime: row[i + 2], firstRSS: row[i + 3], lastRSS: row[i + 4],
+            samples: row[i + 5], sumT: row[i + 6], sumR: row[i + 7], sumTT: row[i + 8], sumTR: row[i + 9],
+            sumRR: row[i + 10])
     }
 
-    /// The latest meminfo and system facts (decoded only for hosts with global kills).
-    func addHostState(_ f: inout HostAdviceFacts, hostID: Int64) throws {
-        guard
-            let row = try Row.fetchOne(
-                db.cachedStatement(sql: "SELECT memory_json, system_json FROM hosts WHERE id = ?"),
-                arguments: [hostID])
-        else { return }
-        let decoder = JSONDecoder()
-        if let m: String = row["memory_json"] {
-            f.memory = try? decoder.decode([String: Int64].self, from: Data(m.utf8))
-        }
-        if let s: String = row["system_json"] {
-            f.system = try? decoder.decode(HostSystemFacts.self, from: Data(s.utf8))
-        }
-    }
-
-    /// An hour's averages from a row with ``hourColumns``.
-    static func point(_ row: Row) -> HourPoint {
-        let samples = Double(max(1, row["samples"] as Int64))
-        let pressureSamples: Int64 = row["pressure_samples"]
+    /// An hour's averages from ``hourColumns`` starting at column `i`.
+    static func point(_ row: Row, at i: Int) -> HourPoint {
+        let samples = Double(max(1, row[i + 1] as Int64))
+        let pressureSamples: Int64 = row[i + 4]
         return HourPoint(
-            hour: row["hour"], totalKB: (row["total_sum"] as Double) / samples,
-            availableKB: (row["available_sum"] as Double) / samples,
-            fullAvg60: pressureSamples > 0 ? (row["sum_full_avg60"] as Double) / Double(pressureSamples) : nil)
+            hour: row[i], totalKB: (row[i + 2] as Double) / samples, availableKB: (row[i + 3] as Double) / samples,
+            fullAvg60: pressureSamples > 0 ? (row[i + 5] as Double) / Double(pressureSamples) : nil)
     }
 
     static let hourColumns = """
@@ -479,7 +537,7 @@ package struct AdviceReader {
             WHERE hour > ? AND hour <= ?\(hostFilter)
             """, [from, end]
         ) { row in
-            points[row["host_id"], default: []].append(Self.point(row))
+            points[row[0], default: []].append(Self.point(row, at: 1))
         }
         for (id, p) in points where p.count >= 3 || p.contains(where: { ($0.fullAvg60 ?? 0) > 0 }) {
             var f = byHost[id] ?? HostAdviceFacts(host: names[id] ?? "?")
@@ -487,32 +545,16 @@ package struct AdviceReader {
             byHost[id] = f
         }
     }
-
-    /// The hours up to the last global kill (for stalls before it).
-    func addHoursBeforeKill(_ f: inout HostAdviceFacts, hostID: Int64) throws {
-        guard let last = f.globalKills?.lastTime else { return }
-        let have = Set(f.hourly.map(\.hour))
-        for row in try Row.fetchAll(
-            db.cachedStatement(
-                sql: """
-                    SELECT \(Self.hourColumns) FROM snapshot_hourly
-                    WHERE host_id = ? AND hour > ? AND hour <= ?
-                    """), arguments: [hostID, last - 3 * Self.hour, last])
-        {
-            let p = Self.point(row)
-            if !have.contains(p.hour) { f.hourly.append(p) }
-        }
-        f.hourly.sort { $0.hour < $1.hour }
-    }
 }
 
 extension KillGroup {
-    /// A kill group's sums from a row named like `advice_groups` (and the queries that alias
-    /// their sums to its column names); `recent` is left to the caller.
+    /// A kill group's sums from a row whose columns 3 to 11 are those of `advice_groups`
+    /// after its key: `kills, first_time, last_time, sum_rss, sum_rss2, min_rss, max_rss,
+    /// max_usage_kb, limit_kb` (every advice query selects them in this order); `recent` is
+    /// left to the caller.
     init(_ key: AdviceReader.GroupKey, _ row: Row) {
         self.init(
-            key: key.key, kills: row["kills"], firstTime: row["first_time"], lastTime: row["last_time"],
-            sumRSS: row["sum_rss"], sumRSS2: row["sum_rss2"], minRSS: row["min_rss"], maxRSS: row["max_rss"],
-            maxUsageKB: row["max_usage_kb"], limitKB: row["limit_kb"])
+            key: key.key, kills: row[3], firstTime: row[4], lastTime: row[5], sumRSS: row[6], sumRSS2: row[7],
+            minRSS: row[8], maxRSS: row[9], maxUsageKB: row[10], limitKB: row[11])
     }
 }

@@ -187,12 +187,18 @@ public enum CriticalServices {
     /// (`dbus` → `dbus-daemon`, `dbus-broker`).
     public static func match(comm: String, in names: [String]) -> String? {
         for name in names {
-            // Compared byte by byte: advice asks this for every process name killed.
+            // Compared byte by byte, the aliases by a scan of their short list, not a hashed
+            // lookup: advice asks this for every process name killed, fleet-wide.
             if comm.utf8.elementsEqual(name.utf8.prefix(15)) { return name }
-            if aliases[name]?.contains(comm) == true { return name }
+            for (service, comms) in aliasList where service == name {
+                if comms.contains(comm) { return name }
+            }
         }
         return nil
     }
+
+    /// `aliases` as a list.
+    static let aliasList = aliases.map { ($0.key, $0.value) }
 }
 
 extension AdviceSettings {

@@ -5,11 +5,20 @@ public enum AdviceRules {
     public static func evaluate(_ f: HostAdviceFacts, settings s: AdviceSettings, now: Int64)
         -> [AdviceFinding]
     {
-        var out: [AdviceFinding] = []
+        pending(f, settings: s, now: now).map { $0.render() }
+    }
+
+    /// Every finding for one host, its words not yet written: a fleet's answer orders them
+    /// all and writes only those it returns.
+    public static func pending(_ f: HostAdviceFacts, settings s: AdviceSettings, now: Int64)
+        -> [PendingFinding]
+    {
+        var out: [PendingFinding] = []
         out += criticalVictims(f, s)
         out += criticalUnprotected(f, s)
+        // Written at once: the tight-limit rule reads their slopes.
         let leaks = leakSuspects(f, s)
-        out += leaks
+        out += leaks.map { PendingFinding(rendered: $0) }
         out += tightLimits(f, s, leaks: leaks)
         out += noSwap(f, s)
         out += overcommit(f, s)
@@ -27,9 +36,24 @@ public enum AdviceRules {
 
     /// The first `n` findings in `sorted` order.
     public static func first(_ n: Int, of findings: [AdviceFinding]) -> [AdviceFinding] {
+        order(
+            n,
+            findings.map { f in (f.severity, f.evidence.last.flatMap { RFC3339.parse($0) }, f.host, f.kind, f.subject) }
+        ).map { findings[$0] }
+    }
+
+    /// The first `n` pending findings in `sorted` order (their `last` times say where they go).
+    public static func first(_ n: Int, of findings: [PendingFinding]) -> [PendingFinding] {
+        order(n, findings.map { ($0.severity, $0.last, $0.host, $0.kind, $0.subject) }).map { findings[$0] }
+    }
+
+    /// The indices of the first `n` of `keys` in `sorted` order.
+    static func order(
+        _ n: Int, _ keys: [(severity: AdviceSeverity, last: Int64?, host: String, kind: AdviceKind, subject: String)]
+    ) -> [Int] {
         let kindOrder = Dictionary(
             uniqueKeysWithValues: AdviceKind.allCases.enumerated().map { ($1, $0) })
-        // The keys once per finding (the last time parsed, the kind ranked), not per comparison.
+        // The keys once per finding (the kind ranked), not per comparison.
         struct Key {
             var index: Int
             var severity: Int
@@ -38,31 +62,31 @@ public enum AdviceRules {
             var kind: Int
             var subject: String
         }
-        var keys = findings.enumerated().map { i, f in
+        var sorted = keys.enumerated().map { i, k in
             Key(
-                index: i, severity: f.severity.rank, last: f.evidence.last.flatMap { RFC3339.parse($0) } ?? .min,
-                host: f.host, kind: kindOrder[f.kind]!, subject: f.subject)
+                index: i, severity: k.severity.rank, last: k.last ?? .min, host: k.host, kind: kindOrder[k.kind]!,
+                subject: k.subject)
         }
-        keys.sort { a, b in
+        sorted.sort { a, b in
             if a.severity != b.severity { return a.severity > b.severity }
             if a.last != b.last { return a.last > b.last }
             if a.host != b.host { return a.host < b.host }
             if a.kind != b.kind { return a.kind < b.kind }
             return a.subject < b.subject
         }
-        return keys.prefix(max(0, n)).map { findings[$0.index] }
+        return sorted.prefix(max(0, n)).map(\.index)
     }
 
     // MARK: rules
 
-    static func criticalVictims(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [AdviceFinding] {
+    static func criticalVictims(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [PendingFinding] {
         f.commGroups.compactMap { g in
             guard let service = CriticalServices.match(comm: g.key, in: s.criticalServices) else {
                 return nil
             }
             let unit = unitName(service: service, f)
-            return AdviceFinding(
-                kind: .criticalVictim, severity: .critical, host: f.host, subject: service,
+            return PendingFinding(
+                kind: .criticalVictim, severity: .critical, host: f.host, subject: service, last: g.lastTime,
                 evidence: evidence(
                     "\(g.key) (critical service \(service)) was killed \(times(g.kills)), last at \(time(g.lastTime)) with \(size(g.recent.first?.rssKB ?? g.maxRSS)) RSS",
                     g, ["kills": Double(g.kills)]),
@@ -72,12 +96,12 @@ public enum AdviceRules {
         }
     }
 
-    static func criticalUnprotected(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [AdviceFinding] {
+    static func criticalUnprotected(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [PendingFinding] {
         guard let global = f.globalKills, global.kills > 0, let critical = f.system?.critical else {
             return []
         }
         var seen: Set<String> = []
-        var out: [AdviceFinding] = []
+        var out: [PendingFinding] = []
         for p in critical {
             guard let adj = p.oomScoreAdj, adj > s.protectAdj, !seen.contains(p.service) else {
                 continue
@@ -85,8 +109,8 @@ public enum AdviceRules {
             seen.insert(p.service)
             let unit = p.unit ?? p.service + ".service"
             out.append(
-                AdviceFinding(
-                    kind: .criticalUnprotected, severity: .warning, host: f.host, subject: unit,
+                PendingFinding(
+                    kind: .criticalUnprotected, severity: .warning, host: f.host, subject: unit, last: global.lastTime,
                     evidence: evidence(
                         "\(p.comm) (pid \(p.pid), critical service \(p.service)) has oom_score_adj \(adj) (above \(s.protectAdj)) on a host with \(times(global.kills, "global kill")), last at \(time(global.lastTime))",
                         global, ["oom_score_adj": Double(adj), "global_kills": Double(global.kills)]),
@@ -144,12 +168,12 @@ public enum AdviceRules {
     }
 
     static func tightLimits(_ f: HostAdviceFacts, _ s: AdviceSettings, leaks: [AdviceFinding])
-        -> [AdviceFinding]
+        -> [PendingFinding]
     {
         let leaking = Dictionary(
             leaks.map { ($0.subject, $0.evidence.values["slope_mb_per_hour"] ?? 0) },
             uniquingKeysWith: { a, _ in a })
-        var out: [AdviceFinding] = []
+        var out: [PendingFinding] = []
         for g in f.memcgGroups where g.kills >= s.minRepeatKills {
             let comms = Set(g.recent.map(\.comm)).sorted()
             let limitText = g.limitKB.map { "its limit \(size($0))" } ?? "its limit"
@@ -160,8 +184,8 @@ public enum AdviceRules {
             if let leaker = comms.first(where: { leaking[$0] != nil }) {
                 values["leak_slope_mb_per_hour"] = leaking[leaker]
                 out.append(
-                    AdviceFinding(
-                        kind: .memcgLimitTight, severity: .info, host: f.host, subject: g.key,
+                    PendingFinding(
+                        kind: .memcgLimitTight, severity: .info, host: f.host, subject: g.key, last: g.lastTime,
                         evidence: evidence(text + "; \(leaker) leaks", g, values),
                         action:
                             "Do not raise the limit: \(leaker) grows \(number(leaking[leaker]!)) MB/h and would fill any limit (see its leak-suspect finding); fix the leak"
@@ -174,15 +198,15 @@ public enum AdviceRules {
             values["suggested_limit_kb"] = Double(suggested)
             values["peak_kb"] = Double(peak)
             out.append(
-                AdviceFinding(
-                    kind: .memcgLimitTight, severity: .warning, host: f.host, subject: g.key,
+                PendingFinding(
+                    kind: .memcgLimitTight, severity: .warning, host: f.host, subject: g.key, last: g.lastTime,
                     evidence: evidence(text + "; peak usage \(size(peak))", g, values),
                     action: limitAction(cgroup: g.key, kb: suggested)))
         }
         return out
     }
 
-    static func noSwap(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [AdviceFinding] {
+    static func noSwap(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [PendingFinding] {
         guard let global = f.globalKills, global.kills > 0, let swapTotal = f.memory?["swap_total_kb"],
             swapTotal == 0, (f.system?.zram ?? []).isEmpty, (f.system?.swaps ?? []).isEmpty
         else { return [] }
@@ -190,8 +214,8 @@ public enum AdviceRules {
         let size = min(max(total / 2, 512 * 1024), 8 * 1024 * 1024)
         let mb = size / 1024
         return [
-            AdviceFinding(
-                kind: .noSwap, severity: .warning, host: f.host, subject: f.host,
+            PendingFinding(
+                kind: .noSwap, severity: .warning, host: f.host, subject: f.host, last: global.lastTime,
                 evidence: evidence(
                     "\(times(global.kills, "global kill")) (last at \(time(global.lastTime))) with no swap and no zram (RAM \(Self.size(total)))",
                     global, ["global_kills": Double(global.kills), "total_kb": Double(total)]),
@@ -201,13 +225,14 @@ public enum AdviceRules {
         ]
     }
 
-    static func overcommit(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [AdviceFinding] {
+    static func overcommit(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [PendingFinding] {
         guard let global = f.globalKills, global.kills > 0 else { return [] }
         let mode = f.system?.sysctl?.overcommitMemory
         if mode == 1 {
             return [
-                AdviceFinding(
+                PendingFinding(
                     kind: .overcommitRisk, severity: .warning, host: f.host, subject: "vm.overcommit_memory",
+                    last: global.lastTime,
                     evidence: evidence(
                         "vm.overcommit_memory=1 (always overcommit) and \(times(global.kills, "global kill")), last at \(time(global.lastTime))",
                         global, ["overcommit_memory": 1, "global_kills": Double(global.kills)]),
@@ -223,8 +248,8 @@ public enum AdviceRules {
         let ratio = Double(committed) / backing
         guard ratio > s.commitRatio else { return [] }
         return [
-            AdviceFinding(
-                kind: .overcommitRisk, severity: .warning, host: f.host, subject: "Committed_AS",
+            PendingFinding(
+                kind: .overcommitRisk, severity: .warning, host: f.host, subject: "Committed_AS", last: global.lastTime,
                 evidence: evidence(
                     "Committed_AS \(size(committed)) is \(number(ratio))× RAM + swap (\(size(Int64(backing)))) and \(times(global.kills, "global kill")), last at \(time(global.lastTime))",
                     global,
@@ -238,10 +263,10 @@ public enum AdviceRules {
         ]
     }
 
-    static func exhaustion(_ f: HostAdviceFacts, _ s: AdviceSettings, now: Int64) -> [AdviceFinding] {
+    static func exhaustion(_ f: HostAdviceFacts, _ s: AdviceSettings, now: Int64) -> [PendingFinding] {
         guard let latest = f.hourly.last, now - latest.hour <= 2 * 3_600_000_000 else { return [] }
         let window = f.hourly.filter { $0.hour > latest.hour - Int64(s.trendHours) * 3_600_000_000 }
-        var out: [AdviceFinding] = []
+        var out: [PendingFinding] = []
         if window.count >= 3 {
             // Theil–Sen: the median of pairwise slopes shrugs off a spike or two.
             var slopes: [Double] = []
@@ -257,9 +282,9 @@ public enum AdviceRules {
                 let hours = available / -slope
                 if hours <= s.exhaustionHorizonHours {
                     out.append(
-                        AdviceFinding(
+                        PendingFinding(
                             kind: .exhaustionPredicted, severity: hours <= 6 ? .critical : .warning,
-                            host: f.host, subject: "MemAvailable",
+                            host: f.host, subject: "MemAvailable", last: latest.hour,
                             evidence: AdviceEvidence(
                                 text:
                                     "MemAvailable falls \(size(Int64(-slope)))/h over \(window.count) hours to \(size(Int64(available))) at \(time(latest.hour)): zero in about \(number(hours)) h",
@@ -278,8 +303,9 @@ public enum AdviceRules {
         if stalled.count >= s.psiFullHours {
             let worst = stalled.map { $0.fullAvg60! }.max()!
             out.append(
-                AdviceFinding(
+                PendingFinding(
                     kind: .exhaustionPredicted, severity: .warning, host: f.host, subject: "PSI memory full",
+                    last: stalled.last!.hour,
                     evidence: AdviceEvidence(
                         text:
                             "PSI memory full avg60 at or above \(number(s.psiFullThreshold))% for \(stalled.count) of the last \(window.count) hours (up to \(number(worst))%)",
@@ -292,14 +318,14 @@ public enum AdviceRules {
         return out
     }
 
-    static func wrongVictim(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [AdviceFinding] {
+    static func wrongVictim(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [PendingFinding] {
         guard let w = f.worstShield, w.shieldAdj <= s.shieldAdj,
             Double(w.shieldRSSKB) >= s.wrongVictimRatio * Double(max(1, w.kill.rssKB))
         else { return [] }
         let ratio = Double(w.shieldRSSKB) / Double(max(1, w.kill.rssKB))
         return [
-            AdviceFinding(
-                kind: .wrongVictim, severity: .warning, host: f.host, subject: w.shieldName,
+            PendingFinding(
+                kind: .wrongVictim, severity: .warning, host: f.host, subject: w.shieldName, last: w.kill.time,
                 evidence: AdviceEvidence(
                     text:
                         "At \(time(w.kill.time)) the killer took \(w.kill.comm) (\(size(w.kill.rssKB))) while \(w.shieldName) (\(size(w.shieldRSSKB)), \(number(ratio))× larger) was shielded by oom_score_adj \(w.shieldAdj)",
@@ -315,7 +341,7 @@ public enum AdviceRules {
         ]
     }
 
-    static func noUserspaceKiller(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [AdviceFinding] {
+    static func noUserspaceKiller(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [PendingFinding] {
         guard let global = f.globalKills, global.kills > 0, let killers = f.system?.userspaceKillers,
             !killers.any
         else { return [] }
@@ -326,8 +352,8 @@ public enum AdviceRules {
         }
         guard let worst = before.max(by: { ($0.fullAvg60 ?? 0) < ($1.fullAvg60 ?? 0) }) else { return [] }
         return [
-            AdviceFinding(
-                kind: .noUserspaceKiller, severity: .warning, host: f.host, subject: f.host,
+            PendingFinding(
+                kind: .noUserspaceKiller, severity: .warning, host: f.host, subject: f.host, last: global.lastTime,
                 evidence: evidence(
                     "PSI memory full avg60 reached \(number(worst.fullAvg60!))% in the hour from \(time(worst.hour)), before the global kill at \(time(global.lastTime)); neither systemd-oomd nor earlyoom runs",
                     global, ["max_full_avg60": rounded(worst.fullAvg60!), "global_kills": Double(global.kills)]),
@@ -399,5 +425,45 @@ public enum AdviceRules {
         guard !xs.isEmpty else { return 0 }
         let s = xs.sorted()
         return s.count % 2 == 1 ? s[s.count / 2] : (s[s.count / 2 - 1] + s[s.count / 2]) / 2
+    }
+}
+
+/// A finding whose place in the order is known before its words are written: its kind,
+/// severity, host, subject and last evidence time are set, its evidence and action are
+/// written by `render()`.
+public struct PendingFinding {
+    public let kind: AdviceKind
+    public let severity: AdviceSeverity
+    public let host: String
+    public let subject: String
+    /// The evidence's `last` time (µs), `nil` when it has none.
+    public let last: Int64?
+    let evidence: () -> AdviceEvidence
+    let action: () -> String
+
+    init(
+        kind: AdviceKind, severity: AdviceSeverity, host: String, subject: String, last: Int64?,
+        evidence: @autoclosure @escaping () -> AdviceEvidence, action: @autoclosure @escaping () -> String
+    ) {
+        self.kind = kind
+        self.severity = severity
+        self.host = host
+        self.subject = subject
+        self.last = last
+        self.evidence = evidence
+        self.action = action
+    }
+
+    /// A finding already written.
+    init(rendered f: AdviceFinding) {
+        self.init(
+            kind: f.kind, severity: f.severity, host: f.host, subject: f.subject,
+            last: f.evidence.last.flatMap { RFC3339.parse($0) }, evidence: f.evidence, action: f.action)
+    }
+
+    /// The finding, its evidence and action written.
+    public func render() -> AdviceFinding {
+        AdviceFinding(
+            kind: kind, severity: severity, host: host, subject: subject, evidence: evidence(), action: action())
     }
 }

@@ -9,6 +9,43 @@ public enum RFC3339 {
         let days = floorDiv(seconds, 86_400)
         let secondOfDay = seconds - days * 86_400
         let (year, month, day) = civil(fromDays: days)
+        // Digit by digit into one buffer: the API formats timestamps by the ten thousand
+        // (every advice finding carries several), and concatenating padded pieces allocated
+        // each time. Years outside 0...9999 take the general path below.
+        if (0...9999).contains(year) {
+            return String(unsafeUninitializedCapacity: 27) { b in
+                var i = 0
+                func put(_ value: Int64, _ width: Int) {
+                    var v = value
+                    for k in stride(from: width - 1, through: 0, by: -1) {
+                        b[i + k] = UInt8(48 + v % 10)
+                        v /= 10
+                    }
+                    i += width
+                }
+                func char(_ c: Unicode.Scalar) {
+                    b[i] = UInt8(ascii: c)
+                    i += 1
+                }
+                put(year, 4)
+                char("-")
+                put(Int64(month), 2)
+                char("-")
+                put(Int64(day), 2)
+                char("T")
+                put(secondOfDay / 3600, 2)
+                char(":")
+                put(secondOfDay / 60 % 60, 2)
+                char(":")
+                put(secondOfDay % 60, 2)
+                if micros != 0 {
+                    char(".")
+                    if micros % 1000 == 0 { put(micros / 1000, 3) } else { put(micros, 6) }
+                }
+                char("Z")
+                return i
+            }
+        }
         var out = pad(Int(year), 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
         out += "T" + pad(Int(secondOfDay / 3600), 2) + ":" + pad(Int(secondOfDay / 60 % 60), 2)
         out += ":" + pad(Int(secondOfDay % 60), 2)
