@@ -19,6 +19,38 @@ COMMS = ["java", "python3", "node", "postgres", "chrome", "mysqld", "redis-serve
          "gunicorn", "celery", "kafka", "prometheus", "ffmpeg", "sshd"] + ["worker-%d" % i for i in range(179)]
 
 
+def rebuild_advice(db):
+    """Events inserted directly bypass the collector's ingest writer, which keeps the advice
+    rollups since v7-ingest-fast (AdviceRollups): build them from the events as it would
+    have, one kill at a time in id order (a day's latest limit, the first best ratio, the
+    last stored latest kill)."""
+    groups = """
+        SELECT id, host_id, 'comm' AS kind, comm AS key, time, rss_kb, memcg_usage_kb, memcg_limit_kb,
+            shield_rss_kb * 1.0 / max(rss_kb, 1) AS ratio, event_id, comm FROM events
+        UNION ALL SELECT id, host_id, 'memcg', memcg, time, rss_kb, memcg_usage_kb, memcg_limit_kb,
+            shield_rss_kb * 1.0 / max(rss_kb, 1), event_id, comm FROM events WHERE memcg IS NOT NULL
+        UNION ALL SELECT id, host_id, 'global', '', time, rss_kb, memcg_usage_kb, memcg_limit_kb,
+            shield_rss_kb * 1.0 / max(rss_kb, 1), event_id, comm FROM events WHERE scope = 'global'"""
+    sums = """count(*), min(time), max(time), sum(rss_kb) * 1.0, sum(rss_kb * 1.0 * rss_kb), min(rss_kb),
+        max(rss_kb), max(memcg_usage_kb)"""
+    for table, part in (("advice_daily", ", time / 86400000000"), ("advice_groups", "")):
+        db.execute("DELETE FROM " + table)
+        w = "PARTITION BY host_id, kind, key" + part
+        daily = table == "advice_daily"
+        db.execute(f"""
+            WITH g AS ({groups}),
+            w AS (SELECT *, time / 86400000000 AS day,
+                row_number() OVER ({w} ORDER BY time DESC, id DESC) AS latest,
+                row_number() OVER ({w} ORDER BY ratio IS NULL, ratio DESC, id) AS best,
+                row_number() OVER ({w} ORDER BY memcg_limit_kb IS NULL, id DESC) AS lim FROM g)
+            INSERT INTO {table}
+            SELECT {"day, " if daily else ""}host_id, kind, key, {sums},
+                {"max(CASE WHEN lim = 1 THEN memcg_limit_kb END)" if daily else "max(memcg_limit_kb)"}, max(ratio),
+                max(CASE WHEN best = 1 AND ratio IS NOT NULL THEN event_id END),
+                {"max(CASE WHEN latest = 1 THEN event_id END), max(CASE WHEN latest = 1 THEN comm END)" if daily else "0"}
+            FROM w GROUP BY host_id, kind, key{", day" if daily else ""}""")
+
+
 def cmd_gen(a):
     """Hosts, events, hourly rollups and process runs, directly in SQL. Hosts and process
     names are skewed like real fleets (a squared random number: a few hosts and names take
@@ -70,6 +102,7 @@ def cmd_gen(a):
             CASE WHEN i % 3 <> 0 AND i % 7 = 0 THEN 4000000 + abs(random()) % 8000000 ELSE NULL END,
             CASE WHEN i % 3 <> 0 AND i % 7 = 0 THEN -900 ELSE NULL END
         FROM p""")
+    rebuild_advice(db)
     db.execute("COMMIT")
     t1 = time.perf_counter()
     # The last 12 hours of hourly rollups for every host; every 10th host is running out.

@@ -248,6 +248,7 @@ def cmd_gen(a):
     db.execute("COMMIT")
     # Events inserted directly bypass the collector's ingest writer, which keeps the kill
     # rollups: rebuild them as the v6-event-ingest migration does (KillRollups.rebuild).
+    # (It keeps the advice rollups too since v7-ingest-fast; the summary does not read them.)
     db.execute("BEGIN")
     db.execute("DELETE FROM kill_totals")
     db.execute("DELETE FROM kill_daily")

@@ -313,7 +313,7 @@ package struct AdviceReader {
                 count(*) AS kills, min(time) AS first_time, max(time) AS last_time, sum(rss_kb) AS sum_rss,
                 sum(rss_kb * 1.0 * rss_kb) AS sum_rss2, min(rss_kb) AS min_rss, max(rss_kb) AS max_rss
                 """
-            let from = "FROM events INDEXED BY events_time WHERE time >= ? AND time < ?\(hostFilter)"
+            let from = "FROM events INDEXED BY events_time_cover WHERE time >= ? AND time < ?\(hostFilter)"
             try each(
                 """
                 SELECT host_id, 'comm' AS kind, comm AS key, \(columns), NULL AS max_usage_kb, NULL AS limit_kb,

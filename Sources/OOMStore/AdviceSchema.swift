@@ -224,7 +224,7 @@ enum AdviceSchema {
     /// How an upsert folds one kill (`excluded`) into a rollup row, for every column
     /// `advice_daily` and `advice_groups` share but the limit.
     static let mergeSQL = """
-        kills = kills + 1,
+        kills = kills + excluded.kills,
             first_time = min(first_time, excluded.first_time),
             last_time = max(last_time, excluded.last_time),
             sum_rss = sum_rss + excluded.sum_rss, sum_rss2 = sum_rss2 + excluded.sum_rss2,

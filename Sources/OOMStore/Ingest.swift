@@ -157,21 +157,25 @@ extension OOMDatabase {
             return try await pool.write { db in
                 var results: [Result<IngestOutcome, StoreError>] = []
                 results.reserveCapacity(round.count)
-                // The round's new kills, added to the rollups in one upsert per group just
-                // before COMMIT (a failure there fails the whole round).
+                // The round's new kills, added to the kill and advice rollups in one upsert per
+                // group just before COMMIT (a failure there fails the whole round).
                 var rollups = KillRollups()
+                var advice = AdviceRollups()
                 for batch in round {
                     var outcome = IngestOutcome(
                         eventsStored: 0, eventsDuplicate: 0, snapshotsStored: 0,
                         snapshotsDuplicate: 0)
                     var stored = KillRollups()
+                    var storedAdvice = AdviceRollups()
                     do {
                         try db.inSavepoint {
                             outcome = try writeBatch(
-                                batch, db: db, planner: planner, rollups: &stored, cache: cache)
+                                batch, db: db, planner: planner, rollups: &stored, advice: &storedAdvice,
+                                cache: cache)
                             return .commit
                         }
                         rollups.merge(stored)
+                        advice.merge(storedAdvice)
                         results.append(.success(outcome))
                     } catch {
                         let mapped = map(error)
@@ -184,6 +188,7 @@ extension OOMDatabase {
                     }
                 }
                 try rollups.apply(db)
+                try advice.apply(db)
                 return results
             }
         } catch {
@@ -195,11 +200,11 @@ extension OOMDatabase {
         }
     }
 
-    /// Writes one batch; its newly stored kills are added to `rollups`, which the caller
-    /// writes before COMMIT.
+    /// Writes one batch; its newly stored kills are added to `rollups` and `advice`, which
+    /// the caller writes before COMMIT.
     static func writeBatch(
         _ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil,
-        rollups: inout KillRollups, cache: SnapshotCache? = nil
+        rollups: inout KillRollups, advice: inout AdviceRollups, cache: SnapshotCache? = nil
     ) throws -> IngestOutcome {
         let hostStatement = try db.cachedStatement(
             sql: """
@@ -226,22 +231,26 @@ extension OOMDatabase {
         var outcome = IngestOutcome(
             eventsStored: 0, eventsDuplicate: 0, snapshotsStored: 0, snapshotsDuplicate: 0)
         if !b.events.isEmpty {
+            var stored = try EventRow.insertNew(
+                b.events.map { EventRow(event: $0, hostID: hostID, received: b.receivedAt) }, db: db)
             for e in b.events {
-                if try EventRow(event: e, hostID: hostID, received: b.receivedAt).insertOnce(db) {
-                    outcome.eventsStored += 1
-                    rollups.add(
-                        hostID: hostID, time: e.time, comm: e.comm, source: e.source, scope: e.scope,
-                        unit: e.unit, container: e.container)
-                    if let planner {
-                        try writeOutbox(
-                            AlertCandidate(
-                                eventID: e.eventID, host: b.host, time: e.time, source: e.source,
-                                scope: e.scope, comm: e.comm, pid: e.pid, unit: e.unit,
-                                container: e.container, rssKB: e.rssKB),
-                            planner: planner, now: b.receivedAt, db: db)
-                    }
-                } else {
+                // The first of a repeated id is the one stored.
+                guard stored.remove(e.eventID) != nil else {
                     outcome.eventsDuplicate += 1
+                    continue
+                }
+                outcome.eventsStored += 1
+                rollups.add(
+                    hostID: hostID, time: e.time, comm: e.comm, source: e.source, scope: e.scope,
+                    unit: e.unit, container: e.container)
+                advice.add(e, hostID: hostID)
+                if let planner {
+                    try writeOutbox(
+                        AlertCandidate(
+                            eventID: e.eventID, host: b.host, time: e.time, source: e.source,
+                            scope: e.scope, comm: e.comm, pid: e.pid, unit: e.unit,
+                            container: e.container, rssKB: e.rssKB),
+                        planner: planner, now: b.receivedAt, db: db)
                 }
             }
         }

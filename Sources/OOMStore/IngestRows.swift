@@ -54,25 +54,50 @@ struct EventRow: InsertOnceRecord {
     var hostID: Int64
     var received: Int64
 
+    /// The row's values in `Columns` order.
+    var values: [(any DatabaseValueConvertible)?] {
+        let a = event.advice
+        return [
+            event.eventID, hostID, event.time, event.source, event.scope, event.comm, event.pid, event.unit,
+            event.container, event.rssKB, received, event.json, a.memcg, a.usageKB, a.limitKB, a.shieldName,
+            a.shieldRSSKB, a.shieldAdj,
+        ]
+    }
+
     func encode(to container: inout PersistenceContainer) {
-        container[Columns.eventID] = event.eventID
-        container[Columns.hostID] = hostID
-        container[Columns.time] = event.time
-        container[Columns.source] = event.source
-        container[Columns.scope] = event.scope
-        container[Columns.comm] = event.comm
-        container[Columns.pid] = event.pid
-        container[Columns.unit] = event.unit
-        container[Columns.container] = event.container
-        container[Columns.rssKB] = event.rssKB
-        container[Columns.received] = received
-        container[Columns.json] = event.json
-        container[Columns.memcg] = event.advice.memcg
-        container[Columns.memcgUsageKB] = event.advice.usageKB
-        container[Columns.memcgLimitKB] = event.advice.limitKB
-        container[Columns.shieldName] = event.advice.shieldName
-        container[Columns.shieldRSSKB] = event.advice.shieldRSSKB
-        container[Columns.shieldAdj] = event.advice.shieldAdj
+        for (column, value) in zip(Columns.allCases, values) { container[column] = value }
+    }
+
+    /// Rows per multi-row INSERT: few distinct statements to cache, few calls into SQLite.
+    static let chunk = 50
+
+    /// `INSERT … VALUES (…), (…) ON CONFLICT (event_id) DO NOTHING RETURNING event_id` for
+    /// `rows` rows.
+    static func insertManySQL(rows: Int) -> String {
+        let names = Columns.allCases.map(\.rawValue)
+        let row = "(" + Array(repeating: "?", count: names.count).joined(separator: ", ") + ")"
+        return "INSERT INTO \(databaseTableName) (\(names.joined(separator: ", ")))"
+            + " VALUES " + Array(repeating: row, count: rows).joined(separator: ", ")
+            + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
+    }
+
+    /// Inserts the rows not stored yet, `chunk` rows per statement, and returns the ids
+    /// stored now (a re-sent id, or one repeated in `rows`, is stored once and returned
+    /// once); a row the schema refuses fails the statement, as with `insertOnce`.
+    static func insertNew(_ rows: [EventRow], db: Database) throws -> Set<String> {
+        var stored = Set<String>()
+        var start = 0
+        while start < rows.count {
+            let part = rows[start..<min(start + chunk, rows.count)]
+            let statement = try db.cachedStatement(sql: insertManySQL(rows: part.count))
+            var values: [(any DatabaseValueConvertible)?] = []
+            values.reserveCapacity(part.count * Columns.allCases.count)
+            for row in part { values += row.values }
+            let ids = try String.fetchCursor(statement, arguments: StatementArguments(values))
+            while let id = try ids.next() { stored.insert(id) }
+            start += chunk
+        }
+        return stored
     }
 }
 

@@ -161,3 +161,21 @@ struct KillRollups {
         try rebuild(db)
     }
 }
+
+extension KillRollups {
+    /// Migration v7-ingest-fast: the advice rollups are written by the ingest writer, one
+    /// upsert per group and round (`AdviceRollups`), instead of by per-row insert triggers
+    /// doing three upserts per kill in each table; their delete triggers stay for retention.
+    /// `events_time` goes: `events_time_cover` starts with the same column, so every range
+    /// on time reads that one, and each kill updates one index fewer.
+    ///
+    /// Nothing is converted: the rollups the triggers kept are the ones the writer adds to.
+    static func migrateIngestFast(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                DROP TRIGGER IF EXISTS events_advice_insert;
+                DROP TRIGGER IF EXISTS events_advice_groups_insert;
+                DROP INDEX IF EXISTS events_time;
+                """)
+    }
+}

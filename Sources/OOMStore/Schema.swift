@@ -255,6 +255,7 @@ enum Schema {
         migrator.registerMigration("v6-snapshot-store", migrate: SnapshotStorage.migrate)
         migrator.registerMigration("v6-event-ingest", migrate: KillRollups.migrate)
         migrator.registerMigration("v6-advice-speed", migrate: AdviceSchema.migrateGroups)
+        migrator.registerMigration("v7-ingest-fast", migrate: KillRollups.migrateIngestFast)
         return migrator
     }
 }

@@ -191,10 +191,10 @@ import Testing
         try await db.write { d in
             try d.execute(
                 sql: """
-                    DROP TRIGGER events_advice_groups_insert;
+                    DROP TRIGGER IF EXISTS events_advice_groups_insert;
                     DROP TRIGGER events_advice_groups_delete;
                     DROP TABLE advice_groups;
-                    DELETE FROM grdb_migrations WHERE identifier = 'v6-advice-speed';
+                    DELETE FROM grdb_migrations WHERE identifier IN ('v6-advice-speed', 'v7-ingest-fast');
                     """)
         }
         let upgraded = try Fixture.collector(in: dir).database

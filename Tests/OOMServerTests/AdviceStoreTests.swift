@@ -190,9 +190,9 @@ import Testing
         ).joined(separator: "; ")
         #expect(oneHost.contains("PRIMARY KEY (host_id=?)") && !oneHost.contains("TEMP B-TREE"), "\(oneHost)")
         let edge = try db.explain(
-            "SELECT host_id, scope, comm FROM events INDEXED BY events_time WHERE time >= 0 AND time < 1"
+            "SELECT host_id, scope, comm FROM events INDEXED BY events_time_cover WHERE time >= 0 AND time < 1"
         ).joined(separator: "; ")
-        #expect(edge.contains("events_time (time>? AND time<?)"), "\(edge)")
+        #expect(edge.contains("events_time_cover (time>? AND time<?)"), "\(edge)")
         for q in [
             "SELECT event_id FROM events INDEXED BY events_comm WHERE comm = 'a' AND host_id = 1 AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
             "SELECT event_id FROM events INDEXED BY events_memcg WHERE host_id = 1 AND memcg = 'a' AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
