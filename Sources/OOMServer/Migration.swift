@@ -129,8 +129,6 @@ public struct StoreMigration: Sendable {
         var state = MigrationProgress(phase: "hosts")
         state.eventsTotal = totals.events
         state.snapshotsTotal = totals.snapshots
-        var copiedEvents = 0
-        var copiedSnapshots = 0
         let before = try await source.rowsUpTo(eventRow: checkpoint.eventRow, snapshotRow: checkpoint.snapshotRow)
         state.eventsCopied = before.events
         state.snapshotsCopied = before.snapshots
@@ -146,40 +144,24 @@ public struct StoreMigration: Sendable {
         }
 
         state.phase = "events"
-        while true {
-            let page = try await source.exportEvents(after: checkpoint.eventRow, limit: pageSize)
-            guard let last = page.last else { break }
-            try await ingestAll(
-                Self.grouped(page, by: \.host).map { group in
-                    (
-                        IngestBatch(host: group.key, events: group.rows.map(\.event)),
-                        group.rows.map(\.received).max() ?? 0
-                    )
-                })
-            copiedEvents += page.count
-            checkpoint.eventRow = last.row
-            try save(checkpoint)
-            state.eventsCopied += page.count
-            progress(state)
-        }
+        let copiedEvents = try await copyPages(
+            from: \.eventRow, checkpoint: &checkpoint, fetch: source.exportEvents,
+            batch: { host, rows in
+                (IngestBatch(host: host, events: rows.map(\.event)), rows.map(\.received).max() ?? 0)
+            },
+            copied: {
+                state.eventsCopied += $0; progress(state)
+            })
 
         state.phase = "snapshots"
-        while true {
-            let page = try await source.exportSnapshots(after: checkpoint.snapshotRow, limit: pageSize)
-            guard let last = page.last else { break }
-            try await ingestAll(
-                Self.grouped(page, by: \.host).map { group in
-                    (
-                        IngestBatch(host: group.key, snapshots: group.rows.map(\.snapshot)),
-                        group.rows.map(\.time).max() ?? 0
-                    )
-                })
-            copiedSnapshots += page.count
-            checkpoint.snapshotRow = last.row
-            try save(checkpoint)
-            state.snapshotsCopied += page.count
-            progress(state)
-        }
+        let copiedSnapshots = try await copyPages(
+            from: \.snapshotRow, checkpoint: &checkpoint, fetch: source.exportSnapshots,
+            batch: { host, rows in
+                (IngestBatch(host: host, snapshots: rows.map(\.snapshot)), rows.map(\.time).max() ?? 0)
+            },
+            copied: {
+                state.snapshotsCopied += $0; progress(state)
+            })
 
         // Last, each host's boot id, agent report and last-seen time.
         if !checkpoint.hostsFinished {
@@ -207,6 +189,27 @@ public struct StoreMigration: Sendable {
 
     /// Ingests one page's batches, up to ``concurrency`` at once (each host's rows of the
     /// page are one batch, so a host's own order is kept); returns when all committed.
+    /// Copies one kind of row page by page after the checkpoint's `cursor`: each host's
+    /// rows of a page in one batch (`batch` makes it and the time it was received), then
+    /// the checkpoint moves past the page. Returns the rows copied.
+    func copyPages<Row: ExportedRow>(
+        from cursor: WritableKeyPath<MigrationCheckpoint, Int64>, checkpoint: inout MigrationCheckpoint,
+        fetch: (_ after: Int64, _ limit: Int) async throws -> [Row],
+        batch: (_ host: String, _ rows: [Row]) -> (IngestBatch, Int64),
+        copied: (Int) -> Void
+    ) async throws -> Int {
+        var total = 0
+        while true {
+            let page = try await fetch(checkpoint[keyPath: cursor], pageSize)
+            guard let last = page.last else { return total }
+            try await ingestAll(Self.grouped(page, by: \.host).map { batch($0.key, $0.rows) })
+            total += page.count
+            checkpoint[keyPath: cursor] = last.row
+            try save(checkpoint)
+            copied(page.count)
+        }
+    }
+
     func ingestAll(_ batches: [(IngestBatch, Int64)]) async throws {
         let target = target
         try await withThrowingTaskGroup(of: Void.self) { group in

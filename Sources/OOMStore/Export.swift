@@ -28,7 +28,14 @@ public protocol StoreCounting: Sendable {
 }
 
 /// One stored event as the SQLite store keeps it: its row, host and arrival time.
-public struct ExportedEvent: Sendable {
+/// A row of a SQLite history as the migration pages through it.
+public protocol ExportedRow: Sendable {
+    /// The row id: pages are read in this order and the migration's checkpoint names it.
+    var row: Int64 { get }
+    var host: String { get }
+}
+
+public struct ExportedEvent: ExportedRow {
     /// The row id: pages are read in this order and the migration's checkpoint names it.
     public var row: Int64
     public var host: String
@@ -38,7 +45,7 @@ public struct ExportedEvent: Sendable {
 }
 
 /// One stored snapshot, expanded back to what the agent sent.
-public struct ExportedSnapshot: Sendable {
+public struct ExportedSnapshot: ExportedRow {
     public var row: Int64
     public var host: String
     public var time: Int64

@@ -33,19 +33,9 @@ extension Faults {
                         let ids = (0..<perBatch).map { "crash-s\(s)-b\(b)-e\($0)" }
                         let body = batchJSON(
                             host: "crash-\(s)", events: ids.map { eventJSON(id: $0, pid: 100 + s) })
-                        // Re-send until acknowledged: a kill mid-request leaves the outcome
-                        // unknown, and re-sending the same ids is how agents cope.
-                        var attempts = 0
-                        while attempts < 2000 {
-                            attempts += 1
-                            if let r = RawHTTP.ingest(port, token: CollectorProcess.agentToken, body) {
-                                statuses.with { $0[r.status, default: 0] += 1 }
-                                if r.status == 200 {
-                                    acked.with { $0.formUnion(ids) }
-                                    break
-                                }
-                            }
-                            usleep(20_000)
+                        // Re-send until acknowledged, as agents do.
+                        if RawHTTP.ingestUntilAcknowledged(port, body, statuses: statuses) {
+                            acked.with { $0.formUnion(ids) }
                         }
                     }
                     done.with { $0 += 1 }

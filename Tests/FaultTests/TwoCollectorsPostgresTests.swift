@@ -45,15 +45,8 @@ extension Faults {
                         // Both collectors get the batch, in turn first; each is re-sent until
                         // acknowledged, as an agent re-sends after a lost answer.
                         for port in b % 2 == 0 ? ports : ports.reversed() {
-                            for _ in 0..<2000 {
-                                if let r = RawHTTP.ingest(port, token: CollectorProcess.agentToken, body) {
-                                    statuses.with { $0[r.status, default: 0] += 1 }
-                                    if r.status == 200 {
-                                        acked.with { $0.formUnion(ids) }
-                                        break
-                                    }
-                                }
-                                usleep(20_000)
+                            if RawHTTP.ingestUntilAcknowledged(port, body, statuses: statuses) {
+                                acked.with { $0.formUnion(ids) }
                             }
                         }
                     }

@@ -126,6 +126,20 @@ struct RawResponse {
 
 /// HTTP/1.1 over plain sockets, so tests can send what no well-behaved client would.
 enum RawHTTP {
+    /// Posts `body` until the collector answers 200 (at most 2,000 tries, 20 ms apart),
+    /// counting every answer's status: a kill mid-request leaves the outcome unknown, and
+    /// re-sending the same ids is how agents cope. True when acknowledged.
+    static func ingestUntilAcknowledged(_ port: Int, _ body: String, statuses: Shared<[Int: Int]>) -> Bool {
+        for _ in 0..<2000 {
+            if let r = ingest(port, token: CollectorProcess.agentToken, body) {
+                statuses.with { $0[r.status, default: 0] += 1 }
+                if r.status == 200 { return true }
+            }
+            usleep(20_000)
+        }
+        return false
+    }
+
     static func freePort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
