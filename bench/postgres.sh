@@ -82,7 +82,7 @@ echo "# 1+2. SQLite: one collector"
 start sqlite "$WORK/ingest.sqlite"
 $LOAD events --urls "http://127.0.0.1:$PORT" --token "$AGENT" --batches "$BATCHES" --label sqlite
 $LOAD snapshots --urls "http://127.0.0.1:$PORT" --token "$AGENT" --snapshots "$SNAPSHOTS" --pids "$PID" --label sqlite \
-    --real "$BIN"
+    --real "$BIN" --templates "$WORK/templates.json"
 stop_all
 bytes=$(sqlite3 "$WORK/ingest.sqlite" "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'snapshot%' OR name LIKE 'sqlite_autoindex_snapshot%'")
 echo "{\"test\": \"snapshot_disk\", \"store\": \"sqlite\", \"bytes\": $bytes, \"bytes_per_snapshot\": $((bytes / SNAPSHOTS))}"
@@ -95,7 +95,7 @@ start pg-b "$(pg_url bench_ingest)"
 URLS="http://127.0.0.1:$A_PORT,http://127.0.0.1:$PORT"
 $LOAD events --urls "$URLS" --token "$AGENT" --batches "$BATCHES" --label postgres
 $LOAD snapshots --urls "$URLS" --token "$AGENT" --snapshots "$SNAPSHOTS" --pids "$A_PID,$PID" --server-pid "$PM" \
-    --label postgres --real "$BIN"
+    --label postgres --real "$BIN" --templates "$WORK/templates.json"
 stop_all
 bytes=$(psql -X -At "$(pg_url bench_ingest)" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
     WHERE c.relkind IN ('r', 'p') AND (c.relname LIKE 'snapshots%' OR c.relname = 'snapshot_hourly')")

@@ -139,12 +139,21 @@ def snapshot_bodies(a):
         spec = importlib.util.spec_from_file_location("disk_sizing", os.path.join(HERE, "disk-sizing.py"))
         ds = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(ds)
-        templates = ds.real_snapshots(a.real, 5)
+        # The same templates for every store of one bench run: taken once, kept in a file.
+        if a.templates and os.path.exists(a.templates):
+            with open(a.templates) as f:
+                templates = json.load(f)
+        else:
+            templates = ds.real_snapshots(a.real, 5)
+            if a.templates:
+                with open(a.templates, "w") as f:
+                    json.dump(templates, f)
+        random.seed(11)  # day_of_snapshots' churn: the same for every store
         start = time.time() - 86400 + per_host * 10
-        gens = [ds.day_of_snapshots(templates, "%s-snap-%03d" % (a.label, h), 10, start) for h in range(a.hosts)]
+        gens = [ds.day_of_snapshots(templates, "bench-snap-%03d" % h, 10, start) for h in range(a.hosts)]
         for _ in range(per_host):
             for h, gen in enumerate(gens):
-                bodies.append(cl.batch_body("%s-snap-%03d" % (a.label, h), [], [next(gen)]))
+                bodies.append(cl.batch_body("bench-snap-%03d" % h, [], [next(gen)]))
         return bodies
     start = int((time.time() - 86400) * 1e6)
     for i in range(per_host):
@@ -189,6 +198,7 @@ def main():
     s.add_argument("--clients", type=int, default=8); s.add_argument("--pids", required=True)
     s.add_argument("--server-pid", type=int, default=0); s.add_argument("--label", default="run")
     s.add_argument("--real", metavar="BIN", help="real snapshots from BIN/oomwatch-agent (else synthetic)")
+    s.add_argument("--templates", help="file keeping the real snapshots' templates between runs")
     a = p.parse_args()
     {"events": cmd_events, "snapshots": cmd_snapshots}[a.cmd](a)
 
