@@ -10,8 +10,9 @@
 #
 # 1. events/s: 64 clients posting batches of 100 new events, to the SQLite collector, then
 #    spread over the two PostgreSQL collectors.
-# 2. snapshots/s and CPU per snapshot: 8 clients, one 20-process snapshot a batch; the
-#    collectors' CPU and (PostgreSQL) the database server's CPU, from /proc.
+# 2. snapshots/s and CPU per snapshot: 8 clients, one real snapshot of this machine a
+#    batch (with bench/disk-sizing.py's churn); the collectors' CPU and (PostgreSQL) the
+#    database server's CPU, from /proc; the disk the stored snapshots take.
 # 3. summary latency over EVENTS events (10,000 hosts, 30 days, skewed): the same events
 #    posted to each store through its collectors, p50 of 10 at several windows on each;
 #    then that SQLite history copied into a fresh PostgreSQL database with
@@ -80,8 +81,11 @@ echo "# machine: $(nproc) cores, $(uname -r); collector $COLLECTOR; $("$OOMWATCH
 echo "# 1+2. SQLite: one collector"
 start sqlite "$WORK/ingest.sqlite"
 $LOAD events --urls "http://127.0.0.1:$PORT" --token "$AGENT" --batches "$BATCHES" --label sqlite
-$LOAD snapshots --urls "http://127.0.0.1:$PORT" --token "$AGENT" --snapshots "$SNAPSHOTS" --pids "$PID" --label sqlite
+$LOAD snapshots --urls "http://127.0.0.1:$PORT" --token "$AGENT" --snapshots "$SNAPSHOTS" --pids "$PID" --label sqlite \
+    --real "$BIN" --templates "$WORK/templates.json"
 stop_all
+bytes=$(sqlite3 "$WORK/ingest.sqlite" "SELECT sum(pgsize) FROM dbstat WHERE name LIKE 'snapshot%' OR name LIKE 'sqlite_autoindex_snapshot%'")
+echo "{\"test\": \"snapshot_disk\", \"store\": \"sqlite\", \"bytes\": $bytes, \"bytes_per_snapshot\": $((bytes / SNAPSHOTS))}"
 
 echo "# 1+2. PostgreSQL: two collectors on one database"
 psql_run "CREATE DATABASE bench_ingest"
@@ -91,8 +95,11 @@ start pg-b "$(pg_url bench_ingest)"
 URLS="http://127.0.0.1:$A_PORT,http://127.0.0.1:$PORT"
 $LOAD events --urls "$URLS" --token "$AGENT" --batches "$BATCHES" --label postgres
 $LOAD snapshots --urls "$URLS" --token "$AGENT" --snapshots "$SNAPSHOTS" --pids "$A_PID,$PID" --server-pid "$PM" \
-    --label postgres
+    --label postgres --real "$BIN" --templates "$WORK/templates.json"
 stop_all
+bytes=$(psql -X -At "$(pg_url bench_ingest)" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
+    WHERE c.relkind IN ('r', 'p') AND (c.relname LIKE 'snapshots%' OR c.relname = 'snapshot_hourly')")
+echo "{\"test\": \"snapshot_disk\", \"store\": \"postgres\", \"bytes\": $bytes, \"bytes_per_snapshot\": $((bytes / SNAPSHOTS))}"
 
 if [ "${SKIP_SUMMARY:-0}" != 1 ]; then
     echo "# 3. summary over $EVENTS events (10,000 hosts, 30 days, skewed), the same events posted to each"

@@ -130,24 +130,52 @@ def cmd_events(a):
                       "errors": errors}))
 
 
-def cmd_snapshots(a):
-    urls = a.urls.split(",")
-    pids = [int(p) for p in a.pids.split(",")]
+def snapshot_bodies(a):
     per_host = a.snapshots // a.hosts
-    start = int((time.time() - 86400) * 1e6)
     bodies = []
+    if a.real:
+        # Real snapshots of this machine with a day's churn (bench/disk-sizing.py), as
+        # bench/snapshot-cpu.py posts them.
+        spec = importlib.util.spec_from_file_location("disk_sizing", os.path.join(HERE, "disk-sizing.py"))
+        ds = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ds)
+        # The same templates for every store of one bench run: taken once, kept in a file.
+        if a.templates and os.path.exists(a.templates):
+            with open(a.templates) as f:
+                templates = json.load(f)
+        else:
+            templates = ds.real_snapshots(a.real, 5)
+            if a.templates:
+                with open(a.templates, "w") as f:
+                    json.dump(templates, f)
+        random.seed(11)  # day_of_snapshots' churn: the same for every store
+        start = time.time() - 86400 + per_host * 10
+        gens = [ds.day_of_snapshots(templates, "bench-snap-%03d" % h, 10, start) for h in range(a.hosts)]
+        for _ in range(per_host):
+            for h, gen in enumerate(gens):
+                bodies.append(cl.batch_body("bench-snap-%03d" % h, [], [next(gen)]))
+        return bodies
+    start = int((time.time() - 86400) * 1e6)
     for i in range(per_host):
         for h in range(a.hosts):
             host = "%s-snap-%03d" % (a.label, h)
             rng = random.Random(h * 100003 + i)
             bodies.append(cl.batch_body(host, [], [cl.snapshot(rng, host, start + i * 10_000_000, nproc=20)]))
+    return bodies
+
+
+def cmd_snapshots(a):
+    urls = a.urls.split(",")
+    pids = [int(p) for p in a.pids.split(",")]
+    bodies = snapshot_bodies(a)
     before = sum(cpu_seconds(p) for p in pids)
     server_before = server_cpu(a.server_pid)
     seconds, lat, errors = post_all(urls, a.token, bodies, a.clients, lambda r: r["snapshots_stored"] == 1)
     collector_cpu = sum(cpu_seconds(p) for p in pids) - before
     database_cpu = server_cpu(a.server_pid) - server_before
     n = len(bodies)
-    print(json.dumps({"test": "snapshots", "label": a.label, "collectors": len(urls), "clients": a.clients,
+    print(json.dumps({"test": "snapshots", "label": a.label, "real": bool(a.real),
+                      "json_kib_each": round(sum(map(len, bodies)) / n / 1024, 1), "collectors": len(urls), "clients": a.clients,
                       "snapshots": n, "seconds": round(seconds, 2), "snapshots_per_s": round(n / seconds),
                       "collector_cpu_ms_per_snapshot": round(collector_cpu * 1000 / n, 2),
                       "database_server_cpu_ms_per_snapshot": round(database_cpu * 1000 / n, 2) if a.server_pid else None,
@@ -169,6 +197,8 @@ def main():
     s.add_argument("--snapshots", type=int, default=2000); s.add_argument("--hosts", type=int, default=20)
     s.add_argument("--clients", type=int, default=8); s.add_argument("--pids", required=True)
     s.add_argument("--server-pid", type=int, default=0); s.add_argument("--label", default="run")
+    s.add_argument("--real", metavar="BIN", help="real snapshots from BIN/oomwatch-agent (else synthetic)")
+    s.add_argument("--templates", help="file keeping the real snapshots' templates between runs")
     a = p.parse_args()
     {"events": cmd_events, "snapshots": cmd_snapshots}[a.cmd](a)
 

@@ -173,3 +173,52 @@ extension Faults {
             "\(badLogAfterCommand.suffix(2000))")
     }
 }
+
+extension Faults {
+    /// `--db-read`: with a streaming replica (scripts/with-postgres --replica), ingest
+    /// goes to the primary (the replica is read-only: an ingest sent there would fail) and
+    /// the queries to the replica: its own sessions show the collector's reads, and a kill
+    /// acknowledged by the primary shows up in the listing once replayed.
+    @Test func queriesGoToTheReplica() async throws {
+        guard let bin = Binaries.locate() else { return }
+        guard let server = PostgresServer.fromEnvironment(),
+            let replicaText = ProcessInfo.processInfo.environment["OOMWATCH_TEST_POSTGRES_REPLICA"],
+            let replicaURL = URLComponents(string: replicaText)
+        else {
+            print(
+                "SKIP queriesGoToTheReplica: no replica (scripts/with-postgres --replica sets OOMWATCH_TEST_POSTGRES_REPLICA)"
+            )
+            return
+        }
+        let replica = PostgresServer(url: replicaURL, password: server.password)
+        let database = "oomwatch_replica_\(getpid())_\(Int.random(in: 0..<1_000_000))"
+        try server.psql("CREATE DATABASE \(database)")
+        defer { _ = try? server.psql("DROP DATABASE \(database) WITH (FORCE)") }
+        let dir = TempDir("pg-replica")
+        defer { dir.remove() }
+        let collector = CollectorProcess(
+            binary: bin.collector, dir: dir.path, dbPath: server.url(database: database),
+            arguments: ["--db-read", replica.url(database: database), "--db-pool-size", "2"],
+            environment: ["PGPASSWORD": server.password ?? ""])
+        try await collector.start()
+        defer { collector.stop() }
+        let r = RawHTTP.ingest(
+            collector.port, token: CollectorProcess.agentToken,
+            batchJSON(host: "replica-1", events: [eventJSON(id: "replica-kill-1")]))
+        #expect(r?.status == 200, "\(r?.text ?? "no answer")")
+        var listed = false
+        let deadline = Date().addingTimeInterval(20)
+        while !listed && Date() < deadline {
+            let events = RawHTTP.request(
+                collector.port, "GET", "/api/v1/events?host=replica-1", token: CollectorProcess.readToken)
+            listed = events?.text.contains("replica-kill-1") == true
+            if !listed { usleep(100_000) }
+        }
+        #expect(listed, "the kill never showed up through the replica")
+        let sessions = try replica.psql(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '\(database)' AND usename = 'oomwatch'",
+            database: "postgres")
+        #expect((Int(sessions.first ?? "0") ?? 0) > 0, "no collector session on the replica: \(sessions)")
+        #expect(try replica.psql("SELECT pg_is_in_recovery()", database: "postgres") == ["t"])
+    }
+}
