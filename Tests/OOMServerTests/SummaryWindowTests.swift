@@ -205,10 +205,26 @@ struct MigrationTests {
         #expect(daily == 60)
         #expect(totals == 60)
         #expect(trigger == 0)
-        // New kills are counted by the ingest writer, a re-sent one once.
+        // New kills are counted by the ingest writer, a re-sent one once, in the advice
+        // rollups too (v7-ingest-fast dropped the insert triggers that also counted them).
+        let adviceKills = "SELECT sum(kills) FROM advice_groups WHERE kind = 'comm'"
+        let adviceBefore = try await db.write { d in try Int.fetchOne(d, sql: adviceKills) ?? 0 }
         let kill = Fixture.event("after-migration", host: "old-1", time: "2026-11-12T08:00:00Z")
         _ = try await db.ingest(Fixture.batch(host: "old-1", events: [kill]))
         _ = try await db.ingest(Fixture.batch(host: "old-1", events: [kill]))
+        let (adviceAfter, leftovers) = try await db.write { d in
+            (
+                try Int.fetchOne(d, sql: adviceKills) ?? 0,
+                try String.fetchAll(
+                    d,
+                    sql: """
+                        SELECT name FROM sqlite_master
+                        WHERE name IN ('events_advice_insert', 'events_advice_groups_insert', 'events_time')
+                        """)
+            )
+        }
+        #expect(adviceBefore == 60 && adviceAfter == 61)
+        #expect(leftovers.isEmpty, "\(leftovers)")
         let base = t("2026-11-01T00:00:00Z")
         for (since, until) in [
             (base, base + 30 * SummaryWindowTests.day),
