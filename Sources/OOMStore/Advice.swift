@@ -460,24 +460,24 @@ package struct AdviceReader {
         let cov = "(samples * sum_tr - sum_t * sum_r)"
         let sr = "(samples * sum_rr - sum_r * sum_r)"
         let window = "last_time >= ?1 AND first_time < ?2 AND samples >= ?3"
+        // Without divisions (st > 0): slope·3600/1024 >= m is cov >= m·1024/3600·st, and
+        // R² >= t is cov² >= t·st·sr (any R² passes a threshold of 0 or less).
+        let k = s.leakMinSlopeMBPerHour * 1024 / 3600
         var out: [GroupKey: [ProcessRun]] = [:]
         try each(
             """
-            SELECT host_id, comm, \(Self.runColumns) FROM process_runs
-            WHERE (host_id, comm) IN (
+            WITH candidates AS MATERIALIZED (
                 SELECT host_id, comm FROM process_runs NOT INDEXED
                 WHERE \(window) AND \(st) > 1e-9
                 GROUP BY host_id, comm
-                HAVING 2 * sum(\(cov) / \(st) * 3600 / 1024 >= ?4) >= count(*)
-                    AND 2 * sum(CASE WHEN \(sr) > 1e-9 THEN \(cov) * \(cov) / (\(st) * \(sr)) ELSE 0 END >= ?5)
-                        >= count(*))
-                AND \(window)
-            ORDER BY host_id, comm, last_time
+                HAVING 2 * sum(\(cov) >= ?4 * \(st)) >= count(*)
+                    AND 2 * sum(?6 OR \(cov) * \(cov) >= ?5 * \(st) * \(sr)) >= count(*))
+            SELECT r.host_id, r.comm, \(Self.runColumns.split(separator: ", ").map { "r." + $0 }.joined(separator: ", "))
+            FROM candidates c JOIN process_runs r ON r.host_id = c.host_id AND r.comm = c.comm
+            WHERE r.last_time >= ?1 AND r.first_time < ?2 AND r.samples >= ?3
+            ORDER BY r.host_id, r.comm, r.last_time
             """,
-            [
-                since, until, s.leakMinSamples, s.leakMinSlopeMBPerHour - 1e-9 * abs(s.leakMinSlopeMBPerHour) - 1e-12,
-                s.leakMinR2 - 1e-9,
-            ]
+            [since, until, s.leakMinSamples, k - 1e-9 * abs(k) - 1e-12, s.leakMinR2 - 1e-9, s.leakMinR2 <= 0]
         ) { row in
             out[GroupKey(host: row[0], kind: "comm", key: row[1]), default: []].append(Self.run(row, at: 2))
         }
