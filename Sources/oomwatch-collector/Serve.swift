@@ -136,36 +136,14 @@ struct Serve: AsyncParsableCommand {
         do {
             try await group.run()
         } catch {
-            if let reason = Self.bindFailure(error) {
-                logger.critical(
-                    "cannot listen on \(address): \(reason)",
-                    metadata: ["listen": "\(address)", "error": "\(error)"])
+            if let reason = ListenFailure.reason(error) {
+                // One line for the operator; the wrapped NIO error only for whoever debugs.
+                logger.debug("bind failed", metadata: ["listen": "\(address)", "error": "\(error)"])
+                logger.critical("cannot listen on \(address): \(reason)", metadata: ["listen": "\(address)"])
                 throw ExitCode(1)
             }
             throw error
         }
         logger.notice("collector stopped")
-    }
-
-    /// Why binding failed, in words with the fix, or `nil` when `error` is something else.
-    /// NIO reports it as `bind(descriptor:ptr:bytes:): Address already in use (errno: 98)`
-    /// wrapped in service-group errors; the errno text is all a person needs.
-    static func bindFailure(_ error: any Error) -> String? {
-        let text = String(describing: error)
-        guard
-            text.contains("bind(") || text.contains("errno: 98") || text.contains("errno: 13")
-                || text.contains("errno: 99")
-        else { return nil }
-        if text.contains("Address already in use") || text.contains("errno: 98") {
-            return "the address is already in use (another collector or program listens there): stop it or choose "
-                + "another --listen / listen:"
-        }
-        if text.contains("Permission denied") || text.contains("errno: 13") {
-            return "permission denied: ports below 1024 need CAP_NET_BIND_SERVICE (or use a port >= 1024)"
-        }
-        if text.contains("Cannot assign requested address") || text.contains("errno: 99") {
-            return "this host has no such address: listen on one of its own addresses, 0.0.0.0 or [::]"
-        }
-        return "bind failed (\(text))"
     }
 }
