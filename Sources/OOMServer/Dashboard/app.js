@@ -172,6 +172,21 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     return (typeof h.available_pct === 'number' && h.available_pct < 10) || (typeof full === 'number' && full > 10);
   }
 
+  /** Badge class of each state word. */
+  const STATE_BADGE = { 'at risk': 'bad', stale: 'muted', killing: 'warn', ok: 'ok' };
+
+  /**
+   * The host's state words in the hosts table's order; `oomwatch hosts` says the same
+   * words (its `state`), which CLITests checks by running this function.
+   */
+  function hostStateWords(r) {
+    const words = [];
+    if (r.risk) words.push('at risk');
+    if (r.h.stale) words.push('stale');
+    if (r.kills > 0) words.push('killing');
+    return words.length ? words : ['ok'];
+  }
+
   function hostRow(h) {
     const m = h.memory || {};
     const total = m.total_kb;
@@ -738,15 +753,13 @@ const pidText = (v) => (v.pid === undefined || v.pid === null ? 'unknown' : v.pi
     tr.append(el('td', null, nameBtn, sub ? el('span', { class: 'sub hide-sm', text: sub }) : null));
 
     const badges = el('td');
-    if (r.risk) {
-      const why = [];
-      if (typeof r.availPct === 'number' && r.availPct < 10) why.push(`MemAvailable ${fmtNum(r.availPct, 1)}% of MemTotal (< 10%)`);
-      if (typeof r.full60 === 'number' && r.full60 > 10) why.push(`PSI full avg60 ${fmtNum(r.full60, 1)} (> 10)`);
-      badges.append(el('span', { class: 'badge bad', text: 'at risk', title: why.join('; ') || null }));
+    const why = [];
+    if (typeof r.availPct === 'number' && r.availPct < 10) why.push(`MemAvailable ${fmtNum(r.availPct, 1)}% of MemTotal (< 10%)`);
+    if (typeof r.full60 === 'number' && r.full60 > 10) why.push(`PSI full avg60 ${fmtNum(r.full60, 1)} (> 10)`);
+    for (const word of hostStateWords(r)) {
+      badges.append(el('span', { class: 'badge ' + STATE_BADGE[word], text: word,
+        title: word === 'at risk' ? why.join('; ') || null : null }));
     }
-    if (h.stale) badges.append(el('span', { class: 'badge muted', text: 'stale' }));
-    if (r.kills > 0) badges.append(el('span', { class: 'badge warn', text: 'killing' }));
-    if (!r.risk && !h.stale && !r.kills) badges.append(el('span', { class: 'badge ok', text: 'ok' }));
     tr.append(badges);
 
     const memTd = el('td', { class: 'col-mem' });

@@ -56,8 +56,9 @@ struct Hosts: AsyncParsableCommand {
     }
 }
 
-/// One element of `hosts --format json`: a host as the collector knows it, or an
-/// expected one that never reported (`{"host": …, "state": "missing", "last_seen": null}`).
+/// One element of `hosts --format json`: a host as the collector knows it plus its
+/// `state` (the dashboard's words), or an expected one that never reported
+/// (`{"host": …, "state": "missing", "last_seen": null}`).
 enum HostRow: Encodable {
     case reported(HostStatus)
     case missing(String)
@@ -68,6 +69,8 @@ enum HostRow: Encodable {
         switch self {
         case .reported(let h):
             try h.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(HostsView.state(h).0, forKey: .state)
         case .missing(let name):
             var c = encoder.container(keyedBy: Keys.self)
             try c.encode(name, forKey: .host)

@@ -2,22 +2,32 @@ import OOMKit
 
 /// `oomwatch hosts` as a table or CSV.
 enum HostsView {
-    /// The CSV `status` column's single word (kept for scripts that read it).
+    /// The CSV `status` column's single word: deprecated (docs/interfaces.md), kept
+    /// unchanged for scripts that read it; `state` is the dashboard's words.
     static func status(_ host: HostStatus) -> (String, Style.Color?) {
         if host.stale { return ("stale", .yellow) }
-        if host.atRisk == true { return ("at risk", .red) }
+        if atRisk(host) { return ("at risk", .red) }
         return ("ok", .green)
     }
 
+    /// At risk as the dashboard decides it: the collector's `at_risk`, or, from an older
+    /// collector without it, MemAvailable under 10 % or PSI full avg60 over 10.
+    static func atRisk(_ host: HostStatus) -> Bool {
+        if let atRisk = host.atRisk { return atRisk }
+        return (host.availablePct ?? 100) < 10 || (host.pressure?.fullAvg60 ?? 0) > 10
+    }
+
     /// The host's state in the dashboard's words and order ("at risk", "stale",
-    /// "killing", else "ok"), so the CLI and the dashboard name it the same way.
+    /// "killing", else "ok"), so the CLI and the dashboard name it the same way
+    /// (CLITests runs the dashboard's `hostStateWords` on the same hosts to check).
     static func state(_ host: HostStatus) -> (String, Style.Color?) {
         var words: [String] = []
-        if host.atRisk == true { words.append("at risk") }
+        let risk = atRisk(host)
+        if risk { words.append("at risk") }
         if host.stale { words.append("stale") }
         if host.kills24h > 0 { words.append("killing") }
         if words.isEmpty { return ("ok", .green) }
-        return (words.joined(separator: ", "), host.atRisk == true || host.kills24h > 0 ? .red : .yellow)
+        return (words.joined(separator: ", "), risk || host.kills24h > 0 ? .red : .yellow)
     }
 
     /// The word for an expected host that never reported (`--expected`), as the dashboard
