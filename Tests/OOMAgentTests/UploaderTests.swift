@@ -261,6 +261,33 @@ import Testing
         _ = e
     }
 
+    /// A token fixed while one `run` keeps going: the service is never restarted; the
+    /// attempt after the file changes reads the new token and delivers the spooled batch.
+    @Test func tokenFixedDuringTheSameRunIsReadOnTheNextAttempt() async throws {
+        let (context, e) = try context("auth", state: "state-auth-same-run")
+        let auth: () -> [[String: Any]] = { self.requests().filter { $0["mode"] as? String == "auth" } }
+        var fixedAfter: Int? = nil
+        try await runService(context) {
+            let sent = auth()
+            // After two refusals with the old token, an operator fixes the file.
+            if fixedAfter == nil, sent.count >= 2 {
+                TestSupport.write(self.dir + "/token", "good-token\n")
+                fixedAfter = sent.count
+            }
+            return context.spool.pending.events == 0
+        }
+        let refusals = try #require(fixedAfter, "the collector never refused the old token")
+        #expect(context.spool.pending.events == 0, "the batch must be delivered in the same run")
+        let sent = auth()
+        #expect(sent.prefix(refusals).allSatisfy { $0["auth"] as? String == "Bearer s3cret-token" })
+        let delivered = sent.filter { $0["auth"] as? String == "Bearer good-token" }
+        #expect(delivered.count == 1, "\(sent)")
+        #expect(delivered.first?["events"] as? Int == 1)
+        #expect(context.deadLetter.list().isEmpty)
+        #expect(UploadStatus.load(context.uploadStatusPath)?.ok == true)
+        _ = e
+    }
+
     /// The dead-letter directory stays under its bound: the oldest batches go, and their
     /// records are counted as dropped like any other loss.
     @Test func deadLetterIsBoundedAndDropsAreCounted() throws {
