@@ -41,18 +41,36 @@ public struct PreflightCheck: Sendable, Equatable {
 }
 
 /// The checks behind `oomwatch-agent check`, also logged when `run` starts: everything a
-/// first deployment gets wrong, each with its fix. The configuration itself was already
-/// resolved and validated by the caller.
+/// first deployment gets wrong, each with its fix. The configuration was already resolved
+/// (a file that does not parse never gets here); its validation is the first check.
 public enum Preflight {
-    public static func run(config: AgentConfig, logger: Logger) async -> [PreflightCheck] {
-        var checks: [PreflightCheck] = []
+    /// All checks, `config` first. `journalDirectories` is where a journal would be (a
+    /// parameter so tests can use fake roots).
+    public static func run(
+        config: AgentConfig, logger: Logger, journalDirectories: [String] = JournalService.defaultDirectories
+    ) async -> [PreflightCheck] {
+        var checks: [PreflightCheck] = [configuration(config)]
         checks.append(tokenFile(config))
         checks += await collector(config, logger: logger)
         checks.append(kmsg(config))
-        checks.append(journal(config))
+        checks.append(journal(config, directories: journalDirectories))
         checks.append(cgroup(config))
         checks.append(stateDirectory(config))
         return checks
+    }
+
+    /// `oomwatch-agent check`'s exit status: 1 when a check that would lose data failed.
+    public static func exitStatus(_ checks: [PreflightCheck]) -> Int32 {
+        checks.contains { $0.level == .fail } ? 1 : 0
+    }
+
+    static func configuration(_ config: AgentConfig) -> PreflightCheck {
+        do {
+            try config.validate()
+        } catch {
+            return PreflightCheck("config", .fail, "\(error)", fix: "fix the setting named")
+        }
+        return PreflightCheck("config", .ok, "valid (state_dir \(config.stateDir))")
     }
 
     /// Logs each result at a level matching it (run start).
@@ -181,7 +199,7 @@ public enum Preflight {
         return PreflightCheck("kernel log", .ok, "\(path) readable")
     }
 
-    static func journal(_ config: AgentConfig) -> PreflightCheck {
+    static func journal(_ config: AgentConfig, directories: [String]) -> PreflightCheck {
         guard config.sources.journal else {
             return PreflightCheck(
                 "journal", .info, "sources.journal is off: systemd-oomd and earlyoom kills are not followed")
@@ -191,7 +209,7 @@ public enum Preflight {
                 "journal", .info,
                 "no \(config.journalctlPath): systemd-oomd and earlyoom kills are not followed (fine without them)")
         }
-        guard ["/var/log/journal", "/run/log/journal"].contains(where: { JournalService.hasJournalFiles($0) }) else {
+        guard directories.contains(where: { JournalService.hasJournalFiles($0) }) else {
             return PreflightCheck(
                 "journal", .info, "no systemd journal on this host: systemd-oomd and earlyoom kills are not followed")
         }

@@ -17,15 +17,15 @@ struct Check: AsyncParsableCommand {
         let config: AgentConfig
         do {
             config = try options.resolve()
-            try config.validate()
         } catch {
             print(PreflightCheck("config", .fail, "\(error)", fix: "fix the setting named").line)
             throw ExitCode(1)
         }
-        print(PreflightCheck("config", .ok, "valid (state_dir \(config.stateDir))").line)
+        // The first line is the config's validation, as `run` logs it at start.
         let logger = Logger(label: "oomwatch-agent", factory: { _ in SwiftLogNoOpLogHandler() })
         let checks = await Preflight.run(config: config, logger: logger)
         for c in checks { print(c.line) }
-        if checks.contains(where: { $0.level == .fail }) { throw ExitCode(1) }
+        let status = Preflight.exitStatus(checks)
+        if status != 0 { throw ExitCode(status) }
     }
 }

@@ -90,6 +90,7 @@ extension Faults {
         agent.stop()
         let log = agent.logTail(20000)
         #expect(log.contains("preflight failed: HTTP 403"), "\(log)")
+        #expect(log.contains("preflight ok: valid (state_dir \(dir.path)/state)"), "the config check:\n\(log)")
         #expect(log.components(separatedBy: "collector refused the upload").count - 1 == 1, "\(log)")
         #expect(spoolSegments(dir.path + "/state") > 0, "refused data must stay spooled")
         let setAside = (try? FileManager.default.contentsOfDirectory(atPath: dir.path + "/state/dead-letter")) ?? []
@@ -126,12 +127,33 @@ extension Faults {
         #expect(!log.contains("retention failed"), "\(log)")
         #expect(!log.contains("received SIGTERM"), "\(log)")
         #expect(log.split(separator: "\n").count <= 6, "a bind failure should be a few lines:\n\(log)")
+        #expect(!log.contains("bind(descriptor") && !log.contains("ServiceGroup"), "raw error in the log:\n\(log)")
 
         collector.stop()
         let first = try String(contentsOfFile: dir.path + "/collector.log", encoding: .utf8)
         #expect(first.contains("received SIGTERM: shutting down"), "\(first)")
         #expect(first.contains("collector stopped"), "\(first)")
         #expect(!first.contains("retention failed"), "\(first)")
+    }
+
+    /// An address this host does not have (TEST-NET-1, RFC 5737): a real EADDRNOTAVAIL,
+    /// said in words, without the internal error. (Binding sends nothing on the network.)
+    @Test func collectorOnAnAddressNotOnThisHostSaysSo() async throws {
+        guard let bin = Binaries.locate() else { return }
+        let dir = TempDir("bind99")
+        defer { dir.remove() }
+        let tokens = CollectorProcess(binary: bin.collector, dir: dir.path).tokensPath  // writes it; not started
+        let child = try Child(
+            bin.collector,
+            ["serve", "--listen", "192.0.2.1:8080", "--db", dir.path + "/c.sqlite", "--tokens-file", tokens],
+            log: dir.path + "/collector.log")
+        let exited = try await offload { eventually(10) { !child.isRunning } }
+        #expect(exited, "the collector kept running")
+        if !exited { child.kill9() }
+        #expect(child.process.terminationStatus != 0)
+        let log = child.logTail(20000)
+        #expect(log.contains("cannot listen on 192.0.2.1:8080: this host has no such address"), "\(log)")
+        #expect(!log.contains("bind(descriptor") && !log.contains("ServiceGroup"), "raw error in the log:\n\(log)")
     }
 }
 

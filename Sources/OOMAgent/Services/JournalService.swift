@@ -15,7 +15,10 @@ public struct JournalService: Service {
     private let context: AgentContext
     private let journalDirectories: [String]
 
-    public init(context: AgentContext, journalDirectories: [String] = ["/var/log/journal", "/run/log/journal"]) {
+    /// Where systemd keeps the journal: persistent, then volatile.
+    public static let defaultDirectories = ["/var/log/journal", "/run/log/journal"]
+
+    public init(context: AgentContext, journalDirectories: [String] = JournalService.defaultDirectories) {
         self.context = context
         self.journalDirectories = journalDirectories
     }
