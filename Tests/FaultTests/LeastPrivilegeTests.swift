@@ -22,6 +22,12 @@ extension Faults {
         let tmp = TempDir("least-privilege")
         defer { tmp.remove() }
         #expect(chmod(tmp.path, 0o755) == 0)
+        // A copy user 65534 can run wherever the build tree is (a CI checkout may be
+        // private), written by cp: a write descriptor of this process could leak into a
+        // child another test forks meanwhile and make the exec fail with ETXTBSY.
+        let agent = tmp.path + "/oomwatch-agent"
+        #expect(try run("/bin/cp", [bins.agent, agent]).0 == 0)
+        #expect(chmod(agent, 0o755) == 0)
         let state = tmp.path + "/state"
         #expect(mkdir(state, 0o700) == 0 && chown(state, 65534, 65534) == 0)
         // CAP_SYS_RESOURCE only where this host may grant it (a container's bounding set
@@ -37,7 +43,7 @@ extension Faults {
             let privileges =
                 ["--reuid=65534", "--regid=65534", "--clear-groups", "--bounding-set=" + set]
                 + (caps.isEmpty ? ["--inh-caps=-all"] : ["--inh-caps=-all," + add, "--ambient-caps=" + add])
-            return try run("/usr/bin/setpriv", privileges + [bins.agent] + args)
+            return try run("/usr/bin/setpriv", privileges + [agent] + args)
         }
 
         let (snapStatus, snapshot) = try asNobody(caps, ["snapshot", "--state-dir", state])
