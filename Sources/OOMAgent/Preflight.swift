@@ -225,12 +225,19 @@ public enum Preflight {
         return PreflightCheck("cgroups", .ok, "memory controller on cgroup \(version) at \(layout.root)")
     }
 
-    /// Creates, syncs and removes a file where the spool lives.
+    /// Applies the owner and mode rule `run` enforces, then creates, syncs and removes a
+    /// file where the spool lives.
     static func stateDirectory(_ config: AgentConfig) -> PreflightCheck {
         let dir = config.stateDir
         let fix = "create \(dir) owned by the agent's user, mode 0700, on a file system with free space"
         do {
             try FileIO.makeDirectories(dir)
+            do {
+                try FileIO.checkPrivateDirectory(dir)
+            } catch {
+                // The refusal `run` stops on: a check that passes means `run` starts.
+                return PreflightCheck("state directory", .fail, "\(error); `run` would refuse it", fix: fix)
+            }
             try FileIO.writeAtomically(dir + "/.preflight", Array("ok\n".utf8))
         } catch {
             return PreflightCheck(

@@ -1,5 +1,6 @@
 import CurlHTTP
 public import Logging
+import OOMKit
 public import OOMStore
 public import ServiceLifecycle
 
@@ -97,7 +98,7 @@ public struct AlertDeliveryService: Service {
                     logger.info(
                         "alert sent",
                         metadata: [
-                            "alert.receiver": "\(receiver.name)", "host.name": "\(message.host)",
+                            "alert.receiver": "\(receiver.name)", "host.name": "\(LogText.escaped(message.host))",
                             "alert.kills": "\(message.victims.count)",
                         ])
                     return true
@@ -117,7 +118,7 @@ public struct AlertDeliveryService: Service {
         logger.warning(
             "alert delivery failed",
             metadata: [
-                "alert.receiver": "\(receiver.name)", "error": "\(error)",
+                "alert.receiver": "\(receiver.name)", "error": "\(LogText.escaped(error))",
                 "retry.seconds": "\(Double(delay) / 1_000_000)",
             ])
         try? await database.markOutboxFailed(

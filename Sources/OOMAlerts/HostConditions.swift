@@ -172,7 +172,8 @@ public struct HostConditionService: Service {
                         detail: change.detail,
                         receivers: stale ? rules.staleReceivers : rules.pressureReceivers)
                     logger.info(
-                        "host condition", metadata: ["host.name": "\(change.host)", "alert.kind": "\(change.kind)"])
+                        "host condition",
+                        metadata: ["host.name": "\(LogText.escaped(change.host))", "alert.kind": "\(change.kind)"])
                 }
             } catch {
                 logger.error("host conditions check failed", metadata: ["error": "\(error)"])

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Logging
 import OOMAlerts
 import OOMKit
 import OOMServer
@@ -15,9 +16,10 @@ import Testing
     /// Runs a live collector with alert delivery for `yaml`'s `alerts:` section (where
     /// `RECEIVER` stands for the local receiver's base URL).
     /// `loops` delivery services share the database (as collectors sharing it would);
-    /// `conditions` adds the stale/pressure service.
+    /// `conditions` adds the stale/pressure service; `logger` is theirs.
     static func withCollector(
         _ yaml: String, receiver: LocalReceiver, dir: TempDir, loops: Int = 1, conditions: Bool = false,
+        logger: Logger = Fixture.logger,
         _ body: @Sendable @escaping (any TestClientProtocol) async throws -> Void
     ) async throws {
         try await receiver.run { url in
@@ -28,12 +30,12 @@ import Testing
             let c = try Fixture.configuration(in: dir, alerts: alerts)
             let app = try await buildApplication(configuration: c, logger: Fixture.logger) { db in
                 var services: [any Service] = (0..<loops).map { _ in
-                    AlertDeliveryService(database: db, config: alerts, logger: Fixture.logger, pollSeconds: 0.02)
+                    AlertDeliveryService(database: db, config: alerts, logger: logger, pollSeconds: 0.02)
                 }
                 if conditions {
                     services.append(
                         HostConditionService(
-                            database: db, rules: alerts.conditions, logger: Fixture.logger, pollSeconds: 0.1))
+                            database: db, rules: alerts.conditions, logger: logger, pollSeconds: 0.1))
                 }
                 return services
             }

@@ -73,6 +73,33 @@ import Testing
         ("huge-body", "larger than 32 MB"), ("escape-body", "answered 400: bad ?[2J??]52;c;cm0gLXJmIH4=? field"),
     ])
     func hostileServerAnswers(mode: String, expected: String) async throws {
+        let r = try await Self.againstHostileServer(mode, ["hosts"])
+        #expect(r.status == 1)
+        #expect(r.stderr.contains(expected), "\(r.stderr)")
+        expectHarmless(r.stderr, mode)
+        #expect(!r.stderr.contains("retry after"), "a hostile Retry-After was echoed: \(r.stderr)")
+    }
+
+    /// A receiver's last error is whatever the receiver answered: `oomwatch alerts` (table
+    /// and CSV) and `oomwatch alerts test` show it with its escapes made harmless.
+    @Test func alertErrorsFromReceiversAreSanitized() async throws {
+        let shown = #"HTTP 500: ?]52;c;cm0gLXJmIH4=??[2J java\u{202E}gnp.exe"#
+        let test = try await Self.againstHostileServer("alerts-escape", ["alerts", "test", "hook", "--wait", "0"])
+        #expect(test.status == 1)
+        #expect(test.stderr.contains("not delivered within 0 s: last error: " + shown), "\(test.stderr)")
+        expectHarmless(test.stderr, "alerts test")
+        let table = try await Self.againstHostileServer("alerts-escape", ["alerts"])
+        #expect(table.status == 0, "\(table.stderr)")
+        expectHarmless(table.stdout, "alerts")
+        let csv = try await Self.againstHostileServer("alerts-escape", ["alerts", "--format", "csv"])
+        #expect(csv.status == 0, "\(csv.stderr)")
+        #expect(csv.stdout.contains(shown), "\(csv.stdout)")
+        expectHarmless(csv.stdout, "alerts --format csv")
+    }
+
+    /// Runs the built CLI with `args` against a hostile server in the collector's place
+    /// (Tests/OOMAgentTests/Fixtures/hostile_collector.py) playing `mode`.
+    static func againstHostileServer(_ mode: String, _ args: [String]) async throws -> CLIRunner.Result {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("OOMAgentTests/Fixtures/hostile_collector.py").path
         let server = Process()
@@ -92,12 +119,8 @@ import Testing
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("oomwatch-cli-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: home) }
-        let r = try await CLIRunner(home: home.path).run(
-            ["hosts"], environment: ["OOMWATCH_SERVER": "http://127.0.0.1:\(port)/\(mode)", "OOMWATCH_TOKEN": "t"])
-        #expect(r.status == 1)
-        #expect(r.stderr.contains(expected), "\(r.stderr)")
-        expectHarmless(r.stderr, mode)
-        #expect(!r.stderr.contains("retry after"), "a hostile Retry-After was echoed: \(r.stderr)")
+        return try await CLIRunner(home: home.path).run(
+            args, environment: ["OOMWATCH_SERVER": "http://127.0.0.1:\(port)/\(mode)", "OOMWATCH_TOKEN": "t"])
     }
 
     @Test(arguments: [

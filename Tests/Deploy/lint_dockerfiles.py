@@ -27,7 +27,7 @@ from deploylib import ROOT, Checks, executable_products
 EXPECTED = {
     "deploy/Dockerfile.collector": {"product": "oomwatch-collector", "non_root": True,
                                     "runtime_packages": ["libsqlite3-0", "ca-certificates"]},
-    "deploy/Dockerfile.agent": {"product": "oomwatch-agent", "non_root": False,
+    "deploy/Dockerfile.agent": {"product": "oomwatch-agent", "non_root": True,
                                 "runtime_packages": ["libcurl4", "ca-certificates"]},
 }
 BUILD_PACKAGES = ["libcurl4-openssl-dev", "libsqlite3-dev", "zlib1g-dev"]

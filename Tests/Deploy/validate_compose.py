@@ -6,8 +6,10 @@
 2. That the validator is not vacuous: known-bad variants of the same file are rejected.
 3. What oomwatch itself needs from the file: the collector's data volume, tokens secret,
    port, healthcheck and restart policy; the agent's pid namespace, read-only host /proc
-   passed as the proc root, /dev/kmsg, CAP_SYSLOG, state volume, token secret, and
-   start-up order.
+   passed as the proc root, /dev/kmsg, state volume, token secret, start-up order, and
+   least privilege: a non-root user, only CAP_SYSLOG and CAP_SYS_RESOURCE, the same set
+   as its binary's file capabilities in deploy/Dockerfile.agent, no no-new-privileges
+   (which would cancel them).
 4. The `postgres` profile: a PostgreSQL server with its data on a named volume and a
    readiness check, two collectors on it that take the password from a secret (never
    from the URL) and are not published, and a load balancer whose config
@@ -185,6 +187,28 @@ checks.check("agent gets /dev/kmsg as a device", any(d.split(":")[0] == "/dev/km
              f"devices: {devices}")
 caps = {c.upper().removeprefix("CAP_") for c in agent.get("cap_add", [])}
 checks.check("agent has CAP_SYSLOG", "SYSLOG" in caps, f"cap_add: {sorted(caps)}")
+# Least privilege (issue 19.7): its own user, only the two capabilities it uses, and
+# exactly the ones its binary carries as file capabilities (Docker gives a non-root user
+# no ambient capabilities; a file capability outside the bounding set fails the exec).
+user = str(agent.get("user", "")).split(":")[0]
+checks.check("agent runs as a non-root user", user not in ("", "0", "root"), f"user: {agent.get('user')!r}")
+checks.check("agent drops every capability but CAP_SYSLOG and CAP_SYS_RESOURCE",
+             caps == {"SYSLOG", "SYS_RESOURCE"}
+             and {c.upper().removeprefix("CAP_") for c in agent.get("cap_drop", [])} == {"ALL"},
+             f"cap_drop: {agent.get('cap_drop')}, cap_add: {sorted(caps)}")
+agent_build = agent.get("build", {})
+agent_dockerfile = os.path.join(ROOT, agent_build.get("context", ".") if isinstance(agent_build, dict) else ".",
+                                agent_build.get("dockerfile", "Dockerfile") if isinstance(agent_build, dict)
+                                else "Dockerfile")
+dockerfile_text = open(agent_dockerfile, encoding="utf-8").read() if os.path.isfile(agent_dockerfile) else ""
+setcap = re.search(r"setcap\s+(\S+)\+ep\s+/usr/local/bin/oomwatch-agent", dockerfile_text)
+file_caps = {c.upper().removeprefix("CAP_") for c in setcap.group(1).split(",")} if setcap else set()
+checks.check("agent binary's file capabilities are the ones compose adds", file_caps == caps,
+             f"setcap in {os.path.relpath(agent_dockerfile, ROOT)}: {sorted(file_caps)}, cap_add: {sorted(caps)}")
+checks.check("agent's file capabilities are not cancelled by no-new-privileges",
+             not any("no-new-privileges" in str(o) and not str(o).endswith(":false")
+                     for o in agent.get("security_opt", [])),
+             f"security_opt: {agent.get('security_opt')}")
 checks.check("agent is not privileged", not agent.get("privileged"), "privileged: true")
 state = vols.get(env.get("OOMWATCH_STATE_DIR") or flags.get("--state-dir") or "/var/lib/oomwatch-agent")
 checks.check("agent keeps its state on a named volume",

@@ -78,6 +78,13 @@ extension Faults {
         (status, out) = try await check(["--state-dir", "/proc/oomwatch-state"])
         #expect(status == 1 && out.contains("FAIL  state directory: /proc/oomwatch-state not writable"), "\(out)")
 
+        // The state directory rule `run` enforces: one others can write is refused.
+        let shared = dir.path + "/open-state"
+        #expect(mkdir(shared, 0o700) == 0 && chmod(shared, 0o777) == 0)
+        (status, out) = try await check(["--state-dir", shared])
+        #expect(status == 1 && out.contains("FAIL  state directory: refusing state directory \(shared)"), "\(out)")
+        #expect(out.contains("writable by its group or others"), "\(out)")
+
         (status, out) = try await check(["--interval", "0"])
         #expect(status == 1 && out.contains("FAIL  config:") && out.contains("interval"), "\(out)")
 

@@ -218,4 +218,50 @@ extension Faults {
         #expect(Set(["r-1", "r-2", "r-4"]).isSubset(of: stored))
         #expect(!stored.contains { $0.hasPrefix("late-") }, "\(stored)")
     }
+
+    /// `oomwatch-collector token create --host GLOB`, the built binary: an agent token is
+    /// bound (one line `agent sha256:HEX NAME host=GLOB` appended, the secret printed once
+    /// and never stored) and the collector then refuses it for other hosts; a non-agent
+    /// role or a bad glob is refused with a message and the tokens file is left alone.
+    @Test func tokenCreateBindsAgentTokensToHosts() async throws {
+        guard let bins = Binaries.locate() else { return }
+        let tmp = TempDir("token-create")
+        defer { tmp.remove() }
+        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        @Sendable func create(_ args: [String]) throws -> (Int32, String) {
+            try run(bins.collector, ["token", "create", "--tokens-file", collector.tokensPath] + args)
+        }
+        let before = try String(contentsOfFile: collector.tokensPath, encoding: .utf8)
+        for (args, message) in [
+            (["--role", "read", "--host", "web-*"], "--host binds agent tokens only"),
+            (["--role", "admin", "--host", "web-*"], "--host binds agent tokens only"),
+            (["--role", "agent", "--host", "web /*"], "--host must be a host name pattern"),
+            (["--role", "agent", "--host", ""], "--host must be a host name pattern"),
+        ] {
+            let (status, out) = try create(args)
+            #expect(status != 0 && out.contains(message), "\(args): \(status) \(out)")
+        }
+        #expect(try String(contentsOfFile: collector.tokensPath, encoding: .utf8) == before)
+
+        let (status, out) = try create(["--role", "agent", "--name", "web-pool", "--host", "web-*"])
+        #expect(status == 0, "\(out)")
+        let secret = try #require(
+            out.split(separator: "\n").map(String.init).first { !$0.isEmpty && !$0.hasPrefix("stored ") })
+        let file = try String(contentsOfFile: collector.tokensPath, encoding: .utf8)
+        #expect(file.hasPrefix(before))
+        let added = file.dropFirst(before.count)
+        #expect(added.wholeMatch(of: #/agent sha256:[0-9a-f]{64} web-pool host=web-\*\n/#) != nil, "\(added)")
+        #expect(!file.contains(secret))
+
+        try await collector.start()
+        defer { collector.stop() }
+        let port = collector.port
+        let statuses = try await offload {
+            ["web-1", "db-1"].map { host in
+                RawHTTP.ingest(port, token: secret, batchJSON(host: host, events: [eventJSON(id: "bound-" + host)]))?
+                    .status ?? -1
+            }
+        }
+        #expect(statuses == [200, 403])
+    }
 }

@@ -35,6 +35,29 @@ import Testing
         exec sleep 30
         """
 
+    /// The agent's context over a state directory in `dir`, with `journalctl` (a script's
+    /// text) as its journalctl and a journal directory that exists.
+    static func context(in dir: String, journalctl: String, hostname: String? = nil) throws -> AgentContext {
+        TestSupport.write(dir + "/journalctl", journalctl)
+        chmod(dir + "/journalctl", 0o755)
+        _ = mkdir(dir + "/journal", 0o755)
+        TestSupport.write(dir + "/journal/system.journal", "x")
+        var config = AgentConfig()
+        config.stateDir = dir + "/state"
+        config.journalctlPath = dir + "/journalctl"
+        config.hostname = hostname
+        return try AgentContext(
+            config: config, logger: Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    }
+
+    /// The events of the spool's next batch.
+    static func spooledEvents(_ context: AgentContext) throws -> [OOMEvent] {
+        let batch = try #require(context.spool.nextBatch(), "nothing was spooled")
+        return try batch.records.filter { $0.kind == .event }.map {
+            try JSONDecoder().decode(OOMEvent.self, from: Data($0.payload))
+        }
+    }
+
     /// Runs the follower until an event is spooled (or `seconds` pass), then stops it.
     func runOnce(_ context: AgentContext, journalDir: String, seconds: UInt64 = 5) async throws {
         let service = JournalService(context: context, journalDirectories: [journalDir])
@@ -55,14 +78,7 @@ import Testing
     @Test func followsAndResumesAfterCursor() async throws {
         let dir = TestSupport.tempDir("journal")
         defer { TestSupport.removeTree(dir) }
-        TestSupport.write(dir + "/journalctl", Self.script)
-        chmod(dir + "/journalctl", 0o755)
-        _ = mkdir(dir + "/journal", 0o755)
-        TestSupport.write(dir + "/journal/system.journal", "x")
-        var config = AgentConfig()
-        config.stateDir = dir + "/state"
-        config.journalctlPath = dir + "/journalctl"
-        let context = try AgentContext(config: config, logger: logger)
+        let context = try Self.context(in: dir, journalctl: Self.script)
 
         try await runOnce(context, journalDir: dir + "/journal")
         #expect(TestSupport.read(dir + "/state/journal.cursor") == "c2")
@@ -74,16 +90,32 @@ import Testing
         #expect(args.last?.contains("--after-cursor=c2") == true)
         #expect(TestSupport.read(dir + "/state/journal.cursor") == "c3")
 
-        let batch = try #require(context.spool.nextBatch())
-        let events = try batch.records.filter { $0.kind == .event }.map {
-            try JSONDecoder().decode(OOMEvent.self, from: Data($0.payload))
-        }
+        let events = try Self.spooledEvents(context)
         #expect(events.map(\.source) == [.earlyoom, .systemdOomd])
         #expect(events.first?.victim.pid == 4242)
         #expect(events.first?.victim.comm == "firefox")
         #expect(events.last?.victim.cgroup?.hasSuffix("app-firefox.scope") == true)
         #expect(events.last?.victim.unit == "app-firefox.scope")
         #expect(Set(events.map(\.id)).count == 2)
+    }
+
+    /// Issue 19.4, without root: an agent run with `--hostname` reads entries whose
+    /// `_HOSTNAME` is the machine's own name; every event it spools carries the agent's
+    /// name (the collector refuses a batch whose events name another host), and the
+    /// journal's stays in `raw`.
+    @Test func eventsCarryTheAgentsHostNameNotTheJournals() async throws {
+        let dir = TestSupport.tempDir("journal-host")
+        defer { TestSupport.removeTree(dir) }
+        let script = Self.script.replacingOccurrences(
+            of: #""_UID":"0""#, with: #""_HOSTNAME":"journal-name","_UID":"0""#)
+        #expect(script != Self.script)
+        let context = try Self.context(in: dir, journalctl: script, hostname: "agent-name")
+
+        try await runOnce(context, journalDir: dir + "/journal")
+        let events = try Self.spooledEvents(context)
+        #expect(events.map(\.source) == [.earlyoom])
+        #expect(events.map(\.host) == ["agent-name"])
+        #expect(events.first?.raw?.contains("journal-name") == true, "\(events.first?.raw ?? "-")")
     }
 
     @Test func noJournalIdlesQuietly() async throws {

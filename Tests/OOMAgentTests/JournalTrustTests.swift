@@ -103,26 +103,14 @@ import Testing
         }
         let nspid = TestSupport.waitForNumber(dir + "/nspid")
         try #require(!nspid.isEmpty, "private journald did not start: \(TestSupport.read(dir + "/ns.err"))")
-        TestSupport.write(
-            dir + "/journalctl",
-            "#!/bin/sh\nexec /usr/bin/nsenter --mount=/proc/\(nspid)/ns/mnt /usr/bin/journalctl \"$@\"\n")
-        chmod(dir + "/journalctl", 0o755)
-        _ = mkdir(dir + "/journal", 0o755)
-        TestSupport.write(dir + "/journal/system.journal", "x")
-
-        var config = AgentConfig()
-        config.stateDir = dir + "/state"
-        config.journalctlPath = dir + "/journalctl"
-        config.hostname = "agent-name"
-        let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
-        let context = try AgentContext(config: config, logger: logger)
+        let context = try JournalTests.context(
+            in: dir,
+            journalctl: "#!/bin/sh\nexec /usr/bin/nsenter --mount=/proc/\(nspid)/ns/mnt /usr/bin/journalctl \"$@\"\n",
+            hostname: "agent-name")
         // A private journald on a busy machine may take a while to answer the first query.
         try await JournalTests().runOnce(context, journalDir: dir + "/journal", seconds: 30)
 
-        let batch = try #require(context.spool.nextBatch(), "the root entry was not reported")
-        let events = try batch.records.filter { $0.kind == .event }.map {
-            try JSONDecoder().decode(OOMEvent.self, from: Data($0.payload))
-        }
+        let events = try JournalTests.spooledEvents(context)
         #expect(events.map(\.victim.pid) == [4242])
         #expect(events.first?.source == .earlyoom)
         #expect(!events.contains { $0.victim.pid == 1 })

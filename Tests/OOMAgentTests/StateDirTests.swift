@@ -61,6 +61,22 @@ import Testing
         }
     }
 
+    /// `oomwatch-agent check` applies the rule `run` enforces: a state directory `run`
+    /// would refuse fails the check, and nothing is written into it.
+    @Test(arguments: [0o777, 0o770, 0o722])
+    func checkRefusesTheStateDirRunRefuses(mode: Int) throws {
+        let dir = TestSupport.tempDir("statedir")
+        defer { TestSupport.removeTree(dir) }
+        _ = mkdir(dir + "/state", 0o700)
+        #expect(Preflight.stateDirectory(config(dir)).level == .ok)
+        chmod(dir + "/state", mode_t(mode))
+        let check = Preflight.stateDirectory(config(dir))
+        #expect(check.level == .fail)
+        #expect(check.detail.contains("writable by its group or others"), "\(check.detail)")
+        #expect(check.detail.contains("`run` would refuse it"), "\(check.detail)")
+        #expect(access(dir + "/state/.preflight", F_OK) != 0)
+    }
+
     @Test(.enabled(if: getuid() == 0, "chown needs root"))
     func stateDirOwnedBySomeoneElseIsRefused() throws {
         let dir = TestSupport.tempDir("statedir")

@@ -153,6 +153,32 @@ struct SecurityTests {
         }
     }
 
+    /// Every test docs/security.md names (`Suite` or `Suite/test`, the form
+    /// `swift test --filter` takes) is a suite declared in Tests/ and, when a test is
+    /// named, a test function of that suite: a renamed test must not leave the threat
+    /// model pointing at nothing.
+    @Test func threatModelNamesRealTests() throws {
+        let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: repo.appendingPathComponent("docs/security.md"), encoding: .utf8)
+        let tests = repo.appendingPathComponent("Tests")
+        let files = try FileManager.default.subpathsOfDirectory(atPath: tests.path).filter { $0.hasSuffix(".swift") }
+        let sources = try files.map { try String(contentsOf: tests.appendingPathComponent($0), encoding: .utf8) }
+        let named = doc.matches(of: #/`((?:[A-Z][A-Za-z]*Tests|Faults)(?:/[a-z][A-Za-z0-9]*)?)`/#).map { String($0.1) }
+        #expect(named.count >= 20)
+        for name in Set(named) {
+            let parts = name.split(separator: "/").map(String.init)
+            let declaration = try Regex("(struct|class|enum|extension) \(parts[0])\\b")
+            let declaring = sources.filter { $0.contains(declaration) }
+            #expect(!declaring.isEmpty, "docs/security.md names \(name): no suite \(parts[0]) in Tests/")
+            if parts.count == 2 {
+                #expect(
+                    declaring.contains { $0.contains("func \(parts[1])(") },
+                    "docs/security.md names \(name): \(parts[0]) has no test \(parts[1])")
+            }
+        }
+    }
+
     /// Every integer query parameter's `maximum` in docs/openapi.yaml is the server's:
     /// the maximum is accepted, one more is 400.
     @Test func openAPILimitsMatchTheServer() async throws {

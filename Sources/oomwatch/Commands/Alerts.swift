@@ -102,7 +102,7 @@ struct Alerts: AsyncParsableCommand {
                 if clockNow() >= deadline { break }
                 try await Task.sleep(for: .milliseconds(250))
             }
-            let why = last?.lastError.map { ": last error: \($0)" } ?? " yet (still in the outbox)"
+            let why = last?.lastError.map { ": last error: \(TextWidth.sanitized($0))" } ?? " yet (still in the outbox)"
             throw CLIError.failure("test message to \(receiver) not delivered within \(Int(wait)) s\(why)")
         }
 

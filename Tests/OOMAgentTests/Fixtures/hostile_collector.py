@@ -10,8 +10,11 @@ The first path segment picks the attack:
   /retry-escape 503 whose Retry-After holds an OSC 52 clipboard write
   /redirect     307 to /steal, which would answer 200 (a client following it sends the
                 batch and its token elsewhere)
+  /alerts-escape  the alert endpoints, with a receiver's last error (the text a receiver
+                answered) holding an OSC 52 clipboard write, a screen clear and a bidi override
 (The CLI tests use it too: a stand-in collector answering the CLI's queries.)
 """
+import json
 import sys
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -63,6 +66,20 @@ class Handler(BaseHTTPRequestHandler):
             status = 200
             body = b'{"events_stored":1,"events_duplicate":0,"snapshots_stored":0}'
             headers += [("X-Pad-%d" % i, "p" * 90) for i in range(4000)]
+        elif mode == "alerts-escape":
+            status = 200
+            error = "HTTP 500: \x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J java\u202egnp.exe"
+            if self.command == "POST":
+                body = json.dumps({"id": 7, "receiver": "hook"}).encode()
+            else:
+                body = json.dumps({
+                    "receivers": [{"receiver": "hook", "sent": 0, "pending": 0, "failing": 1,
+                                   "last_error": error}],
+                    "notifications": [{"id": 7, "kind": "test", "receiver": "hook", "state": "failing",
+                                       "host": "web-1", "event_id": "test-7", "comm": "-",
+                                       "created": "2026-01-01T00:00:00Z", "attempts": 1,
+                                       "last_error": error}],
+                }).encode()
         elif mode == "escape-body":
             status = 400
             body = b'{"error":{"message":"bad \\u001b[2J\\u0007\\u001b]52;c;cm0gLXJmIH4=\\u0007 field"}}'
