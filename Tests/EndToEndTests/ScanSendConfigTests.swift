@@ -40,6 +40,20 @@ struct ScanSendConfigTests {
         #expect(stored.map(\.victim.pid) == [2301])
         #expect(stored.allSatisfy { $0.host == world.host })
 
+        // A systemd-oomd kill names no pid: `oomwatch events --format json` shows none.
+        let oomd = world.directory + "/oomd.log"
+        try """
+        Aug 12 05:00:00 ws-7 systemd-oomd[700]: Killed /system.slice/batch.service due to memory used (15.1G) / total (15.5G) and swap used (3.9G) / total (4.0G) being more than 90.00%
+
+        """.write(toFile: oomd, atomically: true, encoding: .utf8)
+        let third = try await Command.run(
+            binaries.agent, ["scan", "--send", "--config", config, oomd], in: world.directory, timeout: .seconds(60))
+        #expect(third.status == 0, "\(third.stderr)")
+        let withOomd = try await ScanSendTests.storedEvents(world)
+        let oomdKill = try #require(withOomd.first { $0.source == .systemdOomd }, "\(withOomd)")
+        #expect(oomdKill.victim.pid == nil)
+        #expect(oomdKill.victim.cgroup == "/system.slice/batch.service")
+
         // A config file that names no collector: a clear error before anything is read.
         let bare = world.directory + "/bare.yaml"
         try "hostname: \(world.host)\n".write(toFile: bare, atomically: true, encoding: .utf8)
