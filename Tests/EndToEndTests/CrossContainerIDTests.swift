@@ -157,11 +157,28 @@ struct ScanSendTests {
         try await E2EWorld(binaries: Binaries.required()).within(Self.backfill)
     }
 
+    /// The OOMKit fixtures (kills written from the printk formats).
+    static var fixtures: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("OOMKitTests/Fixtures").path
+    }
+
+    /// The events the collector holds for the world's host, read with `oomwatch events`.
+    static func storedEvents(_ world: E2EWorld) async throws -> [OOMEvent] {
+        let listed = try await Command.run(
+            world.binaries.cli,
+            [
+                "events", "--format", "json", "--server", world.serverURL, "--token", world.readToken, "--host",
+                world.host, "--since", "3650d", "--limit", "100",
+            ], in: world.directory)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        return try JSONDecoder().decode([OOMEvent].self, from: Data(listed.stdout.utf8))
+    }
+
     static func backfill(_ world: E2EWorld) async throws {
         let binaries = world.binaries
         try await world.startCollector()
-        let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("OOMKitTests/Fixtures").path
+        let fixtures = Self.fixtures
         // A large file (progress lines) holding a storm of four kills, then a rotated .gz.
         let big = world.directory + "/kern.log"
         var text = String(repeating: "Nov 20 03:59:59 batch-1 systemd[1]: Started session noise.\n", count: 1_200_000)
@@ -184,14 +201,8 @@ struct ScanSendTests {
         let second = try await Command.run(binaries.agent, arguments, in: world.directory, timeout: .seconds(60))
         let s2 = try #require(CrossContainerIDTests.Summary(second.stderr), "\(second.stderr)")
         #expect((s2.found, s2.sent, s2.alreadyKnown) == (5, 0, 5), "\(s2)")
-        let listed = try await Command.run(
-            binaries.cli,
-            [
-                "events", "--format", "json", "--server", world.serverURL, "--token", world.readToken, "--host",
-                world.host, "--since", "3650d", "--limit", "100",
-            ], in: world.directory)
-        let stored = try JSONDecoder().decode([OOMEvent].self, from: Data(listed.stdout.utf8))
-        #expect(stored.compactMap(\.victim.pid).sorted() == [501, 502, 503, 504, 2301], "\(listed.stderr)")
+        let stored = try await Self.storedEvents(world)
+        #expect(stored.compactMap(\.victim.pid).sorted() == [501, 502, 503, 504, 2301])
         #expect(stored.allSatisfy { $0.host == world.host })
 
         // No collector: a clear error, a non-zero exit, and the kills stay spooled for next time.

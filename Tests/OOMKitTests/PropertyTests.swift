@@ -10,6 +10,7 @@ import Testing
         "real-6.18-memcg-v1-kmsg.log", "rhel6-2.6.32-syslog.log", "kernel-5.4-kmsg-split.log",
         "kernel-6.1-dmesg-caller-ids.log", "storm-5.10-syslog.log", "journal-json.log",
         "syslog-userspace-killers.log", "constraints-5.15-dmesg.log", "negatives.log",
+        "earlyoom-every-format.log", "late-start-memcg-4.14-dmesg.log", "rhel7-uid-syslog.log", "pasted-localized.log",
     ]
 
     private func check(_ events: [OOMEvent], _ note: @autoclosure () -> String) {

@@ -52,14 +52,46 @@ import Testing
     @Test func earlyoomEveryReleasedFormat() throws {
         let events = try scanFixture("earlyoom-every-format.log")
         #expect(events.allSatisfy { $0.source == .earlyoom })
-        // SIGTERM twice then SIGKILL to 4242 is one kill; systemd's `Killing process` is none.
-        #expect(events.map(\.victim.pid) == [4242, 5151, 6161, 7171, 8181])
-        #expect(events.map(\.victim.comm) == ["firefox", "chromium", "java", "node", "electron app"])
-        #expect(events.map(\.victim.score) == [900, 850, 700, 600, 500])
-        #expect(events.map(\.victim.rssKB) == [2000, 1500, 1200, 800, 640].map { Int64($0) * 1024 })
+        // SIGTERM twice then SIGKILL to one pid is one kill, in every format and with
+        // another victim's signals in between; systemd's `Killing process` is none, nor is
+        // a bare `Killing process N (comm)` that earlyoom did not log.
+        #expect(events.map(\.victim.pid) == [4242, 5151, 6161, 7171, 8181, 5252, 6262, 7272, 7373, 8383, 8484, 8686])
+        #expect(
+            events.map(\.victim.comm) == [
+                "firefox", "chromium", "java", "node", "electron app", "gcc", "ld", "rustc", "clang", "make",
+                "cc1plus", "Web",
+            ])
+        #expect(events.map(\.victim.score) == [900, 850, 700, 600, 500, 800, 650, 620, 610, 750, nil, nil])
+        #expect(
+            events.map(\.victim.rssKB)
+                == [2000, 1500, 1200, 800, 640, 900, 700, 600, 590].map { Int64($0) * 1024 } + [nil, nil, nil])
         #expect(events[0].victim.uid == 1000)
         #expect(events[4].victim.cmdline == "/opt/app/electron --x")
         #expect(events.allSatisfy { $0.host == "desk" && $0.time != nil })
+    }
+
+    /// earlyoom's repeats are matched per victim, not against the last one only, while
+    /// its signals keep coming; the same pid signalled again after a quiet minute (pid
+    /// reuse, a second episode) is another kill, and the memory of victims is bounded.
+    @Test func earlyoomRepeatsArePerVictimAndWithinAMinute() {
+        func line(_ time: String, _ pid: Int, _ signal: String = "SIGTERM") -> String {
+            "Mar  2 \(time) desk earlyoom[611]: sending \(signal) to process \(pid) uid 1000 \"w\(pid)\": badness 900, VmRSS 100 MiB"
+        }
+        // A, B, C in turn, each repeated, then SIGKILL in reverse order: three kills.
+        var text = [100, 200, 300, 100, 200, 300].map { line("11:00:00", $0) }
+        text += [300, 200, 100].map { line("11:00:01", $0, "SIGKILL") }
+        // Still signalled every 30 s for two minutes: the same kill.
+        text += ["11:00:31", "11:01:01", "11:01:31", "11:02:01"].map { line($0, 100) }
+        // Quiet for more than a minute, then the pid again: a new kill.
+        text.append(line("11:03:30", 100))
+        var events = scan(text.joined(separator: "\n") + "\n")
+        #expect(events.map(\.victim.pid) == [100, 200, 300, 100])
+        // 40 other victims in between push 100 out of the bounded memory: its repeat is
+        // taken as a new kill rather than kept forever.
+        text = [line("12:00:00", 100)] + (1...40).map { line("12:00:00", 1000 + $0) } + [line("12:00:01", 100)]
+        events = scan(text.joined(separator: "\n") + "\n")
+        #expect(events.count == 42)
+        #expect(events.first?.victim.pid == 100 && events.last?.victim.pid == 100)
     }
 
     /// A report whose first line is `Task in … killed as a result of limit of …`.

@@ -457,12 +457,15 @@ enum KernelOOMMessages {
         var cmdline: String?
     }
 
-    static func earlyoom(_ m: Substring) -> Earlyoom? {
+    /// `fromEarlyoom`: the line is tagged `earlyoom` (syslog or journal), which alone
+    /// makes the bare `Killing process N comm` of its first releases a kill (any program
+    /// may print those words).
+    static func earlyoom(_ m: Substring, fromEarlyoom: Bool = false) -> Earlyoom? {
         if let r = m.find("sending SIG") { return earlyoomSending(m[r.lowerBound...]) }
         if let r = m.find("illing process"), r.lowerBound > m.startIndex {
             let k = m.index(before: r.lowerBound)
             guard m[k] == "K" || m[k] == "k" else { return nil }
-            return earlyoomKilling(m[r.upperBound...])
+            return earlyoomKilling(m[r.upperBound...], fromEarlyoom: fromEarlyoom)
         }
         return nil
     }
@@ -493,8 +496,10 @@ enum KernelOOMMessages {
     /// The older forms, after `[Kk]illing process`:
     /// - 1.2/1.3 era: ` N "comm" with signal 15: badness B, VmRSS R MiB`;
     /// - 1.2: ` 'comm' with signal 15, pid: N, badness: B, VmRSS: R MiB`;
-    /// - 1.1: `: comm, pid: N, badness: B, VmRSS: R MiB`.
-    private static func earlyoomKilling(_ m: Substring) -> Earlyoom? {
+    /// - 1.1: `: comm, pid: N, badness: B, VmRSS: R MiB`;
+    /// - before 1.0: ` N comm with badness B time_running=Tm` and ` N comm` (see
+    ///   ``earlyoomUnquoted(_:pid:fromEarlyoom:)``).
+    private static func earlyoomKilling(_ m: Substring, fromEarlyoom: Bool) -> Earlyoom? {
         var rest = m
         var pid: Int?
         let comm: String
@@ -511,7 +516,9 @@ enum KernelOOMMessages {
         } else if rest.hasPrefix(" "), let n = leadingInt(rest.dropFirst()), n > 0 {
             pid = n
             rest = rest.dropFirst().drop { $0.isNumber }
-            guard rest.hasPrefix(" \""), let (c, tail) = quotedComm(rest.dropFirst()) else { return nil }
+            guard rest.hasPrefix(" \""), let (c, tail) = quotedComm(rest.dropFirst()) else {
+                return earlyoomUnquoted(rest, pid: n, fromEarlyoom: fromEarlyoom)
+            }
             comm = c
             rest = tail
         } else {
@@ -526,6 +533,30 @@ enum KernelOOMMessages {
         }
         var e = Earlyoom(signal: signal, pid: pid, uid: nil, comm: comm)
         earlyoomFigures(rest, into: &e)
+        return e
+    }
+
+    /// earlyoom before 1.0 printed the second field of `/proc/N/stat` with `%s`: `(comm)`,
+    /// cut at the first blank, after `Killing process N`, then ` with badness B
+    /// time_running=Tm` or nothing. The badness tail marks earlyoom; the bare form counts
+    /// only on a line tagged `earlyoom`. A name longer than the kernel's 15 bytes is not one.
+    private static func earlyoomUnquoted(_ m: Substring, pid: Int, fromEarlyoom: Bool) -> Earlyoom? {
+        guard m.hasPrefix(" ") else { return nil }
+        var word = m.dropFirst()
+        var score: Int?
+        if let r = word.find(" with badness ") {
+            guard word[r.upperBound...].contains("time_running=") else { return nil }
+            score = leadingInt(word[r.upperBound...])
+            word = word[..<r.lowerBound]
+        } else {
+            guard fromEarlyoom else { return nil }
+            while word.last == " " || word.last == "\r" { word = word.dropLast() }
+        }
+        if word.hasPrefix("(") { word = word.dropFirst() }
+        if word.hasSuffix(")") { word = word.dropLast() }
+        guard !word.isEmpty, word.utf8.count <= 15, !word.contains(" ") else { return nil }
+        var e = Earlyoom(signal: "SIGTERM", pid: pid, uid: nil, comm: String(word))
+        e.score = score
         return e
     }
 

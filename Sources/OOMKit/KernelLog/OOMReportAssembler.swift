@@ -80,7 +80,9 @@ public struct OOMReportAssembler: Sendable {
     /// Kills held for their `oom_reaper` line, oldest first (in a storm the reaper's line
     /// for one kill may come after the next kill).
     private var pending: [Pending] = []
-    private var lastEarlyoom: (pid: Int, comm: String, epoch: Int64?)?
+    /// earlyoom victims signalled lately (newest last, at most 32): earlyoom repeats SIGTERM
+    /// while a victim lives, then sends SIGKILL, and may signal another process in between.
+    private var recentEarlyoom: [(pid: Int, comm: String, epoch: Int64?)] = []
     /// The last kernel kills (newest last): a second victim line for the same process in
     /// one report (memory.oom.group kills the victim's whole group, the victim included)
     /// is the same kill.
@@ -485,15 +487,19 @@ public struct OOMReportAssembler: Sendable {
     @discardableResult
     private mutating func handleUserspace(_ line: LogLine, _ m: Substring, into out: inout [OOMEvent]) -> Bool {
         let tag: String? = if case .userspace(let t) = line.origin { t } else { nil }
-        if tag.map({ $0[...].find("oomd") == nil }) ?? true, let eo = KernelOOMMessages.earlyoom(m) {
-            if let last = lastEarlyoom, last.pid == eo.pid, last.comm == eo.comm,
-                abs((line.epochMicros ?? 0) - (last.epoch ?? 0)) <= 60_000_000
+        if tag.map({ $0[...].find("oomd") == nil }) ?? true,
+            let eo = KernelOOMMessages.earlyoom(m, fromEarlyoom: tag.map { $0[...].find("earlyoom") != nil } ?? false)
+        {
+            if let i = recentEarlyoom.lastIndex(where: { $0.pid == eo.pid && $0.comm == eo.comm }),
+                abs((line.epochMicros ?? 0) - (recentEarlyoom[i].epoch ?? 0)) <= 60_000_000
             {
                 // earlyoom repeats SIGTERM while the victim lives and escalates to SIGKILL
-                // when that was not enough: one kill.
+                // when that was not enough: one kill, however long it keeps repeating.
+                recentEarlyoom[i].epoch = line.epochMicros
                 return true
             }
-            lastEarlyoom = (eo.pid, eo.comm, line.epochMicros)
+            recentEarlyoom.append((eo.pid, eo.comm, line.epochMicros))
+            if recentEarlyoom.count > 32 { recentEarlyoom.removeFirst() }
             var v = OOMEvent.Victim(pid: eo.pid, comm: eo.comm)
             v.uid = eo.uid
             v.score = eo.score
