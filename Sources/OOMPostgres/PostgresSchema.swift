@@ -203,17 +203,12 @@ enum PostgresSchema {
                 INSERT INTO kill_counters (host_id, source, scope, kills)
                 SELECT host_id, source, coalesce(scope, 'unknown'), count(*) FROM events GROUP BY 1, 2, 3
                 """,
-            ]
-        ),
-        (
-            // A kill's notification looks up the grouping window open for its receiver,
-            // route and host: the latest row sent at once (`due = created`).
-            "v7-fix17-alert-windows",
-            [
+                // A kill's notification looks up the grouping window open for its receiver,
+                // route and host: the latest row sent at once (`due = created`).
                 """
                 CREATE INDEX alert_outbox_windows ON alert_outbox (receiver, route, host, created)
                     WHERE kind = 'kill' AND due = created
-                """
+                """,
             ]
         ),
     ]

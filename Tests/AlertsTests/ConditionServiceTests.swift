@@ -12,10 +12,13 @@ import Testing
         let dir = try TempDir()
         defer { dir.cleanup() }
         let db = try OutboxStoreTests.database(dir, routes: "")
-        var rules = ConditionRules()
-        rules.pressureReceivers = ["a"]
-        rules.pressureThreshold = 20
-        rules.pressureForSeconds = 0.2
+        let rules = {
+            var r = ConditionRules()
+            r.pressureReceivers = ["a"]
+            r.pressureThreshold = 20
+            r.pressureForSeconds = 0.2
+            return r
+        }()
         func pressureRows() async throws -> [OutboxRow] {
             try await db.unsentOutbox().filter { $0.kind == .pressure || $0.kind == .pressureResolved }
         }
