@@ -3,8 +3,9 @@ public import OOMStore
 /// Which outbox rows go out now, as which messages: a value-type state machine over an
 /// injected clock (microseconds), tested without I/O.
 ///
-/// Rows of one receiver, route and host form one message once the oldest of them is due
-/// (its grouping window has passed). A receiver's messages for one host leave in outbox
+/// A kill that opened a grouping window (due when queued) is a message of its own, sent
+/// at once; the rest of one receiver, route and host form one message once the oldest of
+/// them is due (its grouping window has passed). A receiver's messages for one host leave in outbox
 /// order: while an earlier one waits (window, backoff or rate limit), later ones for that
 /// host wait too. Each receiver has a token bucket; an empty bucket leaves rows in the
 /// outbox, nothing is dropped.
@@ -32,13 +33,16 @@ public struct DeliveryPlan: Sendable {
             /// receiver that got the first try and deduplicates by key must not lose a
             /// kill that joined later. New rows form the next message.
             var tried: String?
+            /// The kill that opened a window (due when queued) goes alone, at once.
+            var opener: Int64?
         }
         var groups: [GroupKey: [OutboxRow]] = [:]
         var order: [GroupKey] = []
         for row in rows {
             let key = GroupKey(
                 receiver: row.receiver, route: row.route, host: row.candidate.host, kind: row.kind,
-                tried: row.attempts > 0 ? row.idempotencyKey : nil)
+                tried: row.attempts > 0 ? row.idempotencyKey : nil,
+                opener: row.kind == .kill && row.due == row.created && row.attempts == 0 ? row.id : nil)
             if groups[key] == nil { order.append(key) }
             groups[key, default: []].append(row)
         }

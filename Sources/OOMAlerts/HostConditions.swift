@@ -135,6 +135,13 @@ public struct ConditionTracker: Sendable {
 
 /// Polls the hosts' latest state and queues condition starts and ends in the outbox,
 /// from where `AlertDeliveryService` sends them like kills.
+///
+/// Collectors sharing one database each run this service, but only the one holding the
+/// background lease checks (like retention); the others wait, and the one that takes the
+/// lease over starts from the conditions open in the database. Should two check at once
+/// all the same (a lease handed over mid-poll, two services on one SQLite file), the
+/// store queues a condition's start once per host and episode and the second adopts the
+/// first one's episode key, so there is one start and one end.
 public struct HostConditionService: Service {
     let database: any CollectorStore
     let rules: ConditionRules
@@ -148,7 +155,8 @@ public struct HostConditionService: Service {
         self.pollSeconds = pollSeconds
     }
 
-    public func run() async throws {
+    /// A tracker that starts from the conditions open in the database.
+    func restoredTracker() async -> ConditionTracker {
         var tracker = ConditionTracker(rules: rules)
         do {
             for open in try await database.openConditions() {
@@ -157,7 +165,22 @@ public struct HostConditionService: Service {
         } catch {
             logger.error("alert conditions not restored", metadata: ["error": "\(error)"])
         }
+        return tracker
+    }
+
+    public func run() async throws {
+        // Built when this collector takes the lease, dropped when it loses it: what
+        // another collector queued meanwhile is then read back from the database.
+        var tracker: ConditionTracker? = nil
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            guard await database.holdsBackgroundLease() else {
+                if tracker != nil { logger.debug("host conditions left to the collector holding the background lease") }
+                tracker = nil
+                guard await pause(pollSeconds) else { return }
+                continue
+            }
+            var current: ConditionTracker
+            if let tracker { current = tracker } else { current = await restoredTracker() }
             do {
                 let now = nowMicroseconds()
                 let readings = try await database.hosts(now: now).map {
@@ -165,12 +188,17 @@ public struct HostConditionService: Service {
                         host: $0.host, lastSeen: RFC3339.parse($0.lastSeen) ?? now,
                         intervalSeconds: $0.intervalS ?? 30, fullAvg60: $0.pressure?.fullAvg60)
                 }
-                for change in tracker.observe(readings, now: now) {
+                for change in current.observe(readings, now: now) {
                     let stale = change.kind == .stale || change.kind == .staleResolved
-                    try await database.enqueueCondition(
+                    let key = try await database.enqueueCondition(
                         kind: change.kind, host: change.host, key: change.key, since: change.since,
                         detail: change.detail,
                         receivers: stale ? rules.staleReceivers : rules.pressureReceivers)
+                    if key != change.key {
+                        // Already open in the database: end that episode, not ours.
+                        current.restore(kind: change.kind, host: change.host, key: key)
+                        continue
+                    }
                     logger.info(
                         "host condition",
                         metadata: ["host.name": "\(LogText.escaped(change.host))", "alert.kind": "\(change.kind)"])
@@ -178,13 +206,20 @@ public struct HostConditionService: Service {
             } catch {
                 logger.error("host conditions check failed", metadata: ["error": "\(error)"])
             }
-            do {
-                try await cancelWhenGracefulShutdown {
-                    try await Task.sleep(for: .milliseconds(Int64(pollSeconds * 1000)))
-                }
-            } catch {
-                return
+            tracker = current
+            guard await pause(pollSeconds) else { return }
+        }
+    }
+
+    /// Sleeps `seconds`; false when the collector is stopping.
+    func pause(_ seconds: Double) async -> Bool {
+        do {
+            try await cancelWhenGracefulShutdown {
+                try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
             }
+            return true
+        } catch {
+            return false
         }
     }
 }

@@ -157,7 +157,12 @@ extension PostgresStore {
                 FROM ins CROSS JOIN LATERAL \(Self.dimensions(of: "ins")) AS d (dim, key)
                 WHERE d.key IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 3, 2
                 ON CONFLICT (dim, day, key) DO UPDATE SET kills = kill_daily.kills + excluded.kills,
-                    last_time = greatest(kill_daily.last_time, excluded.last_time))
+                    last_time = greatest(kill_daily.last_time, excluded.last_time)),
+            counted AS (
+                INSERT INTO kill_counters (host_id, source, scope, kills)
+                SELECT host_id, source, coalesce(scope, 'unknown'), count(*) FROM ins GROUP BY 1, 2, 3
+                ORDER BY 1, 2, 3
+                ON CONFLICT (host_id, source, scope) DO UPDATE SET kills = kill_counters.kills + excluded.kills)
             SELECT event_id FROM ins
             """
         var stored: Set<String> = []

@@ -48,7 +48,16 @@ extension PostgresStore {
     {
         for candidate in candidates {
             for p in planner.plan(candidate) {
-                let due = now + Int64(max(0, p.groupWaitSeconds) * 1_000_000)
+                // A window's opening kill is the row due at once (`due = created`); the
+                // window's later kills are due at its end.
+                let opened = try await scalar(
+                    Int64.self,
+                    """
+                    SELECT max(created) FROM alert_outbox
+                    WHERE receiver = \(p.receiver) AND route = \(Int64(p.route)) AND host = \(candidate.host)
+                        AND kind = 'kill' AND due = created AND created >= \(p.windowStart(now: now))
+                    """, on: c)
+                let due = p.due(now: now, openedAt: opened)
                 try await insertOutbox(
                     kind: "kill", receiver: p.receiver, route: p.route, alert: candidate, created: now, due: due,
                     once: true, on: c)
@@ -73,19 +82,33 @@ extension PostgresStore {
         }
     }
 
+    @discardableResult
     public func enqueueCondition(
         kind: OutboxRow.Kind, host: String, key: String, since: Int64, detail: String, receivers: [String], now: Int64
-    ) async throws(StoreError) {
+    ) async throws(StoreError) -> String {
         try await store {
             let alert = AlertCandidate(
                 eventID: kind.rawValue + ":" + key, host: host, time: since, source: "oomwatch", scope: nil,
                 comm: "", pid: 0, unit: nil, container: nil, rssKB: 0)
-            try await client.withTransaction(logger: logger) { c in
+            return try await client.withTransaction(logger: logger) { c in
+                // A start while this condition is open on the host already (queued by
+                // another collector's condition service): adopt that episode.
+                if kind == .stale || kind == .pressure {
+                    let resolved = kind.rawValue + "_resolved"
+                    let open = try await scalar(
+                        String.self,
+                        """
+                        SELECT CASE WHEN kind = \(kind.rawValue) THEN event_id ELSE '' END FROM alert_outbox
+                        WHERE host = \(host) AND kind IN (\(kind.rawValue), \(resolved)) ORDER BY id DESC LIMIT 1
+                        """, on: c)
+                    if let open, !open.isEmpty { return String(open.dropFirst(kind.rawValue.count + 1)) }
+                }
                 for receiver in receivers {
                     try await insertOutbox(
                         kind: kind.rawValue, receiver: receiver, route: -2, alert: alert, created: now, due: now,
                         detail: detail, once: true, on: c)
                 }
+                return key
             }
         }
     }

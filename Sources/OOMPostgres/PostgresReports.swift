@@ -5,14 +5,14 @@ import PostgresNIO
 
 extension PostgresStore {
     /// The kill rollup dimensions of an event row aliased `e`, as (dim, key) pairs: the
-    /// groups of the SQLite store's `kill_daily`, and `hss` (host, source, scope: the
-    /// `/metrics` kill counters, read from the rollup instead of every event).
+    /// groups of the SQLite store's `kill_daily`. (Databases from before
+    /// v7-fix17-kill-counters also hold `hss` rows, host/source/scope, no longer written
+    /// or read: the `/metrics` counters are `kill_counters`, which retention leaves alone.)
     static func dimensions(of e: String) -> String {
         """
         (VALUES ('host', \(e).host_id::text), ('comm', \(e).comm),
             ('hostcomm', \(e).host_id::text || chr(9) || \(e).comm), ('source', \(e).source),
-            ('scope', coalesce(\(e).scope, 'unknown')), ('unit', \(e).unit), ('container', \(e).container),
-            ('hss', \(e).host_id::text || chr(9) || \(e).source || chr(9) || coalesce(\(e).scope, 'unknown')))
+            ('scope', coalesce(\(e).scope, 'unknown')), ('unit', \(e).unit), ('container', \(e).container))
         """
     }
 
@@ -191,12 +191,10 @@ extension PostgresStore {
         try await store {
             try await rows(
                 """
-                SELECT h.name AS host, split_part(k.key, chr(9), 2) AS source,
-                    split_part(k.key, chr(9), 3) AS scope, sum(k.kills)::bigint AS kills
-                FROM kill_daily k JOIN hosts h ON h.id = split_part(k.key, chr(9), 1)::bigint
-                WHERE k.dim = 'hss' GROUP BY 1, 2, 3 HAVING sum(k.kills) > 0
-                ORDER BY h.name COLLATE "C", split_part(k.key, chr(9), 2) COLLATE "C",
-                    split_part(k.key, chr(9), 3) COLLATE "C"
+                SELECT h.name AS host, k.source, k.scope, k.kills
+                FROM kill_counters k JOIN hosts h ON h.id = k.host_id
+                WHERE k.kills > 0
+                ORDER BY h.name COLLATE "C", k.source COLLATE "C", k.scope COLLATE "C"
                 """
             ).map {
                 KillCounter(

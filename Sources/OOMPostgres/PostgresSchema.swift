@@ -182,7 +182,35 @@ enum PostgresSchema {
                 """,
                 "CREATE INDEX alert_outbox_unsent ON alert_outbox (id) WHERE sent_at IS NULL",
             ]
-        )
+        ),
+        (
+            // `/metrics`' `oomwatch_kills_total` from running totals that the ingest adds to
+            // and retention never shrinks (the `hss` rollup lost a day's kills with its
+            // partition, which Prometheus read as a counter reset). Filled from the events
+            // the database still holds.
+            "v7-fix17-kill-counters",
+            [
+                """
+                CREATE TABLE kill_counters (
+                    host_id bigint NOT NULL,
+                    source text NOT NULL,
+                    scope text NOT NULL,
+                    kills bigint NOT NULL,
+                    PRIMARY KEY (host_id, source, scope)
+                )
+                """,
+                """
+                INSERT INTO kill_counters (host_id, source, scope, kills)
+                SELECT host_id, source, coalesce(scope, 'unknown'), count(*) FROM events GROUP BY 1, 2, 3
+                """,
+                // A kill's notification looks up the grouping window open for its receiver,
+                // route and host: the latest row sent at once (`due = created`).
+                """
+                CREATE INDEX alert_outbox_windows ON alert_outbox (receiver, route, host, created)
+                    WHERE kind = 'kill' AND due = created
+                """,
+            ]
+        ),
     ]
 
     /// Applies the migrations this database lacks. Every collector may call this at the

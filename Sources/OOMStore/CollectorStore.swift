@@ -53,10 +53,13 @@ public protocol CollectorStore: Sendable {
     func enqueueTestAlert(receiver: String, now: Int64) async throws(StoreError) -> Int64
 
     /// Queues a host condition's start or end, once per (receiver, kind, episode key).
+    /// Returns the episode key in effect: `key`, or for a start while the database has
+    /// that condition open on the host already, the open episode's (nothing is queued).
+    @discardableResult
     func enqueueCondition(
         kind: OutboxRow.Kind, host: String, key: String, since: Int64, detail: String,
         receivers: [String], now: Int64
-    ) async throws(StoreError)
+    ) async throws(StoreError) -> String
 
     /// Host conditions whose latest queued row is a start: (kind, host, episode key).
     func openConditions() async throws(StoreError) -> [(kind: OutboxRow.Kind, host: String, key: String)]
@@ -143,9 +146,10 @@ extension CollectorStore {
     }
 
     /// `enqueueCondition` now.
+    @discardableResult
     public func enqueueCondition(
         kind: OutboxRow.Kind, host: String, key: String, since: Int64, detail: String, receivers: [String]
-    ) async throws(StoreError) {
+    ) async throws(StoreError) -> String {
         try await enqueueCondition(
             kind: kind, host: host, key: key, since: since, detail: detail, receivers: receivers,
             now: nowMicroseconds())

@@ -1,8 +1,9 @@
 import GRDB
 
 /// The kill rollups the summary reads: running totals per report dimension
-/// (`kill_totals`), kills per UTC day (`kill_days`) and kills per dimension per day
-/// (`kill_daily`).
+/// (`kill_totals`), kills per UTC day (`kill_days`), kills per dimension per day
+/// (`kill_daily`), and the `/metrics` kill counters per host, source and scope
+/// (`kill_counters`), which only ever grow: retention does not touch them.
 ///
 /// The ingest writer adds a whole round of new kills to them in a few upserts at the end
 /// of the round's transaction (one row per group, not one per event and group as the
@@ -14,6 +15,12 @@ struct KillRollups {
     struct Group: Hashable {
         var dim: String
         var key: String
+    }
+    /// One `oomwatch_kills_total` series.
+    struct Counter: Hashable {
+        var hostID: Int64
+        var source: String
+        var scope: String
     }
     struct DayGroup: Hashable {
         var group: Group
@@ -33,6 +40,7 @@ struct KillRollups {
     private(set) var totals: [Group: Cell] = [:]
     private(set) var daily: [DayGroup: Cell] = [:]
     private(set) var days: [Int64: Int] = [:]
+    private(set) var counters: [Counter: Int] = [:]
 
     var isEmpty: Bool { days.isEmpty }
 
@@ -58,6 +66,7 @@ struct KillRollups {
         // SQLite's integer division truncates like Swift's: the same day as `time / 86400000000`.
         let d = time / Self.day
         days[d, default: 0] += 1
+        counters[Counter(hostID: hostID, source: source, scope: scope ?? "unknown"), default: 0] += 1
         for g in Self.groups(
             hostID: hostID, comm: comm, source: source, scope: scope, unit: unit, container: container)
         {
@@ -71,6 +80,7 @@ struct KillRollups {
         for (g, c) in other.totals { totals[g, default: Cell()].add(c.last, kills: c.kills) }
         for (g, c) in other.daily { daily[g, default: Cell()].add(c.last, kills: c.kills) }
         for (d, n) in other.days { days[d, default: 0] += n }
+        for (c, n) in other.counters { counters[c, default: 0] += n }
     }
 
     /// Writes the counts into the rollup tables (inside the caller's transaction).
@@ -98,6 +108,12 @@ struct KillRollups {
                 ON CONFLICT DO UPDATE SET kills = kills + excluded.kills
                 """)
         for (d, n) in self.days { try days.execute(arguments: [d, n]) }
+        let counters = try db.cachedStatement(
+            sql: """
+                INSERT INTO kill_counters (host_id, source, scope, kills) VALUES (?, ?, ?, ?)
+                ON CONFLICT DO UPDATE SET kills = kills + excluded.kills
+                """)
+        for (c, n) in self.counters { try counters.execute(arguments: [c.hostID, c.source, c.scope, n]) }
     }
 
     /// Each dimension's key as an SQL expression over `events` (or a trigger's `OLD`
@@ -176,6 +192,29 @@ extension KillRollups {
                 DROP TRIGGER IF EXISTS events_advice_insert;
                 DROP TRIGGER IF EXISTS events_advice_groups_insert;
                 DROP INDEX IF EXISTS events_time;
+                """)
+    }
+}
+
+extension KillRollups {
+    /// Migration v7-fix17-kill-counters: `/metrics`' `oomwatch_kills_total` from a table
+    /// of running totals per (host, source, scope) that the ingest writer adds to and
+    /// retention never shrinks (a counter that went down when old events were deleted
+    /// read as a reset to Prometheus, and `increase()` fired for kills that never
+    /// happened). Filled from the events the database still holds.
+    static func migrateKillCounters(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE kill_counters (
+                    host_id INTEGER NOT NULL,
+                    source TEXT NOT NULL,
+                    scope TEXT NOT NULL,
+                    kills INTEGER NOT NULL,
+                    PRIMARY KEY (host_id, source, scope)
+                ) WITHOUT ROWID;
+                INSERT INTO kill_counters (host_id, source, scope, kills)
+                    SELECT host_id, source, coalesce(scope, 'unknown'), count(*) FROM events
+                    GROUP BY 1, 2, 3;
                 """)
     }
 }

@@ -38,7 +38,8 @@ public struct AlertCandidate: Sendable, Equatable {
 }
 
 /// One notification routing asks for: send this kill to `receiver` through route `route`,
-/// after waiting `groupWaitSeconds` for more kills of the same route and host.
+/// at once when it opens a grouping window of `groupWaitSeconds` for its route and host,
+/// or with the window's other kills at the window's end.
 public struct PlannedNotification: Sendable, Equatable {
     public var receiver: String
     public var route: Int
@@ -48,6 +49,21 @@ public struct PlannedNotification: Sendable, Equatable {
         self.receiver = receiver
         self.route = route
         self.groupWaitSeconds = groupWaitSeconds
+    }
+
+    /// When a kill queued `now` may go out: the first kill of a (receiver, route, host)
+    /// goes at once and opens a window of `groupWaitSeconds` (a lone kill is not held
+    /// back); kills inside an open window (`openedAt`: when the latest window opened) wait
+    /// for its end and go out as one message listing them.
+    public func due(now: Int64, openedAt: Int64?) -> Int64 {
+        let wait = Int64(max(0, groupWaitSeconds) * 1_000_000)
+        if let openedAt, now < openedAt + wait { return openedAt + wait }
+        return now
+    }
+
+    /// Microseconds before `now` in which a window opened is still open.
+    public func windowStart(now: Int64) -> Int64 {
+        now - Int64(max(0, groupWaitSeconds) * 1_000_000) + 1
     }
 }
 
@@ -151,7 +167,17 @@ extension OOMDatabase {
         let planned = planner.plan(candidate)
         guard !planned.isEmpty else { return }
         for p in planned {
-            let due = now + Int64(max(0, p.groupWaitSeconds) * 1_000_000)
+            // A window's opening kill is the row due at once (`due = created`); the
+            // window's later kills are due at its end.
+            let opened = try Int64.fetchOne(
+                db.cachedStatement(
+                    sql: """
+                        SELECT max(created) FROM alert_outbox
+                        WHERE receiver = ? AND route = ? AND host = ? AND kind = 'kill'
+                            AND due = created AND created >= ?
+                        """),
+                arguments: [p.receiver, p.route, candidate.host, p.windowStart(now: now)])
+            let due = p.due(now: now, openedAt: opened)
             _ = try OutboxInsert(
                 kind: "kill", receiver: p.receiver, route: p.route, alert: candidate, created: now, due: due
             ).insertOnce(db)
@@ -179,13 +205,29 @@ extension OOMDatabase {
 
     /// Queues a host condition's start or end for `receivers`. `key` identifies the
     /// episode (host and start time), so a restarted collector that sees the same episode
-    /// again queues nothing twice.
+    /// again queues nothing twice. A start while the database already has that condition
+    /// open on the host (queued by another condition service, whose clock started the
+    /// episode at another moment) queues nothing and returns the open episode's key,
+    /// which the caller adopts so that both announce the same end; otherwise `key`.
+    @discardableResult
     public func enqueueCondition(
         kind: OutboxRow.Kind, host: String, key: String, since: Int64, detail: String,
         receivers: [String], now: Int64 = nowMicroseconds()
-    ) async throws(StoreError) {
+    ) async throws(StoreError) -> String {
         do {
-            try await pool.write { db in
+            return try await pool.write { db in
+                if kind == .stale || kind == .pressure,
+                    let open = try Row.fetchOne(
+                        db,
+                        sql: """
+                            SELECT kind, event_id FROM alert_outbox
+                            WHERE host = ? AND kind IN (?, ?) ORDER BY id DESC LIMIT 1
+                            """, arguments: [host, kind.rawValue, kind.rawValue + "_resolved"]),
+                    open["kind"] as String == kind.rawValue
+                {
+                    let id: String = open["event_id"]
+                    return String(id.dropFirst(kind.rawValue.count + 1))
+                }
                 let alert = AlertCandidate(
                     eventID: kind.rawValue + ":" + key, host: host, time: since, source: "oomwatch", scope: nil,
                     comm: "", pid: 0, unit: nil, container: nil, rssKB: 0)
@@ -195,6 +237,7 @@ extension OOMDatabase {
                         detail: detail
                     ).insertOnce(db)
                 }
+                return key
             }
         } catch {
             throw Self.map(error)

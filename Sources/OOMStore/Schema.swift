@@ -256,6 +256,16 @@ enum Schema {
         migrator.registerMigration("v6-event-ingest", migrate: KillRollups.migrate)
         migrator.registerMigration("v6-advice-speed", migrate: AdviceSchema.migrateGroups)
         migrator.registerMigration("v7-ingest-fast", migrate: KillRollups.migrateIngestFast)
+        migrator.registerMigration("v7-fix17-kill-counters", migrate: KillRollups.migrateKillCounters)
+        migrator.registerMigration("v7-fix17-alert-windows") { db in
+            // A kill's notification looks up the grouping window open for its receiver,
+            // route and host: the latest row sent at once (`due = created`).
+            try db.execute(
+                sql: """
+                    CREATE INDEX alert_outbox_windows ON alert_outbox(receiver, route, host, created)
+                        WHERE kind = 'kill' AND due = created
+                    """)
+        }
         return migrator
     }
 }

@@ -195,6 +195,8 @@ struct StoreConformanceTests {
             let events = (0..<20).map { Seed.event("r\($0)", time: now - Int64($0) * day / 2 - 1) }
             let snaps = (0..<20).map { Seed.snapshot(time: now - Int64($0) * day / 2 - 1) }
             _ = try await store.ingest(Seed.batch(events: events, snapshots: snaps), receivedAt: now)
+            let countersBefore = try await store.killCounters()
+            #expect(countersBefore.reduce(0) { $0 + $1.kills } == events.count)
             var policy = RetentionPolicy()
             policy.snapshotDays = 3
             policy.eventDays = 4.25
@@ -207,10 +209,17 @@ struct StoreConformanceTests {
             #expect(Set(try await store.events(all).events.map(\.id)) == Set(keptEvents.map(\.id)))
             let r = try await store.summary(since: now - 30 * day, until: now + 1, now: now)
             #expect(r.totals.kills == keptEvents.count)
-            #expect(try await store.killCounters().reduce(0) { $0 + $1.kills } == keptEvents.count)
+            // `oomwatch_kills_total` is a Prometheus counter: retention must not lower it, or
+            // increase() reads the drop as a reset and fires for kills that never happened.
+            #expect(keptEvents.count < events.count)
+            #expect(try await store.killCounters() == countersBefore)
             #expect(try await store.applyRetention(policy, now: now) == .nothing)
             let again = try await store.ingest(Seed.batch(events: keptEvents), receivedAt: now)
             #expect(again.eventsStored == 0)
+            #expect(try await store.killCounters() == countersBefore)
+            let fresh = try await store.ingest(Seed.batch(events: [Seed.event("r-new", time: now)]), receivedAt: now)
+            #expect(fresh.eventsStored == 1)
+            #expect(try await store.killCounters().reduce(0) { $0 + $1.kills } == events.count + 1)
         }
     }
 
