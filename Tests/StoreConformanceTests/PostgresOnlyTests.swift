@@ -120,7 +120,8 @@ struct PostgresOnlyTests {
     @Test func backgroundLeaseMovesWhenItsHolderStops() async throws {
         try await withScratchDatabase { name in
             try await withPostgresStore(database: name) { a in
-                try await Self.waitUntil { await a.holdsBackgroundLease() }
+                // Generous bounds: CI runs these beside every other suite on two cores.
+                try await Self.waitUntil(seconds: 45) { await a.holdsBackgroundLease() }
                 let b = try PostgresStore(
                     configuration: postgresConfiguration(database: name), leaseCheckSeconds: 0.2, logger: testLogger)
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -133,7 +134,7 @@ struct PostgresOnlyTests {
             }
             // The first collector is gone (its connections closed): a new one takes over.
             try await withPostgresStore(database: name) { c in
-                try await Self.waitUntil { await c.holdsBackgroundLease() }
+                try await Self.waitUntil(seconds: 45) { await c.holdsBackgroundLease() }
             }
         }
     }
