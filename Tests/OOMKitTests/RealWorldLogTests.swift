@@ -70,6 +70,18 @@ import Testing
         #expect(events.allSatisfy { $0.host == "desk" && $0.time != nil })
     }
 
+    /// A size no machine has (found by the fuzzer: `VmRSS` of 18 digits in MiB overflowed
+    /// the KiB conversion and trapped) is dropped; the kill and its other fields stay.
+    @Test func earlyoomImpossibleSizeIsDroppedNotATrap() {
+        let text =
+            "Mar  2 09:00:01 desk earlyoom[611]: sending SIGTERM to process 4242 uid 1000 \"firefox\": "
+            + "badness 900, VmRSS 999999999999999999 MiB\n"
+        let events = scan(text)
+        #expect(events.map(\.victim.pid) == [4242])
+        #expect(events.first?.victim.rssKB == nil)
+        #expect(events.first?.victim.score == 900)
+    }
+
     /// earlyoom's repeats are matched per victim, not against the last one only, while
     /// its signals keep coming; the same pid signalled again after a quiet minute (pid
     /// reuse, a second episode) is another kill, and the memory of victims is bounded.

@@ -583,7 +583,13 @@ enum KernelOOMMessages {
         }
         if let (b, _) = number(after: "badness") ?? number(after: "oom_score") { e.score = Int(b) }
         if let (n, after) = number(after: "VmRSS") {
-            e.rssKB = after.drop { $0 == " " }.hasPrefix("KiB") ? n : n * 1024
+            if after.drop(while: { $0 == " " }).hasPrefix("KiB") {
+                e.rssKB = n
+            } else {
+                // A figure no machine has (MiB beyond Int64 KiB) is not a size.
+                let (kib, overflow) = n.multipliedReportingOverflow(by: 1024)
+                e.rssKB = overflow ? nil : kib
+            }
         }
         if e.uid == nil, let (u, _) = number(after: " uid") { e.uid = Int(u) }
         if let c = tail.find("cmdline \"") {
