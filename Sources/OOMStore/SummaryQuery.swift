@@ -174,12 +174,12 @@ struct SummaryQuery {
         SELECT max(last_time) FROM kill_daily
         WHERE dim = ?1 AND key = ?2 AND day >= ?3 AND day < ?4 AND kills > 0
         """
-    /// Hosts with a kill in the whole days (`?1` first day, `?2` end day).
-    static let hostsWithKillsSQL = "SELECT key FROM kill_totals WHERE dim = 'host' AND kills > 0"
-    /// Whether one host had a kill in the whole days (`?1` host, `?2` first day, `?3` end day).
-    static let hostKilledInDaysSQL = """
-        SELECT EXISTS (SELECT 1 FROM kill_daily
-            WHERE dim = 'host' AND key = ?1 AND day >= ?2 AND day < ?3 AND kills > 0)
+    /// Hosts with a kill in the whole days (`?1` first day, `?2` end day): one statement
+    /// probing each host's days inside SQLite, not one statement per host from Swift.
+    static let hostsWithKillsSQL = """
+        SELECT t.key FROM kill_totals t WHERE t.dim = 'host' AND t.kills > 0
+            AND EXISTS (SELECT 1 FROM kill_daily d
+                WHERE d.dim = 'host' AND d.key = t.key AND d.day >= ?1 AND d.day < ?2 AND d.kills > 0)
         """
     static let daysSQL = "SELECT day, kills FROM kill_days WHERE day >= ? AND day < ? AND kills > 0"
     static let firstKillSQL = """
@@ -296,15 +296,9 @@ struct SummaryQuery {
     func hostsWithKills(edges: EdgeCounts) throws -> Int {
         var hosts = Set((edges.groups["host"] ?? [:]).keys)
         guard hasWholeDays else { return hosts.count }
-        // Hosts with a kill at the edges are counted already: only the others are looked up
-        // in their days (most hosts of a busy fleet are in the first group).
-        let killed = try db.cachedStatement(sql: Self.hostKilledInDaysSQL)
-        let rows = try String.fetchCursor(db, sql: Self.hostsWithKillsSQL)
-        while let key = try rows.next() {
-            if !hosts.contains(key), try Bool.fetchOne(killed, arguments: [key, firstDay, endDay]) == true {
-                hosts.insert(key)
-            }
-        }
+        let rows = try String.fetchCursor(
+            db.cachedStatement(sql: Self.hostsWithKillsSQL), arguments: [firstDay, endDay])
+        while let key = try rows.next() { hosts.insert(key) }
         return hosts.count
     }
 
