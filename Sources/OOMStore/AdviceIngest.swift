@@ -38,9 +38,8 @@ struct AdviceColumns: Sendable {
         guard !s.runs.isEmpty else { return }
         let statement = try db.cachedStatement(sql: AdviceSchema.runSampleSQL)
         for r in s.runs {
-            try statement.execute(arguments: [
-                "host_id": hostID, "comm": r.comm, "pid": r.pid, "started": r.started, "time": s.time, "rss": r.rssKB,
-            ])
+            statement.setUncheckedArguments([hostID, r.comm, r.pid, r.started, s.time, r.rssKB])
+            try statement.execute()
         }
     }
 

@@ -237,11 +237,12 @@ enum AdviceSchema {
                 coalesce(excluded.best_ratio, best_ratio))
         """
 
-    /// Adds one RSS sample to its process run (`:time` in µs, `:rss` in kB).
+    /// Adds one RSS sample to its process run: host id, comm, pid, started, time (µs) and
+    /// RSS (kB), bound by position (an ingest runs it for every process of every snapshot).
     static let runSampleSQL = """
         INSERT INTO process_runs (host_id, comm, pid, started, first_time, last_time, first_rss, last_rss,
             samples, sum_t, sum_r, sum_tt, sum_tr, sum_rr)
-        VALUES (:host_id, :comm, :pid, :started, :time, :time, :rss, :rss, 1, 0, :rss, 0, 0, :rss * :rss)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1, 0, ?6, 0, 0, ?6 * ?6)
         ON CONFLICT DO UPDATE SET
             samples = samples + 1,
             last_time = max(last_time, excluded.last_time),

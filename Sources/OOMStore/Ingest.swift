@@ -281,12 +281,12 @@ extension OOMDatabase {
                         sum_cached_kb, sum_anon_kb, sum_shmem_kb, sum_swap_total_kb,
                         sum_swap_free_kb, sum_some_avg10, sum_some_avg60, sum_full_avg10,
                         sum_full_avg60, max_oom_kill)
-                    VALUES (:host_id, :hour, 1, :pressure_samples, coalesce(:total_kb, 0),
-                        coalesce(:available_kb, 0), :available_kb, coalesce(:free_kb, 0),
-                        coalesce(:cached_kb, 0), coalesce(:anon_kb, 0), coalesce(:shmem_kb, 0),
-                        coalesce(:swap_total_kb, 0), coalesce(:swap_free_kb, 0),
-                        coalesce(:some_avg10, 0), coalesce(:some_avg60, 0), coalesce(:full_avg10, 0),
-                        coalesce(:full_avg60, 0), :oom_kill)
+                    VALUES (?1, ?2, 1, ?3, coalesce(?4, 0),
+                        coalesce(?5, 0), ?5, coalesce(?6, 0),
+                        coalesce(?7, 0), coalesce(?8, 0), coalesce(?9, 0),
+                        coalesce(?10, 0), coalesce(?11, 0),
+                        coalesce(?12, 0), coalesce(?13, 0), coalesce(?14, 0),
+                        coalesce(?15, 0), ?16)
                     ON CONFLICT (host_id, hour) DO UPDATE SET
                         samples = samples + 1,
                         pressure_samples = pressure_samples + excluded.pressure_samples,
@@ -319,13 +319,12 @@ extension OOMDatabase {
                 let hour = s.time - ((s.time % 3_600_000_000) + 3_600_000_000) % 3_600_000_000
                 // The same sample in the hour's sums: the row's columns, plus the hour and
                 // whether it had pressure.
-                try hourly.execute(arguments: [
-                    "host_id": hostID, "hour": hour, "pressure_samples": s.someAvg10 == nil ? 0 : 1,
-                    "total_kb": s.total, "available_kb": s.available, "free_kb": s.free, "cached_kb": s.cached,
-                    "anon_kb": s.anon, "shmem_kb": s.shmem, "swap_total_kb": s.swapTotal, "swap_free_kb": s.swapFree,
-                    "some_avg10": s.someAvg10, "some_avg60": s.someAvg60, "full_avg10": s.fullAvg10,
-                    "full_avg60": s.fullAvg60, "oom_kill": s.oomKill,
+                // Bound by position, in the statement's ?1…?16 order: no dictionary per snapshot.
+                hourly.setUncheckedArguments([
+                    hostID, hour, s.someAvg10 == nil ? 0 : 1, s.total, s.available, s.free, s.cached, s.anon,
+                    s.shmem, s.swapTotal, s.swapFree, s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60, s.oomKill,
                 ])
+                try hourly.execute()
                 if newest == nil || s.time > newest!.time { newest = s }
                 try AdviceColumns.storeRuns(s, hostID: hostID, db: db)
             }
