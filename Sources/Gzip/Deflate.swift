@@ -1,4 +1,5 @@
 internal import CZlib
+import Synchronization
 
 /// Raw deflate (RFC 1951) with a preset dictionary, for stored data that mostly repeats a
 /// reference: the collector keeps each snapshot as its difference from the hour's first
@@ -9,21 +10,7 @@ public enum Deflate {
     public static func compress(_ bytes: [UInt8], dictionary: [UInt8] = [], level: Int32 = 6)
         throws(GzipError) -> [UInt8]
     {
-        var stream = z_stream()
-        // Negative windowBits: raw deflate, no header, no checksum (the database keeps
-        // its own integrity).
-        let status = deflateInit2_(
-            &stream, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION,
-            Int32(MemoryLayout<z_stream>.size))
-        guard status == Z_OK else { throw GzipError(.noMemory, "deflateInit2 failed (\(status))") }
-        defer { deflateEnd(&stream) }
-        if !dictionary.isEmpty {
-            let set = dictionary.withUnsafeBufferPointer {
-                deflateSetDictionary(&stream, $0.baseAddress, uInt($0.count))
-            }
-            guard set == Z_OK else { throw GzipError(.corrupt, "deflateSetDictionary failed (\(set))") }
-        }
-        return try finish(&stream, bytes)
+        try Deflater(level: level).compress(bytes, dictionary: dictionary)
     }
 
     /// All of `bytes` through an initialized deflate `stream` (gzip or raw), in one call.
@@ -99,6 +86,56 @@ public enum Deflate {
             default:
                 throw GzipError(.corrupt, "invalid deflate data (zlib status \(result))")
             }
+        }
+    }
+}
+
+/// `Deflate.compress` with one zlib stream kept between calls: a stream costs four 64 kB
+/// buffers to set up, and the collector compresses every posted snapshot (issue 15,
+/// collector CPU), so it resets the stream instead. The output is byte for byte what
+/// `Deflate.compress` gives. Calls are serialized by a lock.
+public final class Deflater: Sendable {
+    /// The stream, ended when the deflater goes.
+    struct Stream: ~Copyable {
+        let z: UnsafeMutablePointer<z_stream>
+
+        init(level: Int32) throws(GzipError) {
+            z = .allocate(capacity: 1)
+            z.initialize(to: z_stream())
+            // Negative windowBits: raw deflate, no header, no checksum (the database keeps
+            // its own integrity).
+            let status = deflateInit2_(
+                z, level, Z_DEFLATED, -15, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+            guard status == Z_OK else {
+                z.deallocate()
+                throw GzipError(.noMemory, "deflateInit2 failed (\(status))")
+            }
+        }
+
+        deinit {
+            deflateEnd(z)
+            z.deallocate()
+        }
+    }
+
+    private let stream: Mutex<Stream>
+
+    /// A deflater at `level` (that of `Deflate.compress` by default).
+    public init(level: Int32 = 6) throws(GzipError) {
+        stream = Mutex(try Stream(level: level))
+    }
+
+    /// `bytes` compressed against `dictionary`, as `Deflate.compress(_:dictionary:)`.
+    public func compress(_ bytes: [UInt8], dictionary: [UInt8] = []) throws(GzipError) -> [UInt8] {
+        try stream.withLock { (s: inout Stream) throws(GzipError) -> [UInt8] in
+            guard deflateReset(s.z) == Z_OK else { throw GzipError(.corrupt, "deflateReset failed") }
+            if !dictionary.isEmpty {
+                let set = dictionary.withUnsafeBufferPointer {
+                    deflateSetDictionary(s.z, $0.baseAddress, uInt($0.count))
+                }
+                guard set == Z_OK else { throw GzipError(.corrupt, "deflateSetDictionary failed (\(set))") }
+            }
+            return try Deflate.finish(&s.z.pointee, bytes)
         }
     }
 }

@@ -36,8 +36,13 @@ enum SnapshotStorage {
         }
         let bytes = try JSONWriter(sortedKeys: true).encode(compact)
         let frame = try frame(hostID: hostID, hour: hourOf(time), firstSnapshot: bytes, db: db, cache: cache)
+        if let deflater { return try deflater.compress(bytes, dictionary: frame) }
         return try Deflate.compress(bytes, dictionary: frame)
     }
+
+    /// One zlib stream for every snapshot body, reset rather than set up again per
+    /// snapshot; nil only when zlib could not allocate it (each body then sets up its own).
+    static let deflater: Deflater? = try? Deflater()
 
     /// The id of `detail` for this host, stored now if new. `last_seen` moves at most
     /// hourly (a write per process per hour, not per snapshot); retention keeps a detail

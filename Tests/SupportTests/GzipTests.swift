@@ -75,3 +75,21 @@ struct SplitMix: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+/// The collector's reused deflate stream (issue 15, collector CPU) gives what a fresh one
+/// gives, call after call, with and without a dictionary.
+@Suite struct DeflaterTests {
+    @Test func aReusedStreamWritesWhatAFreshOneWrites() throws {
+        let deflater = try Deflater()
+        var rng = SystemRandomNumberGenerator()
+        let frame = Array(#"{"memory":{"total_kb":16000000,"free_kb":123456},"vmstat":{"oom_kill":0}}"#.utf8)
+        for round in 0..<6 {
+            var text = frame
+            text += (0..<(round * 700)).map { _ in UInt8.random(in: 48...57, using: &rng) }
+            let dictionary = round.isMultiple(of: 2) ? frame : []
+            let reused = try deflater.compress(text, dictionary: dictionary)
+            #expect(reused == (try Deflate.compress(text, dictionary: dictionary)))
+            #expect(try Deflate.decompress(reused, dictionary: dictionary) == text)
+        }
+    }
+}
