@@ -152,10 +152,17 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
+        // Helpers more than one test target uses (log capture).
+        .target(
+            name: "TestSupport",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "OOMServerTests",
             dependencies: [
-                "OOMServer", "OOMStore", "OOMKit", "OOMAgent", "Gzip",
+                "OOMServer", "OOMStore", "OOMKit", "OOMAgent", "Gzip", "TestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             resources: [.copy("Fixtures")],
@@ -184,7 +191,7 @@ let package = Package(
         .testTarget(
             name: "AlertsTests",
             dependencies: [
-                "OOMAlerts", "OOMServer", "OOMStore", "OOMKit", "CurlHTTP",
+                "OOMAlerts", "OOMServer", "OOMStore", "OOMKit", "CurlHTTP", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

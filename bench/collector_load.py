@@ -85,10 +85,52 @@ def pct(values, p):
     return values[k]
 
 
+def post_all(urls, token, bodies, clients, check, timeout=60):
+    """Posts every body to /api/v1/ingest from `clients` threads, client i to urls[i % len(urls)];
+    a response counts as an error unless it is 200 and check(its JSON) holds.
+    Returns (seconds, latencies, errors). Shared with postgres_load.py."""
+    work = queue.Queue()
+    for body in bodies:
+        work.put(body)
+    lat, errors, lock = [], [0], threading.Lock()
+
+    def client(i):
+        host, port = parse_url(urls[i % len(urls)])
+        conn = http.client.HTTPConnection(host, port, timeout=timeout)
+        while True:
+            try:
+                body = work.get_nowait()
+            except queue.Empty:
+                break
+            t0 = time.perf_counter()
+            try:
+                conn.request("POST", "/api/v1/ingest", body=body,
+                             headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+                r = conn.getresponse()
+                data = r.read()
+                ok = r.status == 200 and check(json.loads(data))
+            except Exception:
+                ok = False
+                conn.close()
+                conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            with lock:
+                lat.append(time.perf_counter() - t0)
+                if not ok:
+                    errors[0] += 1
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - t0, lat, errors[0]
+
+
 # ---------------------------------------------------------------- ingest over HTTP
 
 def cmd_ingest(a):
-    host, port = parse_url(a.url)
     rng = random.Random(1)
     now = int(time.time() * 1e6)
     bodies = []
@@ -101,47 +143,13 @@ def cmd_ingest(a):
     if a.dump_rows:
         with open(a.dump_rows, "w") as f:
             json.dump(rows, f)
-    work = queue.Queue()
-    for body in bodies:
-        work.put(body)
-    lat, errors, lock = [], [0], threading.Lock()
-
-    def client():
-        conn = http.client.HTTPConnection(host, port, timeout=30)
-        while True:
-            try:
-                body = work.get_nowait()
-            except queue.Empty:
-                break
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", "/api/v1/ingest", body=body,
-                             headers={"Authorization": "Bearer " + a.token, "Content-Type": "application/json"})
-                r = conn.getresponse()
-                data = r.read()
-                ok = r.status == 200 and json.loads(data)["events_stored"] == a.batch_size
-            except Exception:
-                ok = False
-                conn.close()
-                conn = http.client.HTTPConnection(host, port, timeout=30)
-            with lock:
-                lat.append(time.perf_counter() - t0)
-                if not ok:
-                    errors[0] += 1
-        conn.close()
-
-    threads = [threading.Thread(target=client) for _ in range(a.clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
+    elapsed, lat, errors = post_all([a.url], a.token, bodies, a.clients,
+                                    lambda r: r["events_stored"] == a.batch_size, timeout=30)
     total = a.batches * a.batch_size
     print(json.dumps({"test": "ingest_http", "clients": a.clients, "batch_size": a.batch_size,
                       "events": total, "seconds": round(elapsed, 3), "events_per_s": round(total / elapsed),
                       "p50_ms": round(pct(lat, 50) * 1000, 1), "p99_ms": round(pct(lat, 99) * 1000, 1),
-                      "errors": errors[0]}))
+                      "errors": errors}))
 
 
 # ---------------------------------------------------------------- raw SQLite reference

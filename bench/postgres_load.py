@@ -16,11 +16,8 @@ import argparse
 import importlib.util
 import json
 import os
-import queue
 import random
-import threading
 import time
-import http.client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 spec = importlib.util.spec_from_file_location("collector_load", os.path.join(HERE, "collector_load.py"))
@@ -68,47 +65,6 @@ def server_cpu(postmaster):
     return total
 
 
-def post_all(urls, token, bodies, clients, check):
-    """Posts every body; client i uses urls[i % len(urls)]. Returns (seconds, latencies, errors)."""
-    work = queue.Queue()
-    for body in bodies:
-        work.put(body)
-    lat, errors, lock = [], [0], threading.Lock()
-
-    def client(i):
-        host, port = cl.parse_url(urls[i % len(urls)])
-        conn = http.client.HTTPConnection(host, port, timeout=60)
-        while True:
-            try:
-                body = work.get_nowait()
-            except queue.Empty:
-                break
-            t0 = time.perf_counter()
-            try:
-                conn.request("POST", "/api/v1/ingest", body=body,
-                             headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-                r = conn.getresponse()
-                data = r.read()
-                ok = r.status == 200 and check(json.loads(data))
-            except Exception:
-                ok = False
-                conn.close()
-                conn = http.client.HTTPConnection(host, port, timeout=60)
-            with lock:
-                lat.append(time.perf_counter() - t0)
-                if not ok:
-                    errors[0] += 1
-        conn.close()
-
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return time.perf_counter() - t0, lat, errors[0]
-
-
 def cmd_events(a):
     urls = a.urls.split(",")
     rng = random.Random(a.seed)
@@ -122,7 +78,7 @@ def cmd_events(a):
         for e in evs:
             e["id"] = "%s-%s" % (a.label, e["id"])
         bodies.append(cl.batch_body(h, evs, []))
-    seconds, lat, errors = post_all(urls, a.token, bodies, a.clients, lambda r: r["events_stored"] == a.batch_size)
+    seconds, lat, errors = cl.post_all(urls, a.token, bodies, a.clients, lambda r: r["events_stored"] == a.batch_size)
     total = a.batches * a.batch_size
     print(json.dumps({"test": "events", "label": a.label, "collectors": len(urls), "clients": a.clients,
                       "events": total, "seconds": round(seconds, 2), "events_per_s": round(total / seconds),
@@ -170,7 +126,7 @@ def cmd_snapshots(a):
     bodies = snapshot_bodies(a)
     before = sum(cpu_seconds(p) for p in pids)
     server_before = server_cpu(a.server_pid)
-    seconds, lat, errors = post_all(urls, a.token, bodies, a.clients, lambda r: r["snapshots_stored"] == 1)
+    seconds, lat, errors = cl.post_all(urls, a.token, bodies, a.clients, lambda r: r["snapshots_stored"] == 1)
     collector_cpu = sum(cpu_seconds(p) for p in pids) - before
     database_cpu = server_cpu(a.server_pid) - server_before
     n = len(bodies)

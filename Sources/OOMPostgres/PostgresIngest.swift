@@ -241,11 +241,12 @@ extension PostgresStore {
     /// own time unless the stored one claims a time after this batch arrived (that host's
     /// clock was ahead).
     func updateLatest(_ s: StoreRows.Snapshot, hostID: Int64, received: Int64, on c: PostgresConnection) async throws {
+        let latest = try s.hostsRowJSON()
         try await c.query(
             """
             UPDATE hosts SET snapshot_time = \(s.time), total_kb = \(s.total), available_kb = \(s.available),
-                full_avg60 = \(s.fullAvg60), memory_json = \(s.memoryJSON), pressure_json = \(s.pressureJSON),
-                processes_json = \(s.processesJSON), kernel = coalesce(\(s.kernel), kernel)
+                full_avg60 = \(s.fullAvg60), memory_json = \(latest.memory), pressure_json = \(latest.pressure),
+                processes_json = \(latest.processes), kernel = coalesce(\(s.kernel), kernel)
             WHERE id = \(hostID)
                 AND (snapshot_time IS NULL OR snapshot_time < \(s.time) OR snapshot_time > \(received))
             """, logger: logger)
@@ -271,20 +272,21 @@ extension PostgresStore {
 
     /// Creates the partitions of today and the days ahead (the lease holder's job; any
     /// collector may, they are idempotent).
-    func ensurePartitions(around now: Int64) async throws {
+    func ensurePartitions(around now: Int64, on connection: PostgresConnection? = nil) async throws {
         let today = Self.dayOf(now)
-        try await ensurePartitions(days: (today - 1...today + 2).map { $0 })
+        try await ensurePartitions(days: (today - 1...today + 2).map { $0 }, on: connection)
     }
 
-    /// Makes sure each day near now has its partition in both tables.
-    func ensurePartitions(days: [Int64]) async throws {
+    /// Makes sure each day near now has its partition in both tables, on `connection`
+    /// when given (the lease holder's own), else on a pooled one.
+    func ensurePartitions(days: [Int64], on connection: PostgresConnection? = nil) async throws {
         let today = Self.dayOf(nowMicroseconds())
         let wanted = Set(days.filter { $0 >= today - Self.partitionDaysBack && $0 <= today + Self.partitionDaysAhead })
         for day in wanted.sorted() {
             for table in Self.partitionedTables {
                 let name = "\(table)_d\(day)"
                 if state.withLock({ $0.partitions.contains(name) }) { continue }
-                try await createPartition(table: table, name: name, day: day)
+                try await createPartition(table: table, name: name, day: day, on: connection)
                 _ = state.withLock { $0.partitions.insert(name) }
             }
         }
@@ -292,25 +294,36 @@ extension PostgresStore {
 
     /// One day's partition, created once across every collector: rows the default
     /// partition already holds for that day move into it in the same transaction.
-    func createPartition(table: String, name: String, day: Int64) async throws {
+    func createPartition(table: String, name: String, day: Int64, on connection: PostgresConnection?) async throws {
+        if let connection {
+            try await connection.withTransaction(logger: logger) {
+                try await createPartition(table: table, name: name, day: day, in: $0)
+            }
+        } else {
+            try await client.withTransaction(logger: logger) {
+                try await createPartition(table: table, name: name, day: day, in: $0)
+            }
+        }
+    }
+
+    /// `createPartition`'s statements, inside the caller's transaction on `c`.
+    func createPartition(table: String, name: String, day: Int64, in c: PostgresConnection) async throws {
         let from = day * Self.day
         let to = from + Self.day
-        try await client.withTransaction(logger: logger) { c in
-            try await c.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", logger: logger)
-            let exists = try await scalar(Bool.self, "SELECT to_regclass(\(name)) IS NOT NULL", on: c) ?? false
-            guard !exists else { return }
-            // Names and bounds are built from integers and fixed table names only.
-            for sql in [
-                "CREATE TEMP TABLE moved (LIKE \(table)) ON COMMIT DROP",
-                """
-                WITH d AS (DELETE FROM \(table)_default WHERE time >= \(from) AND time < \(to) RETURNING *)
-                INSERT INTO moved SELECT * FROM d
-                """,
-                "CREATE TABLE \(name) PARTITION OF \(table) FOR VALUES FROM (\(from)) TO (\(to))",
-                "INSERT INTO \(table) SELECT * FROM moved",
-            ] {
-                try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger)
-            }
+        try await c.query("SELECT pg_advisory_xact_lock(\(PostgresSchema.ddlLockKey))", logger: logger)
+        let exists = try await scalar(Bool.self, "SELECT to_regclass(\(name)) IS NOT NULL", on: c) ?? false
+        guard !exists else { return }
+        // Names and bounds are built from integers and fixed table names only.
+        for sql in [
+            "CREATE TEMP TABLE moved (LIKE \(table)) ON COMMIT DROP",
+            """
+            WITH d AS (DELETE FROM \(table)_default WHERE time >= \(from) AND time < \(to) RETURNING *)
+            INSERT INTO moved SELECT * FROM d
+            """,
+            "CREATE TABLE \(name) PARTITION OF \(table) FOR VALUES FROM (\(from)) TO (\(to))",
+            "INSERT INTO \(table) SELECT * FROM moved",
+        ] {
+            try await c.query(PostgresQuery(unsafeSQL: sql), logger: logger)
         }
     }
 }

@@ -34,6 +34,18 @@ public final class PostgresStore: CollectorStore, Service {
     struct State {
         /// Set once the schema is migrated (or migration failed, with why).
         var ready: Result<Void, StoreError>?
+        /// Operations waiting for `ready`, resumed by `finishStartup` (or their cancellation).
+        var readyWaiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
+        /// Waiters cancelled before they could register: they must not wait at all.
+        var cancelledWaiters: Set<UInt64> = []
+        var nextWaiter: UInt64 = 0
+        /// Operations using a connection now; the pools stop only once they are done.
+        var inFlight = 0
+        /// Set when `run()` ends: new operations are refused, in-flight ones finish.
+        var stopping = false
+        /// `run()` waiting for the last in-flight operation.
+        var drained: CheckedContinuation<Void, Never>?
+        var drainTimedOut = false
         var holdsLease = false
         /// Days (since the epoch) whose partitions exist, per table.
         var partitions: Set<String> = []
@@ -91,33 +103,109 @@ public final class PostgresStore: CollectorStore, Service {
 
     /// Runs the pools, migrates, then keeps trying to hold the background lease, until
     /// cancelled or shut down. Throws when the schema cannot be migrated.
+    ///
+    /// The pools stop only after the store's own work (migration, lease) has ended. As
+    /// child tasks of this one they were cancelled together with that work, and a pool
+    /// shut down under a query still in flight on one of its connections left the query
+    /// waiting forever, with no connection open on the server: this stalled CI runs
+    /// (`runEndsWhenCancelledAtAnyMoment` reproduces it).
     public func run() async throws {
-        try await withThrowingDiscardingTaskGroup { group in
-            for pool in reader === client ? [client] : [client, reader] {
-                // Queries wait for the pool; started first, it does not warn that they came early.
-                let (started, signal) = AsyncStream<Void>.makeStream()
-                group.addTask {
+        var pools: [Task<Void, Never>] = []
+        for pool in reader === client ? [client] : [client, reader] {
+            // Queries wait for the pool; started first, it does not warn that they came early.
+            let (started, signal) = AsyncStream<Void>.makeStream()
+            // Detached: neither this task's cancellation nor a graceful shutdown reaches
+            // the pool before the work below has let go of its connections.
+            pools.append(
+                Task.detached {
                     signal.finish()
                     await pool.run()
-                }
-                for await _ in started {}
-            }
-            do {
-                try await withStartupDeadline {
-                    try await PostgresSchema.migrate(self.client, logger: self.logger)
-                    try await self.ensurePartitions(around: nowMicroseconds())
-                }
-                finishStartup(.success(()))
-            } catch {
-                let mapped = Self.map(error)
-                logger.error("postgres migration failed", metadata: ["error": "\(mapped)", "db": "\(configuration)"])
-                finishStartup(.failure(mapped))
-                throw mapped
-            }
+                })
+            for await _ in started {}
+        }
+        let result: Result<Void, any Error>
+        do {
+            try await startUp()
             await cancelWhenGracefulShutdown {
                 await self.keepLease()
             }
+            result = .success(())
+        } catch {
+            result = .failure(error)
+        }
+        // Not cancellable (this task is already cancelled): bounded by `drainSeconds`.
+        await Task.detached { await self.drain() }.value
+        for pool in pools { pool.cancel() }
+        for pool in pools { await pool.value }
+        try result.get()
+    }
+
+    /// Seconds `run()` lets in-flight operations finish before it stops the pools anyway.
+    static let drainSeconds: Double = 10
+
+    /// Refuses new operations and waits (at most `drainSeconds`) for those in flight.
+    func drain() async {
+        let idle = state.withLock { s in
+            s.stopping = true
+            return s.inFlight == 0
+        }
+        if idle { return }
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                    let done = self.state.withLock { s in
+                        if s.inFlight == 0 || s.drainTimedOut { return true }
+                        s.drained = c
+                        return false
+                    }
+                    if done { c.resume() }
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(Int64(Self.drainSeconds * 1000)))
+                let waiter = self.state.withLock { s in
+                    s.drainTimedOut = true
+                    return s.drained.take()
+                }
+                waiter?.resume()
+            }
+            await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Counts an operation in; refused with 503 once the store is stopping.
+    func beginOperation() throws(StoreError) {
+        let refused = state.withLock { s in
+            if s.stopping { return true }
+            s.inFlight += 1
+            return false
+        }
+        if refused { throw .busy }
+    }
+
+    func endOperation() {
+        let drained = state.withLock { s in
+            s.inFlight -= 1
+            return s.inFlight == 0 ? s.drained.take() : nil
+        }
+        drained?.resume()
+    }
+
+    /// Migrates the schema and makes today's partitions, within `startupSeconds`; every
+    /// operation waiting in `ready()` learns how it went.
+    func startUp() async throws(StoreError) {
+        do {
+            try await withDeadline(seconds: startupSeconds, else: startupTimeout) {
+                try await PostgresSchema.migrate(self.client, logger: self.logger)
+                try await self.ensurePartitions(around: nowMicroseconds())
+            }
+            finishStartup(.success(()))
+        } catch {
+            let mapped = Self.map(error)
+            logger.error("postgres migration failed", metadata: ["error": "\(mapped)", "db": "\(configuration)"])
+            finishStartup(.failure(mapped))
+            throw mapped
         }
     }
 
@@ -125,48 +213,85 @@ public final class PostgresStore: CollectorStore, Service {
     /// with a message (the pool itself would retry for about a minute).
     var startupSeconds: Double { max(3 * configuration.connectTimeoutSeconds, 3) }
 
-    /// Runs `body`, or fails once `startupSeconds` have passed.
-    func withStartupDeadline(_ body: @escaping @Sendable () async throws -> Void) async throws {
-        let seconds = startupSeconds
-        let description = configuration.description
-        try await withThrowingTaskGroup(of: Void.self) { group in
+    /// Why start-up gave up: what the operator should check.
+    var startupTimeout: StoreError {
+        .failed(
+            "no answer from PostgreSQL at \(configuration) within \(Int(startupSeconds)) s: check that it runs "
+                + "and the host, port, user, password and sslmode")
+    }
+
+    /// Runs `body`, or throws `timeout` once `seconds` have passed (cancelling `body`).
+    func withDeadline<T: Sendable>(
+        seconds: Double, else timeout: StoreError, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T.self) { group in
             group.addTask { try await body() }
             group.addTask {
                 try await Task.sleep(for: .milliseconds(Int64(seconds * 1000)))
-                throw StoreError.failed(
-                    "no answer from PostgreSQL at \(description) within \(Int(seconds)) s: check that it runs "
-                        + "and the host, port, user, password and sslmode")
+                throw timeout
             }
             defer { group.cancelAll() }
-            try await group.next()
+            return try await group.next()!
         }
     }
 
+    /// Records how start-up ended and wakes every operation waiting for it.
     func finishStartup(_ result: Result<Void, StoreError>) {
-        state.withLock { $0.ready = result }
+        let waiters = state.withLock { s in
+            s.ready = result
+            defer { s.readyWaiters = [:] }
+            return s.readyWaiters.values
+        }
+        for w in waiters { w.resume() }
     }
 
     /// Waits for the migration; throws what made it fail.
-    /// A request while the store is still starting waits for it, at most `startupSeconds`;
-    /// then it is told to retry (503), never left hanging.
+    /// A request while the store is still starting waits for it (woken by
+    /// `finishStartup`, not polling), at most `startupSeconds`; then it is told to retry
+    /// (503), never left hanging. Cancelling the request ends the wait.
     func ready() async throws(StoreError) {
         if let r = state.withLock({ $0.ready }) { return try r.get() }
-        let deadline = ContinuousClock.now + .milliseconds(Int64(startupSeconds * 1000))
-        while ContinuousClock.now < deadline {
-            if let r = state.withLock({ $0.ready }) { return try r.get() }
-            do {
-                try await Task.sleep(for: .milliseconds(20))
-            } catch {
-                throw .cancelled
-            }
+        do {
+            try await withDeadline(seconds: startupSeconds, else: .busy) { try await self.startupFinished() }
+        } catch {
+            throw Self.map(error)
         }
-        throw .busy
+        try state.withLock { $0.ready ?? .failure(.busy) }.get()
+    }
+
+    /// Returns once `finishStartup` ran; throws `CancellationError` when cancelled first.
+    func startupFinished() async throws {
+        let id = state.withLock { s in
+            s.nextWaiter += 1
+            return s.nextWaiter
+        }
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (c: CheckedContinuation<Void, any Error>) in
+                let resume: Result<Void, any Error>? = state.withLock { s in
+                    if s.ready != nil { return .success(()) }
+                    if s.cancelledWaiters.remove(id) != nil { return .failure(CancellationError()) }
+                    s.readyWaiters[id] = c
+                    return nil
+                }
+                if let resume { c.resume(with: resume) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s in
+                let w = s.readyWaiters.removeValue(forKey: id)
+                // Cancelled before it registered: it must not register and wait.
+                if w == nil, s.ready == nil { s.cancelledWaiters.insert(id) }
+                return w
+            }
+            waiter?.resume(throwing: CancellationError())
+        }
     }
 
     /// The session advisory lock that makes one collector the one doing background work.
     static let leaseLockKey: Int64 = 0x6f6f_6d77_6c65_6173  // "oomwleas"
 
     /// Holds the lease on one dedicated connection while it lives; retries otherwise.
+    /// Partition upkeep runs on that same connection: holding one pooled connection while
+    /// waiting for a second could starve a small pool.
     func keepLease() async {
         while !Task.isCancelled {
             do {
@@ -183,7 +308,7 @@ public final class PostgresStore: CollectorStore, Service {
                     while !Task.isCancelled {
                         try await Task.sleep(for: .milliseconds(Int64(leaseCheckSeconds * 1000)))
                         try await connection.query("SELECT 1", logger: logger)
-                        try await ensurePartitions(around: nowMicroseconds())
+                        try await ensurePartitions(around: nowMicroseconds(), on: connection)
                     }
                     _ = try? await connection.query(
                         "SELECT pg_advisory_unlock(\(Self.leaseLockKey))", logger: logger)
@@ -205,24 +330,25 @@ public final class PostgresStore: CollectorStore, Service {
     public func isReachable() async -> Bool {
         // Not ready yet (or failed to start): not reachable, without waiting.
         guard case .success = state.withLock({ $0.ready }) else { return false }
-        return (try? await client.query("SELECT 1", logger: logger)) != nil
+        return (try? await store { try await client.query("SELECT 1", logger: logger) }) != nil
     }
 
     public func sizeBytes() async -> Int64 {
-        do {
-            try await ready()
-            return try await scalar(Int64.self, "SELECT pg_database_size(current_database())", on: client) ?? 0
-        } catch {
-            return 0
+        let size = try? await store {
+            try await scalar(Int64.self, "SELECT pg_database_size(current_database())", on: client)
         }
+        return size.flatMap { $0 } ?? 0
     }
 
     // MARK: helpers
 
-    /// Runs `body` after the migration, mapping every failure to a `StoreError`.
+    /// Runs `body` after the migration, mapping every failure to a `StoreError`; counted
+    /// in flight, so `run()` stops the pools only after it.
     @discardableResult
     func store<T>(_ body: () async throws -> T) async throws(StoreError) -> T {
         try await ready()
+        try beginOperation()
+        defer { endOperation() }
         do {
             return try await body()
         } catch {

@@ -96,46 +96,45 @@ extension OOMDatabase: StoreCounting {
 
     /// Up to `limit` events with a row id above `row`, in row order.
     public func exportEvents(after row: Int64, limit: Int) async throws(StoreError) -> [ExportedEvent] {
-        do {
-            return try await pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT e.id, h.name, e.received, e.json FROM events e JOIN hosts h ON h.id = e.host_id
-                        WHERE e.id > ? ORDER BY e.id LIMIT ?
-                        """,
-                    arguments: [row, limit]
-                ).map { r in
-                    let json: String = r["json"]
-                    return ExportedEvent(
-                        row: r["id"], host: r["name"], received: r["received"],
-                        event: try JSONReader().decode(OOMEvent.self, from: Array(json.utf8)))
-                }
-            }
-        } catch {
-            throw Self.map(error)
+        try await exportPage(
+            """
+            SELECT e.id, h.name, e.received, e.json FROM events e JOIN hosts h ON h.id = e.host_id
+            WHERE e.id > ? ORDER BY e.id LIMIT ?
+            """, after: row, limit: limit
+        ) { r, _ in
+            let json: String = r["json"]
+            return ExportedEvent(
+                row: r["id"], host: r["name"], received: r["received"],
+                event: try JSONReader().decode(OOMEvent.self, from: Array(json.utf8)))
         }
     }
 
     /// Up to `limit` snapshots with a row id above `row`, in row order, each expanded to
     /// exactly what its agent sent.
     public func exportSnapshots(after row: Int64, limit: Int) async throws(StoreError) -> [ExportedSnapshot] {
+        try await exportPage(
+            """
+            SELECT s.id, s.host_id, h.name, s.time, s.body FROM snapshots s JOIN hosts h ON h.id = s.host_id
+            WHERE s.id > ? ORDER BY s.id LIMIT ?
+            """, after: row, limit: limit
+        ) { r, db in
+            let body: Data = r["body"]
+            return ExportedSnapshot(
+                row: r["id"], host: r["name"], time: r["time"],
+                snapshot: try SnapshotStorage.snapshot(hostID: r["host_id"], time: r["time"], body: Array(body), db: db)
+            )
+        }
+    }
+
+    /// One page of an export: the rows of `sql` (whose two `?` are the row id to start
+    /// after and the limit), each made into a value inside the read, as the copy side's
+    /// `copyPages` takes them.
+    func exportPage<T: Sendable>(
+        _ sql: String, after row: Int64, limit: Int, _ make: @escaping @Sendable (Row, Database) throws -> T
+    ) async throws(StoreError) -> [T] {
         do {
             return try await pool.read { db in
-                try Row.fetchAll(
-                    db,
-                    sql: """
-                        SELECT s.id, s.host_id, h.name, s.time, s.body FROM snapshots s JOIN hosts h ON h.id = s.host_id
-                        WHERE s.id > ? ORDER BY s.id LIMIT ?
-                        """,
-                    arguments: [row, limit]
-                ).map { r in
-                    let body: Data = r["body"]
-                    return ExportedSnapshot(
-                        row: r["id"], host: r["name"], time: r["time"],
-                        snapshot: try SnapshotStorage.snapshot(
-                            hostID: r["host_id"], time: r["time"], body: Array(body), db: db))
-                }
+                try Row.fetchAll(db, sql: sql, arguments: [row, limit]).map { try make($0, db) }
             }
         } catch {
             throw Self.map(error)

@@ -23,12 +23,19 @@ package struct StoreRows: Sendable {
         package var oomKill: Int64?
         /// The whole snapshot in the wire's JSON (the `latest` of a snapshots query).
         package var json: String
-        package var memoryJSON: String
-        package var pressureJSON: String?
-        package var processesJSON: String
+        /// The prepared snapshot: its hosts-row JSON is encoded for the batch's newest only.
+        var prepared: PreparedBatch.Snapshot
         package var kernel: String?
         /// Each process's details as stored for references (`ProcessDetail`, canonical JSON).
         package var details: [Detail]
+
+        /// The hosts row's memory, pressure and processes JSON of this snapshot: the
+        /// prepared one for the batch's newest, encoded now only when the newest was a
+        /// duplicate and an older one is the newest stored (as on SQLite).
+        package func hostsRowJSON() throws -> (memory: String, pressure: String?, processes: String) {
+            let latest = try prepared.latestJSON()
+            return (latest.memory, latest.pressure, latest.processes)
+        }
     }
     /// A process's details, found again by host, pid and digest.
     package struct Detail: Sendable, Hashable {
@@ -52,17 +59,13 @@ package struct StoreRows: Sendable {
         do {
             p = try OOMDatabase.prepare(batch, receivedAt: receivedAt)
             snapshots = try p.snapshots.map { s in
-                // Encoded here for every snapshot (the SQLite path encodes the newest only):
-                // the PostgreSQL writer decides which one reaches the hosts row.
-                let latest = try s.latestJSON()
-                return Snapshot(
+                Snapshot(
                     time: s.time, total: s.total, available: s.available, free: s.free, cached: s.cached,
                     anon: s.anon, shmem: s.shmem, swapTotal: s.swapTotal, swapFree: s.swapFree,
                     someAvg10: s.someAvg10, someAvg60: s.someAvg60, fullAvg10: s.fullAvg10,
                     fullAvg60: s.fullAvg60, oomKill: s.oomKill,
                     json: String(decoding: try writer.encode(s.snapshot), as: UTF8.self),
-                    memoryJSON: latest.memory, pressureJSON: latest.pressure, processesJSON: latest.processes,
-                    kernel: s.kernel,
+                    prepared: s, kernel: s.kernel,
                     details: try s.snapshot.processes.map { p in
                         let json = try ProcessDetail(p).canonicalJSON()
                         return Detail(

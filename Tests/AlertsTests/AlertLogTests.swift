@@ -1,6 +1,6 @@
 import Logging
 import OOMKit
-import Synchronization
+import TestSupport
 import Testing
 
 /// Issue 19.6 in the alert services: a host name is an agent's to choose, so one carrying
@@ -42,31 +42,5 @@ import Testing
         for line in all {
             #expect(!line.unicodeScalars.contains { LogText.isControl($0) || LogText.isBidiControl($0) }, "\(line)")
         }
-    }
-}
-
-/// Every line logged, message then metadata, as a text handler would write it.
-final class LogLines: Sendable {
-    private let stored = Mutex<[String]>([])
-    func append(_ line: String) { stored.withLock { $0.append(line) } }
-    var all: [String] { stored.withLock { $0 } }
-}
-
-struct LineLogHandler: LogHandler {
-    let lines: LogLines
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
-        let fields = (metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        lines.append(([message.description] + fields).joined(separator: " "))
     }
 }

@@ -4,7 +4,7 @@ import HummingbirdTesting
 import Logging
 import OOMKit
 import OOMServer
-import Synchronization
+import TestSupport
 import Testing
 
 /// Issue 19, points 3, 6 and 8 at the collector: each test performs the attack.
@@ -244,8 +244,8 @@ struct SecurityTests {
 
     /// A host name carrying a terminal escape reaches the collector's log escaped.
     @Test func hostNamesAreEscapedInLogLines() async throws {
-        let records = LogRecords()
-        let logger = Logger(label: "test", factory: { _ in RecordingLogHandler(records: records) })
+        let records = LogLines()
+        let logger = Logger(label: "test", factory: { _ in LineLogHandler(lines: records) })
         try await withBoundRouter(logger: logger) { client, _ in
             let host = "web-\u{1B}]52;c;cm0gLXJmIH4=\u{07}\u{202E}1"
             let batch = Fixture.batch(host: host, events: [Fixture.event("esc", host: host)])
@@ -254,7 +254,7 @@ struct SecurityTests {
             let forged = Fixture.batch(host: other, events: [Fixture.event("esc2", host: other)])
             try await expectIngest(client, forged, token: Self.boundToken, answers: .forbidden)
         }
-        let lines = records.lines()
+        let lines = records.all
         #expect(lines.count >= 2)
         for line in lines {
             #expect(!line.unicodeScalars.contains { LogText.isControl($0) || LogText.isBidiControl($0) }, "\(line)")
@@ -299,31 +299,5 @@ struct SecurityTests {
                 #expect(String(buffer: r.body).contains("oomwatch_auth_failures_total \(refusals)\n"))
             }
         }
-    }
-}
-
-/// Log lines as a handler would write them: message and metadata.
-final class LogRecords: Sendable {
-    private let stored = Mutex<[String]>([])
-    func append(_ line: String) { stored.withLock { $0.append(line) } }
-    func lines() -> [String] { stored.withLock { $0 } }
-}
-
-struct RecordingLogHandler: LogHandler {
-    let records: LogRecords
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
-
-    func log(
-        level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
-        function: String, line: UInt
-    ) {
-        let fields = (metadata ?? [:]).sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
-        records.append(([message.description] + fields).joined(separator: " "))
     }
 }
