@@ -87,18 +87,8 @@ struct PostgresAdviceReader {
         let (groups, best) = try await killGroups(hostID: hostID)
         var byHost: [Int64: HostAdviceFacts] = [:]
         let s = settings
-        for (k, g) in groups where g.kills > 0 {
-            // Only groups a rule can fire on: a lone kill feeds no per-group rule.
-            switch k.kind {
-            case "global":
-                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].globalKills = g
-            case "memcg" where g.kills >= s.minRepeatKills:
-                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].memcgGroups.append(g)
-            case "comm"
-            where g.kills >= s.minRepeatKills || CriticalServices.match(comm: g.key, in: s.criticalServices) != nil:
-                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].commGroups.append(g)
-            default: break
-            }
+        for (k, g) in groups {
+            AdviceShaping.file(g, kind: k.kind, host: names[k.host] ?? "?", into: &byHost[k.host], settings: s)
         }
         for (id, event) in best where byHost[id] != nil {
             byHost[id]!.worstShield = try await shieldedKill(eventID: event)

@@ -13,6 +13,29 @@ package enum AdviceShaping {
         case global
     }
 
+    /// Files a kill group of the window (`kind`: `global`, `memcg` or `comm`) under its
+    /// host's facts (made with `host` on its first group) when a rule can fire on it: a lone
+    /// kill feeds no per-group rule, so only global kills, groups killed `minRepeatKills`
+    /// times and critical services are kept.
+    package static func file(
+        _ g: KillGroup, kind: String, host: String, into facts: inout HostAdviceFacts?, settings s: AdviceSettings
+    ) {
+        guard g.kills > 0 else { return }
+        switch kind {
+        case "global":
+            facts = facts ?? HostAdviceFacts(host: host)
+            facts!.globalKills = g
+        case "memcg" where g.kills >= s.minRepeatKills:
+            facts = facts ?? HostAdviceFacts(host: host)
+            facts!.memcgGroups.append(g)
+        case "comm"
+        where g.kills >= s.minRepeatKills || CriticalServices.match(comm: g.key, in: s.criticalServices) != nil:
+            facts = facts ?? HostAdviceFacts(host: host)
+            facts!.commGroups.append(g)
+        default: break
+        }
+    }
+
     /// Every finding's count and the first `limit` (`nil`: all of them) rendered, most severe
     /// and most recent first; the rules see `now`, or `until` when the window ends earlier.
     package static func findings(

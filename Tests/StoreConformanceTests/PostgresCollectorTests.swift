@@ -8,8 +8,8 @@ import OOMStore
 import Testing
 
 /// The collector application on a PostgreSQL store, over real HTTP: the store runs as a
-/// service of the application, ingest answers after COMMIT, queries read it back, and
-/// what the store does not offer is a clear 501, never a 500.
+/// service of the application, ingest answers after COMMIT, and queries and reports
+/// (advice included) read it back.
 @Suite("Collector on PostgreSQL", .enabled(if: Engine.postgres.isAvailable))
 struct PostgresCollectorTests {
     static let agentToken = "agent-pg-token-0123456789abcdef"
