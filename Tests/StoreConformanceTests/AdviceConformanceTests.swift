@@ -177,6 +177,17 @@ extension StoreConformanceTests {
                 since: now - 24 * AdviceSeed.hour, until: now, host: "no-such-host", settings: AdviceSettings(),
                 limit: nil, now: now)
             #expect(none.findings.isEmpty)
+
+            // The history's kills expire with their days (a dropped partition and a partly
+            // deleted day on PostgreSQL, deleted rows on SQLite): the rollup forgets them.
+            var policy = RetentionPolicy()
+            policy.eventDays = 2
+            _ = try await store.applyRetention(policy, now: now)
+            let after = try await store.advice(
+                since: now - 30 * 24 * AdviceSeed.hour, until: now, host: "tight", settings: AdviceSettings(),
+                limit: nil, now: now)
+            #expect(after.findings.map(\.kind) == [.memcgLimitTight])
+            #expect(after.findings.first?.evidence.values["kills"] == 3)
         }
     }
 }
@@ -192,17 +203,30 @@ extension PostgresOnlyTests {
                     _ = try await sqlite.ingest(b, receivedAt: now)
                     _ = try await pg.ingest(b, receivedAt: now)
                 }
-                for w in AdviceSeed.windows {
-                    let x = try await sqlite.advice(
-                        since: w.since, until: now, host: w.host, settings: AdviceSettings(), limit: w.limit, now: now)
-                    let y = try await pg.advice(
-                        since: w.since, until: now, host: w.host, settings: AdviceSettings(), limit: w.limit, now: now)
-                    #expect(!x.findings.isEmpty || w.host == "tight")
-                    #expect(
-                        x == y, "advice since \(w.since) host \(w.host ?? "*") limit \(w.limit.map(String.init) ?? "-")"
-                    )
+                var policy = RetentionPolicy()
+                policy.eventDays = 2
+                for expired in [false, true] {
+                    if expired {
+                        _ = try await sqlite.applyRetention(policy, now: now)
+                        _ = try await pg.applyRetention(policy, now: now)
+                    }
+                    try await Self.compareAdvice(sqlite, pg, now: now)
                 }
             }
+        }
+    }
+
+    /// Both stores' advice on every window of `AdviceSeed.windows`.
+    static func compareAdvice(_ sqlite: any CollectorStore, _ pg: any CollectorStore, now: Int64) async throws {
+        for w in AdviceSeed.windows {
+            let x = try await sqlite.advice(
+                since: w.since, until: now, host: w.host, settings: AdviceSettings(), limit: w.limit, now: now)
+            let y = try await pg.advice(
+                since: w.since, until: now, host: w.host, settings: AdviceSettings(), limit: w.limit, now: now)
+            #expect(!x.findings.isEmpty || w.host == "tight")
+            #expect(
+                x == y, "advice since \(w.since) host \(w.host ?? "*") limit \(w.limit.map(String.init) ?? "-")"
+            )
         }
     }
 }
