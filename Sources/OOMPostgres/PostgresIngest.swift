@@ -56,6 +56,7 @@ extension PostgresStore {
         if !events.isEmpty {
             let stored = try await insertEvents(events, hostID: hostID, received: b.receivedAt, on: c)
             outcome.eventsStored = stored.count
+            try await addAdvice(events.filter { stored.contains($0.eventID) }, hostID: hostID, on: c)
             if let planner = outboxPlanner {
                 let candidates = events.filter { stored.contains($0.eventID) }.map {
                     AlertCandidate(
@@ -75,6 +76,14 @@ extension PostgresStore {
                 try await updateLatest(newest, hostID: hostID, received: b.receivedAt, on: c)
             }
             try await storeDetails(snapshots, hostID: hostID, on: c)
+            for s in snapshots where stored.contains(s.time) { try await storeRuns(s, hostID: hostID, on: c) }
+        }
+        if let s = b.snapshots.filter({ $0.systemJSON != nil }).max(by: { $0.time < $1.time }) {
+            try await c.query(
+                """
+                UPDATE hosts SET system_json = \(s.systemJSON), system_time = \(s.time)
+                WHERE id = \(hostID) AND (system_time IS NULL OR system_time <= \(s.time))
+                """, logger: logger)
         }
         outcome.snapshotsDuplicate = b.snapshots.count - outcome.snapshotsStored
         if let agentJSON = b.agentJSON, agentJSON != previousAgent {
@@ -134,21 +143,26 @@ extension PostgresStore {
                 binds.add(e.source) + "::text", binds.add(e.scope) + "::text", binds.add(e.comm) + "::text",
                 binds.add(Int64(e.pid)) + "::bigint", binds.add(e.unit) + "::text",
                 binds.add(e.container) + "::text", binds.add(e.rssKB) + "::bigint", binds.add(e.json) + "::text",
+                binds.add(e.advice.memcg) + "::text", binds.add(e.advice.usageKB) + "::bigint",
+                binds.add(e.advice.limitKB) + "::bigint", binds.add(e.advice.shieldName) + "::text",
+                binds.add(e.advice.shieldRSSKB) + "::bigint",
+                binds.add(e.advice.shieldAdj.map(Int64.init)) + "::bigint",
             ]
             values.append("(" + row.joined(separator: ", ") + ")")
         }
         let receivedAt = binds.add(received)
         let sql = """
-            WITH input (ord, event_id, time, source, scope, comm, pid, unit, container, rss_kb, json) AS (
+            WITH input (ord, event_id, time, source, scope, comm, pid, unit, container, rss_kb, json,
+                \(Self.adviceColumns)) AS (
                 VALUES \(values.joined(separator: ", "))),
             ids AS (
                 INSERT INTO event_ids (event_id, time) SELECT event_id, time FROM input ORDER BY ord
                 ON CONFLICT (event_id) DO NOTHING RETURNING id, event_id),
             ins AS (
                 INSERT INTO events (id, event_id, host_id, time, source, scope, comm, pid, unit, container,
-                    rss_kb, received, json)
+                    rss_kb, received, json, \(Self.adviceColumns))
                 SELECT ids.id, i.event_id, \(host)::bigint, i.time, i.source, i.scope, i.comm, i.pid, i.unit,
-                    i.container, i.rss_kb, \(receivedAt)::bigint, i.json
+                    i.container, i.rss_kb, \(receivedAt)::bigint, i.json, \(Self.adviceColumns)
                 FROM ids JOIN input i USING (event_id)
                 RETURNING host_id, event_id, time, source, scope, comm, unit, container),
             roll AS (
@@ -170,6 +184,93 @@ extension PostgresStore {
             stored.insert(id)
         }
         return stored
+    }
+
+    /// The event columns advice aggregates on (`AdviceColumns`).
+    static let adviceColumns = "memcg, memcg_usage_kb, memcg_limit_kb, shield_name, shield_rss_kb, shield_adj"
+
+    /// Adds the newly stored kills to `advice_daily`: folded in Swift by the SQLite store's
+    /// `AdviceRollups`, then one upsert for the batch, its rows in key order (so concurrent
+    /// collectors lock them in the same order).
+    func addAdvice(_ events: [StoreRows.Event], hostID: Int64, on c: PostgresConnection) async throws {
+        var rollups = AdviceRollups()
+        for e in events {
+            rollups.add(
+                eventID: e.eventID, time: e.time, scope: e.scope, comm: e.comm, rssKB: e.rssKB, advice: e.advice,
+                hostID: hostID)
+        }
+        guard !rollups.daily.isEmpty else { return }
+        var binds = Binds()
+        var values: [String] = []
+        let cells = rollups.daily.sorted {
+            ($0.key.group.hostID, $0.key.group.kind, $0.key.group.key, $0.key.day)
+                < ($1.key.group.hostID, $1.key.group.kind, $1.key.group.key, $1.key.day)
+        }
+        for (k, c) in cells {
+            let ints = [k.group.hostID].map { binds.add($0) + "::bigint" }
+            let row =
+                ints + [binds.add(k.group.kind) + "::text", binds.add(k.group.key) + "::text"]
+                + [k.day, Int64(c.kills), c.firstTime, c.lastTime].map { binds.add($0) + "::bigint" }
+                + [c.sumRSS, c.sumRSS2].map { binds.add($0) + "::float8" }
+                + [c.minRSS, c.maxRSS].map { binds.add($0) + "::bigint" }
+                + [c.maxUsageKB, c.limitKB].map { binds.add($0) + "::bigint" }
+                + [binds.add(c.bestRatio) + "::float8", binds.add(c.bestEvent) + "::text"]
+                + [binds.add(c.lastEvent) + "::text", binds.add(c.lastComm) + "::text"]
+            values.append("(" + row.joined(separator: ", ") + ")")
+        }
+        // The fold of `AdviceSchema.mergeSQL`: GREATEST and LEAST skip NULLs as its
+        // max(coalesce(…), coalesce(…)) does; a day keeps the last limit known.
+        let sql = """
+            INSERT INTO advice_daily (host_id, kind, key, day, kills, first_time, last_time, sum_rss, sum_rss2,
+                min_rss, max_rss, max_usage_kb, limit_kb, best_ratio, best_event, last_event, last_comm)
+            VALUES \(values.joined(separator: ", "))
+            ON CONFLICT (host_id, kind, key, day) DO UPDATE SET
+                kills = advice_daily.kills + excluded.kills,
+                first_time = least(advice_daily.first_time, excluded.first_time),
+                last_time = greatest(advice_daily.last_time, excluded.last_time),
+                sum_rss = advice_daily.sum_rss + excluded.sum_rss,
+                sum_rss2 = advice_daily.sum_rss2 + excluded.sum_rss2,
+                min_rss = least(advice_daily.min_rss, excluded.min_rss),
+                max_rss = greatest(advice_daily.max_rss, excluded.max_rss),
+                max_usage_kb = greatest(advice_daily.max_usage_kb, excluded.max_usage_kb),
+                limit_kb = coalesce(excluded.limit_kb, advice_daily.limit_kb),
+                best_event = CASE WHEN coalesce(excluded.best_ratio, -1) > coalesce(advice_daily.best_ratio, -1)
+                    THEN excluded.best_event ELSE advice_daily.best_event END,
+                best_ratio = greatest(advice_daily.best_ratio, excluded.best_ratio),
+                last_event = CASE WHEN excluded.last_time >= advice_daily.last_time
+                    THEN excluded.last_event ELSE advice_daily.last_event END,
+                last_comm = CASE WHEN excluded.last_time >= advice_daily.last_time
+                    THEN excluded.last_comm ELSE advice_daily.last_comm END
+            """
+        try await c.query(binds.query(sql), logger: logger)
+    }
+
+    /// Adds each process sample of a newly stored snapshot to its process run, as
+    /// `AdviceSchema.runSampleSQL` does on SQLite (one statement per snapshot: an upsert
+    /// touches a run at most once).
+    func storeRuns(_ s: StoreRows.Snapshot, hostID: Int64, on c: PostgresConnection) async throws {
+        var seen: Set<String> = []
+        let runs = s.runs.filter { seen.insert("\($0.comm)\u{0}\($0.pid)\u{0}\($0.started)").inserted }
+        guard !runs.isEmpty else { return }
+        let t = "((excluded.last_time - process_runs.first_time)::float8 / 1e6::float8)"
+        try await c.query(
+            """
+            INSERT INTO process_runs (host_id, comm, pid, started, first_time, last_time, first_rss, last_rss,
+                samples, sum_t, sum_r, sum_tt, sum_tr, sum_rr)
+            SELECT \(hostID), comm, pid, started, \(s.time), \(s.time), rss, rss, 1, 0, rss, 0, 0, rss::float8 * rss
+            FROM unnest(\(runs.map(\.comm)), \(runs.map { Int64($0.pid) }), \(runs.map(\.started)),
+                \(runs.map(\.rssKB))) AS u (comm, pid, started, rss)
+            ON CONFLICT (host_id, comm, pid, started) DO UPDATE SET
+                samples = process_runs.samples + 1,
+                last_time = greatest(process_runs.last_time, excluded.last_time),
+                last_rss = CASE WHEN excluded.last_time >= process_runs.last_time
+                    THEN excluded.last_rss ELSE process_runs.last_rss END,
+                sum_t = process_runs.sum_t + \(unescaped: t),
+                sum_r = process_runs.sum_r + excluded.last_rss,
+                sum_tt = process_runs.sum_tt + \(unescaped: t) * \(unescaped: t),
+                sum_tr = process_runs.sum_tr + \(unescaped: t) * excluded.last_rss,
+                sum_rr = process_runs.sum_rr + excluded.last_rss::float8 * excluded.last_rss
+            """, logger: logger)
     }
 
     /// Inserts the snapshots not yet stored and adds them to the hourly sums; returns the

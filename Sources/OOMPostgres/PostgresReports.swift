@@ -203,13 +203,4 @@ extension PostgresStore {
             }
         }
     }
-
-    /// Not yet on PostgreSQL: the advice rollups (`advice_daily`, `advice_groups`, process
-    /// runs) have no PostgreSQL schema yet.
-    public func advice(
-        since: Int64, until: Int64, host: String?, settings: AdviceSettings, limit: Int?, now: Int64
-    ) async throws(StoreError) -> AdviceReport {
-        try await ready()
-        throw .unsupported("advice reports are not available on PostgreSQL yet; use the SQLite store")
-    }
 }

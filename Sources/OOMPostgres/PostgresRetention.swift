@@ -17,6 +17,12 @@ extension PostgresStore {
                 WITH d AS (DELETE FROM snapshot_processes WHERE last_seen < \(cutoff(policy.snapshotDays) - 3_600_000_000)
                     RETURNING 1) SELECT count(*) FROM d
                 """)
+            // Process runs are samples too: kept as long as raw snapshots.
+            _ = try await count(
+                """
+                WITH d AS (DELETE FROM process_runs WHERE last_time < \(cutoff(policy.snapshotDays)) RETURNING 1)
+                SELECT count(*) FROM d
+                """)
             outcome.rollups = try await count(
                 "WITH d AS (DELETE FROM snapshot_hourly WHERE hour < \(cutoff(policy.rollupDays)) RETURNING 1) SELECT count(*) FROM d"
             )
@@ -65,6 +71,7 @@ extension PostgresStore {
                 if table == "events" {
                     // The day's rollups and ids go with its partition.
                     try await c.query("DELETE FROM kill_daily WHERE day = \(day)", logger: logger)
+                    try await c.query("DELETE FROM advice_daily WHERE day = \(day)", logger: logger)
                     try await c.query(
                         "DELETE FROM event_ids WHERE time >= \(day * Self.day) AND time < \((day + 1) * Self.day)",
                         logger: logger)
@@ -79,19 +86,32 @@ extension PostgresStore {
             table == "events"
             ? """
             WITH del AS (DELETE FROM events WHERE time < \(cutoff)
-                    RETURNING host_id, time, comm, source, scope, unit, container),
+                    RETURNING host_id, time, comm, source, scope, unit, container, memcg, rss_kb),
                 ids AS (DELETE FROM event_ids WHERE time < \(cutoff)),
                 groups AS (SELECT d.dim, d.key, del.time / \(Self.day) AS day, count(*) AS n
                     FROM del CROSS JOIN LATERAL \(unescaped: Self.dimensions(of: "del")) AS d (dim, key)
                     WHERE d.key IS NOT NULL GROUP BY 1, 2, 3),
                 dec AS (UPDATE kill_daily k SET kills = k.kills - g.n FROM groups g
-                    WHERE k.dim = g.dim AND k.key = g.key AND k.day = g.day)
+                    WHERE k.dim = g.dim AND k.key = g.key AND k.day = g.day),
+                advice AS (SELECT del.host_id, a.kind, a.key, del.time / \(Self.day) AS day, count(*) AS n,
+                        sum(del.rss_kb)::float8 AS rss, sum(del.rss_kb::float8 * del.rss_kb) AS rss2
+                    FROM del CROSS JOIN LATERAL (VALUES ('comm', del.comm), ('memcg', del.memcg),
+                        ('global', CASE WHEN del.scope = 'global' THEN '' END)) AS a (kind, key)
+                    WHERE a.key IS NOT NULL GROUP BY 1, 2, 3, 4),
+                -- As SQLite's delete trigger: counts and sums go down, the day's min, max and
+                -- best event stay (the day goes whole with its partition).
+                adec AS (UPDATE advice_daily d SET kills = d.kills - a.n, sum_rss = d.sum_rss - a.rss,
+                        sum_rss2 = d.sum_rss2 - a.rss2
+                    FROM advice a WHERE d.host_id = a.host_id AND d.kind = a.kind AND d.key = a.key AND d.day = a.day)
             SELECT count(*) FROM del
             """
             : "WITH del AS (DELETE FROM snapshots WHERE time < \(cutoff) RETURNING 1) SELECT count(*) FROM del"
         deleted += try await client.withTransaction(logger: logger) { c in
             let n = try await scalar(Int64.self, rest, on: c) ?? 0
-            if table == "events" { try await c.query("DELETE FROM kill_daily WHERE kills <= 0", logger: logger) }
+            if table == "events" {
+                try await c.query("DELETE FROM kill_daily WHERE kills <= 0", logger: logger)
+                try await c.query("DELETE FROM advice_daily WHERE kills <= 0", logger: logger)
+            }
             return Int(n)
         }
         return deleted

@@ -211,6 +211,88 @@ enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            // Advice, as on SQLite (`AdviceSchema`): the event columns advice aggregates on,
+            // each host's latest system facts, the per-day kill groups (written by ingest
+            // from the kills it inserted, `AdviceRollups`) and the process runs. Filled from
+            // the events the database holds, as the SQLite migration does.
+            "v8-pg-advice",
+            [
+                """
+                ALTER TABLE events ADD COLUMN memcg text, ADD COLUMN memcg_usage_kb bigint,
+                    ADD COLUMN memcg_limit_kb bigint, ADD COLUMN shield_name text, ADD COLUMN shield_rss_kb bigint,
+                    ADD COLUMN shield_adj bigint
+                """,
+                "ALTER TABLE hosts ADD COLUMN system_json text, ADD COLUMN system_time bigint",
+                """
+                UPDATE events SET memcg = json::jsonb -> 'memcg' ->> 'oom',
+                    memcg_usage_kb = (json::jsonb -> 'memcg' ->> 'usage_kb')::bigint,
+                    memcg_limit_kb = (json::jsonb -> 'memcg' ->> 'limit_kb')::bigint
+                WHERE scope = 'memcg'
+                """,
+                // Evidence: a group's latest kills, newest first.
+                "CREATE INDEX events_memcg ON events (host_id, memcg, time) WHERE memcg IS NOT NULL",
+                "CREATE INDEX events_global ON events (host_id, time) WHERE scope = 'global'",
+                """
+                CREATE TABLE advice_daily (
+                    host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    kind text NOT NULL CHECK (kind IN ('comm', 'memcg', 'global')),
+                    key text NOT NULL,
+                    day bigint NOT NULL,
+                    kills bigint NOT NULL,
+                    first_time bigint NOT NULL,
+                    last_time bigint NOT NULL,
+                    sum_rss double precision NOT NULL,
+                    sum_rss2 double precision NOT NULL,
+                    min_rss bigint NOT NULL,
+                    max_rss bigint NOT NULL,
+                    max_usage_kb bigint,
+                    limit_kb bigint,
+                    -- Global kills: the one with the largest shielded process per victim RSS.
+                    best_ratio double precision,
+                    best_event text,
+                    -- The day's latest kill of the group: evidence without reading events.
+                    last_event text NOT NULL DEFAULT '',
+                    last_comm text,
+                    PRIMARY KEY (host_id, kind, key, day)
+                )
+                """,
+                // Retention by age.
+                "CREATE INDEX advice_daily_day ON advice_daily (day)",
+                """
+                INSERT INTO advice_daily
+                SELECT e.host_id, g.kind, g.key, e.time / 86400000000, count(*), min(e.time), max(e.time),
+                    sum(e.rss_kb)::float8, sum(e.rss_kb::float8 * e.rss_kb), min(e.rss_kb), max(e.rss_kb),
+                    max(e.memcg_usage_kb), max(e.memcg_limit_kb), NULL, NULL, '', NULL
+                FROM events e CROSS JOIN LATERAL (VALUES ('comm', e.comm), ('memcg', e.memcg),
+                    ('global', CASE WHEN e.scope = 'global' THEN '' END)) AS g (kind, key)
+                WHERE g.key IS NOT NULL
+                GROUP BY 1, 2, 3, 4
+                """,
+                """
+                CREATE TABLE process_runs (
+                    host_id bigint NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+                    comm text NOT NULL,
+                    pid bigint NOT NULL,
+                    -- The process's start time (µs), so a reused pid is a new run.
+                    started bigint NOT NULL,
+                    first_time bigint NOT NULL,
+                    last_time bigint NOT NULL,
+                    first_rss bigint NOT NULL,
+                    last_rss bigint NOT NULL,
+                    samples bigint NOT NULL,
+                    -- Sums over samples of t (s since first_time), r (kB), t², t·r, r².
+                    sum_t double precision NOT NULL,
+                    sum_r double precision NOT NULL,
+                    sum_tt double precision NOT NULL,
+                    sum_tr double precision NOT NULL,
+                    sum_rr double precision NOT NULL,
+                    PRIMARY KEY (host_id, comm, pid, started)
+                )
+                """,
+                "CREATE INDEX process_runs_last ON process_runs (last_time)",
+            ]
+        ),
     ]
 
     /// Applies the migrations this database lacks. Every collector may call this at the

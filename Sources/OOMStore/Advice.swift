@@ -41,20 +41,10 @@ extension OOMDatabase {
             return try await pool.read { db in
                 let reader = AdviceReader(db: db, settings: settings, source: source)
                 let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
-                let ruleNow = min(now, until)
-                // Every rule on every host, but words only for the findings returned.
-                var pending: [PendingFinding] = []
-                for f in facts {
-                    pending += AdviceRules.pending(f, settings: settings, now: ruleNow)
-                }
-                let total = pending.count
-                var findings = AdviceRules.first(limit ?? total, of: pending).map { $0.render() }
+                var (findings, total) = AdviceShaping.findings(
+                    facts, settings: settings, limit: limit, until: until, now: now)
                 try reader.addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
-                return AdviceReport(
-                    since: RFC3339.format(epochMicroseconds: since),
-                    until: RFC3339.format(epochMicroseconds: until),
-                    generatedAt: RFC3339.format(epochMicroseconds: now),
-                    findings: findings, total: total)
+                return AdviceShaping.report(findings, total: total, since: since, until: until, now: now)
             }
         } catch {
             throw Self.map(error)
@@ -118,18 +108,8 @@ package struct AdviceReader {
 
         var byHost: [Int64: HostAdviceFacts] = [:]
         let s = settings
-        for (k, g) in groups where g.kills > 0 {
-            // Only groups a rule can fire on: a lone kill feeds no per-group rule.
-            switch k.kind {
-            case "global":
-                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].globalKills = g
-            case "memcg" where g.kills >= s.minRepeatKills:
-                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].memcgGroups.append(g)
-            case "comm"
-            where g.kills >= s.minRepeatKills || CriticalServices.match(comm: g.key, in: s.criticalServices) != nil:
-                byHost[k.host, default: HostAdviceFacts(host: names[k.host] ?? "?")].commGroups.append(g)
-            default: break
-            }
+        for (k, g) in groups {
+            AdviceShaping.file(g, kind: k.kind, host: names[k.host] ?? "?", into: &byHost[k.host], settings: s)
         }
         for (id, b) in best where byHost[id] != nil {
             byHost[id]!.worstShield = try shieldedKill(eventID: b)
@@ -410,15 +390,14 @@ package struct AdviceReader {
         throws
     {
         var cache: [String: [String]] = [:]
-        for i in findings.indices where findings[i].evidence.eventIDs.isEmpty {
-            let f = findings[i]
-            guard let host = hostIDs[f.host] else { continue }
-            let group: Group
-            switch f.kind {
-            case .leakSuspect: group = .comm(host, f.subject)
-            case .criticalUnprotected, .noSwap, .overcommitRisk, .noUserspaceKiller: group = .global(host)
-            default: continue
-            }
+        for i in findings.indices {
+            guard let host = hostIDs[findings[i].host], let evidence = AdviceShaping.evidenceGroup(of: findings[i])
+            else { continue }
+            let group: Group =
+                switch evidence {
+                case .comm(let comm): .comm(host, comm)
+                case .global: .global(host)
+                }
             let key = "\(group)"
             if cache[key] == nil { cache[key] = try recent(group, of: nil, since, until).map(\.id) }
             findings[i].evidence.eventIDs = cache[key]!

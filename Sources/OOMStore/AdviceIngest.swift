@@ -2,13 +2,13 @@ import GRDB
 import OOMKit
 
 /// The event columns advice aggregates on, taken from the event at ingest.
-struct AdviceColumns: Sendable {
-    var memcg: String?
-    var usageKB: Int64?
-    var limitKB: Int64?
-    var shieldName: String?
-    var shieldRSSKB: Int64?
-    var shieldAdj: Int?
+package struct AdviceColumns: Sendable {
+    package var memcg: String?
+    package var usageKB: Int64?
+    package var limitKB: Int64?
+    package var shieldName: String?
+    package var shieldRSSKB: Int64?
+    package var shieldAdj: Int?
 
     /// oom_score_adj at or below this shields a process (the `wrong-victim` candidates).
     static let shieldAdj = -100
@@ -55,11 +55,11 @@ struct AdviceColumns: Sendable {
 }
 
 /// One process sample for `process_runs`.
-struct RunSample: Sendable {
-    var comm: String
-    var pid: Int
-    var started: Int64
-    var rssKB: Int64
+package struct RunSample: Sendable {
+    package var comm: String
+    package var pid: Int
+    package var started: Int64
+    package var rssKB: Int64
 
     /// The snapshot's processes with memory: a process caught exiting (an OOM victim
     /// being reaped) reads 0 kB, which is not where its growth went.
@@ -80,33 +80,33 @@ struct RunSample: Sendable {
 /// upsert did one kill at a time (`AdviceSchema.mergeSQL`): counts and sums add, the limit
 /// of a day is the last one known, a tie on the latest time goes to the later kill and a
 /// tie on the best ratio to the earlier one, so the rows come out the same.
-struct AdviceRollups {
+package struct AdviceRollups: Sendable {
     /// One group's kills: `advice_groups`' key, and with `day` `advice_daily`'s.
-    struct Key: Hashable {
-        var hostID: Int64
-        var kind: String
-        var key: String
+    package struct Key: Hashable, Sendable {
+        package var hostID: Int64
+        package var kind: String
+        package var key: String
     }
-    struct DayKey: Hashable {
-        var group: Key
-        var day: Int64
+    package struct DayKey: Hashable, Sendable {
+        package var group: Key
+        package var day: Int64
     }
-    struct Cell {
-        var kills = 0
-        var firstTime = Int64.max
-        var lastTime = Int64.min
-        var sumRSS = 0.0
-        var sumRSS2 = 0.0
-        var minRSS = Int64.max
-        var maxRSS = Int64.min
-        var maxUsageKB: Int64?
+    package struct Cell: Sendable {
+        package var kills = 0
+        package var firstTime = Int64.max
+        package var lastTime = Int64.min
+        package var sumRSS = 0.0
+        package var sumRSS2 = 0.0
+        package var minRSS = Int64.max
+        package var maxRSS = Int64.min
+        package var maxUsageKB: Int64?
         /// The last limit known (a day's row keeps the latest; the group row the largest).
-        var limitKB: Int64?
-        var largestLimitKB: Int64?
-        var bestRatio: Double?
-        var bestEvent: String?
-        var lastEvent = ""
-        var lastComm: String?
+        package var limitKB: Int64?
+        package var largestLimitKB: Int64?
+        package var bestRatio: Double?
+        package var bestEvent: String?
+        package var lastEvent = ""
+        package var lastComm: String?
 
         mutating func merge(_ o: Cell) {
             kills += o.kills
@@ -136,23 +136,35 @@ struct AdviceRollups {
         }
     }
 
-    private(set) var groups: [Key: Cell] = [:]
-    private(set) var daily: [DayKey: Cell] = [:]
+    package private(set) var groups: [Key: Cell] = [:]
+    package private(set) var daily: [DayKey: Cell] = [:]
+
+    package init() {}
 
     /// Counts one newly stored kill in each group it belongs to.
     mutating func add(_ e: PreparedBatch.Event, hostID: Int64) {
-        let rss = Double(e.rssKB)
-        let a = e.advice
-        let ratio = a.shieldRSSKB.map { Double($0) / Double(max(e.rssKB, 1)) }
+        add(
+            eventID: e.eventID, time: e.time, scope: e.scope, comm: e.comm, rssKB: e.rssKB, advice: e.advice,
+            hostID: hostID)
+    }
+
+    /// Counts one newly stored kill, given by its columns, in each group it belongs to
+    /// (each store folds the kills it actually inserted).
+    package mutating func add(
+        eventID: String, time: Int64, scope: String?, comm: String, rssKB: Int64, advice a: AdviceColumns,
+        hostID: Int64
+    ) {
+        let rss = Double(rssKB)
+        let ratio = a.shieldRSSKB.map { Double($0) / Double(max(rssKB, 1)) }
         let cell = Cell(
-            kills: 1, firstTime: e.time, lastTime: e.time, sumRSS: rss, sumRSS2: rss * rss, minRSS: e.rssKB,
-            maxRSS: e.rssKB, maxUsageKB: a.usageKB, limitKB: a.limitKB, largestLimitKB: a.limitKB,
-            bestRatio: ratio, bestEvent: ratio == nil ? nil : e.eventID, lastEvent: e.eventID, lastComm: e.comm)
+            kills: 1, firstTime: time, lastTime: time, sumRSS: rss, sumRSS2: rss * rss, minRSS: rssKB,
+            maxRSS: rssKB, maxUsageKB: a.usageKB, limitKB: a.limitKB, largestLimitKB: a.limitKB,
+            bestRatio: ratio, bestEvent: ratio == nil ? nil : eventID, lastEvent: eventID, lastComm: comm)
         // SQLite's integer division truncates like Swift's: the trigger's `NEW.time / 86400000000`.
-        let day = e.time / KillRollups.day
-        var keys = [Key(hostID: hostID, kind: "comm", key: e.comm)]
+        let day = time / KillRollups.day
+        var keys = [Key(hostID: hostID, kind: "comm", key: comm)]
         if let memcg = a.memcg { keys.append(Key(hostID: hostID, kind: "memcg", key: memcg)) }
-        if e.scope == "global" { keys.append(Key(hostID: hostID, kind: "global", key: "")) }
+        if scope == "global" { keys.append(Key(hostID: hostID, kind: "global", key: "")) }
         for k in keys {
             groups[k, default: Cell()].merge(cell)
             daily[DayKey(group: k, day: day), default: Cell()].merge(cell)

@@ -15,6 +15,8 @@ package struct StoreRows: Sendable {
         package var container: String?
         package var rssKB: Int64
         package var json: String
+        /// The columns advice aggregates on.
+        package var advice: AdviceColumns
     }
     package struct Snapshot: Sendable {
         package var time: Int64
@@ -26,6 +28,10 @@ package struct StoreRows: Sendable {
         /// The prepared snapshot: its hosts-row JSON is encoded for the batch's newest only.
         var prepared: PreparedBatch.Snapshot
         package var kernel: String?
+        /// The host's system facts, on the batch's newest snapshot that has them.
+        package var systemJSON: String?
+        /// The snapshot's process samples, for `process_runs`.
+        package var runs: [RunSample]
         /// Each process's details as stored for references (`ProcessDetail`, canonical JSON).
         package var details: [Detail]
 
@@ -65,7 +71,7 @@ package struct StoreRows: Sendable {
                     someAvg10: s.someAvg10, someAvg60: s.someAvg60, fullAvg10: s.fullAvg10,
                     fullAvg60: s.fullAvg60, oomKill: s.oomKill,
                     json: String(decoding: try writer.encode(s.snapshot), as: UTF8.self),
-                    prepared: s, kernel: s.kernel,
+                    prepared: s, kernel: s.kernel, systemJSON: s.systemJSON, runs: s.runs,
                     details: try s.snapshot.processes.map { p in
                         let json = try ProcessDetail(p).canonicalJSON()
                         return Detail(
@@ -85,7 +91,8 @@ package struct StoreRows: Sendable {
         events = p.events.map {
             Event(
                 eventID: $0.eventID, time: $0.time, source: $0.source, scope: $0.scope, comm: $0.comm, pid: $0.pid,
-                unit: $0.unit, container: $0.container, rssKB: $0.rssKB, json: $0.json)
+                unit: $0.unit, container: $0.container, rssKB: $0.rssKB, json: $0.json,
+                advice: $0.advice)
         }
     }
 }

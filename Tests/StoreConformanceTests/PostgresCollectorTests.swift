@@ -8,8 +8,8 @@ import OOMStore
 import Testing
 
 /// The collector application on a PostgreSQL store, over real HTTP: the store runs as a
-/// service of the application, ingest answers after COMMIT, queries read it back, and
-/// what the store does not offer is a clear 501, never a 500.
+/// service of the application, ingest answers after COMMIT, and queries and reports
+/// (advice included) read it back.
 @Suite("Collector on PostgreSQL", .enabled(if: Engine.postgres.isAvailable))
 struct PostgresCollectorTests {
     static let agentToken = "agent-pg-token-0123456789abcdef"
@@ -61,8 +61,9 @@ struct PostgresCollectorTests {
                     #expect(s.totals.kills == 1)
                 }
                 try await client.execute(uri: "/api/v1/reports/advice", method: .get, headers: read) { r in
-                    #expect(r.status == .notImplemented)
-                    #expect(String(buffer: r.body).contains("PostgreSQL"))
+                    #expect(r.status == .ok)
+                    let report = try JSONDecoder().decode(AdviceReport.self, from: Data(r.body.readableBytesView))
+                    #expect(report.total == report.findings.count)
                 }
                 try await client.execute(uri: "/readyz", method: .get) { r in #expect(r.status == .ok) }
                 try await client.execute(uri: "/metrics", method: .get, headers: read) { r in
