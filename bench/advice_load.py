@@ -190,7 +190,7 @@ def cmd_plans(a):
     for q in [
         "SELECT host_id, kind, key, kills FROM advice_groups WHERE last_time >= 0 AND first_time < 1 AND (kills >= 3 OR kind = 'global' OR (kind = 'comm' AND key IN ('sshd')))",
         "SELECT sum(kills) FROM advice_daily WHERE host_id = 1 AND kind = 'comm' AND key = 'a' AND day >= 1 AND day < 9 AND kills > 0",
-        "SELECT host_id, scope, comm FROM events INDEXED BY events_time WHERE time >= 0 AND time < 1",
+        "SELECT host_id, comm, count(*) FROM events INDEXED BY events_time_cover WHERE time >= 0 AND time < 1 GROUP BY host_id, comm",
         "SELECT event_id FROM events INDEXED BY events_comm WHERE comm = 'a' AND host_id = 1 AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
         "SELECT pid FROM process_runs WHERE host_id = 1 AND comm = 'a' AND last_time >= 0 AND first_time < 1 ORDER BY last_time DESC LIMIT 50",
         "SELECT g.kills, (SELECT group_concat(last_event) FROM (SELECT last_event FROM advice_daily d WHERE d.host_id = g.host_id AND d.kind = g.kind AND d.key = g.key AND d.day >= 1 AND d.day < 9 ORDER BY d.day DESC LIMIT 5)), e.shield_name FROM advice_groups g LEFT JOIN events e ON g.kind = 'global' AND e.event_id = g.best_event WHERE g.last_time >= 0",
