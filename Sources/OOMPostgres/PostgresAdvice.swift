@@ -67,11 +67,7 @@ struct PostgresAdviceReader {
     var toDay: Int64 { (until + Self.day - 1) / Self.day }
 
     /// The process names of the critical services.
-    var criticalNames: [String] {
-        settings.criticalServices.flatMap { name in
-            [String(decoding: name.utf8.prefix(15), as: UTF8.self)] + (CriticalServices.aliases[name] ?? [])
-        }
-    }
+    var criticalNames: [String] { AdviceShaping.criticalNames(settings) }
 
     func rows(_ query: PostgresQuery) async throws -> [PostgresRandomAccessRow] {
         try await store.rows(query)

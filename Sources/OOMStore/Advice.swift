@@ -174,9 +174,7 @@ package struct AdviceReader {
         var shields: [Int64: ShieldedKill] = [:]
         let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
         // The process names of the critical services (bound, never spliced into SQL).
-        let criticalNames = settings.criticalServices.flatMap { name in
-            [String(decoding: name.utf8.prefix(15), as: UTF8.self)] + (CriticalServices.aliases[name] ?? [])
-        }
+        let criticalNames = AdviceShaping.criticalNames(settings)
         let critical = Array(repeating: "?", count: criticalNames.count).joined(separator: ", ")
         let repeats = StatementArguments([settings.minRepeatKills])
         func add(_ row: Row) {

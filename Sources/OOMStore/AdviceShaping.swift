@@ -5,6 +5,14 @@ public import OOMKit
 /// rendered, the evidence ids read only for those (from the group `evidenceGroup(of:)`
 /// names), and the report.
 package enum AdviceShaping {
+    /// The process names the kernel shows for the critical services (a name cut to its 15
+    /// bytes, and each service's known aliases), which both readers bind into their SQL.
+    package static func criticalNames(_ settings: AdviceSettings) -> [String] {
+        settings.criticalServices.flatMap { name in
+            [String(decoding: name.utf8.prefix(15), as: UTF8.self)] + (CriticalServices.aliases[name] ?? [])
+        }
+    }
+
     /// The group whose newest kills back a finding that names none of its own.
     package enum EvidenceGroup: Hashable, Sendable {
         /// A process name's kills.
