@@ -98,7 +98,7 @@ $LOAD snapshots --urls "$URLS" --token "$AGENT" --snapshots "$SNAPSHOTS" --pids 
     --label postgres --real "$BIN" --templates "$WORK/templates.json"
 stop_all
 bytes=$(psql -X -At "$(pg_url bench_ingest)" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c
-    WHERE c.relkind IN ('r', 'p') AND (c.relname LIKE 'snapshots%' OR c.relname = 'snapshot_hourly')")
+    WHERE c.relkind IN ('r', 'p') AND c.relname LIKE 'snapshot%'")
 echo "{\"test\": \"snapshot_disk\", \"store\": \"postgres\", \"bytes\": $bytes, \"bytes_per_snapshot\": $((bytes / SNAPSHOTS))}"
 
 if [ "${SKIP_SUMMARY:-0}" != 1 ]; then

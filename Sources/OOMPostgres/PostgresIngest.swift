@@ -25,10 +25,11 @@ extension PostgresStore {
                     try await ensurePartitions(
                         days: Set(rows.events.map(\.time) + rows.snapshots.map(\.time)).map(Self.dayOf))
                     let known = state.withLock { $0.hostIDs[rows.host] }
-                    let (outcome, hostID) = try await client.withTransaction(logger: logger) { c in
+                    let (outcome, hostID, frames) = try await client.withTransaction(logger: logger) { c in
                         try await self.write(rows, knownHostID: known, on: c)
                     }
                     state.withLock { $0.hostIDs[rows.host] = hostID }
+                    remember(frames: frames, hostID: hostID)
                     return outcome
                 }
             } catch .busy where attempt < Self.ingestAttempts {
@@ -47,7 +48,12 @@ extension PostgresStore {
         time >= 0 ? time / day : (time - day + 1) / day
     }
 
-    func write(_ b: StoreRows, knownHostID: Int64?, on c: PostgresConnection) async throws -> (IngestOutcome, Int64) {
+    /// The batch's statements in the caller's transaction; returns the outcome, the host's
+    /// id and the frames its snapshots were stored against (by hour), to remember once
+    /// committed.
+    func write(_ b: StoreRows, knownHostID: Int64?, on c: PostgresConnection) async throws
+        -> (IngestOutcome, Int64, [Int64: [UInt8]])
+    {
         let (hostID, previousAgent) = try await upsertHost(b, knownID: knownHostID, on: c)
         var outcome = IngestOutcome(stored: 0, duplicate: 0, snapshotsStored: 0, snapshotsDuplicate: 0)
         // One row per event id: a batch that repeats an id stores it once.
@@ -69,13 +75,27 @@ extension PostgresStore {
         outcome.eventsDuplicate = b.events.count - outcome.eventsStored
         var times: Set<Int64> = []
         let snapshots = b.snapshots.filter { times.insert($0.time).inserted }
+        var frames: [Int64: [UInt8]] = [:]
         if !snapshots.isEmpty {
-            let stored = try await insertSnapshots(snapshots, hostID: hostID, on: c)
+            let ids = try await storeDetails(snapshots, hostID: hostID, on: c)
+            let compact = try snapshots.map { s in
+                try SnapshotStorage.compactJSON(
+                    s.snapshot, ids: s.details.map { ids[DetailKey(pid: $0.pid, digest: $0.digest)] ?? -1 })
+            }
+            // Each hour's frame: the one stored, else this batch's first snapshot of the hour.
+            var firsts: [Int64: [UInt8]] = [:]
+            for (s, bytes) in zip(snapshots, compact) where firsts[SnapshotStorage.hourOf(s.time)] == nil {
+                firsts[SnapshotStorage.hourOf(s.time)] = bytes
+            }
+            frames = try await storeFrames(firsts, hostID: hostID, on: c)
+            let bodies = try zip(snapshots, compact).map { s, bytes in
+                try SnapshotStorage.deflate(bytes, frame: frames[SnapshotStorage.hourOf(s.time)] ?? [])
+            }
+            let stored = try await insertSnapshots(snapshots, bodies: bodies, hostID: hostID, on: c)
             outcome.snapshotsStored = stored.count
             if let newest = snapshots.filter({ stored.contains($0.time) }).max(by: { $0.time < $1.time }) {
                 try await updateLatest(newest, hostID: hostID, received: b.receivedAt, on: c)
             }
-            try await storeDetails(snapshots, hostID: hostID, on: c)
             for s in snapshots where stored.contains(s.time) { try await storeRuns(s, hostID: hostID, on: c) }
         }
         if let s = b.snapshots.filter({ $0.systemJSON != nil }).max(by: { $0.time < $1.time }) {
@@ -95,7 +115,7 @@ extension PostgresStore {
                 ON CONFLICT DO NOTHING
                 """, logger: logger)
         }
-        return (outcome, hostID)
+        return (outcome, hostID, frames)
     }
 
     /// The host's id and stored agent JSON, creating the host on its first batch. A known
@@ -273,20 +293,20 @@ extension PostgresStore {
             """, logger: logger)
     }
 
-    /// Inserts the snapshots not yet stored and adds them to the hourly sums; returns the
-    /// times it stored.
-    func insertSnapshots(_ snapshots: [StoreRows.Snapshot], hostID: Int64, on c: PostgresConnection) async throws
-        -> Set<Int64>
-    {
+    /// Inserts the snapshots not yet stored, each with its stored body (`bodies[i]`,
+    /// `SnapshotStorage`), and adds them to the hourly sums; returns the times it stored.
+    func insertSnapshots(
+        _ snapshots: [StoreRows.Snapshot], bodies: [[UInt8]], hostID: Int64, on c: PostgresConnection
+    ) async throws -> Set<Int64> {
         var binds = Binds()
         let host = binds.add(hostID)
         var values: [String] = []
-        for s in snapshots {
+        for (s, body) in zip(snapshots, bodies) {
             let ints = [s.time, s.total, s.available, s.free, s.cached, s.anon, s.shmem, s.swapTotal, s.swapFree]
             let doubles = [s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60]
             let row =
                 ints.map { binds.add($0) + "::bigint" } + doubles.map { binds.add($0) + "::float8" }
-                + [binds.add(s.oomKill) + "::bigint", binds.add(s.json) + "::text"]
+                + [binds.add(s.oomKill) + "::bigint", binds.add(ByteBuffer(bytes: body)) + "::bytea"]
             values.append("(" + row.joined(separator: ", ") + ")")
         }
         let columns = """
@@ -295,10 +315,10 @@ extension PostgresStore {
             """
         let hour = "(time - (((time % 3600000000) + 3600000000) % 3600000000))"
         let sql = """
-            WITH input (\(columns), json) AS (VALUES \(values.joined(separator: ", "))),
+            WITH input (\(columns), body) AS (VALUES \(values.joined(separator: ", "))),
             ins AS (
-                INSERT INTO snapshots (host_id, \(columns), json)
-                SELECT \(host)::bigint, \(columns), json FROM input
+                INSERT INTO snapshots (host_id, \(columns), body)
+                SELECT \(host)::bigint, \(columns), body FROM input
                 ON CONFLICT (host_id, time) DO NOTHING RETURNING host_id, \(columns)),
             hourly AS (
                 INSERT INTO snapshot_hourly (host_id, hour, samples, pressure_samples, sum_total_kb,
@@ -353,21 +373,113 @@ extension PostgresStore {
             """, logger: logger)
     }
 
-    /// The batch's process details, for the references of the host's next batches;
-    /// `last_seen` moves at most hourly (retention keeps a detail an hour past it).
-    func storeDetails(_ snapshots: [StoreRows.Snapshot], hostID: Int64, on c: PostgresConnection) async throws {
-        var seen: Set<StoreRows.Detail> = []
-        let details = snapshots.flatMap(\.details).filter { seen.insert($0).inserted }
-        guard !details.isEmpty, let newest = snapshots.map(\.time).max() else { return }
-        try await c.query(
+    /// Stores the batch's process details once per host, pid and digest (what the host's
+    /// next references and the snapshots' bodies name) and returns their ids. One statement
+    /// inserts the new ones and reads the rest; `last_seen` moves at most hourly (retention
+    /// keeps a detail an hour past it). A detail another collector inserted meanwhile is
+    /// not in that statement's view: a second read, after its transaction, finds it.
+    func storeDetails(_ snapshots: [StoreRows.Snapshot], hostID: Int64, on c: PostgresConnection) async throws
+        -> [DetailKey: Int64]
+    {
+        var seen: Set<DetailKey> = []
+        // In key order, so collectors writing the same host lock the same rows in the same order.
+        let details = snapshots.flatMap(\.details)
+            .filter { seen.insert(DetailKey(pid: $0.pid, digest: $0.digest)).inserted }
+            .sorted { ($0.pid, $0.digest) < ($1.pid, $1.digest) }
+        guard !details.isEmpty, let newest = snapshots.map(\.time).max() else { return [:] }
+        let (pids, digests) = (details.map(\.pid), details.map(\.digest))
+        var ids: [DetailKey: Int64] = [:]
+        for try await (pid, digest, id) in try await c.query(
             """
-            INSERT INTO snapshot_processes (host_id, pid, digest, last_seen, detail)
-            SELECT \(hostID), pid, digest, \(newest), detail
-            FROM unnest(\(details.map(\.pid)), \(details.map(\.digest)), \(details.map(\.json))) AS u (pid, digest, detail)
-            ON CONFLICT (host_id, pid, digest) DO UPDATE SET last_seen = excluded.last_seen
-            WHERE snapshot_processes.last_seen < excluded.last_seen - 3600000000
-            """, logger: logger)
+            WITH input AS (SELECT * FROM unnest(\(pids), \(digests), \(details.map(\.json))) AS u (pid, digest, detail)),
+            ins AS (
+                INSERT INTO snapshot_processes (host_id, pid, digest, last_seen, detail)
+                SELECT \(hostID), pid, digest, \(newest), detail FROM input ORDER BY pid, digest
+                ON CONFLICT (host_id, pid, digest) DO UPDATE SET last_seen = excluded.last_seen
+                WHERE snapshot_processes.last_seen < excluded.last_seen - 3600000000
+                RETURNING pid, digest, id)
+            SELECT pid, digest, id FROM ins
+            UNION ALL
+            SELECT p.pid, p.digest, p.id FROM snapshot_processes p JOIN input i USING (pid, digest)
+            WHERE p.host_id = \(hostID) AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.pid = p.pid AND ins.digest = p.digest)
+            """, logger: logger
+        ).decode((Int64, Int64, Int64).self) {
+            ids[DetailKey(pid: pid, digest: digest)] = id
+        }
+        if ids.count < details.count {
+            for try await (pid, digest, id) in try await c.query(
+                """
+                SELECT pid, digest, id FROM snapshot_processes
+                WHERE host_id = \(hostID) AND (pid, digest) IN (SELECT * FROM unnest(\(pids), \(digests)))
+                """, logger: logger
+            ).decode((Int64, Int64, Int64).self) {
+                ids[DetailKey(pid: pid, digest: digest)] = id
+            }
+        }
+        guard ids.count == details.count else {
+            throw StoreError.failed("process details of host \(hostID) not stored")
+        }
+        return ids
     }
+
+    /// Each hour's frame (inflated), from memory when this collector stored or read it
+    /// lately, else stored now from `firsts[hour]` (the hour's first compact JSON of the
+    /// batch) unless the hour has one: `ON CONFLICT DO NOTHING`, then the winner is read.
+    func storeFrames(_ firsts: [Int64: [UInt8]], hostID: Int64, on c: PostgresConnection) async throws
+        -> [Int64: [UInt8]]
+    {
+        var frames: [Int64: [UInt8]] = [:]
+        let recent = SnapshotStorage.hourOf(nowMicroseconds()) - SnapshotStorage.hour
+        state.withLock { state in
+            for hour in firsts.keys where hour >= recent {
+                frames[hour] = state.frames[SnapshotStorage.FrameKey(hostID: hostID, hour: hour)]
+            }
+        }
+        let missing = firsts.keys.filter { frames[$0] == nil }.sorted()
+        guard !missing.isEmpty else { return frames }
+        let stored = try missing.map { ByteBuffer(bytes: try SnapshotStorage.storedFrame(firsts[$0]!)) }
+        for try await (hour, body) in try await c.query(
+            """
+            WITH ins AS (
+                INSERT INTO snapshot_frames (host_id, hour, body)
+                SELECT \(hostID), hour, body FROM unnest(\(missing), \(stored)) AS u (hour, body) ORDER BY hour
+                ON CONFLICT (host_id, hour) DO NOTHING RETURNING hour)
+            SELECT hour, NULL::bytea AS body FROM ins
+            UNION ALL
+            SELECT hour, body FROM snapshot_frames WHERE host_id = \(hostID) AND hour = ANY(\(missing))
+            """, logger: logger
+        ).decode((Int64, ByteBuffer?).self) {
+            frames[hour] = try body.map { try SnapshotStorage.frame(stored: Array(buffer: $0)) } ?? firsts[hour]
+        }
+        let raced = missing.filter { frames[$0] == nil }
+        if !raced.isEmpty {
+            for try await (hour, body) in try await c.query(
+                "SELECT hour, body FROM snapshot_frames WHERE host_id = \(hostID) AND hour = ANY(\(raced))",
+                logger: logger
+            ).decode((Int64, ByteBuffer).self) {
+                frames[hour] = try SnapshotStorage.frame(stored: Array(buffer: body))
+            }
+        }
+        guard frames.count == firsts.count else {
+            throw StoreError.failed("snapshot frames of host \(hostID) not stored")
+        }
+        return frames
+    }
+
+    /// Keeps committed frames of the last two hours for the host's next batches (older
+    /// hours may go with retention, so they are always read). Bounded: starts over when full.
+    func remember(frames: [Int64: [UInt8]], hostID: Int64) {
+        let recent = SnapshotStorage.hourOf(nowMicroseconds()) - SnapshotStorage.hour
+        state.withLock { state in
+            for (hour, frame) in frames where hour >= recent {
+                if state.frames.count >= Self.maxFrames { state.frames.removeAll() }
+                state.frames[SnapshotStorage.FrameKey(hostID: hostID, hour: hour)] = frame
+            }
+        }
+    }
+
+    /// Frames kept in memory (2–8 kB each).
+    static let maxFrames = 4_096
 
     // MARK: partitions
 

@@ -232,16 +232,11 @@ extension PostgresStore {
                 }
                 buckets[b] = p
             }
-            var latest: MemorySnapshot?
-            if let json = try await scalar(
-                String.self,
+            let latest = try? await storedSnapshot(
                 """
-                SELECT json FROM snapshots WHERE host_id = \(hostID) AND time >= \(since) AND time < \(until)
+                SELECT time, json, body FROM snapshots WHERE host_id = \(hostID) AND time >= \(since) AND time < \(until)
                 ORDER BY time DESC LIMIT 1
-                """, on: reader)
-            {
-                latest = try? Self.decode(MemorySnapshot.self, json)
-            }
+                """, hostID: hostID)
             return SnapshotsResponse(
                 host: host, since: RFC3339.format(epochMicroseconds: since),
                 until: RFC3339.format(epochMicroseconds: until), stepS: Double(step) / 1e6,
@@ -249,6 +244,32 @@ extension PostgresStore {
         }
         guard let result else { throw .notFound("host \(host)") }
         return result
+    }
+
+    /// The snapshot `query` finds (its `time`, `json` and `body`, one row), as the agent
+    /// sent it: a row stored before compact storage has its whole JSON; any other is
+    /// expanded from its body, its hour's frame and the process details it names.
+    func storedSnapshot(_ query: PostgresQuery, hostID: Int64) async throws -> MemorySnapshot? {
+        guard let row = try await rows(query, on: reader).first else { return nil }
+        if let json = try row.get("json", as: String?.self) { return try Self.decode(MemorySnapshot.self, json) }
+        let time: Int64 = try row.get("time")
+        guard let body = try row.get("body", as: ByteBuffer?.self),
+            let frame = try await scalar(
+                ByteBuffer.self,
+                """
+                SELECT body FROM snapshot_frames WHERE host_id = \(hostID) AND hour = \(SnapshotStorage.hourOf(time))
+                """, on: reader)
+        else { throw StoreError.failed("snapshot at \(time) of host \(hostID): its hour's frame is missing") }
+        let compact = try SnapshotStorage.compact(
+            body: Array(buffer: body), frame: try SnapshotStorage.frame(stored: Array(buffer: frame)))
+        var details: [Int64: ProcessDetail] = [:]
+        let ids = Array(Set(compact.processes.map(\.ref)))
+        if !ids.isEmpty {
+            for row in try await rows("SELECT id, detail FROM snapshot_processes WHERE id = ANY(\(ids))", on: reader) {
+                details[try row.get("id")] = try SnapshotStorage.detail(try row.get("detail"))
+            }
+        }
+        return try SnapshotStorage.expand(compact, details: details, hostID: hostID, time: time)
     }
 
     public func top(host: String?, limit: Int) async throws(StoreError) -> TopResponse {

@@ -11,12 +11,14 @@ extension PostgresStore {
         return try await store {
             var outcome = RetentionOutcome.nothing
             outcome.snapshots = try await prune("snapshots", before: cutoff(policy.snapshotDays))
-            // A process's details outlive the snapshots that name them by the hour they may lag.
+            // A snapshot's frame and process details outlive it by the hour they may lag (as
+            // on SQLite): no kept snapshot names what goes.
+            let unnamed = cutoff(policy.snapshotDays) - SnapshotStorage.hour
             _ = try await count(
-                """
-                WITH d AS (DELETE FROM snapshot_processes WHERE last_seen < \(cutoff(policy.snapshotDays) - 3_600_000_000)
-                    RETURNING 1) SELECT count(*) FROM d
-                """)
+                "WITH d AS (DELETE FROM snapshot_frames WHERE hour < \(unnamed) RETURNING 1) SELECT count(*) FROM d")
+            _ = try await count(
+                "WITH d AS (DELETE FROM snapshot_processes WHERE last_seen < \(unnamed) RETURNING 1) SELECT count(*) FROM d"
+            )
             // Process runs are samples too: kept as long as raw snapshots.
             _ = try await count(
                 """

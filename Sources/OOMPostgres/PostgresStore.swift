@@ -51,6 +51,14 @@ public final class PostgresStore: CollectorStore, Service {
         var partitions: Set<String> = []
         /// Host ids by name: a host is inserted once, then only updated.
         var hostIDs: [String: Int64] = [:]
+        /// Recent hours' snapshot frames (inflated), as committed.
+        var frames: [SnapshotStorage.FrameKey: [UInt8]] = [:]
+    }
+
+    /// A process's stored details for its host: by pid and digest.
+    struct DetailKey: Hashable {
+        var pid: Int64
+        var digest: Int64
     }
 
     /// A store for `configuration`; nothing connects until `run()`.

@@ -25,10 +25,7 @@ final class SnapshotCache: Sendable {
         var pid: Int
     }
 
-    struct FrameKey: Hashable {
-        var hostID: Int64
-        var hour: Int64
-    }
+    typealias FrameKey = SnapshotStorage.FrameKey
 
     private struct State {
         var processes: [ProcessKey: Process] = [:]

@@ -1,6 +1,6 @@
 import GRDB
 import Gzip
-import OOMKit
+package import OOMKit
 
 #if canImport(FoundationEssentials)
     import FoundationEssentials
@@ -17,12 +17,78 @@ import OOMKit
 ///   against the host's first snapshot of the same hour (`snapshot_frames`), so what did
 ///   not change since then costs a few bytes.
 /// Every stored snapshot expands back to exactly what the agent sent.
-enum SnapshotStorage {
-    static let hour: Int64 = 3_600_000_000
+///
+/// The format (compact JSON, frames, deflate) is the same on both engines: the
+/// PostgreSQL store calls the `package` parts here and keeps only its own SQL.
+package enum SnapshotStorage {
+    package static let hour: Int64 = 3_600_000_000
+
+    /// A host's hour, whose snapshots share a frame (the key of frames kept in memory).
+    package struct FrameKey: Hashable, Sendable {
+        package var hostID: Int64
+        package var hour: Int64
+
+        package init(hostID: Int64, hour: Int64) {
+            self.hostID = hostID
+            self.hour = hour
+        }
+    }
 
     /// The hour (epoch microseconds, floored) a time falls in.
-    static func hourOf(_ time: Int64) -> Int64 {
+    package static func hourOf(_ time: Int64) -> Int64 {
         time - ((time % hour) + hour) % hour
+    }
+
+    /// The compact JSON of `compact`: sorted keys, so the same snapshot is the same bytes.
+    package static func encode(_ compact: CompactSnapshot) throws -> [UInt8] {
+        try JSONWriter(sortedKeys: true).encode(compact)
+    }
+
+    /// The compact JSON of `snapshot` whose i-th process's details are stored as `ids[i]`.
+    package static func compactJSON(_ snapshot: MemorySnapshot, ids: [Int64]) throws -> [UInt8] {
+        guard ids.count == snapshot.processes.count else {
+            throw StoreError.failed("\(ids.count) detail ids for \(snapshot.processes.count) processes")
+        }
+        var next = ids.makeIterator()
+        return try encode(CompactSnapshot(snapshot) { _ in next.next()! })
+    }
+
+    /// A snapshot's stored body: its compact JSON (`bytes`) deflated against its hour's
+    /// frame (the hour's first compact JSON, inflated).
+    package static func deflate(_ bytes: [UInt8], frame: [UInt8]) throws -> [UInt8] {
+        if let deflater { return try deflater.compress(bytes, dictionary: frame) }
+        return try Deflate.compress(bytes, dictionary: frame)
+    }
+
+    /// A frame as stored: the hour's first compact JSON, deflated on its own.
+    package static func storedFrame(_ firstSnapshot: [UInt8]) throws -> [UInt8] {
+        try Deflate.compress(firstSnapshot)
+    }
+
+    /// A stored frame inflated: the dictionary its hour's bodies were deflated against.
+    package static func frame(stored: [UInt8]) throws -> [UInt8] {
+        try Deflate.decompress(stored)
+    }
+
+    /// The compact snapshot stored as `body`, given its hour's inflated `frame`.
+    package static func compact(body: [UInt8], frame: [UInt8]) throws -> CompactSnapshot {
+        try JSONReader().decode(CompactSnapshot.self, from: try Deflate.decompress(body, dictionary: frame))
+    }
+
+    /// A stored process detail (its canonical JSON text).
+    package static func detail(_ text: String) throws -> ProcessDetail {
+        try JSONReader().decode(ProcessDetail.self, from: Array(text.utf8))
+    }
+
+    /// `compact` made whole with the details its processes name; what is missing is an
+    /// error naming the snapshot (`hostID`, `time`).
+    package static func expand(_ compact: CompactSnapshot, details: [Int64: ProcessDetail], hostID: Int64, time: Int64)
+        throws -> MemorySnapshot
+    {
+        guard let snapshot = compact.expanded(details: details) else {
+            throw StoreError.failed("snapshot at \(time) of host \(hostID): a process's details are missing")
+        }
+        return snapshot
     }
 
     /// The stored body of `snapshot`, taken at `time` on `hostID`. Stores the details of
@@ -34,10 +100,9 @@ enum SnapshotStorage {
         let compact = try CompactSnapshot(snapshot) { detail in
             try processID(detail, hostID: hostID, time: time, db: db, cache: cache)
         }
-        let bytes = try JSONWriter(sortedKeys: true).encode(compact)
+        let bytes = try encode(compact)
         let frame = try frame(hostID: hostID, hour: hourOf(time), firstSnapshot: bytes, db: db, cache: cache)
-        if let deflater { return try deflater.compress(bytes, dictionary: frame) }
-        return try Deflate.compress(bytes, dictionary: frame)
+        return try deflate(bytes, frame: frame)
     }
 
     /// One zlib stream for every snapshot body, reset rather than set up again per
@@ -103,12 +168,12 @@ enum SnapshotStorage {
             db.cachedStatement(sql: "SELECT body FROM snapshot_frames WHERE host_id = ? AND hour = ?"),
             arguments: [hostID, hour])
         {
-            let frame = try Deflate.decompress(Array(stored))
+            let frame = try frame(stored: Array(stored))
             cache?.remember(frame: frame, hostID: hostID, hour: hour, db: db)
             return frame
         }
         try db.cachedStatement(sql: "INSERT INTO snapshot_frames (host_id, hour, body) VALUES (?, ?, ?)")
-            .execute(arguments: [hostID, hour, Data(try Deflate.compress(firstSnapshot))])
+            .execute(arguments: [hostID, hour, Data(try storedFrame(firstSnapshot))])
         return firstSnapshot
     }
 
@@ -119,8 +184,7 @@ enum SnapshotStorage {
                 db, sql: "SELECT body FROM snapshot_frames WHERE host_id = ? AND hour = ?",
                 arguments: [hostID, hourOf(time)])
         else { throw StoreError.failed("snapshot at \(time) of host \(hostID): its hour's frame is missing") }
-        let bytes = try Deflate.decompress(body, dictionary: try Deflate.decompress(Array(frameBody)))
-        let compact = try JSONReader().decode(CompactSnapshot.self, from: bytes)
+        let compact = try compact(body: body, frame: try frame(stored: Array(frameBody)))
         var details: [Int64: ProcessDetail] = [:]
         let ids = Array(Set(compact.processes.map(\.ref)))
         if !ids.isEmpty {
@@ -129,14 +193,10 @@ enum SnapshotStorage {
                 db, sql: "SELECT id, detail FROM snapshot_processes WHERE id IN (\(marks))",
                 arguments: StatementArguments(ids))
             {
-                let text: String = row["detail"]
-                details[row["id"]] = try JSONReader().decode(ProcessDetail.self, from: Array(text.utf8))
+                details[row["id"]] = try detail(row["detail"])
             }
         }
-        guard let snapshot = compact.expanded(details: details) else {
-            throw StoreError.failed("snapshot at \(time) of host \(hostID): a process's details are missing")
-        }
-        return snapshot
+        return try expand(compact, details: details, hostID: hostID, time: time)
     }
 
     /// Schema for the above (migration `v6-snapshot-store`): the two new tables, and the

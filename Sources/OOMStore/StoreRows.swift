@@ -23,8 +23,6 @@ package struct StoreRows: Sendable {
         package var total, available, free, cached, anon, shmem, swapTotal, swapFree: Int64?
         package var someAvg10, someAvg60, fullAvg10, fullAvg60: Double?
         package var oomKill: Int64?
-        /// The whole snapshot in the wire's JSON (the `latest` of a snapshots query).
-        package var json: String
         /// The prepared snapshot: its hosts-row JSON is encoded for the batch's newest only.
         var prepared: PreparedBatch.Snapshot
         package var kernel: String?
@@ -34,6 +32,10 @@ package struct StoreRows: Sendable {
         package var runs: [RunSample]
         /// Each process's details as stored for references (`ProcessDetail`, canonical JSON).
         package var details: [Detail]
+
+        /// The snapshot as the agent sent it (processes whole), stored compactly
+        /// (`SnapshotStorage`); `details[i]` are its i-th process's.
+        package var snapshot: MemorySnapshot { prepared.snapshot }
 
         /// The hosts row's memory, pressure and processes JSON of this snapshot: the
         /// prepared one for the batch's newest, encoded now only when the newest was a
@@ -61,7 +63,6 @@ package struct StoreRows: Sendable {
     /// The rows of a validated batch received at `receivedAt`.
     package init(_ batch: IngestBatch, receivedAt: Int64) throws(StoreError) {
         let p: PreparedBatch
-        let writer = JSONWriter()
         do {
             p = try OOMDatabase.prepare(batch, receivedAt: receivedAt)
             snapshots = try p.snapshots.map { s in
@@ -70,7 +71,6 @@ package struct StoreRows: Sendable {
                     anon: s.anon, shmem: s.shmem, swapTotal: s.swapTotal, swapFree: s.swapFree,
                     someAvg10: s.someAvg10, someAvg60: s.someAvg60, fullAvg10: s.fullAvg10,
                     fullAvg60: s.fullAvg60, oomKill: s.oomKill,
-                    json: String(decoding: try writer.encode(s.snapshot), as: UTF8.self),
                     prepared: s, kernel: s.kernel, systemJSON: s.systemJSON, runs: s.runs,
                     details: try s.snapshot.processes.map { p in
                         let json = try ProcessDetail(p).canonicalJSON()

@@ -44,9 +44,9 @@ func postgresConfiguration(database: String? = nil) -> PostgresStoreConfiguratio
     return c
 }
 
-/// Runs `body` with a client to the server's administrative database.
-func withAdmin<T>(_ body: (PostgresClient) async throws -> T) async throws -> T {
-    let c = postgresConfiguration()
+/// Runs `body` with a client to the server's administrative database, or to `database`.
+func withAdmin<T>(database: String? = nil, _ body: (PostgresClient) async throws -> T) async throws -> T {
+    let c = postgresConfiguration(database: database)
     let client = PostgresClient(
         configuration: .init(
             host: c.host, port: c.port, username: c.user, password: c.password, database: c.database, tls: .disable))
