@@ -422,9 +422,10 @@ extension PostgresStore {
         return ids
     }
 
-    /// Each hour's frame (inflated), from memory when this collector stored or read it
-    /// lately, else stored now from `firsts[hour]` (the hour's first compact JSON of the
-    /// batch) unless the hour has one: `ON CONFLICT DO NOTHING`, then the winner is read.
+    /// Each hour's frame (inflated): from memory when this collector stored or read it
+    /// lately, else read, else stored now from `firsts[hour]` (the batch's first compact
+    /// JSON of the hour) with `ON CONFLICT DO NOTHING`; a frame another collector stored
+    /// meanwhile wins, and is read. Hours in key order, so collectors lock them alike.
     func storeFrames(_ firsts: [Int64: [UInt8]], hostID: Int64, on c: PostgresConnection) async throws
         -> [Int64: [UInt8]]
     {
@@ -435,30 +436,30 @@ extension PostgresStore {
                 frames[hour] = state.frames[SnapshotStorage.FrameKey(hostID: hostID, hour: hour)]
             }
         }
-        let missing = firsts.keys.filter { frames[$0] == nil }.sorted()
-        guard !missing.isEmpty else { return frames }
-        let stored = try missing.map { ByteBuffer(bytes: try SnapshotStorage.storedFrame(firsts[$0]!)) }
-        for try await (hour, body) in try await c.query(
-            """
-            WITH ins AS (
-                INSERT INTO snapshot_frames (host_id, hour, body)
-                SELECT \(hostID), hour, body FROM unnest(\(missing), \(stored)) AS u (hour, body) ORDER BY hour
-                ON CONFLICT (host_id, hour) DO NOTHING RETURNING hour)
-            SELECT hour, NULL::bytea AS body FROM ins
-            UNION ALL
-            SELECT hour, body FROM snapshot_frames WHERE host_id = \(hostID) AND hour = ANY(\(missing))
-            """, logger: logger
-        ).decode((Int64, ByteBuffer?).self) {
-            frames[hour] = try body.map { try SnapshotStorage.frame(stored: Array(buffer: $0)) } ?? firsts[hour]
-        }
-        let raced = missing.filter { frames[$0] == nil }
-        if !raced.isEmpty {
+        func readStored() async throws {
+            let missing = firsts.keys.filter { frames[$0] == nil }.sorted()
+            guard !missing.isEmpty else { return }
             for try await (hour, body) in try await c.query(
-                "SELECT hour, body FROM snapshot_frames WHERE host_id = \(hostID) AND hour = ANY(\(raced))",
+                "SELECT hour, body FROM snapshot_frames WHERE host_id = \(hostID) AND hour = ANY(\(missing))",
                 logger: logger
             ).decode((Int64, ByteBuffer).self) {
                 frames[hour] = try SnapshotStorage.frame(stored: Array(buffer: body))
             }
+        }
+        try await readStored()
+        let missing = firsts.keys.filter { frames[$0] == nil }.sorted()
+        if !missing.isEmpty {
+            let stored = try missing.map { ByteBuffer(bytes: try SnapshotStorage.storedFrame(firsts[$0]!)) }
+            for try await hour in try await c.query(
+                """
+                INSERT INTO snapshot_frames (host_id, hour, body)
+                SELECT \(hostID), hour, body FROM unnest(\(missing), \(stored)) AS u (hour, body) ORDER BY hour
+                ON CONFLICT (host_id, hour) DO NOTHING RETURNING hour
+                """, logger: logger
+            ).decode(Int64.self) {
+                frames[hour] = firsts[hour]
+            }
+            try await readStored()
         }
         guard frames.count == firsts.count else {
             throw StoreError.failed("snapshot frames of host \(hostID) not stored")
