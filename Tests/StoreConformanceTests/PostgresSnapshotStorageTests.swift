@@ -112,6 +112,75 @@ struct PostgresSnapshotStorageTests {
         }
     }
 
+    /// A frame and a process detail that another collector inserted while this one's
+    /// ingest waited on them: the ingest takes that collector's rows (`ON CONFLICT`, then
+    /// the winner is read) and its snapshots read back exactly.
+    @Test func aConcurrentWritersFrameAndDetailWin() async throws {
+        let snapshots = try Self.sampled(count: 70)
+        let (first, frameRace, detailRace) = (snapshots[0..<6], snapshots[64..<66], snapshots[66..<70])
+        // The other collector's frame: a different snapshot's compact JSON.
+        let theirs = try SnapshotStorage.storedFrame(
+            SnapshotStorage.compactJSON(snapshots[30], ids: snapshots[30].processes.map { _ in 1 }))
+        var newcomer = detailRace.first!.processes[0]
+        newcomer.pid = 5_000_000
+        newcomer.startedAt = detailRace.first!.time
+        let detailRaceBatch = detailRace.map {
+            var s = $0
+            s.processes.append(newcomer)
+            return s
+        }
+        let detail = try ProcessDetail(newcomer).canonicalJSON()
+        let hour = SnapshotStorage.hourOf(t(frameRace.first!.time))
+        try await withScratchDatabase { name in
+            try await withPostgresStore(database: name) { store in
+                _ = try await store.ingest(Seed.batch(host: Self.host, snapshots: Array(first)), receivedAt: Self.start)
+                try await withAdmin(database: name) { db in
+                    try await Self.whileHeld(
+                        "INSERT INTO snapshot_frames (host_id, hour, body) VALUES (1, \(hour), \(ByteBuffer(bytes: theirs)))",
+                        on: db, ingest: Seed.batch(host: Self.host, snapshots: Array(frameRace)), into: store)
+                    try await Self.whileHeld(
+                        """
+                        INSERT INTO snapshot_processes (host_id, pid, digest, last_seen, detail)
+                        VALUES (1, \(Int64(newcomer.pid)), \(ProcessDetail.digest(detail)), \(Self.start),
+                            \(String(decoding: detail, as: UTF8.self)))
+                        """, on: db, ingest: Seed.batch(host: Self.host, snapshots: detailRaceBatch), into: store)
+                    let row = try await Self.row(
+                        """
+                        SELECT (SELECT body FROM snapshot_frames WHERE hour = \(hour)) AS frame,
+                            (SELECT count(*) FROM snapshot_processes WHERE pid = \(newcomer.pid)) AS details
+                        """, on: db)
+                    #expect(Array(buffer: try row["frame"].decode(ByteBuffer.self)) == theirs)
+                    #expect(try row["details"].decode(Int64.self) == 1)
+                }
+                try await Self.expectExact(Array(first) + Array(frameRace) + detailRaceBatch, in: store)
+            }
+        }
+    }
+
+    /// Runs `sql` in a transaction on `db`, ingests `batch` into `store` meanwhile, and
+    /// commits once the ingest waits on a lock that transaction holds.
+    static func whileHeld(
+        _ sql: PostgresQuery, on db: PostgresClient, ingest batch: IngestBatch, into store: PostgresStore
+    )
+        async throws
+    {
+        try await db.withConnection { c in
+            try await c.query("BEGIN", logger: testLogger)
+            try await c.query(sql, logger: testLogger)
+            let ingest = Task { try await store.ingest(batch, receivedAt: Self.start) }
+            var waited = false
+            for _ in 0..<200 where !waited {
+                try await Task.sleep(for: .milliseconds(50))
+                waited =
+                    try await Self.row("SELECT count(*) AS n FROM pg_locks WHERE NOT granted", on: db)["n"]
+                    .decode(Int64.self) > 0
+            }
+            #expect(waited, "the ingest waits on the other transaction's row")
+            try await c.query("COMMIT", logger: testLogger)
+            #expect(try await ingest.value.snapshotsStored == batch.snapshots.count)
+        }
+    }
+
     /// Retention keeps the frames and details the kept snapshots name, and later drops
     /// every frame and detail once no snapshot names them.
     @Test func retentionKeepsWhatKeptSnapshotsName() async throws {
@@ -211,8 +280,8 @@ struct PostgresSnapshotStorageTests {
         }
     }
 
-    static func row(_ sql: String, on db: PostgresClient) async throws -> PostgresRandomAccessRow {
-        for try await row in try await db.query(PostgresQuery(unsafeSQL: sql)) { return row.makeRandomAccess() }
+    static func row(_ sql: PostgresQuery, on db: PostgresClient) async throws -> PostgresRandomAccessRow {
+        for try await row in try await db.query(sql) { return row.makeRandomAccess() }
         throw CancellationError()
     }
 }
