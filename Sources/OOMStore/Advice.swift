@@ -441,6 +441,17 @@ package struct AdviceReader {
         // R² >= t is cov² >= t·st·sr (any R² passes a threshold of 0 or less).
         let k = s.leakMinSlopeMBPerHour * 1024 / 3600
         var out: [GroupKey: [ProcessRun]] = [:]
+        // The runs come grouped by (host, comm) in the candidates' key order (the cross join
+        // keeps the candidates outside; no sort in SQLite); each group is ordered by its last
+        // time here.
+        var key: GroupKey?
+        var runs: [ProcessRun] = []
+        func flush() {
+            guard let key else { return }
+            out[key, default: []].append(contentsOf: runs)
+            out[key]!.sort { $0.lastTime < $1.lastTime }
+            runs.removeAll(keepingCapacity: true)
+        }
         try each(
             """
             WITH candidates AS MATERIALIZED (
@@ -450,14 +461,19 @@ package struct AdviceReader {
                 HAVING 2 * sum(\(cov) >= ?4 * \(st)) >= count(*)
                     AND 2 * sum(?6 OR \(cov) * \(cov) >= ?5 * \(st) * \(sr)) >= count(*))
             SELECT r.host_id, r.comm, \(Self.runColumns.split(separator: ", ").map { "r." + $0 }.joined(separator: ", "))
-            FROM candidates c JOIN process_runs r ON r.host_id = c.host_id AND r.comm = c.comm
+            FROM candidates c CROSS JOIN process_runs r ON r.host_id = c.host_id AND r.comm = c.comm
             WHERE r.last_time >= ?1 AND r.first_time < ?2 AND r.samples >= ?3
-            ORDER BY r.host_id, r.comm, r.last_time
             """,
             [since, until, s.leakMinSamples, k - 1e-9 * abs(k) - 1e-12, s.leakMinR2 - 1e-9, s.leakMinR2 <= 0]
         ) { row in
-            out[GroupKey(host: row[0], kind: "comm", key: row[1]), default: []].append(Self.run(row, at: 2))
+            let host: Int64 = row[0]
+            if key?.host != host || key?.key != (row[1] as String) {
+                flush()
+                key = GroupKey(host: host, kind: "comm", key: row[1])
+            }
+            runs.append(Self.run(row, at: 2))
         }
+        flush()
         return out
     }
 
@@ -506,21 +522,33 @@ package struct AdviceReader {
     ) throws {
         let end = min(until, now)
         let from = end - Int64(settings.trendHours) * Self.hour
-        let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
-        var points: [Int64: [HourPoint]] = [:]
+        // The rows come host by host, each host's hours in order.
+        var host: Int64?
+        var points: [HourPoint] = []
+        func flush() {
+            guard let id = host, points.count >= 3 || points.contains(where: { ($0.fullAvg60 ?? 0) > 0 }) else {
+                return points.removeAll(keepingCapacity: true)
+            }
+            byHost[id, default: HostAdviceFacts(host: names[id] ?? "?")].hourly = points
+            points.removeAll(keepingCapacity: true)
+        }
+        // Each host's newest hours by primary key (a range per host), not the hour index: a
+        // window of the latest hours is most of the fleet's rows of those hours, and each
+        // index entry would cost a lookup of its row.
         try each(
             """
-            SELECT host_id, \(Self.hourColumns) FROM snapshot_hourly
-            WHERE hour > ? AND hour <= ?\(hostFilter)
+            SELECT s.host_id, \(Self.hourColumns) FROM hosts h CROSS JOIN snapshot_hourly s
+            ON s.host_id = h.id AND s.hour > ? AND s.hour <= ?\(hostID.map { " WHERE h.id = \($0)" } ?? "")
             """, [from, end]
         ) { row in
-            points[row[0], default: []].append(Self.point(row, at: 1))
+            let id: Int64 = row[0]
+            if id != host {
+                flush()
+                host = id
+            }
+            points.append(Self.point(row, at: 1))
         }
-        for (id, p) in points where p.count >= 3 || p.contains(where: { ($0.fullAvg60 ?? 0) > 0 }) {
-            var f = byHost[id] ?? HostAdviceFacts(host: names[id] ?? "?")
-            f.hourly = p.sorted { $0.hour < $1.hour }
-            byHost[id] = f
-        }
+        flush()
     }
 }
 
