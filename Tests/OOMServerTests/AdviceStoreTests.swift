@@ -203,6 +203,24 @@ import Testing
             #expect(plan.contains("SEARCH"), "\(q): \(plan)")
             #expect(!plan.contains("SCAN"), "\(q): \(plan)")
         }
+        // The latest hours: each host's by primary key, never a row lookup per index entry
+        // of the hour index.
+        let hourly = try db.explain(
+            "SELECT s.host_id, s.samples FROM hosts h CROSS JOIN snapshot_hourly s ON s.host_id = h.id AND s.hour > 0 AND s.hour <= 1"
+        ).joined(separator: "; ")
+        #expect(hourly.contains("SEARCH s USING PRIMARY KEY (host_id=? AND hour>? AND hour<?)"), "\(hourly)")
+        #expect(!hourly.contains("snapshot_hourly_hour"), "\(hourly)")
+        // The leak candidates' runs: one pass in key order, no sort.
+        let runs = try db.explain(
+            """
+            WITH c AS MATERIALIZED (SELECT host_id, comm FROM process_runs NOT INDEXED
+                WHERE last_time >= 0 AND first_time < 1 GROUP BY host_id, comm HAVING count(*) > 0)
+            SELECT r.pid FROM c CROSS JOIN process_runs r ON r.host_id = c.host_id AND r.comm = c.comm
+            WHERE r.last_time >= 0
+            """
+        ).joined(separator: "; ")
+        #expect(runs.contains("SEARCH r USING PRIMARY KEY (host_id=? AND comm=?)"), "\(runs)")
+        #expect(!runs.contains("TEMP B-TREE"), "\(runs)")
     }
 
     @Test func olderAgentsWithoutSystemFactsAreAccepted() async throws {
