@@ -194,9 +194,9 @@ def cmd_plans(a):
         "SELECT event_id FROM events INDEXED BY events_comm WHERE comm = 'a' AND host_id = 1 AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
         "SELECT pid FROM process_runs WHERE host_id = 1 AND comm = 'a' AND last_time >= 0 AND first_time < 1 ORDER BY last_time DESC LIMIT 50",
         "SELECT g.kills, (SELECT group_concat(last_event) FROM (SELECT last_event FROM advice_daily d WHERE d.host_id = g.host_id AND d.kind = g.kind AND d.key = g.key AND d.day >= 1 AND d.day < 9 ORDER BY d.day DESC LIMIT 5)), e.shield_name FROM advice_groups g LEFT JOIN events e ON g.kind = 'global' AND e.event_id = g.best_event WHERE g.last_time >= 0",
-        "SELECT host_id, comm FROM process_runs NOT INDEXED WHERE last_time >= 0 AND first_time < 1 AND samples >= 4 GROUP BY host_id, comm HAVING 2 * sum(sum_tr > 0) >= count(*)",
+        "SELECT host_id, comm, pid FROM process_runs NOT INDEXED WHERE last_time >= 0 AND first_time < 1 AND samples >= 4 ORDER BY host_id, comm",
         "SELECT k.value ->> 0, hour FROM json_each('[[1,2]]') k JOIN snapshot_hourly ON host_id = k.value ->> 0 AND hour > (k.value ->> 1) - 3 AND hour <= k.value ->> 1",
-        "SELECT host_id, hour FROM snapshot_hourly WHERE hour > 0 AND hour <= 1",
+        "SELECT s.host_id, s.hour FROM hosts h CROSS JOIN snapshot_hourly s ON s.host_id = h.id AND s.hour > 0 AND s.hour <= 1",
     ]:
         plan = "; ".join(r[3] for r in db.execute("EXPLAIN QUERY PLAN " + q))
         print(json.dumps({"test": "plan", "query": q[:120], "plan": plan}))

@@ -104,7 +104,7 @@ package struct AdviceReader {
         // other process-name groups need not be read either: no rule fires on them).
         let allRuns = hostID == nil ? try leakCandidateRuns(since: since, until: until) : nil
         let (groups, best, shields) = try killGroups(
-            since: since, until: until, hostID: hostID, leakCandidates: allRuns.map { Set($0.keys) })
+            since: since, until: until, hostID: hostID, leakCandidates: allRuns)
 
         var byHost: [Int64: HostAdviceFacts] = [:]
         let s = settings
@@ -165,11 +165,12 @@ package struct AdviceReader {
     /// group rollup already read with its groups. With `leakCandidates`, the group rollup
     /// skips the process-name groups no rule can fire on: neither a critical service nor a
     /// leak candidate.
-    func killGroups(since: Int64, until: Int64, hostID: Int64?, leakCandidates: Set<GroupKey>? = nil) throws
-        -> (groups: [GroupKey: KillGroup], best: [Int64: String], shields: [Int64: ShieldedKill])
-    {
+    func killGroups(
+        since: Int64, until: Int64, hostID: Int64?, leakCandidates: [GroupKey: [ProcessRun]]? = nil
+    ) throws -> (groups: [(key: GroupKey, group: KillGroup)], best: [Int64: String], shields: [Int64: ShieldedKill]) {
         let day = Self.day
-        var groups: [GroupKey: KillGroup] = [:]
+        // Each (host, kind, key) once: every statement below groups by it.
+        var groups: [(key: GroupKey, group: KillGroup)] = []
         var best: [Int64: String] = [:]
         var shields: [Int64: ShieldedKill] = [:]
         let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
@@ -189,7 +190,7 @@ package struct AdviceReader {
                     KillRef(id: String($0.0), time: g.lastTime, comm: String($0.1), rssKB: g.maxRSS)
                 }
             }
-            groups[k] = g
+            groups.append((k, g))
         }
         if until - since >= Self.rollupWindow, source == .groups {
             let (fromDay, toDay) = (since / day, (until + day - 1) / day)
@@ -224,7 +225,7 @@ package struct AdviceReader {
                     + repeats + StatementArguments(criticalNames)
             ) { row in
                 let k = GroupKey(row)
-                if let leakCandidates, k.kind == "comm", !(row[21] as Bool), !leakCandidates.contains(k) { return }
+                if let leakCandidates, k.kind == "comm", !(row[21] as Bool), leakCandidates[k] == nil { return }
                 // Kills before the window's first day or after its last (only the days in the
                 // window count), or kills deleted since the group's min and max were taken:
                 // read by day.
@@ -241,7 +242,7 @@ package struct AdviceReader {
                             rssKB: g.maxRSS)
                     }
                 }
-                groups[k] = g
+                groups.append((k, g))
                 if k.kind == "global", let shield = Self.shieldedKill(row, at: 14) { shields[k.host] = shield }
             }
             // A bounded scan per straddling group: its days in the window, by primary key (the
@@ -424,40 +425,57 @@ package struct AdviceReader {
     }
 
     /// The process runs in the window with enough samples, per (host, comm), of the names
-    /// whose runs can make `leak-suspect` fire; the others' runs are left out (no Swift work
+    /// whose runs can make `leak-suspect` fire; the others' runs are left out (no rule work
     /// for them).
     ///
     /// The leak rule takes the median slope and the median R² over a name's runs with a
     /// slope, so at least half of those runs must reach each threshold: a necessary
-    /// condition SQLite checks per name from the runs' sums (with a hair of tolerance, so
-    /// rounding never drops a name the rule would take; the rule decides on the rest).
+    /// condition checked per name from the runs' sums (with a hair of tolerance, so rounding
+    /// never drops a name the rule would take; the rule decides on the rest). One pass over
+    /// the runs in key order, each name's runs together.
     func leakCandidateRuns(since: Int64, until: Int64) throws -> [GroupKey: [ProcessRun]] {
         let s = settings
-        let st = "(samples * sum_tt - sum_t * sum_t)"
-        let cov = "(samples * sum_tr - sum_t * sum_r)"
-        let sr = "(samples * sum_rr - sum_r * sum_r)"
-        let window = "last_time >= ?1 AND first_time < ?2 AND samples >= ?3"
         // Without divisions (st > 0): slope·3600/1024 >= m is cov >= m·1024/3600·st, and
         // R² >= t is cov² >= t·st·sr (any R² passes a threshold of 0 or less).
         let k = s.leakMinSlopeMBPerHour * 1024 / 3600
+        let (minCov, minR2) = (k - 1e-9 * abs(k) - 1e-12, s.leakMinR2 - 1e-9)
+        func mayLeak(_ runs: [ProcessRun]) -> Bool {
+            var (sloped, steep, fitting) = (0, 0, 0)
+            for r in runs {
+                let n = Double(r.samples)
+                let st = n * r.sumTT - r.sumT * r.sumT
+                guard st > 1e-9 else { continue }
+                let cov = n * r.sumTR - r.sumT * r.sumR
+                let sr = n * r.sumRR - r.sumR * r.sumR
+                sloped += 1
+                if cov >= minCov * st { steep += 1 }
+                if s.leakMinR2 <= 0 || cov * cov >= minR2 * st * sr { fitting += 1 }
+            }
+            return sloped > 0 && 2 * steep >= sloped && 2 * fitting >= sloped
+        }
         var out: [GroupKey: [ProcessRun]] = [:]
+        var key: GroupKey?
+        var runs: [ProcessRun] = []
+        func flush() {
+            if let key, mayLeak(runs) { out[key] = runs.sorted { $0.lastTime < $1.lastTime } }
+            runs.removeAll(keepingCapacity: true)
+        }
         try each(
             """
-            WITH candidates AS MATERIALIZED (
-                SELECT host_id, comm FROM process_runs NOT INDEXED
-                WHERE \(window) AND \(st) > 1e-9
-                GROUP BY host_id, comm
-                HAVING 2 * sum(\(cov) >= ?4 * \(st)) >= count(*)
-                    AND 2 * sum(?6 OR \(cov) * \(cov) >= ?5 * \(st) * \(sr)) >= count(*))
-            SELECT r.host_id, r.comm, \(Self.runColumns.split(separator: ", ").map { "r." + $0 }.joined(separator: ", "))
-            FROM candidates c JOIN process_runs r ON r.host_id = c.host_id AND r.comm = c.comm
-            WHERE r.last_time >= ?1 AND r.first_time < ?2 AND r.samples >= ?3
-            ORDER BY r.host_id, r.comm, r.last_time
-            """,
-            [since, until, s.leakMinSamples, k - 1e-9 * abs(k) - 1e-12, s.leakMinR2 - 1e-9, s.leakMinR2 <= 0]
+            SELECT host_id, comm, \(Self.runColumns) FROM process_runs NOT INDEXED
+            WHERE last_time >= ? AND first_time < ? AND samples >= ?
+            ORDER BY host_id, comm
+            """, [since, until, s.leakMinSamples]
         ) { row in
-            out[GroupKey(host: row[0], kind: "comm", key: row[1]), default: []].append(Self.run(row, at: 2))
+            let host: Int64 = row[0]
+            let comm: String = row[1]
+            if key?.host != host || key?.key != comm {
+                flush()
+                key = GroupKey(host: host, kind: "comm", key: comm)
+            }
+            runs.append(Self.run(row, at: 2))
         }
+        flush()
         return out
     }
 
@@ -506,21 +524,33 @@ package struct AdviceReader {
     ) throws {
         let end = min(until, now)
         let from = end - Int64(settings.trendHours) * Self.hour
-        let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
-        var points: [Int64: [HourPoint]] = [:]
+        // The rows come host by host, each host's hours in order.
+        var host: Int64?
+        var points: [HourPoint] = []
+        func flush() {
+            guard let id = host, points.count >= 3 || points.contains(where: { ($0.fullAvg60 ?? 0) > 0 }) else {
+                return points.removeAll(keepingCapacity: true)
+            }
+            byHost[id, default: HostAdviceFacts(host: names[id] ?? "?")].hourly = points
+            points.removeAll(keepingCapacity: true)
+        }
+        // Each host's newest hours by primary key (a range per host), not the hour index: a
+        // window of the latest hours is most of the fleet's rows of those hours, and each
+        // index entry would cost a lookup of its row.
         try each(
             """
-            SELECT host_id, \(Self.hourColumns) FROM snapshot_hourly
-            WHERE hour > ? AND hour <= ?\(hostFilter)
+            SELECT s.host_id, \(Self.hourColumns) FROM hosts h CROSS JOIN snapshot_hourly s
+            ON s.host_id = h.id AND s.hour > ? AND s.hour <= ?\(hostID.map { " WHERE h.id = \($0)" } ?? "")
             """, [from, end]
         ) { row in
-            points[row[0], default: []].append(Self.point(row, at: 1))
+            let id: Int64 = row[0]
+            if id != host {
+                flush()
+                host = id
+            }
+            points.append(Self.point(row, at: 1))
         }
-        for (id, p) in points where p.count >= 3 || p.contains(where: { ($0.fullAvg60 ?? 0) > 0 }) {
-            var f = byHost[id] ?? HostAdviceFacts(host: names[id] ?? "?")
-            f.hourly = p.sorted { $0.hour < $1.hour }
-            byHost[id] = f
-        }
+        flush()
     }
 }
 

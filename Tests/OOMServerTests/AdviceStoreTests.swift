@@ -203,6 +203,19 @@ import Testing
             #expect(plan.contains("SEARCH"), "\(q): \(plan)")
             #expect(!plan.contains("SCAN"), "\(q): \(plan)")
         }
+        // The latest hours: each host's by primary key, never a row lookup per index entry
+        // of the hour index.
+        let hourly = try db.explain(
+            "SELECT s.host_id, s.samples FROM hosts h CROSS JOIN snapshot_hourly s ON s.host_id = h.id AND s.hour > 0 AND s.hour <= 1"
+        ).joined(separator: "; ")
+        #expect(hourly.contains("SEARCH s USING PRIMARY KEY (host_id=? AND hour>? AND hour<?)"), "\(hourly)")
+        #expect(!hourly.contains("snapshot_hourly_hour"), "\(hourly)")
+        // The leak candidates' runs: one pass in key order, no sort.
+        let runs = try db.explain(
+            "SELECT host_id, comm, pid FROM process_runs NOT INDEXED WHERE last_time >= 0 AND first_time < 1 AND samples >= 3 ORDER BY host_id, comm"
+        ).joined(separator: "; ")
+        #expect(runs == "SCAN process_runs", "\(runs)")
+        #expect(!runs.contains("TEMP B-TREE"), "\(runs)")
     }
 
     @Test func olderAgentsWithoutSystemFactsAreAccepted() async throws {

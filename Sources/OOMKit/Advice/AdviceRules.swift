@@ -16,9 +16,9 @@ public enum AdviceRules {
         var out: [PendingFinding] = []
         out += criticalVictims(f, s)
         out += criticalUnprotected(f, s)
-        // Written at once: the tight-limit rule reads their slopes.
+        // The tight-limit rule reads the leaks' slopes.
         let leaks = leakSuspects(f, s)
-        out += leaks.map { PendingFinding(rendered: $0) }
+        out += leaks.map(\.finding)
         out += tightLimits(f, s, leaks: leaks)
         out += noSwap(f, s)
         out += overcommit(f, s)
@@ -121,8 +121,14 @@ public enum AdviceRules {
         return out
     }
 
-    static func leakSuspects(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [AdviceFinding] {
-        var out: [AdviceFinding] = []
+    /// A leak-suspect finding, not yet written, with the slope the tight-limit rule quotes.
+    struct Leak {
+        var finding: PendingFinding
+        var slopeMBh: Double
+    }
+
+    static func leakSuspects(_ f: HostAdviceFacts, _ s: AdviceSettings) -> [Leak] {
+        var out: [Leak] = []
         for g in f.commGroups where g.kills >= s.minRepeatKills && g.rssSpread <= s.killSizeSpread {
             let runs = (f.runs[g.key] ?? []).filter {
                 $0.samples >= s.leakMinSamples && $0.slopeKBPerSecond != nil
@@ -133,46 +139,57 @@ public enum AdviceRules {
             let slopeMBh = median(runs.map { $0.slopeKBPerSecond! * 3600 / 1024 })
             let r2 = median(runs.map(\.r2))
             guard slopeMBh >= s.leakMinSlopeMBPerHour, r2 >= s.leakMinR2 else { continue }
-            let killAt = g.meanRSS
-            let kbPerSecond = slopeMBh * 1024 / 3600
-            let newest = runs.max { $0.lastTime < $1.lastTime }!
-            var next: String
-            var inHours: Double?
-            if newest.lastTime > g.lastTime {
-                let left = max(0, killAt - Double(newest.lastRSS)) / kbPerSecond
-                let at = newest.lastTime + Int64(left * 1_000_000)
-                inHours = left / 3600
-                next = "next kill expected at about \(time(at)) (pid \(newest.pid) at \(size(newest.lastRSS)))"
-            } else {
-                let lifetimes = runs.map { Double($0.lastTime - $0.firstTime) / 1_000_000 }
-                next = "if restarted, the next kill comes about \(duration(median(lifetimes))) after start"
-            }
-            let peak = Double(g.maxRSS)
-            let restartEvery = max(60, (killAt * 0.8 - Double(min(newest.firstRSS, g.minRSS))) / kbPerSecond)
-            var values: [String: Double] = [
-                "slope_mb_per_hour": rounded(slopeMBh), "r2": rounded(r2), "kills": Double(g.kills),
-                "mean_kill_rss_kb": killAt.rounded(), "runs": Double(runs.count),
-            ]
-            values["next_kill_in_hours"] = inHours.map(rounded)
             out.append(
-                AdviceFinding(
-                    kind: .leakSuspect, severity: .warning, host: f.host, subject: g.key,
-                    evidence: evidence(
-                        "RSS grows \(number(slopeMBh)) MB/h (median of \(runs.count == 1 ? "1 run" : "\(runs.count) runs"), R² \(number(r2))); killed \(times(g.kills)) at \(size(Int64(killAt))) ± \(Int((g.rssSpread * 100).rounded()))% (\(time(g.firstTime)) – \(time(g.lastTime))); \(next)",
-                        g, values),
-                    action:
-                        "Fix the leak in \(g.key); a larger memory limit only delays the kill. Until then restart it before it reaches \(size(Int64(peak))): e.g. RuntimeMaxSec=\(Int(restartEvery))s in its unit"
-                ))
+                Leak(
+                    finding: PendingFinding(
+                        kind: .leakSuspect, severity: .warning, host: f.host, subject: g.key, last: g.lastTime,
+                        evidence: leakEvidence(g, runs: runs, slopeMBh: slopeMBh, r2: r2),
+                        action: leakAction(g, runs: runs, slopeMBh: slopeMBh)),
+                    slopeMBh: slopeMBh))
         }
         return out
     }
 
-    static func tightLimits(_ f: HostAdviceFacts, _ s: AdviceSettings, leaks: [AdviceFinding])
+    /// The words of a leak-suspect finding (written only for the findings returned).
+    static func leakEvidence(_ g: KillGroup, runs: [ProcessRun], slopeMBh: Double, r2: Double) -> AdviceEvidence {
+        let killAt = g.meanRSS
+        let kbPerSecond = slopeMBh * 1024 / 3600
+        let newest = runs.max { $0.lastTime < $1.lastTime }!
+        var next: String
+        var inHours: Double?
+        if newest.lastTime > g.lastTime {
+            let left = max(0, killAt - Double(newest.lastRSS)) / kbPerSecond
+            let at = newest.lastTime + Int64(left * 1_000_000)
+            inHours = left / 3600
+            next = "next kill expected at about \(time(at)) (pid \(newest.pid) at \(size(newest.lastRSS)))"
+        } else {
+            let lifetimes = runs.map { Double($0.lastTime - $0.firstTime) / 1_000_000 }
+            next = "if restarted, the next kill comes about \(duration(median(lifetimes))) after start"
+        }
+        var values: [String: Double] = [
+            "slope_mb_per_hour": rounded(slopeMBh), "r2": rounded(r2), "kills": Double(g.kills),
+            "mean_kill_rss_kb": killAt.rounded(), "runs": Double(runs.count),
+        ]
+        values["next_kill_in_hours"] = inHours.map(rounded)
+        return evidence(
+            "RSS grows \(number(slopeMBh)) MB/h (median of \(runs.count == 1 ? "1 run" : "\(runs.count) runs"), R² \(number(r2))); killed \(times(g.kills)) at \(size(Int64(killAt))) ± \(Int((g.rssSpread * 100).rounded()))% (\(time(g.firstTime)) – \(time(g.lastTime))); \(next)",
+            g, values)
+    }
+
+    /// The action of a leak-suspect finding: restart it before it reaches its peak.
+    static func leakAction(_ g: KillGroup, runs: [ProcessRun], slopeMBh: Double) -> String {
+        let kbPerSecond = slopeMBh * 1024 / 3600
+        let newest = runs.max { $0.lastTime < $1.lastTime }!
+        let restartEvery = max(60, (g.meanRSS * 0.8 - Double(min(newest.firstRSS, g.minRSS))) / kbPerSecond)
+        return
+            "Fix the leak in \(g.key); a larger memory limit only delays the kill. Until then restart it before it reaches \(size(g.maxRSS)): e.g. RuntimeMaxSec=\(Int(restartEvery))s in its unit"
+    }
+
+    static func tightLimits(_ f: HostAdviceFacts, _ s: AdviceSettings, leaks: [Leak])
         -> [PendingFinding]
     {
         let leaking = Dictionary(
-            leaks.map { ($0.subject, $0.evidence.values["slope_mb_per_hour"] ?? 0) },
-            uniquingKeysWith: { a, _ in a })
+            leaks.map { ($0.finding.subject, rounded($0.slopeMBh)) }, uniquingKeysWith: { a, _ in a })
         var out: [PendingFinding] = []
         for g in f.memcgGroups where g.kills >= s.minRepeatKills {
             let comms = Set(g.recent.map(\.comm)).sorted()
@@ -452,13 +469,6 @@ public struct PendingFinding {
         self.last = last
         self.evidence = evidence
         self.action = action
-    }
-
-    /// A finding already written.
-    init(rendered f: AdviceFinding) {
-        self.init(
-            kind: f.kind, severity: f.severity, host: f.host, subject: f.subject,
-            last: f.evidence.last.flatMap { RFC3339.parse($0) }, evidence: f.evidence, action: f.action)
     }
 
     /// The finding, its evidence and action written.
