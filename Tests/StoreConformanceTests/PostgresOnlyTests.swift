@@ -61,13 +61,31 @@ struct PostgresOnlyTests {
         }
     }
 
-    /// Summaries over a fleet larger than the lists (80 hosts, about 37 kills each, many
-    /// tied): PostgreSQL ranks host and host × comm inside the database and returns only
-    /// the groups that can make the list. The lists, their tie order, the repeat
+    /// Summaries over a fleet larger than the lists: 80 hosts with about 37 kills each
+    /// (many tied), 5 with 60 kills of two processes, and 230 with 3 kills of one process
+    /// within one hour. PostgreSQL ranks the hosts inside the database and walks the repeat
+    /// offenders from the hosts with most kills: the walk stops at the bound on most
+    /// windows, and on the hour of the 230 hosts (more candidates than it takes, all tied)
+    /// it falls back to ranking in the database. The lists, their tie order, the repeat
     /// offenders and the count of hosts with kills are SQLite's on every kind of window:
     /// whole days with both edges, whole days only, edges only, an hour, an empty one.
     @Test func sameSummaryWhenListsAreCut() async throws {
-        let fleet = Seed.fleet(hosts: 80, events: 3000, days: 12, end: Self.end, seed: 11)
+        let flatHour = Self.end - 5 * Self.day
+        func kills(_ host: String, _ count: Int, comm: (Int) -> String, time: (Int) -> Int64) -> IngestBatch {
+            let events: [OOMEvent] = (0..<count).map { i in
+                Seed.event("\(host)-\(i)", host: host, comm: comm(i), time: time(i))
+            }
+            return Seed.batch(host: host, events: events)
+        }
+        let skewed: [IngestBatch] = (0..<5).map { h in
+            kills("skew-\(h)", 60, comm: { $0 % 2 == 0 ? "java" : "ruby" }) { i in
+                Self.end - Int64(i + 1) * 4_000_000_000 - Int64(h)
+            }
+        }
+        let flat: [IngestBatch] = (0..<230).map { h in
+            kills("flat-\(h)", 3, comm: { _ in "flat" }) { i in flatHour + Int64(h * 3 + i) * 1_000_000 }
+        }
+        let fleet = Seed.fleet(hosts: 80, events: 3000, days: 12, end: Self.end, seed: 11) + skewed + flat
         try await withStore(.sqlite) { sqlite in
             try await withStore(.postgres) { pg in
                 for b in fleet {
@@ -79,7 +97,7 @@ struct PostgresOnlyTests {
                 var windows: [(Int64, Int64)] = [
                     (start, Self.end + 1), (midnight - 7 * Self.day, midnight), (Self.end - Self.day, Self.end),
                     (Self.end - 7 * Self.day, Self.end), (Self.end - 3_600_000_000, Self.end),
-                    (start - 30 * Self.day, start - 1),
+                    (start - 30 * Self.day, start - 1), (flatHour, flatHour + 3_600_000_000),
                 ]
                 var rng = SplitMix(seed: 5)
                 for _ in 0..<16 {
@@ -96,9 +114,11 @@ struct PostgresOnlyTests {
                 }
                 // The lists were cut: more groups than make them.
                 let all = try await pg.summary(since: start, until: Self.end + 1, now: Self.end)
-                #expect(all.totals.hostsWithKills == 80 && all.byHost.count == 20)
-                #expect(all.repeatOffenders.count == 20)
-                #expect(all.totals.kills == 3000)
+                #expect(all.totals.hostsWithKills == 315 && all.byHost.count == 20)
+                #expect(all.repeatOffenders.count == 20 && all.repeatOffenders.first?.kills == 30)
+                #expect(all.totals.kills == 3000 + 300 + 690)
+                let hour = try await pg.summary(since: flatHour, until: flatHour + 3_600_000_000, now: Self.end)
+                #expect(hour.repeatOffenders.count == 20 && hour.repeatOffenders.allSatisfy { $0.kills == 3 })
             }
         }
     }
