@@ -83,9 +83,9 @@ extension PostgresStore {
                     days[try row.get("day"), default: 0] += try row.get("kills", as: Int.self)
                 }
             }
-            let hosts = try await largeDimension("host", minimum: 1, window: window, places: Self.hostCandidates)
+            let hosts = try await largeDimension("host", minimum: 1, window: window)
             groups["host"] = hosts.groups
-            groups["hostcomm"] = try await repeatOffenderGroups(hosts: hosts, window: window)
+            groups["hostcomm"] = try await largeDimension("hostcomm", minimum: 3, window: window).groups
             return try await report(
                 window: window, groups: groups, hostsWithKills: hosts.count, days: days, now: now)
         }
@@ -96,7 +96,7 @@ extension PostgresStore {
     /// and the edges' events and ranked inside the database, most kills first and ties by
     /// key (bytewise, as Swift orders the ASCII keys), at most ``OOMDatabase/reportListLimit``;
     /// `count` is how many groups reached `minimum`.
-    static func largeDimensionSQL(_ dim: String, minimum: Int, window: ReportWindow, places: Int) -> PostgresQuery {
+    static func largeDimensionSQL(_ dim: String, minimum: Int, window: ReportWindow) -> PostgresQuery {
         let key = dimensionKeys(of: "e").first { $0.dim == dim }?.key ?? "NULL"
         var binds = Binds()
         var parts: [String] = []
@@ -122,73 +122,24 @@ extension PostgresStore {
             r AS (SELECT key, kills, last_time, count(*) OVER () AS groups,
                 row_number() OVER (ORDER BY kills DESC, key COLLATE "C") AS place FROM w)
             SELECT key, kills, last_time, groups FROM r
-            WHERE place <= \(binds.add(Int64(places)))
+            WHERE place <= \(binds.add(Int64(OOMDatabase.reportListLimit)))
             """
         return binds.query(sql)
     }
 
     /// ``largeDimensionSQL``'s rows: the groups that can make the list, and how many
     /// groups reached `minimum`.
-    func largeDimension(
-        _ dim: String, minimum: Int, window: ReportWindow, places: Int = OOMDatabase.reportListLimit
-    ) async throws -> (groups: [String: ReportShaping.Group], count: Int) {
+    func largeDimension(_ dim: String, minimum: Int, window: ReportWindow) async throws -> (
+        groups: [String: ReportShaping.Group], count: Int
+    ) {
         guard window.hasWholeDays || !window.edges.isEmpty else { return ([:], 0) }
         var groups: [String: ReportShaping.Group] = [:]
         var count = 0
-        for row in try await rows(Self.largeDimensionSQL(dim, minimum: minimum, window: window, places: places)) {
+        for row in try await rows(Self.largeDimensionSQL(dim, minimum: minimum, window: window)) {
             groups[try row.get("key")] = (try row.get("kills", as: Int.self), try row.get("last_time"))
             count = try row.get("groups", as: Int.self)
         }
         return (groups, count)
-    }
-
-    /// Hosts ranked by the host statement: the candidates of the repeat offenders' walk.
-    static let hostCandidates = 200
-    /// Hosts whose events one step of that walk reads.
-    static let offenderStep = 25
-
-    /// The host × comm groups with 3 kills or more that can make the repeat offenders'
-    /// list. A host × comm group never has more kills than its host, so the walk reads the
-    /// window's events of the hosts with the most kills first, `offenderStep` at a time
-    /// (by the host and time index), and stops once the next host has fewer kills than the
-    /// list's last place: on a fleet where a few hosts have most kills it reads those
-    /// hosts' events, not every host × comm row of the window. When the candidate hosts
-    /// run out before the bound stops it, the database ranks them all (``largeDimension``).
-    func repeatOffenderGroups(hosts: (groups: [String: ReportShaping.Group], count: Int), window: ReportWindow)
-        async throws -> [String: ReportShaping.Group]
-    {
-        let limit = OOMDatabase.reportListLimit
-        let ranked = hosts.groups.compactMap { g in Int64(g.key).map { (id: $0, kills: g.value.kills) } }
-            .sorted { $0.kills > $1.kills }
-        var groups: [String: ReportShaping.Group] = [:]
-        var best: [Int] = []  // the best counts so far, descending, at most `limit`
-        var next = 0
-        while next < ranked.count {
-            let bound = best.count >= limit ? max(3, best[limit - 1]) : 3
-            let step = ranked[next..<min(ranked.count, next + Self.offenderStep)].filter { $0.kills >= bound }
-            guard !step.isEmpty else { return groups }
-            next += Self.offenderStep
-            for row in try await rows(
-                """
-                SELECT host_id, comm, count(*) AS kills, max(time) AS last_time FROM events
-                WHERE host_id = ANY(\(step.map(\.id))) AND time >= \(window.since) AND time < \(window.until)
-                GROUP BY 1, 2 HAVING count(*) >= 3
-                """)
-            {
-                let kills: Int = try row.get("kills")
-                let host: Int64 = try row.get("host_id")
-                groups["\(host)\t\(try row.get("comm", as: String.self))"] = (kills, try row.get("last_time"))
-                best.insert(kills, at: best.firstIndex { $0 < kills } ?? best.endIndex)
-                if best.count > limit { best.removeLast() }
-            }
-            if step.count < min(Self.offenderStep, ranked.count - (next - Self.offenderStep)) { return groups }
-        }
-        // Every candidate read: done unless hosts beyond them may still hold a group.
-        let last = ranked.last?.kills ?? 0
-        guard hosts.count > ranked.count, last >= (best.count >= limit ? max(3, best[limit - 1]) : 3) else {
-            return groups
-        }
-        return try await largeDimension("hostcomm", minimum: 3, window: window).groups
     }
 
     func report(

@@ -63,12 +63,11 @@ struct PostgresOnlyTests {
 
     /// Summaries over a fleet larger than the lists: 80 hosts with about 37 kills each
     /// (many tied), 5 with 60 kills of two processes, and 230 with 3 kills of one process
-    /// within one hour. PostgreSQL ranks the hosts inside the database and walks the repeat
-    /// offenders from the hosts with most kills: the walk stops at the bound on most
-    /// windows, and on the hour of the 230 hosts (more candidates than it takes, all tied)
-    /// it falls back to ranking in the database. The lists, their tie order, the repeat
-    /// offenders and the count of hosts with kills are SQLite's on every kind of window:
-    /// whole days with both edges, whole days only, edges only, an hour, an empty one.
+    /// within one hour (230 groups tied for the list's 20 places). PostgreSQL ranks host and
+    /// host × comm inside the database and returns only the groups that can make the
+    /// lists. The lists, their tie order, the repeat offenders and the count of hosts with
+    /// kills are SQLite's on every kind of window: whole days with both edges, whole days
+    /// only, edges only, an hour, an empty one.
     @Test func sameSummaryWhenListsAreCut() async throws {
         let flatHour = Self.end - 5 * Self.day
         func kills(_ host: String, _ count: Int, comm: (Int) -> String, time: (Int) -> Int64) -> IngestBatch {
