@@ -83,9 +83,9 @@ extension PostgresStore {
                     days[try row.get("day"), default: 0] += try row.get("kills", as: Int.self)
                 }
             }
-            let hosts = try await largeDimension("host", minimum: 1, window: window)
+            let hosts = try await largeDimension("host", minimum: 1, window: window, counted: true)
             groups["host"] = hosts.groups
-            groups["hostcomm"] = try await largeDimension("hostcomm", minimum: 3, window: window).groups
+            groups["hostcomm"] = try await largeDimension("hostcomm", minimum: 3, window: window, counted: false).groups
             return try await report(
                 window: window, groups: groups, hostsWithKills: hosts.count, days: days, now: now)
         }
@@ -95,15 +95,16 @@ extension PostgresStore {
     /// the window that can make the list: summed over the whole days' `kill_daily` rows
     /// and the edges' events and ranked inside the database, most kills first and ties by
     /// key (bytewise, as Swift orders the ASCII keys), at most ``OOMDatabase/reportListLimit``;
-    /// `count` is how many groups reached `minimum`.
-    static func largeDimensionSQL(_ dim: String, minimum: Int, window: ReportWindow) -> PostgresQuery {
+    /// with `counted`, `groups` is how many groups reached `minimum` (else 0: a top-N sort
+    /// is cheaper than numbering every group). Keys are grouped in the "C" collation.
+    static func largeDimensionSQL(_ dim: String, minimum: Int, window: ReportWindow, counted: Bool) -> PostgresQuery {
         let key = dimensionKeys(of: "e").first { $0.dim == dim }?.key ?? "NULL"
         var binds = Binds()
         var parts: [String] = []
         if window.hasWholeDays {
             parts.append(
                 """
-                SELECT key, kills, last_time FROM kill_daily
+                SELECT key COLLATE "C", kills, last_time FROM kill_daily
                 WHERE dim = \(binds.add(dim)) AND day >= \(binds.add(window.firstDay))
                     AND day < \(binds.add(window.endDay)) AND kills > 0
                 """)
@@ -111,31 +112,39 @@ extension PostgresStore {
         for edge in window.edges {
             parts.append(
                 """
-                SELECT \(key), count(*), max(e.time) FROM events e
+                SELECT \(key) COLLATE "C", count(*), max(e.time) FROM events e
                 WHERE e.time >= \(binds.add(edge.from)) AND e.time < \(binds.add(edge.to)) GROUP BY 1
                 """)
         }
-        let sql = """
+        let least = binds.add(Int64(minimum))
+        let limit = binds.add(Int64(OOMDatabase.reportListLimit))
+        let sql =
+            counted
+            ? """
             WITH g (key, kills, last_time) AS (\(parts.joined(separator: "\nUNION ALL\n"))),
             w AS (SELECT key, sum(kills)::bigint AS kills, max(last_time) AS last_time FROM g
-                GROUP BY key HAVING sum(kills) >= \(binds.add(Int64(minimum)))),
+                GROUP BY key HAVING sum(kills) >= \(least)),
             r AS (SELECT key, kills, last_time, count(*) OVER () AS groups,
                 row_number() OVER (ORDER BY kills DESC, key COLLATE "C") AS place FROM w)
-            SELECT key, kills, last_time, groups FROM r
-            WHERE place <= \(binds.add(Int64(OOMDatabase.reportListLimit)))
+            SELECT key, kills, last_time, groups FROM r WHERE place <= \(limit)
+            """
+            : """
+            WITH g (key, kills, last_time) AS (\(parts.joined(separator: "\nUNION ALL\n")))
+            SELECT key, sum(kills)::bigint AS kills, max(last_time) AS last_time, 0::bigint AS groups FROM g
+            GROUP BY key HAVING sum(kills) >= \(least) ORDER BY kills DESC, key COLLATE "C" LIMIT \(limit)
             """
         return binds.query(sql)
     }
 
     /// ``largeDimensionSQL``'s rows: the groups that can make the list, and how many
     /// groups reached `minimum`.
-    func largeDimension(_ dim: String, minimum: Int, window: ReportWindow) async throws -> (
+    func largeDimension(_ dim: String, minimum: Int, window: ReportWindow, counted: Bool) async throws -> (
         groups: [String: ReportShaping.Group], count: Int
     ) {
         guard window.hasWholeDays || !window.edges.isEmpty else { return ([:], 0) }
         var groups: [String: ReportShaping.Group] = [:]
         var count = 0
-        for row in try await rows(Self.largeDimensionSQL(dim, minimum: minimum, window: window)) {
+        for row in try await rows(Self.largeDimensionSQL(dim, minimum: minimum, window: window, counted: counted)) {
             groups[try row.get("key")] = (try row.get("kills", as: Int.self), try row.get("last_time"))
             count = try row.get("groups", as: Int.self)
         }

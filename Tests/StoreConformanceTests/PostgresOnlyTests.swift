@@ -227,10 +227,10 @@ struct PostgresOnlyTests {
                     try await s.explain(
                         """
                         WITH g (key, kills, last_time) AS (
-                            SELECT key, kills, last_time FROM kill_daily
+                            SELECT key COLLATE "C", kills, last_time FROM kill_daily
                             WHERE dim = 'host' AND day >= 20400 AND day < 20410 AND kills > 0
                             UNION ALL
-                            SELECT e.host_id::text, count(*), max(e.time) FROM events e
+                            SELECT e.host_id::text COLLATE "C", count(*), max(e.time) FROM events e
                             WHERE e.time >= \(since) AND e.time < \(Self.end) GROUP BY 1),
                         w AS (SELECT key, sum(kills)::bigint AS kills, max(last_time) AS last_time FROM g
                             GROUP BY key HAVING sum(kills) >= 1),
