@@ -4,21 +4,34 @@ public import OOMStore
 import PostgresNIO
 
 extension PostgresStore {
-    /// The kill rollup dimensions of an event row aliased `e`, as (dim, key) pairs: the
+    /// The kill rollup dimensions and each one's key of an event row aliased `e`: the
     /// groups of the SQLite store's `kill_daily`. (Databases from before
     /// v7-fix17-kill-counters also hold `hss` rows, host/source/scope, no longer written
     /// or read: the `/metrics` counters are `kill_counters`, which retention leaves alone.)
-    static func dimensions(of e: String) -> String {
-        """
-        (VALUES ('host', \(e).host_id::text), ('comm', \(e).comm),
-            ('hostcomm', \(e).host_id::text || chr(9) || \(e).comm), ('source', \(e).source),
-            ('scope', coalesce(\(e).scope, 'unknown')), ('unit', \(e).unit), ('container', \(e).container))
-        """
+    static func dimensionKeys(of e: String) -> [(dim: String, key: String)] {
+        [
+            ("host", "\(e).host_id::text"), ("comm", "\(e).comm"),
+            ("hostcomm", "\(e).host_id::text || chr(9) || \(e).comm"), ("source", "\(e).source"),
+            ("scope", "coalesce(\(e).scope, 'unknown')"), ("unit", "\(e).unit"), ("container", "\(e).container"),
+        ]
     }
+
+    /// `dimensionKeys` as a VALUES list of (dim, key) pairs, optionally only `dims`.
+    static func dimensions(of e: String, only dims: Set<String>? = nil) -> String {
+        let pairs = dimensionKeys(of: e).filter { dims?.contains($0.dim) ?? true }.map { "('\($0.dim)', \($0.key))" }
+        return "(VALUES " + pairs.joined(separator: ", ") + ")"
+    }
+
+    /// The dimensions with few groups (every group is read); host and host × comm have
+    /// one per host and are ranked inside the database (``largeDimension``).
+    static let smallDimensions: Set<String> = ["comm", "source", "scope", "unit", "container"]
 
     /// The summary over [since, until): whole UTC days from `kill_daily`, the partial days
     /// at the edges grouped from the events (partition-pruned by time), ranked and cut by
-    /// the same Swift code as the SQLite store's report.
+    /// the same Swift code as the SQLite store's report. The small dimensions come back
+    /// whole; the two large ones (host, host × comm) are summed and ranked by the
+    /// database, which returns only the groups that can make the list (``largeDimension``),
+    /// so a month of 10,000 hosts sends 20 rows, not one per host.
     public func summary(since: Int64, until: Int64, now: Int64) async throws(StoreError) -> SummaryReport {
         let window = ReportWindow(since: since, until: until)
         return try await store {
@@ -27,12 +40,13 @@ extension PostgresStore {
                 let old = groups[dim]?[key] ?? (0, .min)
                 groups[dim, default: [:]][key] = (old.kills + kills, max(old.last, last))
             }
+            let small = Self.smallDimensions.sorted()
             var days: [Int64: Int] = [:]
             if window.hasWholeDays {
                 for row in try await rows(
                     """
                     SELECT dim, key, sum(kills)::bigint AS kills, max(last_time) AS last_time FROM kill_daily
-                    WHERE day >= \(window.firstDay) AND day < \(window.endDay) AND kills > 0 AND dim <> 'hss'
+                    WHERE dim = ANY(\(small)) AND day >= \(window.firstDay) AND day < \(window.endDay) AND kills > 0
                     GROUP BY dim, key
                     """)
                 {
@@ -52,8 +66,9 @@ extension PostgresStore {
                 for row in try await rows(
                     """
                     SELECT d.dim, d.key, count(*) AS kills, max(e.time) AS last_time
-                    FROM events e CROSS JOIN LATERAL \(unescaped: Self.dimensions(of: "e")) AS d (dim, key)
-                    WHERE e.time >= \(edge.from) AND e.time < \(edge.to) AND d.key IS NOT NULL AND d.dim <> 'hss'
+                    FROM events e CROSS JOIN LATERAL \(unescaped: Self.dimensions(of: "e", only: Self.smallDimensions))
+                        AS d (dim, key)
+                    WHERE e.time >= \(edge.from) AND e.time < \(edge.to) AND d.key IS NOT NULL
                     GROUP BY 1, 2
                     """)
                 {
@@ -68,12 +83,77 @@ extension PostgresStore {
                     days[try row.get("day"), default: 0] += try row.get("kills", as: Int.self)
                 }
             }
-            return try await report(window: window, groups: groups, days: days, now: now)
+            let hosts = try await largeDimension("host", minimum: 1, window: window, counted: true)
+            groups["host"] = hosts.groups
+            groups["hostcomm"] = try await largeDimension("hostcomm", minimum: 3, window: window, counted: false).groups
+            return try await report(
+                window: window, groups: groups, hostsWithKills: hosts.count, days: days, now: now)
         }
     }
 
+    /// The groups of a large dimension (host, host × comm) with at least `minimum` kills in
+    /// the window that can make the list: summed over the whole days' `kill_daily` rows
+    /// and the edges' events and ranked inside the database, most kills first and ties by
+    /// key (bytewise, as Swift orders the ASCII keys), at most ``OOMDatabase/reportListLimit``;
+    /// with `counted`, `groups` is how many groups reached `minimum` (else 0: a top-N sort
+    /// is cheaper than numbering every group). Keys are grouped in the "C" collation.
+    static func largeDimensionSQL(_ dim: String, minimum: Int, window: ReportWindow, counted: Bool) -> PostgresQuery {
+        let key = dimensionKeys(of: "e").first { $0.dim == dim }?.key ?? "NULL"
+        var binds = Binds()
+        var parts: [String] = []
+        if window.hasWholeDays {
+            parts.append(
+                """
+                SELECT key COLLATE "C", kills, last_time FROM kill_daily
+                WHERE dim = \(binds.add(dim)) AND day >= \(binds.add(window.firstDay))
+                    AND day < \(binds.add(window.endDay)) AND kills > 0
+                """)
+        }
+        for edge in window.edges {
+            parts.append(
+                """
+                SELECT \(key) COLLATE "C", count(*), max(e.time) FROM events e
+                WHERE e.time >= \(binds.add(edge.from)) AND e.time < \(binds.add(edge.to)) GROUP BY 1
+                """)
+        }
+        let least = binds.add(Int64(minimum))
+        let limit = binds.add(Int64(OOMDatabase.reportListLimit))
+        let sql =
+            counted
+            ? """
+            WITH g (key, kills, last_time) AS (\(parts.joined(separator: "\nUNION ALL\n"))),
+            w AS (SELECT key, sum(kills)::bigint AS kills, max(last_time) AS last_time FROM g
+                GROUP BY key HAVING sum(kills) >= \(least)),
+            r AS (SELECT key, kills, last_time, count(*) OVER () AS groups,
+                row_number() OVER (ORDER BY kills DESC, key COLLATE "C") AS place FROM w)
+            SELECT key, kills, last_time, groups FROM r WHERE place <= \(limit)
+            """
+            : """
+            WITH g (key, kills, last_time) AS (\(parts.joined(separator: "\nUNION ALL\n")))
+            SELECT key, sum(kills)::bigint AS kills, max(last_time) AS last_time, 0::bigint AS groups FROM g
+            GROUP BY key HAVING sum(kills) >= \(least) ORDER BY kills DESC, key COLLATE "C" LIMIT \(limit)
+            """
+        return binds.query(sql)
+    }
+
+    /// ``largeDimensionSQL``'s rows: the groups that can make the list, and how many
+    /// groups reached `minimum`.
+    func largeDimension(_ dim: String, minimum: Int, window: ReportWindow, counted: Bool) async throws -> (
+        groups: [String: ReportShaping.Group], count: Int
+    ) {
+        guard window.hasWholeDays || !window.edges.isEmpty else { return ([:], 0) }
+        var groups: [String: ReportShaping.Group] = [:]
+        var count = 0
+        for row in try await rows(Self.largeDimensionSQL(dim, minimum: minimum, window: window, counted: counted)) {
+            groups[try row.get("key")] = (try row.get("kills", as: Int.self), try row.get("last_time"))
+            count = try row.get("groups", as: Int.self)
+        }
+        return (groups, count)
+    }
+
     func report(
-        window: ReportWindow, groups: [String: [String: ReportShaping.Group]], days: [Int64: Int], now: Int64
+        window: ReportWindow, groups: [String: [String: ReportShaping.Group]], hostsWithKills: Int,
+        days: [Int64: Int], now: Int64
     ) async throws -> SummaryReport {
         let (since, until) = (window.since, window.until)
         var hosts = 0
@@ -154,7 +234,7 @@ extension PostgresStore {
             generatedAt: RFC3339.format(epochMicroseconds: now),
             totals: .init(
                 kills: (groups["source"] ?? [:]).values.reduce(0) { $0 + $1.kills }, hosts: hosts,
-                hostsWithKills: (groups["host"] ?? [:]).values.filter { $0.kills > 0 }.count, staleHosts: stale,
+                hostsWithKills: hostsWithKills, staleHosts: stale,
                 bySource: nonZero("source"), byScope: nonZero("scope")),
             byHost: byHost,
             byComm: ReportShaping.countRows(groups["comm"] ?? [:]),

@@ -458,13 +458,18 @@ extension PostgresStore {
 }
 
 extension PostgresStore {
-    /// Stored hosts, events and snapshots (`oomwatch-collector migrate`'s count check).
-    public func countRows() async throws(StoreError) -> (hosts: Int, events: Int, snapshots: Int) {
+    /// Stored hosts, events, snapshots, hourly rollups and agent counter reports
+    /// (`oomwatch-collector migrate`'s count check).
+    public func countRows() async throws(StoreError) -> (
+        hosts: Int, events: Int, snapshots: Int, hourly: Int, agentCounters: Int
+    ) {
         try await store {
             let hosts = try await count("SELECT count(*) FROM hosts")
             let events = try await count("SELECT count(*) FROM events")
             let snapshots = try await count("SELECT count(*) FROM snapshots")
-            return (hosts, events, snapshots)
+            let hourly = try await count("SELECT count(*) FROM snapshot_hourly")
+            let agentCounters = try await count("SELECT count(*) FROM agent_counters")
+            return (hosts, events, snapshots, hourly, agentCounters)
         }
     }
 }

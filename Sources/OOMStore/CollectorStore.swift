@@ -46,6 +46,16 @@ public protocol CollectorStore: Sendable {
         since: Int64, until: Int64, host: String?, settings: AdviceSettings, limit: Int?, now: Int64
     ) async throws(StoreError) -> AdviceReport
 
+    /// Writes hourly rollups copied from another store's history (`oomwatch-collector
+    /// migrate`), in one transaction: each row replaces the (host, hour) stored, since the
+    /// source counted every sample (its raw snapshots may be gone). Rows of hosts this store
+    /// does not know are skipped. Returns the rows written.
+    func importHourly(_ rows: [HourlyRollup]) async throws(StoreError) -> Int
+
+    /// Writes agent counter reports copied from another store's history, in one
+    /// transaction; a (host, time) stored already is kept. Returns the rows written.
+    func importAgentCounters(_ rows: [AgentCountersReport]) async throws(StoreError) -> Int
+
     /// Deletes what `policy` no longer keeps.
     func applyRetention(_ policy: RetentionPolicy, now: Int64) async throws(StoreError) -> RetentionOutcome
 

@@ -12,14 +12,23 @@ public struct StoreCounts: Sendable, Equatable, CustomStringConvertible {
     public var hosts: Int
     public var events: Int
     public var snapshots: Int
+    /// `snapshot_hourly` rows: one per host and hour.
+    public var hourly: Int
+    /// `agent_counters` rows: one per change of an agent's loss counters.
+    public var agentCounters: Int
 
-    public init(hosts: Int, events: Int, snapshots: Int) {
+    public init(hosts: Int, events: Int, snapshots: Int, hourly: Int = 0, agentCounters: Int = 0) {
         self.hosts = hosts
         self.events = events
         self.snapshots = snapshots
+        self.hourly = hourly
+        self.agentCounters = agentCounters
     }
 
-    public var description: String { "\(hosts) hosts, \(events) events, \(snapshots) snapshots" }
+    public var description: String {
+        "\(hosts) hosts, \(events) events, \(snapshots) snapshots, \(hourly) hourly rollups, "
+            + "\(agentCounters) agent counter reports"
+    }
 }
 
 /// A store that can count what it holds (both stores; `migrate` checks its copy with it).
@@ -60,6 +69,9 @@ public struct ExportedHost: Sendable {
     public var bootID: String?
     /// The agent's last report (version, interval, counters).
     public var agent: AgentInfo?
+    /// When that report was stored (its newest `agent_counters` row); nil when retention
+    /// deleted it.
+    public var agentTime: Int64?
 }
 
 /// Reading a whole history back out, page by page in row order (`migrate` copies it into
@@ -71,7 +83,9 @@ extension OOMDatabase: StoreCounting {
                 StoreCounts(
                     hosts: try Int.fetchOne(db, sql: "SELECT count(*) FROM hosts") ?? 0,
                     events: try Int.fetchOne(db, sql: "SELECT count(*) FROM events") ?? 0,
-                    snapshots: try Int.fetchOne(db, sql: "SELECT count(*) FROM snapshots") ?? 0)
+                    snapshots: try Int.fetchOne(db, sql: "SELECT count(*) FROM snapshots") ?? 0,
+                    hourly: try Int.fetchOne(db, sql: "SELECT count(*) FROM snapshot_hourly") ?? 0,
+                    agentCounters: try Int.fetchOne(db, sql: "SELECT count(*) FROM agent_counters") ?? 0)
             }
         } catch {
             throw Self.map(error)
@@ -100,7 +114,7 @@ extension OOMDatabase: StoreCounting {
             """
             SELECT e.id, h.name, e.received, e.json FROM events e JOIN hosts h ON h.id = e.host_id
             WHERE e.id > ? ORDER BY e.id LIMIT ?
-            """, after: row, limit: limit
+            """, arguments: [row, limit]
         ) { r, _ in
             let json: String = r["json"]
             return ExportedEvent(
@@ -116,7 +130,7 @@ extension OOMDatabase: StoreCounting {
             """
             SELECT s.id, s.host_id, h.name, s.time, s.body FROM snapshots s JOIN hosts h ON h.id = s.host_id
             WHERE s.id > ? ORDER BY s.id LIMIT ?
-            """, after: row, limit: limit
+            """, arguments: [row, limit]
         ) { r, db in
             let body: Data = r["body"]
             return ExportedSnapshot(
@@ -126,15 +140,15 @@ extension OOMDatabase: StoreCounting {
         }
     }
 
-    /// One page of an export: the rows of `sql` (whose two `?` are the row id to start
-    /// after and the limit), each made into a value inside the read, as the copy side's
-    /// `copyPages` takes them.
+    /// One page of an export: the rows of `sql` (whose `?` are the key to start after and
+    /// the limit), each made into a value inside the read, as the copy side's `copyPages`
+    /// takes them.
     func exportPage<T: Sendable>(
-        _ sql: String, after row: Int64, limit: Int, _ make: @escaping @Sendable (Row, Database) throws -> T
+        _ sql: String, arguments: StatementArguments, _ make: @escaping @Sendable (Row, Database) throws -> T
     ) async throws(StoreError) -> [T] {
         do {
             return try await pool.read { db in
-                try Row.fetchAll(db, sql: sql, arguments: [row, limit]).map { try make($0, db) }
+                try Row.fetchAll(db, sql: sql, arguments: arguments).map { try make($0, db) }
             }
         } catch {
             throw Self.map(error)
@@ -146,12 +160,18 @@ extension OOMDatabase: StoreCounting {
         do {
             return try await pool.read { db in
                 try Row.fetchAll(
-                    db, sql: "SELECT name, first_seen, last_seen, boot_id, agent_json FROM hosts ORDER BY id"
+                    db,
+                    sql: """
+                        SELECT name, first_seen, last_seen, boot_id, agent_json,
+                            (SELECT max(time) FROM agent_counters c WHERE c.host_id = hosts.id) AS agent_time
+                        FROM hosts ORDER BY id
+                        """
                 ).map { r in
                     let agentJSON: String? = r["agent_json"]
                     return ExportedHost(
                         name: r["name"], firstSeen: r["first_seen"], lastSeen: r["last_seen"], bootID: r["boot_id"],
-                        agent: try agentJSON.map { try JSONReader().decode(AgentInfo.self, from: Array($0.utf8)) })
+                        agent: try agentJSON.map { try JSONReader().decode(AgentInfo.self, from: Array($0.utf8)) },
+                        agentTime: r["agent_time"])
                 }
             }
         } catch {

@@ -16,7 +16,8 @@ import Synchronization
 /// collector's history into another store, resumably, and checks the counts.
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Copy a SQLite collector's history (hosts, events, snapshots) into PostgreSQL.",
+        abstract:
+            "Copy a SQLite collector's history (hosts, events, snapshots, hourly rollups, agent counters) into PostgreSQL.",
         discussion: """
             Resumable: progress is saved after every page in the checkpoint file, and a re-run \
             continues there (rows copied twice are stored once). Ends with a count check: exit \
@@ -115,8 +116,16 @@ struct Migrate: AsyncParsableCommand {
             printError("migrate: interrupted: run the same command again to continue")
             throw ExitCode(1)
         }
-        print("migrate: copied \(report.eventsCopied) events and \(report.snapshotsCopied) snapshots in this run")
+        print(
+            "migrate: copied \(report.eventsCopied) events, \(report.snapshotsCopied) snapshots, "
+                + "\(report.hourlyCopied) hourly rollups and \(report.agentCountersCopied) agent counter reports in this run"
+        )
         print("migrate: source \(report.source)")
+        if report.agentCountersAdded > 0 {
+            print(
+                "migrate: the target also holds \(report.agentCountersAdded) current agent reports whose counter "
+                    + "history the source's retention had deleted")
+        }
         print("migrate: target \(report.target)")
         guard report.countsMatch else {
             printError(

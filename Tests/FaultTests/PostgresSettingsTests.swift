@@ -115,7 +115,11 @@ extension Faults {
         }
         #expect(try server.psql("SELECT count(*) FROM events", database: database) == ["100"])
         let (again, againOutput) = try runAgent(bin.collector, arguments)
-        #expect(again == 0 && againOutput.contains("copied 0 events and 0 snapshots in this run"), "\(againOutput)")
+        #expect(
+            again == 0
+                && againOutput.contains(
+                    "copied 0 events, 0 snapshots, 0 hourly rollups and 0 agent counter reports in this run"),
+            "\(againOutput)")
     }
 
     /// The collector on PostgreSQL with its password in a file: it serves, and no line of

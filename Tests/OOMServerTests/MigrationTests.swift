@@ -95,10 +95,17 @@ import Testing
         let lines = LineLog()
         let report = try await migration.run { lines.append($0.line) }
         #expect(report.countsMatch, "\(report)")
-        #expect(report.source == StoreCounts(hosts: 3, events: 18, snapshots: 18))
+        #expect(report.source == StoreCounts(hosts: 3, events: 18, snapshots: 18, hourly: 6, agentCounters: 3))
         #expect(report.eventsCopied == 18 && report.snapshotsCopied == 18)
-        #expect(lines.all.last == "migrate: done: events 18/18 (100%), snapshots 18/18 (100%)")
-        #expect(lines.all.contains("migrate: events: events 5/18 (27%), snapshots 0/18 (0%)"))
+        #expect(report.hourlyCopied == 6 && report.agentCountersCopied == 3 && report.agentCountersAdded == 0)
+        #expect(
+            lines.all.last
+                == "migrate: done: events 18/18 (100%), snapshots 18/18 (100%), hourly rollups 6/6 (100%), "
+                + "agent counters 3/3 (100%)")
+        #expect(
+            lines.all.contains(
+                "migrate: events: events 5/18 (27%), snapshots 0/18 (0%), hourly rollups 0/6 (0%), "
+                    + "agent counters 0/3 (0%)"))
         try await Self.expectSameHistory(source, target)
     }
 
@@ -121,7 +128,9 @@ import Testing
         try await Self.fillSource(source, round: 1)
         let second = try await migration.run { _ in }
         #expect(second.eventsCopied == 18 && second.snapshotsCopied == 18, "\(second)")
-        #expect(second.countsMatch && second.target == StoreCounts(hosts: 3, events: 36, snapshots: 36))
+        #expect(
+            second.countsMatch
+                && second.target == StoreCounts(hosts: 3, events: 36, snapshots: 36, hourly: 6, agentCounters: 6))
         #expect(
             String(decoding: FileManager.default.contents(atPath: checkpoint) ?? Data(), as: UTF8.self)
                 .contains("hosts_finished true"))
@@ -150,13 +159,142 @@ import Testing
         c.eventRow = 1234
         c.snapshotRow = 99
         c.hostsStarted = true
+        c.hourly = HistoryKey(host: 3, time: 1_700_000_000_000_000)
+        c.agentCounters = HistoryKey(host: 2, time: -5)
         #expect(MigrationCheckpoint.parse(c.text) == c)
         #expect(MigrationCheckpoint.parse("target x\nevent_row twelve\n") == nil)
         #expect(MigrationCheckpoint.parse("") == nil)
+        // A checkpoint from before the hourly and counter phases: those start over.
+        let old = "target x\nhosts_started true\nevent_row 5\nsnapshot_row 7\nhosts_finished true\n"
+        let parsed = MigrationCheckpoint.parse(old)
+        #expect(parsed?.eventRow == 5 && parsed?.hourly == .start && parsed?.agentCounters == .start)
+        #expect(MigrationCheckpoint.parse(old + "hourly_host 1\nhourly_hour x\n") == nil)
     }
 
-    /// The real thing: into PostgreSQL 15 (scripts/with-postgres), in a database of its own.
-    @Test func copiesIntoPostgreSQLAndAnswersTheSame() async throws {
+    /// A SQLite collector whose retention deleted old raw snapshots: two hosts sampled
+    /// every 10 minutes for a day, the raw samples before 12:05 deleted (hour 12 keeps 5 of
+    /// its 6), their hourly rows kept; agents whose loss counters changed every hour; and
+    /// db-1, whose one agent report is older than the rollups kept (its counter report is
+    /// gone, its host state is not).
+    static let retainedNow = t("2026-11-20T00:05:00Z")
+
+    static func fillRetainedSource(_ db: OOMDatabase) async throws {
+        let start = t("2026-11-19T00:00:00Z")
+        let old = t("2026-11-10T08:00:00Z")
+        var agent = AgentInfo(version: "1.0")
+        agent.intervalS = 600
+        _ = try await db.ingest(IngestBatch(host: "db-1", bootID: "boot-db", agent: agent), receivedAt: old)
+        _ = try await db.ingest(IngestBatch(host: "db-1", agent: agent), receivedAt: start)
+        for (h, host) in ["web-1", "web-2"].enumerated() {
+            for i in 0..<144 {
+                let time = start + Int64(i) * 600_000_000
+                var snapshot = Fixture.snapshot(
+                    host: host, time: RFC3339.format(epochMicroseconds: time),
+                    available: 400_000 + Int64(i * 37 + h * 1000), fullAvg60: Double(i % 5) * 0.25)
+                snapshot.memory["cached_kb"] = Int64(1000 * h + i)
+                var batch = IngestBatch(host: host, bootID: "boot-\(host)", agent: agent, snapshots: [snapshot])
+                batch.agent?.droppedSnapshots = Int64(i / 6 + h)
+                _ = try await db.ingest(batch, receivedAt: time + 1_000_000)
+            }
+        }
+        var policy = RetentionPolicy()
+        policy.snapshotDays = 0.5
+        policy.rollupDays = 5
+        let deleted = try await db.applyRetention(policy, now: retainedNow)
+        #expect(deleted.snapshots == 2 * 73 && deleted.rollups == 0 && deleted.agentCounters == 1)
+    }
+
+    /// Every hourly rollup of a store, as (host, hour, figures) without the store's own keys,
+    /// by host name and hour.
+    static func hourly(_ export: (HistoryKey, Int) async throws -> [HourlyRollup]) async throws -> [HourlyRollup] {
+        var rows: [HourlyRollup] = []
+        var key = HistoryKey.start
+        while true {
+            let page = try await export(key, 50)
+            guard let last = page.last else { break }
+            rows += page
+            key = last.key
+        }
+        return rows.map {
+            var r = $0
+            r.key = .start
+            return r
+        }.sorted { ($0.host, $0.hour) < ($1.host, $1.hour) }
+    }
+
+    /// A migration of ``fillRetainedSource``'s history: the target's hourly rows equal the
+    /// source's, value for value, also for the hours whose raw samples are gone, and a
+    /// re-run from a rewound checkpoint stores nothing twice.
+    static func expectRetainedHistoryKept(
+        target: any CollectorStore, targetName: String, dir: String,
+        targetHourly: @escaping (HistoryKey, Int) async throws -> [HourlyRollup]
+    ) async throws {
+        let source = try OOMDatabase(
+            configuration: StoreConfiguration(path: dir + "/retained.sqlite"), logger: Fixture.logger)
+        try await fillRetainedSource(source)
+        let sourceHourly = try await hourly(source.exportHourly)
+        #expect(sourceHourly.count == 48)
+        let noon = sourceHourly.first { $0.host == "web-1" && $0.hour == t("2026-11-19T12:00:00Z") }
+        #expect(noon?.integers.first == 6, "hour 12 counted 6 samples, 5 of them still stored")
+
+        let checkpoint = dir + "/retained.checkpoint"
+        var migration = StoreMigration(
+            source: source, target: target, targetName: targetName, checkpointPath: checkpoint)
+        migration.pageSize = 7
+        let report = try await migration.run { _ in }
+        #expect(report.countsMatch, "\(report)")
+        #expect(report.source == StoreCounts(hosts: 3, events: 0, snapshots: 142, hourly: 48, agentCounters: 48))
+        #expect(report.hourlyCopied == 48 && report.agentCountersCopied == 48 && report.agentCountersAdded == 1)
+        #expect(try await hourly(targetHourly) == sourceHourly)
+
+        // The morning as a chart shows it: hourly points (samples, averages, minimum) alike.
+        for host in ["web-1", "web-2"] {
+            let (since, until) = (t("2026-11-19T00:00:00Z"), t("2026-11-19T12:00:00Z"))
+            let sourcePoints = try await source.snapshots(host: host, since: since, until: until, points: 12)
+            let targetPoints = try await target.snapshots(host: host, since: since, until: until, points: 12)
+            #expect(sourcePoints.points.count == 12 && sourcePoints.points.allSatisfy { $0.samples == 6 })
+            #expect(targetPoints == sourcePoints)
+        }
+        #expect(try await target.hosts(now: retainedNow) == source.hosts(now: retainedNow))
+
+        // Crashes mid-way: the hourly phase again from its start, then everything again.
+        var rewound = MigrationCheckpoint.parse(
+            String(decoding: FileManager.default.contents(atPath: checkpoint) ?? Data(), as: UTF8.self))
+        #expect(rewound?.hostsFinished == true)
+        rewound?.hourly = .start
+        rewound?.agentCounters = .start
+        try Data((rewound?.text ?? "").utf8).write(to: URL(fileURLWithPath: checkpoint))
+        let again = try await migration.run { _ in }
+        #expect(again.hourlyCopied == 48 && again.agentCountersCopied == 48 && again.snapshotsCopied == 0)
+        #expect(again.countsMatch, "\(again)")
+        var fromStart = MigrationCheckpoint(target: targetName)
+        fromStart.hostsStarted = true
+        try Data(fromStart.text.utf8).write(to: URL(fileURLWithPath: checkpoint))
+        let third = try await migration.run { _ in }
+        #expect(third.snapshotsCopied == 142 && third.countsMatch, "\(third)")
+        #expect(try await hourly(targetHourly) == sourceHourly)
+    }
+
+    @Test func keepsHourlyRollupsRetentionDeletedIntoSQLite() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let target = try OOMDatabase(
+            configuration: StoreConfiguration(path: dir.path + "/target.sqlite"), logger: Fixture.logger)
+        try await Self.expectRetainedHistoryKept(
+            target: target, targetName: "sqlite:target", dir: dir.path, targetHourly: target.exportHourly)
+    }
+
+    @Test func keepsHourlyRollupsRetentionDeletedIntoPostgreSQL() async throws {
+        try await Self.withPostgresTarget { target, name, dir in
+            try await Self.expectRetainedHistoryKept(
+                target: target, targetName: name, dir: dir, targetHourly: target.exportHourly)
+        }
+    }
+
+    /// A running PostgreSQL store in a database of its own on the throwaway server of
+    /// scripts/with-postgres (skipped without one), its name for a checkpoint, and a
+    /// temporary directory.
+    static func withPostgresTarget(_ body: (PostgresStore, String, String) async throws -> Void) async throws {
         guard let server = TestPostgres.fromEnvironment() else {
             print("SKIP StoreMigrationTests: OOMWATCH_TEST_POSTGRES is not set (run under scripts/with-postgres)")
             return
@@ -165,26 +303,32 @@ import Testing
         defer { dir.cleanup() }
         let database = try server.createDatabase()
         defer { server.dropDatabase(database) }
-        let source = try OOMDatabase(
-            configuration: StoreConfiguration(path: dir.path + "/source.sqlite"), logger: Fixture.logger)
-        try await Self.fillSource(source)
         var configuration = try server.configuration(database: database)
         configuration.poolSize = 4
         let target = try PostgresStore(configuration: configuration, logger: Fixture.logger)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await target.run() }
+            try await body(target, configuration.description, dir.path)
+            group.cancelAll()
+        }
+    }
+
+    /// The real thing: into PostgreSQL 15 (scripts/with-postgres), in a database of its own.
+    @Test func copiesIntoPostgreSQLAndAnswersTheSame() async throws {
+        try await Self.withPostgresTarget { target, name, dir in
+            let source = try OOMDatabase(
+                configuration: StoreConfiguration(path: dir + "/source.sqlite"), logger: Fixture.logger)
+            try await Self.fillSource(source)
             var migration = StoreMigration(
-                source: source, target: target, targetName: configuration.description,
-                checkpointPath: dir.path + "/checkpoint")
+                source: source, target: target, targetName: name, checkpointPath: dir + "/checkpoint")
             migration.pageSize = 5
             let report = try await migration.run { _ in }
             #expect(report.countsMatch, "\(report)")
-            #expect(report.target == StoreCounts(hosts: 3, events: 18, snapshots: 18))
+            #expect(report.target == StoreCounts(hosts: 3, events: 18, snapshots: 18, hourly: 6, agentCounters: 3))
             try await Self.expectSameHistory(source, target)
             // Again: nothing new to copy, nothing stored twice.
             let again = try await migration.run { _ in }
             #expect(again.eventsCopied == 0 && again.countsMatch)
-            group.cancelAll()
         }
     }
 }

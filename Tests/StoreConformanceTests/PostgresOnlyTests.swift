@@ -61,6 +61,67 @@ struct PostgresOnlyTests {
         }
     }
 
+    /// Summaries over a fleet larger than the lists: 80 hosts with about 37 kills each
+    /// (many tied), 5 with 60 kills of two processes, and 230 with 3 kills of one process
+    /// within one hour (230 groups tied for the list's 20 places). PostgreSQL ranks host and
+    /// host × comm inside the database and returns only the groups that can make the
+    /// lists. The lists, their tie order, the repeat offenders and the count of hosts with
+    /// kills are SQLite's on every kind of window: whole days with both edges, whole days
+    /// only, edges only, an hour, an empty one.
+    @Test func sameSummaryWhenListsAreCut() async throws {
+        let flatHour = Self.end - 5 * Self.day
+        func kills(_ host: String, _ count: Int, comm: (Int) -> String, time: (Int) -> Int64) -> IngestBatch {
+            let events: [OOMEvent] = (0..<count).map { i in
+                Seed.event("\(host)-\(i)", host: host, comm: comm(i), time: time(i))
+            }
+            return Seed.batch(host: host, events: events)
+        }
+        let skewed: [IngestBatch] = (0..<5).map { h in
+            kills("skew-\(h)", 60, comm: { $0 % 2 == 0 ? "java" : "ruby" }) { i in
+                Self.end - Int64(i + 1) * 4_000_000_000 - Int64(h)
+            }
+        }
+        let flat: [IngestBatch] = (0..<230).map { h in
+            kills("flat-\(h)", 3, comm: { _ in "flat" }) { i in flatHour + Int64(h * 3 + i) * 1_000_000 }
+        }
+        let fleet = Seed.fleet(hosts: 80, events: 3000, days: 12, end: Self.end, seed: 11) + skewed + flat
+        try await withStore(.sqlite) { sqlite in
+            try await withStore(.postgres) { pg in
+                for b in fleet {
+                    _ = try await sqlite.ingest(b, receivedAt: Self.end)
+                    _ = try await pg.ingest(b, receivedAt: Self.end)
+                }
+                let start = Self.end - 12 * Self.day
+                let midnight = Self.end / Self.day * Self.day
+                var windows: [(Int64, Int64)] = [
+                    (start, Self.end + 1), (midnight - 7 * Self.day, midnight), (Self.end - Self.day, Self.end),
+                    (Self.end - 7 * Self.day, Self.end), (Self.end - 3_600_000_000, Self.end),
+                    (start - 30 * Self.day, start - 1), (flatHour, flatHour + 3_600_000_000),
+                ]
+                var rng = SplitMix(seed: 5)
+                for _ in 0..<16 {
+                    let a = start + Int64(rng.next() % UInt64(13 * Self.day))
+                    let b = start + Int64(rng.next() % UInt64(13 * Self.day))
+                    windows.append((min(a, b), max(a, b) + 1))
+                }
+                for (since, until) in windows {
+                    let x = try await sqlite.summary(since: since, until: until, now: Self.end)
+                    let y = try await pg.summary(since: since, until: until, now: Self.end)
+                    #expect(x == y, "summary [\(since), \(until))")
+                    #expect(x.byHost.map(\.key) == y.byHost.map(\.key))
+                    #expect(x.repeatOffenders.map(\.comm) == y.repeatOffenders.map(\.comm))
+                }
+                // The lists were cut: more groups than make them.
+                let all = try await pg.summary(since: start, until: Self.end + 1, now: Self.end)
+                #expect(all.totals.hostsWithKills == 315 && all.byHost.count == 20)
+                #expect(all.repeatOffenders.count == 20 && all.repeatOffenders.first?.kills == 30)
+                #expect(all.totals.kills == 3000 + 300 + 690)
+                let hour = try await pg.summary(since: flatHour, until: flatHour + 3_600_000_000, now: Self.end)
+                #expect(hour.repeatOffenders.count == 20 && hour.repeatOffenders.allSatisfy { $0.kills == 3 })
+            }
+        }
+    }
+
     /// Two stores (two collectors) on one database send the same events at once: each is
     /// stored once and counted once in the rollups.
     @Test func twoWritersStoreEachEventOnce() async throws {
@@ -165,6 +226,21 @@ struct PostgresOnlyTests {
                     try await s.explain(
                         "SELECT dim, key, sum(kills) FROM kill_daily WHERE day >= 20400 AND day < 20410 AND kills > 0 GROUP BY dim, key"
                     ),
+                    // The summary's ranked large dimension: whole days plus an edge of events.
+                    try await s.explain(
+                        """
+                        WITH g (key, kills, last_time) AS (
+                            SELECT key COLLATE "C", kills, last_time FROM kill_daily
+                            WHERE dim = 'host' AND day >= 20400 AND day < 20410 AND kills > 0
+                            UNION ALL
+                            SELECT e.host_id::text COLLATE "C", count(*), max(e.time) FROM events e
+                            WHERE e.time >= \(since) AND e.time < \(Self.end) GROUP BY 1),
+                        w AS (SELECT key, sum(kills)::bigint AS kills, max(last_time) AS last_time FROM g
+                            GROUP BY key HAVING sum(kills) >= 1),
+                        r AS (SELECT key, kills, last_time, count(*) OVER () AS groups,
+                            row_number() OVER (ORDER BY kills DESC, key COLLATE "C") AS place FROM w)
+                        SELECT key, kills, last_time, groups FROM r WHERE place <= 20
+                        """),
                 ]
                 for plan in plans {
                     let text = plan.joined(separator: "\n")
