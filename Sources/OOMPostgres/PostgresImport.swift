@@ -9,10 +9,8 @@ extension PostgresStore {
     /// See ``CollectorStore/importHourly(_:)``: one transaction, multi-row statements, each
     /// row replacing the stored (host, hour).
     public func importHourly(_ rows: [HourlyRollup]) async throws(StoreError) -> Int {
-        let columns = HourlyRollup.integerColumns + HourlyRollup.realColumns
-        return try await importRows(
-            rows, into: "snapshot_hourly", key: "hour", columns: columns,
-            conflict: "DO UPDATE SET " + columns.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
+        try await importRows(
+            rows, into: "snapshot_hourly", key: "hour", columns: HourlyRollup.columns, conflict: HourlyRollup.replaceSQL
         ) { row, binds in
             [binds.add(row.host) + "::text", binds.add(row.hour) + "::bigint"]
                 + row.integers.map { binds.add($0) + "::bigint" } + row.reals.map { binds.add($0) + "::float8" }

@@ -32,8 +32,12 @@ public struct HourlyRollup: Sendable, Equatable {
     ]
     /// The floating-point columns, in the order of ``reals``.
     public static let realColumns = ["sum_some_avg10", "sum_some_avg60", "sum_full_avg10", "sum_full_avg60"]
+    /// Both, in the order a row's values are bound.
+    public static let columns = integerColumns + realColumns
     /// Both, as an SQL column list.
-    public static var columnList: String { (integerColumns + realColumns).joined(separator: ", ") }
+    public static let columnList = columns.joined(separator: ", ")
+    /// The upsert clause that replaces every rollup column of a stored (host, hour).
+    public static let replaceSQL = "DO UPDATE SET " + columns.map { "\($0) = excluded.\($0)" }.joined(separator: ", ")
 
     public var host: String
     /// The hour's start, microseconds since the epoch.
@@ -128,53 +132,48 @@ extension OOMDatabase {
     /// See ``CollectorStore/importHourly(_:)``: one transaction, each row replacing the
     /// stored (host, hour).
     public func importHourly(_ rows: [HourlyRollup]) async throws(StoreError) -> Int {
-        let placeholders = Array(
-            repeating: "?", count: HourlyRollup.integerColumns.count + HourlyRollup.realColumns.count)
+        let placeholders = Array(repeating: "?", count: HourlyRollup.columns.count)
         let sql = """
             INSERT INTO snapshot_hourly (host_id, hour, \(HourlyRollup.columnList))
-            SELECT id, ?, \(placeholders.joined(separator: ", ")) FROM hosts WHERE name = ?
-            ON CONFLICT (host_id, hour) DO UPDATE SET
-            \((HourlyRollup.integerColumns + HourlyRollup.realColumns).map { "\($0) = excluded.\($0)" }
-                .joined(separator: ", "))
+            VALUES (?, ?, \(placeholders.joined(separator: ", ")))
+            ON CONFLICT (host_id, hour) \(HourlyRollup.replaceSQL)
             """
-        return try await importRows(rows, sql: sql) { row in
-            var values: [(any DatabaseValueConvertible)?] = [row.hour]
+        return try await importRows(rows, host: \.host) { row, hostID, db in
+            var values: [(any DatabaseValueConvertible)?] = [hostID, row.hour]
             values += row.integers.map { $0 }
             values += row.reals.map { $0 }
-            return StatementArguments(values + [row.host])
+            try db.cachedStatement(sql: sql).execute(arguments: StatementArguments(values))
+            return db.changesCount > 0
         }
     }
 
     /// See ``CollectorStore/importAgentCounters(_:)``: one transaction; a (host, time)
     /// stored already is kept.
     public func importAgentCounters(_ rows: [AgentCountersReport]) async throws(StoreError) -> Int {
-        let columns = AgentCountersRow.Columns.allCases.dropFirst(2).map(\.rawValue)
-        let sql = """
-            INSERT INTO agent_counters (host_id, time, \(columns.joined(separator: ", ")))
-            SELECT id, ?, \(columns.map { _ in "?" }.joined(separator: ", ")) FROM hosts WHERE name = ?
-            ON CONFLICT (host_id, time) DO NOTHING
-            """
-        return try await importRows(rows, sql: sql) { row in
-            let c = row.counters
-            return [
-                row.time, c.droppedSnapshots, c.droppedEvents, c.corruptRecords, c.kmsgOverruns,
-                c.kmsgMissedRecords, c.unattributedKills, c.sourceErrors, row.host,
-            ]
+        try await importRows(rows, host: \.host) { row, hostID, db in
+            try AgentCountersRow(agent: row.counters, hostID: hostID, time: row.time).insertOnce(db)
         }
     }
 
-    /// Runs `sql` once per row inside one write transaction; returns the rows it wrote.
+    /// Writes each row with `write` (given its host's row id) inside one write transaction;
+    /// rows of hosts this store does not know are skipped. Returns the rows written.
     func importRows<Item: Sendable>(
-        _ rows: [Item], sql: String, arguments: @escaping @Sendable (Item) -> StatementArguments
+        _ rows: [Item], host: KeyPath<Item, String> & Sendable,
+        write: @escaping @Sendable (Item, Int64, Database) throws -> Bool
     ) async throws(StoreError) -> Int {
         guard !rows.isEmpty else { return 0 }
         do {
             return try await pool.write { db in
-                let statement = try db.cachedStatement(sql: sql)
+                var hostIDs: [String: Int64?] = [:]
                 var written = 0
                 for row in rows {
-                    try statement.execute(arguments: arguments(row))
-                    written += db.changesCount
+                    let name = row[keyPath: host]
+                    if hostIDs[name] == nil {
+                        hostIDs[name] = try Int64.fetchOne(
+                            db.cachedStatement(sql: "SELECT id FROM hosts WHERE name = ?"), arguments: [name])
+                    }
+                    guard let hostID = hostIDs[name]! else { continue }
+                    if try write(row, hostID, db) { written += 1 }
                 }
                 return written
             }
