@@ -85,7 +85,9 @@ extension PostgresStore {
             }
             let hosts = try await largeDimension("host", minimum: 1, window: window, counted: true)
             groups["host"] = hosts.groups
-            groups["hostcomm"] = try await largeDimension("hostcomm", minimum: 3, window: window, counted: false).groups
+            groups["hostcomm"] = try await largeDimension(
+                "hostcomm", minimum: ReportShaping.repeatOffenderKills, window: window, counted: false
+            ).groups
             return try await report(
                 window: window, groups: groups, hostsWithKills: hosts.count, days: days, now: now)
         }
@@ -191,7 +193,9 @@ extension PostgresStore {
             return row
         }
         var offenders: [RepeatOffender] = []
-        for (key, kills, last) in ReportShaping.ranked((groups["hostcomm"] ?? [:]).filter { $0.value.kills >= 3 }) {
+        for (key, kills, last) in ReportShaping.ranked(
+            (groups["hostcomm"] ?? [:]).filter { $0.value.kills >= ReportShaping.repeatOffenderKills })
+        {
             guard let tab = key.firstIndex(of: "\t"), let hostID = Int64(key[..<tab]) else { continue }
             let comm = String(key[key.index(after: tab)...])
             let first = try await scalar(

@@ -138,7 +138,7 @@ extension OOMDatabase {
             VALUES (?, ?, \(placeholders.joined(separator: ", ")))
             ON CONFLICT (host_id, hour) \(HourlyRollup.replaceSQL)
             """
-        return try await importRows(rows, host: \.host) { row, hostID, db in
+        return try await importRows(rows, host: { $0.host }) { row, hostID, db in
             var values: [(any DatabaseValueConvertible)?] = [hostID, row.hour]
             values += row.integers.map { $0 }
             values += row.reals.map { $0 }
@@ -150,7 +150,7 @@ extension OOMDatabase {
     /// See ``CollectorStore/importAgentCounters(_:)``: one transaction; a (host, time)
     /// stored already is kept.
     public func importAgentCounters(_ rows: [AgentCountersReport]) async throws(StoreError) -> Int {
-        try await importRows(rows, host: \.host) { row, hostID, db in
+        try await importRows(rows, host: { $0.host }) { row, hostID, db in
             try AgentCountersRow(agent: row.counters, hostID: hostID, time: row.time).insertOnce(db)
         }
     }
@@ -158,7 +158,7 @@ extension OOMDatabase {
     /// Writes each row with `write` (given its host's row id) inside one write transaction;
     /// rows of hosts this store does not know are skipped. Returns the rows written.
     func importRows<Item: Sendable>(
-        _ rows: [Item], host: KeyPath<Item, String> & Sendable,
+        _ rows: [Item], host: @escaping @Sendable (Item) -> String,
         write: @escaping @Sendable (Item, Int64, Database) throws -> Bool
     ) async throws(StoreError) -> Int {
         guard !rows.isEmpty else { return 0 }
@@ -167,7 +167,7 @@ extension OOMDatabase {
                 var hostIDs: [String: Int64?] = [:]
                 var written = 0
                 for row in rows {
-                    let name = row[keyPath: host]
+                    let name = host(row)
                     if hostIDs[name] == nil {
                         hostIDs[name] = try Int64.fetchOne(
                             db.cachedStatement(sql: "SELECT id FROM hosts WHERE name = ?"), arguments: [name])

@@ -103,6 +103,9 @@ package enum ReportShaping {
     /// A group's kills in the window and its latest kill.
     package typealias Group = (kills: Int, last: Int64)
 
+    /// Kills of one process name on one host in the window that make it a repeat offender.
+    package static let repeatOffenderKills = 3
+
     /// The groups that make a list, ranked.
     package static func ranked(_ groups: [String: Group]) -> [(key: String, kills: Int, last: Int64)] {
         SummaryQuery.ranked(groups.mapValues { KillRollups.Cell(kills: $0.kills, last: $0.last) }).map {

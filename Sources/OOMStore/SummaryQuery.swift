@@ -357,7 +357,9 @@ struct SummaryQuery {
 
         var offenders: [RepeatOffender] = []
         let firstKill = try db.cachedStatement(sql: Self.firstKillSQL)
-        for (key, cell) in Self.ranked(try largeDimension("hostcomm", minimum: 3, edges: edges)) {
+        for (key, cell) in Self.ranked(
+            try largeDimension("hostcomm", minimum: ReportShaping.repeatOffenderKills, edges: edges))
+        {
             guard let tab = key.firstIndex(of: "\t"), let hostID = Int64(key[..<tab]) else { continue }
             let comm = String(key[key.index(after: tab)...])
             let first = try Int64.fetchOne(firstKill, arguments: [comm, hostID, since, until])
