@@ -152,7 +152,7 @@ let package = Package(
             exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
-        // Helpers more than one test target uses (log capture).
+        // Helpers more than one test target uses (log capture, free loopback ports).
         .target(
             name: "TestSupport",
             dependencies: [.product(name: "Logging", package: "swift-log")],
@@ -205,10 +205,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "FaultTests", dependencies: ["OOMKit", "Gzip", "CurlHTTP"], swiftSettings: swiftSettings),
+            name: "FaultTests", dependencies: ["OOMKit", "Gzip", "CurlHTTP", "TestSupport"],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["OOMKit", "Gzip"],
+            dependencies: ["OOMKit", "Gzip", "TestSupport"],
             swiftSettings: swiftSettings
         ),
     ]

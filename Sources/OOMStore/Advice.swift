@@ -33,21 +33,74 @@ extension OOMDatabase {
     /// `advice(…)` with the rollup it reads long windows from chosen: `.daily` is the
     /// per-day GROUP BY advice used before `advice_groups`, kept as the reference the
     /// tests compare the group rollup with.
+    ///
+    /// The fleet's advice is cut into `parts` ranges of host ids (`nil`: one per core, at
+    /// most four, when the fleet is large enough to gain from it), each read and judged in a
+    /// read transaction of its own, side by side: the rules are per host, so the parts'
+    /// findings merged in order are the whole fleet's.
     package func advice(
         since: Int64, until: Int64, host: String?, settings: AdviceSettings, limit: Int?, now: Int64,
-        source: AdviceReader.Source
+        source: AdviceReader.Source, parts: Int? = nil
     ) async throws(StoreError) -> AdviceReport {
+        /// A part's count of findings, its first `limit`, and its hosts' ids by name.
+        struct Part: Sendable {
+            var findings: [AdviceFinding]
+            var total: Int
+            var hostIDs: [String: Int64]
+        }
         do {
-            return try await pool.read { db in
-                let reader = AdviceReader(db: db, settings: settings, source: source)
-                let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
-                var (findings, total) = AdviceShaping.findings(
-                    facts, settings: settings, limit: limit, until: until, now: now)
-                try reader.addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
-                return AdviceShaping.report(findings, total: total, since: since, until: until, now: now)
+            let ranges = host == nil ? try await adviceRanges(parts, most: settings.parallelism) : [nil]
+            let results = try await withThrowingTaskGroup(of: (Int, Part).self) { group in
+                for (i, range) in ranges.enumerated() {
+                    group.addTask {
+                        let part = try await self.pool.read { db in
+                            let reader = AdviceReader(db: db, settings: settings, source: source, hosts: range)
+                            let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
+                            let (findings, total) = AdviceShaping.findings(
+                                facts, settings: settings, limit: limit, until: until, now: now)
+                            return Part(findings: findings, total: total, hostIDs: hostIDs)
+                        }
+                        return (i, part)
+                    }
+                }
+                var parts = [Part?](repeating: nil, count: ranges.count)
+                for try await (i, part) in group { parts[i] = part }
+                return parts.compactMap { $0 }
             }
+            // The order is total (severity, time, host, kind, subject), so the first `limit` of
+            // the fleet are among the parts' first `limit`.
+            let merged = results.count == 1 ? results[0].findings : results.flatMap(\.findings)
+            let total = results.reduce(0) { $0 + $1.total }
+            let first = results.count == 1 ? merged : AdviceRules.first(limit ?? merged.count, of: merged)
+            let hostIDs = results.reduce(into: [String: Int64]()) { $0.merge($1.hostIDs) { a, _ in a } }
+            let findings = try await pool.read { db in
+                var findings = first
+                try AdviceReader(db: db, settings: settings, source: source)
+                    .addEvidence(&findings, hostIDs: hostIDs, since: since, until: until)
+                return findings
+            }
+            return AdviceShaping.report(findings, total: total, since: since, until: until, now: now)
         } catch {
             throw Self.map(error)
+        }
+    }
+
+    /// A fleet's advice is cut in parts of at least this many hosts.
+    static let adviceHostsPerPart = 500
+
+    /// The fleet cut into `parts` contiguous host-id ranges of about equal host counts (the
+    /// first open below, the last open above, so a host added meanwhile falls in one); `nil`
+    /// parts: at most `most` (0: one per core, at most four), none smaller than
+    /// `adviceHostsPerPart` hosts.
+    package func adviceRanges(_ parts: Int?, most: Int = 0) async throws -> [ClosedRange<Int64>?] {
+        let ids = try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM hosts ORDER BY id") }
+        let most = most > 0 ? most : min(4, ProcessInfo.processInfo.activeProcessorCount)
+        let n = max(1, min(ids.count, parts ?? min(most, ids.count / Self.adviceHostsPerPart)))
+        guard n > 1 else { return [nil] }
+        return (0..<n).map { i in
+            let low = i == 0 ? Int64.min : ids[ids.count * i / n]
+            let high = i == n - 1 ? Int64.max : ids[ids.count * (i + 1) / n] - 1
+            return low...high
         }
     }
 }
@@ -65,6 +118,8 @@ package struct AdviceReader {
     let db: Database
     let settings: AdviceSettings
     let source: Source
+    /// The part of the fleet this reader covers, by host id (`nil`: all of it).
+    var hosts: ClosedRange<Int64>? = nil
     static let day: Int64 = 86_400_000_000
     static let hour: Int64 = 3_600_000_000
 
@@ -96,7 +151,9 @@ package struct AdviceReader {
             else { return ([], [:]) }
             names[id] = host
         } else {
-            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts") { names[row[0]] = row[1] }
+            for row in try Row.fetchAll(db, sql: "SELECT id, name FROM hosts WHERE true\(inPart("id"))") {
+                names[row[0]] = row[1]
+            }
         }
         let hostID = host != nil ? names.keys.first : nil
         // Lifetimes of the leak candidates: for one host per group, for the fleet in one pass
@@ -151,6 +208,12 @@ package struct AdviceReader {
         return (byHost.keys.sorted().map { byHost[$0]! }, ids)
     }
 
+    /// ` AND column BETWEEN low AND high` for the hosts of this reader's part ("" for the
+    /// whole fleet).
+    func inPart(_ column: String) -> String {
+        hosts.map { " AND \(column) BETWEEN \($0.lowerBound) AND \($0.upperBound)" } ?? ""
+    }
+
     /// Windows at least this long are counted in whole UTC days from the rollup.
     static let rollupWindow: Int64 = 7 * day
 
@@ -173,7 +236,7 @@ package struct AdviceReader {
         var groups: [(key: GroupKey, group: KillGroup)] = []
         var best: [Int64: String] = [:]
         var shields: [Int64: ShieldedKill] = [:]
-        let hostFilter = hostID == nil ? "" : " AND host_id = \(hostID!)"
+        let hostFilter = (hostID == nil ? "" : " AND host_id = \(hostID!)") + inPart("host_id")
         // The process names of the critical services (bound, never spliced into SQL).
         let criticalNames = AdviceShaping.criticalNames(settings)
         let critical = Array(repeating: "?", count: criticalNames.count).joined(separator: ", ")
@@ -197,6 +260,7 @@ package struct AdviceReader {
             // Candidates: groups with a kill in the window's days that could qualify on their
             // kills over the whole retention (a superset of those qualifying in the window).
             var straddling: [GroupKey] = []
+            let groupHosts = (hostID.map { " AND g.host_id = \($0)" } ?? "") + inPart("g.host_id")
             // With each group the evidence its rules quote (a cgroup's or a critical service's
             // latest kills: a bounded read of its newest days by primary key) and, for a host's
             // global kills, its worst shielded kill: one statement, not one per group.
@@ -214,7 +278,7 @@ package struct AdviceReader {
                     \(Self.shieldColumns), g.kind = 'comm' AND g.key IN (\(critical)) AS critical
                 FROM advice_groups g
                 LEFT JOIN events e ON g.kind = 'global' AND g.best_ratio >= ? AND e.event_id = g.best_event
-                WHERE g.last_time >= ? AND g.first_time < ?\(hostID.map { " AND g.host_id = \($0)" } ?? "")
+                WHERE g.last_time >= ? AND g.first_time < ?\(groupHosts)
                     AND (g.kills >= ? OR g.kind = 'global' OR (g.kind = 'comm' AND g.key IN (\(critical))))
                 """,
                 StatementArguments(criticalNames) + [
@@ -463,7 +527,7 @@ package struct AdviceReader {
         try each(
             """
             SELECT host_id, comm, \(Self.runColumns) FROM process_runs NOT INDEXED
-            WHERE last_time >= ? AND first_time < ? AND samples >= ?
+            WHERE last_time >= ? AND first_time < ? AND samples >= ?\(inPart("host_id"))
             ORDER BY host_id, comm
             """, [since, until, s.leakMinSamples]
         ) { row in
@@ -540,7 +604,8 @@ package struct AdviceReader {
         try each(
             """
             SELECT s.host_id, \(Self.hourColumns) FROM hosts h CROSS JOIN snapshot_hourly s
-            ON s.host_id = h.id AND s.hour > ? AND s.hour <= ?\(hostID.map { " WHERE h.id = \($0)" } ?? "")
+            ON s.host_id = h.id AND s.hour > ? AND s.hour <= ?
+            WHERE true\(hostID.map { " AND h.id = \($0)" } ?? "")\(inPart("h.id"))
             """, [from, end]
         ) { row in
             let id: Int64 = row[0]

@@ -1,5 +1,6 @@
 import Foundation
 import OOMKit
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -81,7 +82,7 @@ struct AlertsEndToEndTests {
     @Test(.timeLimit(.minutes(2)))
     func theOutboxSurvivesACollectorSIGKILLBetweenCommitAndDelivery() async throws {
         let world = try Self.world(needsAlertmanager: false)
-        let receiverPort = try LoopbackHTTP.freePort()
+        let receiverPort = try Loopback.freePort()
         let received = world.directory + "/received.jsonl"
         var receiver: ChildProcess?
         do {
@@ -175,7 +176,7 @@ final class Alertmanager: @unchecked Sendable {
     let process: ChildProcess
 
     init(directory: String) throws {
-        port = try LoopbackHTTP.freePort()
+        port = try Loopback.freePort()
         let config = """
             route: {receiver: "null", group_wait: 1s}
             receivers: [{name: "null"}]

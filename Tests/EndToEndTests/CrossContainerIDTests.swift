@@ -1,6 +1,7 @@
 import Foundation
 import Gzip
 import OOMKit
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -210,7 +211,7 @@ struct ScanSendTests {
         let down = try await Command.run(
             binaries.agent,
             [
-                "scan", "--send", "--collector", "http://127.0.0.1:\(try LoopbackHTTP.freePort())", "--token-file",
+                "scan", "--send", "--collector", "http://127.0.0.1:\(try Loopback.freePort())", "--token-file",
                 world.agentTokenPath, "--hostname", world.host, "--state-dir", world.directory + "/state2",
                 fixtures + "/rhel7-uid-syslog.log",
             ],

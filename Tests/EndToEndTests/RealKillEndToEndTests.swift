@@ -1,5 +1,6 @@
 import Foundation
 import OOMKit
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -53,7 +54,7 @@ final class E2EWorld: @unchecked Sendable {
         readToken = "read-" + UUID().uuidString
         adminToken = "admin-" + UUID().uuidString
         directory = NSTemporaryDirectory() + "oomwatch-e2e-" + runID
-        port = try LoopbackHTTP.freePort()
+        port = try Loopback.freePort()
         try FileManager.default.createDirectory(atPath: directory + "/bin", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: stateDirectory, withIntermediateDirectories: true)
         let tokens = """

@@ -55,7 +55,7 @@ extension Faults {
         let outage = Double(ProcessInfo.processInfo.environment["FAULT_OUTAGE_SECONDS"] ?? "") ?? 20
         let tmp = TempDir("agentkill")
         defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path)
         try await collector.start()
         defer { collector.stop() }
         tmp.write("agent-token", CollectorProcess.agentToken + "\n")

@@ -38,7 +38,7 @@ extension Faults {
         // Ballast to free later; the database gets what is left.
         let ballast = mount.path + "/ballast"
         FileManager.default.createFile(atPath: ballast, contents: Data(count: 2 * 1024 * 1024))
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path, dbPath: mount.path + "/db.sqlite")
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path, dbPath: mount.path + "/db.sqlite")
         try await collector.start()
         defer { collector.stop() }
         let port = collector.port
@@ -108,7 +108,7 @@ extension Faults {
         defer { unmount(mount) }
         let tmp = TempDir("statefull-cfg")
         defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path)
         defer { collector.stop() }
         tmp.write("agent-token", CollectorProcess.agentToken + "\n")
         // The spool's own cap (4 MB) is larger than the file system: the disk fills first.

@@ -346,7 +346,7 @@ extension Faults {
         guard let bins = Binaries.locate() else { return }
         let tmp = TempDir(tag)
         defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path)
         try await collector.start()
         defer { collector.stop() }
         try await body(collector)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -59,7 +60,7 @@ extension Faults {
         let dir = TempDir("migrate")
         defer { dir.remove() }
         // A SQLite collector's history, sent over HTTP as agents send it.
-        let source = CollectorProcess(binary: bin.collector, dir: dir.path, dbPath: dir.path + "/source.sqlite")
+        let source = try CollectorProcess(binary: bin.collector, dir: dir.path, dbPath: dir.path + "/source.sqlite")
         try await source.start()
         for b in 0..<4 {
             let ids = (0..<25).map { "mig-b\(b)-e\($0)" }
@@ -84,7 +85,7 @@ extension Faults {
         #expect(try sqlite(dir.path + "/copy.sqlite", "SELECT count(*) FROM events") == ["100"])
 
         // A target that holds other rows: the check fails, and says why.
-        let other = CollectorProcess(binary: bin.collector, dir: dir.path, dbPath: dir.path + "/other.sqlite")
+        let other = try CollectorProcess(binary: bin.collector, dir: dir.path, dbPath: dir.path + "/other.sqlite")
         try await other.start()
         _ = RawHTTP.ingest(
             other.port, token: CollectorProcess.agentToken,
@@ -137,7 +138,7 @@ extension Faults {
         defer { dir.remove() }
         dir.write("db.password", password + "\n")
         let url = server.url(database: database)
-        let collector = CollectorProcess(
+        let collector = try CollectorProcess(
             binary: bin.collector, dir: dir.path, dbPath: url,
             arguments: ["--db-password-file", dir.path + "/db.password", "--db-pool-size", "4", "--log-level", "debug"])
         try await collector.start()
@@ -157,7 +158,7 @@ extension Faults {
         let bad = try Child(
             bin.collector,
             [
-                "serve", "--listen", "127.0.0.1:\(RawHTTP.freePort())", "--db", badURL, "--tokens-file",
+                "serve", "--listen", "127.0.0.1:\(try Loopback.freePort())", "--db", badURL, "--tokens-file",
                 collector.tokensPath, "--log-level", "debug",
             ],
             log: dir.path + "/bad.log")
@@ -200,7 +201,7 @@ extension Faults {
         defer { _ = try? server.psql("DROP DATABASE \(database) WITH (FORCE)") }
         let dir = TempDir("pg-replica")
         defer { dir.remove() }
-        let collector = CollectorProcess(
+        let collector = try CollectorProcess(
             binary: bin.collector, dir: dir.path, dbPath: server.url(database: database),
             arguments: ["--db-read", replica.url(database: database), "--db-pool-size", "2"],
             environment: ["PGPASSWORD": server.password ?? ""])

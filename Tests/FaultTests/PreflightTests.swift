@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -31,7 +32,7 @@ extension Faults {
         let dir = TempDir("preflight")
         defer { dir.remove() }
         guard let pki = try TestPKI.make(in: dir.path) else { return }
-        let collector = CollectorProcess(
+        let collector = try CollectorProcess(
             binary: bin.collector, dir: dir.path, arguments: ["--tls-cert", pki.good.cert, "--tls-key", pki.good.key])
         try await collector.start()
         defer { collector.stop() }
@@ -72,7 +73,7 @@ extension Faults {
         (status, out) = try await check(["--token-file", dir.path + "/missing.token"])
         #expect(status == 1 && out.contains("FAIL  token file: \(dir.path)/missing.token does not exist"), "\(out)")
 
-        (status, out) = try await check(["--collector", "https://127.0.0.1:\(RawHTTP.freePort())"])
+        (status, out) = try await check(["--collector", "https://127.0.0.1:\(try Loopback.freePort())"])
         #expect(status == 1 && out.contains("FAIL  collector reachable:"), "\(out)")
 
         (status, out) = try await check(["--state-dir", "/proc/oomwatch-state"])
@@ -114,7 +115,7 @@ extension Faults {
         guard let bin = Binaries.locate() else { return }
         let dir = TempDir("bind")
         defer { dir.remove() }
-        let collector = CollectorProcess(binary: bin.collector, dir: dir.path)
+        let collector = try CollectorProcess(binary: bin.collector, dir: dir.path)
         try await collector.start()
         // A second collector on the same address.
         let second = try Child(
@@ -149,7 +150,7 @@ extension Faults {
         guard let bin = Binaries.locate() else { return }
         let dir = TempDir("bind99")
         defer { dir.remove() }
-        let tokens = CollectorProcess(binary: bin.collector, dir: dir.path).tokensPath  // writes it; not started
+        let tokens = try CollectorProcess(binary: bin.collector, dir: dir.path).tokensPath  // writes it; not started
         let child = try Child(
             bin.collector,
             ["serve", "--listen", "192.0.2.1:8080", "--db", dir.path + "/c.sqlite", "--tokens-file", tokens],
@@ -171,7 +172,7 @@ extension Faults {
         guard let bin = Binaries.locate() else { return }
         let dir = TempDir("backup")
         defer { dir.remove() }
-        let collector = CollectorProcess(binary: bin.collector, dir: dir.path)
+        let collector = try CollectorProcess(binary: bin.collector, dir: dir.path)
         try await collector.start()
         defer { collector.stop() }
         let port = collector.port

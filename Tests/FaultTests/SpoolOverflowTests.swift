@@ -15,7 +15,7 @@ extension Faults {
         defer { cage.remove() }
         let tmp = TempDir("spool")
         defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path)
         defer { collector.stop() }
         tmp.write("agent-token", CollectorProcess.agentToken + "\n")
         let state = tmp.path + "/state"

@@ -113,7 +113,7 @@ extension Faults {
         let tmp = TempDir("tls")
         defer { tmp.remove() }
         guard let pki = try TestPKI.make(in: tmp.path) else { return }
-        let collector = CollectorProcess(
+        let collector = try CollectorProcess(
             binary: bins.collector, dir: tmp.path,
             arguments: ["--tls-cert", pki.selfSigned.cert, "--tls-key", pki.selfSigned.key])
         try await collector.start()
@@ -173,7 +173,7 @@ extension Faults {
         let tmp = TempDir("revoke")
         defer { tmp.remove() }
         let second = "agent-fault-second-0123456789"
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path)
         tmp.write(
             "tokens",
             """
@@ -227,7 +227,7 @@ extension Faults {
         guard let bins = Binaries.locate() else { return }
         let tmp = TempDir("token-create")
         defer { tmp.remove() }
-        let collector = CollectorProcess(binary: bins.collector, dir: tmp.path)
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path)
         @Sendable func create(_ args: [String]) throws -> (Int32, String) {
             try run(bins.collector, ["token", "create", "--tokens-file", collector.tokensPath] + args)
         }

@@ -19,9 +19,9 @@ extension Faults {
         let tmp = TempDir("pg-two")
         defer { tmp.remove() }
         let url = server.url(database: database)
-        let collectors = ["a", "b"].map { name -> CollectorProcess in
+        let collectors = try ["a", "b"].map { name -> CollectorProcess in
             try? FileManager.default.createDirectory(atPath: tmp.path + "/" + name, withIntermediateDirectories: true)
-            return CollectorProcess(
+            return try CollectorProcess(
                 binary: bins.collector, dir: tmp.path + "/" + name, dbPath: url,
                 environment: ["PGPASSWORD": server.password ?? ""])
         }

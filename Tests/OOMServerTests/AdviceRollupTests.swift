@@ -164,6 +164,37 @@ import Testing
         #expect(checked >= 3)
     }
 
+    /// A fleet advised in parts side by side (each a range of hosts read on its own) says
+    /// what it says in one read: the same findings in the same order, the same total, with
+    /// or without a limit, from the events, the daily rollup and the group rollup.
+    @Test(arguments: [3, 8, 30, 60])
+    func aFleetAdvisedInPartsSaysWhatOneReadSays(days: Int) async throws {
+        let (db, dir) = try await seeded()
+        defer { dir.cleanup() }
+        let since = Self.now - Int64(days) * Self.day
+        // Parts of 26 hosts: 7 ranges covering every id once; a fleet this small is not cut
+        // unless asked.
+        let ranges = try await db.adviceRanges(7).compactMap { $0 }
+        #expect(ranges.count == 7 && ranges.first?.lowerBound == .min && ranges.last?.upperBound == .max)
+        #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound + 1 == $1.lowerBound })
+        #expect(try await db.adviceRanges(nil) == [nil])
+        for source in [AdviceReader.Source.groups, .daily] {
+            for limit in [nil, 4] as [Int?] {
+                func run(_ parts: Int) async throws -> AdviceReport {
+                    try await db.advice(
+                        since: since, until: Self.now, host: nil, settings: AdviceSettings(), limit: limit,
+                        now: Self.now, source: source, parts: parts)
+                }
+                let whole = try await run(1)
+                #expect(!whole.findings.isEmpty)
+                for parts in [2, 3, 7] {
+                    let cut = try await run(parts)
+                    #expect(cut == whole, "\(parts) parts, \(days) days, limit \(limit ?? 0), \(source)")
+                }
+            }
+        }
+    }
+
     @Test func aLimitCutsTheListAndKeepsTheTotal() async throws {
         let (db, dir) = try await seeded()
         defer { dir.cleanup() }

@@ -3,6 +3,7 @@ import Hummingbird
 import HummingbirdTesting
 import OOMKit
 import OOMServer
+import TestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -57,7 +58,8 @@ struct CrashTests {
         ]
         p.environment = ["HOME": dir.path]
         p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
+        FileManager.default.createFile(atPath: dir.path + "/collector.log", contents: nil)
+        p.standardError = FileHandle(forWritingAtPath: dir.path + "/collector.log")
         try p.run()
         return p
     }
@@ -77,12 +79,16 @@ struct CrashTests {
         return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
     }
 
-    static func waitHealthy(_ port: Int) async throws {
-        for _ in 0..<100 {
+    /// Waits up to 30 s (a debug build next to 500 other tests starts slowly) for `/healthz`;
+    /// a collector that exits first fails at once, with what it wrote to stderr.
+    static func waitHealthy(_ p: Process, _ port: Int, _ dir: TempDir) async throws {
+        for _ in 0..<600 {
             if let (status, _) = try? await request(port, "/healthz"), status == 200 { return }
+            guard p.isRunning else { break }
             try await Task.sleep(for: .milliseconds(50))
         }
-        Issue.record("collector did not start on port \(port)")
+        let log = (try? String(contentsOfFile: dir.path + "/collector.log", encoding: .utf8)) ?? ""
+        Issue.record("collector did not start on port \(port): \(log)")
     }
 
     @Test(.timeLimit(.minutes(1)))
@@ -94,9 +100,9 @@ struct CrashTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         try Fixture.tokensText.write(toFile: dir.path + "/tokens", atomically: true, encoding: .utf8)
-        let port = Int.random(in: 20_000...60_000)
+        let port = try Loopback.freePort()
         let first = try Self.start(dir, port: port)
-        try await Self.waitHealthy(port)
+        try await Self.waitHealthy(first, port, dir)
 
         let acknowledged = try await withThrowingTaskGroup(of: [String].self) { group in
             for agent in 0..<8 {
@@ -134,7 +140,7 @@ struct CrashTests {
             second.terminate()
             second.waitUntilExit()
         }
-        try await Self.waitHealthy(port)
+        try await Self.waitHealthy(second, port, dir)
         var stored = Set<String>()
         var cursor: String?
         repeat {
@@ -156,9 +162,9 @@ struct CrashTests {
         let dir = try TempDir()
         defer { dir.cleanup() }
         try Fixture.tokensText.write(toFile: dir.path + "/tokens", atomically: true, encoding: .utf8)
-        let port = Int.random(in: 20_000...60_000)
+        let port = try Loopback.freePort()
         let p = try Self.start(dir, port: port)
-        try await Self.waitHealthy(port)
+        try await Self.waitHealthy(p, port, dir)
         p.terminate()
         p.waitUntilExit()
         #expect(p.terminationReason == .exit)

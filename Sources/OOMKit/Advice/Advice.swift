@@ -170,6 +170,9 @@ public struct AdviceSettings: Sendable, Equatable {
     public var wrongVictimRatio = 4.0
     /// `wrong-victim`: an oom_score_adj at or below this shields a process.
     public var shieldAdj = -100
+    /// Reads a fleet's advice runs side by side, each over a range of hosts (SQLite): at
+    /// most this many; 0 is one per core, at most four. Each part has 500 hosts or more.
+    public var parallelism = 0
 
     public init() {}
 }
@@ -223,6 +226,7 @@ extension AdviceSettings {
         s.psiFullHours = try layers.int("advice.psi_full_hours", default: s.psiFullHours)
         s.wrongVictimRatio = try layers.double("advice.wrong_victim_ratio", default: s.wrongVictimRatio)
         s.shieldAdj = try layers.int("advice.shield_adj", default: s.shieldAdj)
+        s.parallelism = try layers.int("advice.parallelism", default: s.parallelism)
         return s
     }
 
@@ -231,6 +235,7 @@ extension AdviceSettings {
         if minRepeatKills < 2 { return "advice.min_repeat_kills must be at least 2" }
         if leakMinSamples < 3 { return "advice.leak_min_samples must be at least 3" }
         if !(1...168).contains(trendHours) { return "advice.trend_hours must be between 1 and 168" }
+        if !(0...64).contains(parallelism) { return "advice.parallelism must be between 0 (one per core) and 64" }
         if limitHeadroom < 1 { return "advice.limit_headroom must be at least 1" }
         if !(-1000...1000).contains(protectAdj) || !(-1000...1000).contains(recommendedAdj)
             || !(-1000...1000).contains(shieldAdj)

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 import Testing
 
 #if canImport(Glibc)
@@ -140,30 +141,6 @@ enum RawHTTP {
         return false
     }
 
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = loopback(0)
-        _ = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: addr.sin_port))
-    }
-
-    static func loopback(_ port: Int) -> sockaddr_in {
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = UInt16(port).bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return addr
-    }
-
     /// A connected socket with `timeout` seconds per read/write, or nil.
     static func connect(_ port: Int, timeout: Double = 10) -> Int32? {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -171,7 +148,7 @@ enum RawHTTP {
         var tv = timeval(tv_sec: Int(timeout), tv_usec: Int((timeout - Double(Int(timeout))) * 1e6))
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = loopback(port)
+        var addr = Loopback.address(port: port)
         let ok = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -287,10 +264,10 @@ final class CollectorProcess: @unchecked Sendable {
     init(
         binary: String, dir: String, dbPath: String? = nil, arguments: [String] = [],
         environment: [String: String] = [:]
-    ) {
+    ) throws {
         self.binary = binary
         self.dir = dir
-        self.port = RawHTTP.freePort()
+        self.port = try Loopback.freePort()
         self.dbPath = dbPath ?? dir + "/oomwatch.sqlite"
         self.extraArguments = arguments
         self.environment = environment
