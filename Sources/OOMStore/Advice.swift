@@ -34,41 +34,51 @@ extension OOMDatabase {
     /// per-day GROUP BY advice used before `advice_groups`, kept as the reference the
     /// tests compare the group rollup with.
     ///
-    /// The fleet's advice is cut into `parts` ranges of host ids (`nil`: one per core, at
-    /// most four, when the fleet is large enough to gain from it), each read and judged in a
-    /// read transaction of its own, side by side: the rules are per host, so the parts'
-    /// findings merged in order are the whole fleet's.
+    /// A large fleet's advice is cut into ranges of host ids, each read and judged in a read
+    /// transaction of its own, `settings.parallelism` of them side by side (0: one per core,
+    /// at most four); there are four ranges per worker, so a range of busy hosts does not
+    /// hold up the answer while the other workers idle. The rules are per host, so the
+    /// ranges' findings merged in order are the whole fleet's. `parts` forces the number of
+    /// ranges (tests).
     package func advice(
         since: Int64, until: Int64, host: String?, settings: AdviceSettings, limit: Int?, now: Int64,
         source: AdviceReader.Source, parts: Int? = nil
     ) async throws(StoreError) -> AdviceReport {
-        /// A part's count of findings, its first `limit`, and its hosts' ids by name.
+        /// A range's count of findings, its first `limit`, and its hosts' ids by name.
         struct Part: Sendable {
             var findings: [AdviceFinding]
             var total: Int
             var hostIDs: [String: Int64]
         }
         do {
-            let ranges = host == nil ? try await adviceRanges(parts, most: settings.parallelism) : [nil]
+            let workers = settings.parallelism > 0 ? settings.parallelism : Self.adviceWorkers
+            let ranges = host == nil ? try await adviceRanges(parts, workers: workers) : [nil]
+            let judge: @Sendable (Int) async throws -> (Int, Part) = { i in
+                let part = try await self.pool.read { db in
+                    let reader = AdviceReader(db: db, settings: settings, source: source, hosts: ranges[i])
+                    let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
+                    let (findings, total) = AdviceShaping.findings(
+                        facts, settings: settings, limit: limit, until: until, now: now)
+                    return Part(findings: findings, total: total, hostIDs: hostIDs)
+                }
+                return (i, part)
+            }
             let results = try await withThrowingTaskGroup(of: (Int, Part).self) { group in
-                for (i, range) in ranges.enumerated() {
-                    group.addTask {
-                        let part = try await self.pool.read { db in
-                            let reader = AdviceReader(db: db, settings: settings, source: source, hosts: range)
-                            let (facts, hostIDs) = try reader.facts(since: since, until: until, host: host, now: now)
-                            let (findings, total) = AdviceShaping.findings(
-                                facts, settings: settings, limit: limit, until: until, now: now)
-                            return Part(findings: findings, total: total, hostIDs: hostIDs)
-                        }
-                        return (i, part)
+                var next = min(workers, ranges.count)
+                for i in 0..<next { group.addTask { try await judge(i) } }
+                var parts = [Part?](repeating: nil, count: ranges.count)
+                for try await (i, part) in group {
+                    parts[i] = part
+                    if next < ranges.count {
+                        let i = next
+                        group.addTask { try await judge(i) }
+                        next += 1
                     }
                 }
-                var parts = [Part?](repeating: nil, count: ranges.count)
-                for try await (i, part) in group { parts[i] = part }
                 return parts.compactMap { $0 }
             }
             // The order is total (severity, time, host, kind, subject), so the first `limit` of
-            // the fleet are among the parts' first `limit`.
+            // the fleet are among the ranges' first `limit`.
             let merged = results.count == 1 ? results[0].findings : results.flatMap(\.findings)
             let total = results.reduce(0) { $0 + $1.total }
             let first = results.count == 1 ? merged : AdviceRules.first(limit ?? merged.count, of: merged)
@@ -85,17 +95,19 @@ extension OOMDatabase {
         }
     }
 
-    /// A fleet's advice is cut in parts of at least this many hosts.
-    static let adviceHostsPerPart = 500
+    /// Advice's workers when `advice.parallelism` is 0: one per core, at most four.
+    static let adviceWorkers = min(4, ProcessInfo.processInfo.activeProcessorCount)
+    /// A fleet's advice is cut in ranges of at least this many hosts.
+    static let adviceHostsPerPart = 250
 
-    /// The fleet cut into `parts` contiguous host-id ranges of about equal host counts (the
-    /// first open below, the last open above, so a host added meanwhile falls in one); `nil`
-    /// parts: at most `most` (0: one per core, at most four), none smaller than
-    /// `adviceHostsPerPart` hosts.
-    package func adviceRanges(_ parts: Int?, most: Int = 0) async throws -> [ClosedRange<Int64>?] {
+    /// The fleet cut into contiguous host-id ranges of about equal host counts (the first
+    /// open below, the last open above, so a host added meanwhile falls in one): `parts`
+    /// of them, or four per worker but none smaller than `adviceHostsPerPart` hosts, and
+    /// one (`nil`: every host) for one worker.
+    package func adviceRanges(_ parts: Int?, workers: Int) async throws -> [ClosedRange<Int64>?] {
+        guard parts != nil || workers > 1 else { return [nil] }
         let ids = try await pool.read { db in try Int64.fetchAll(db, sql: "SELECT id FROM hosts ORDER BY id") }
-        let most = most > 0 ? most : min(4, ProcessInfo.processInfo.activeProcessorCount)
-        let n = max(1, min(ids.count, parts ?? min(most, ids.count / Self.adviceHostsPerPart)))
+        let n = max(1, min(ids.count, parts ?? min(4 * workers, ids.count / Self.adviceHostsPerPart)))
         guard n > 1 else { return [nil] }
         return (0..<n).map { i in
             let low = i == 0 ? Int64.min : ids[ids.count * i / n]

@@ -173,16 +173,21 @@ import Testing
         defer { dir.cleanup() }
         let since = Self.now - Int64(days) * Self.day
         // Parts of 26 hosts: 7 ranges covering every id once; a fleet this small is not cut
-        // unless asked.
-        let ranges = try await db.adviceRanges(7).compactMap { $0 }
+        // unless asked, nor any fleet for one worker.
+        let ranges = try await db.adviceRanges(7, workers: 2).compactMap { $0 }
         #expect(ranges.count == 7 && ranges.first?.lowerBound == .min && ranges.last?.upperBound == .max)
         #expect(zip(ranges, ranges.dropFirst()).allSatisfy { $0.upperBound + 1 == $1.lowerBound })
-        #expect(try await db.adviceRanges(nil) == [nil])
+        #expect(try await db.adviceRanges(nil, workers: 4) == [nil])
+        #expect(try await db.adviceRanges(nil, workers: 1) == [nil])
         for source in [AdviceReader.Source.groups, .daily] {
             for limit in [nil, 4] as [Int?] {
+                // 1, 2 or as many workers as cores (up to 4) for the ranges: fewer workers than
+                // ranges take the next range as one finishes.
                 func run(_ parts: Int) async throws -> AdviceReport {
-                    try await db.advice(
-                        since: since, until: Self.now, host: nil, settings: AdviceSettings(), limit: limit,
+                    var settings = AdviceSettings()
+                    settings.parallelism = parts % 3
+                    return try await db.advice(
+                        since: since, until: Self.now, host: nil, settings: settings, limit: limit,
                         now: Self.now, source: source, parts: parts)
                 }
                 let whole = try await run(1)

@@ -170,8 +170,8 @@ public struct AdviceSettings: Sendable, Equatable {
     public var wrongVictimRatio = 4.0
     /// `wrong-victim`: an oom_score_adj at or below this shields a process.
     public var shieldAdj = -100
-    /// Reads a fleet's advice runs side by side, each over a range of hosts (SQLite): at
-    /// most this many; 0 is one per core, at most four. Each part has 500 hosts or more.
+    /// How many reads of a fleet's advice (SQLite) run side by side, each over a range of
+    /// hosts; 0 is one per core, at most four; 1 reads the fleet in one.
     public var parallelism = 0
 
     public init() {}
