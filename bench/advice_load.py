@@ -47,8 +47,14 @@ def rebuild_advice(db):
             SELECT {"day, " if daily else ""}host_id, kind, key, {sums},
                 {"max(CASE WHEN lim = 1 THEN memcg_limit_kb END)" if daily else "max(memcg_limit_kb)"}, max(ratio),
                 max(CASE WHEN best = 1 AND ratio IS NOT NULL THEN event_id END),
-                {"max(CASE WHEN latest = 1 THEN event_id END), max(CASE WHEN latest = 1 THEN comm END)" if daily else "0"}
+                {"max(CASE WHEN latest = 1 THEN event_id END), max(CASE WHEN latest = 1 THEN comm END)" if daily else "0, NULL"}
             FROM w GROUP BY host_id, kind, key{", day" if daily else ""}""")
+    # Each group's evidence days, as the writer keeps them (AdviceSchema.recentSQL).
+    db.execute("""
+        UPDATE advice_groups SET recent = (SELECT group_concat(last_event || char(30) || last_comm, char(31)) FROM (
+            SELECT d.last_event, coalesce(d.last_comm, '') AS last_comm FROM advice_daily d
+            WHERE d.host_id = advice_groups.host_id AND d.kind = advice_groups.kind AND d.key = advice_groups.key
+                AND d.kills > 0 AND d.last_event <> '' ORDER BY d.day DESC LIMIT 5))""")
 
 
 def cmd_gen(a):

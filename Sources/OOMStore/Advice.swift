@@ -274,28 +274,22 @@ package struct AdviceReader {
             var straddling: [GroupKey] = []
             let groupHosts = (hostID.map { " AND g.host_id = \($0)" } ?? "") + inPart("g.host_id")
             // With each group the evidence its rules quote (a cgroup's or a critical service's
-            // latest kills: a bounded read of its newest days by primary key) and, for a host's
-            // global kills, its worst shielded kill: one statement, not one per group.
+            // latest kills, kept in its row by the ingest writer: a whole group's days are all
+            // in the window) and, for a host's global kills, its worst shielded kill: one
+            // statement, not one per group.
             try each(
                 """
                 SELECT g.host_id, g.kind, g.key, g.kills, g.first_time, g.last_time, g.sum_rss, g.sum_rss2,
                     g.min_rss, g.max_rss, g.max_usage_kb, g.limit_kb, g.stale,
-                    CASE WHEN g.kind = 'memcg' OR (g.kind = 'comm' AND g.key IN (\(critical))) THEN (
-                        SELECT group_concat(last_event || char(30) || last_comm, char(31)) FROM (
-                            SELECT d.last_event, coalesce(d.last_comm, '') AS last_comm FROM advice_daily d
-                            WHERE d.host_id = g.host_id AND d.kind = g.kind AND d.key = g.key
-                                AND d.day >= ? AND d.day < ? AND d.kills > 0 AND d.last_event <> ''
-                            ORDER BY d.day DESC LIMIT \(OOMDatabase.adviceRecentKills))
-                    ) END AS recent,
+                    CASE WHEN g.kind = 'memcg' OR (g.kind = 'comm' AND g.key IN (\(critical))) THEN g.recent
+                    END AS recent,
                     \(Self.shieldColumns), g.kind = 'comm' AND g.key IN (\(critical)) AS critical
                 FROM advice_groups g
                 LEFT JOIN events e ON g.kind = 'global' AND g.best_ratio >= ? AND e.event_id = g.best_event
                 WHERE g.last_time >= ? AND g.first_time < ?\(groupHosts)
                     AND (g.kills >= ? OR g.kind = 'global' OR (g.kind = 'comm' AND g.key IN (\(critical))))
                 """,
-                StatementArguments(criticalNames) + [
-                    fromDay, toDay,
-                ] + StatementArguments(criticalNames) + [
+                StatementArguments(criticalNames) + StatementArguments(criticalNames) + [
                     settings.wrongVictimRatio, fromDay * day, toDay * day,
                 ]
                     + repeats + StatementArguments(criticalNames)

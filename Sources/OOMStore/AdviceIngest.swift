@@ -190,14 +190,22 @@ package struct AdviceRollups: Sendable {
                 ])
         }
         let group = try db.cachedStatement(sql: Self.groupsSQL)
+        let recent = try db.cachedStatement(sql: Self.recentSQL)
         for (k, c) in groups {
             try group.execute(
                 arguments: [
                     k.hostID, k.kind, k.key, c.kills, c.firstTime, c.lastTime, c.sumRSS, c.sumRSS2, c.minRSS,
                     c.maxRSS, c.maxUsageKB, c.largestLimitKB, c.bestRatio, c.bestEvent,
                 ])
+            // Its evidence days again, now that its days are written (a late kill can land on
+            // any day).
+            try recent.execute(arguments: [k.hostID, k.kind, k.key])
         }
     }
+
+    static let recentSQL = """
+        UPDATE advice_groups SET recent = \(AdviceSchema.recentSQL) WHERE host_id = ? AND kind = ? AND key = ?
+        """
 
     static let dailySQL = """
         INSERT INTO advice_daily (day, host_id, kind, key, kills, first_time, last_time, sum_rss, sum_rss2,

@@ -184,9 +184,31 @@ enum AdviceSchema {
                 """)
     }
 
+    /// Migration v8: each group's evidence days in `advice_groups.recent`, so advice takes
+    /// a whole group's latest kills with its row instead of reading its `advice_daily` days
+    /// (a subquery per cgroup and critical service, about a seventh of a fleet's advice).
+    static func migrateRecent(_ db: Database) throws {
+        try db.execute(
+            sql: """
+                ALTER TABLE advice_groups ADD COLUMN recent TEXT;
+                UPDATE advice_groups SET recent = \(recentSQL);
+                """)
+    }
+
+    /// A group's newest `adviceRecentKills` kill days, newest first, each day's latest kill
+    /// as `event_id` char(30) `comm`, joined by char(31) (NULL without any): as advice quotes
+    /// them, for the `advice_groups` row being written.
+    static let recentSQL = """
+        (SELECT group_concat(last_event || char(30) || last_comm, char(31)) FROM (
+                SELECT d.last_event, coalesce(d.last_comm, '') AS last_comm FROM advice_daily d
+                WHERE d.host_id = advice_groups.host_id AND d.kind = advice_groups.kind
+                    AND d.key = advice_groups.key AND d.kills > 0 AND d.last_event <> ''
+                ORDER BY d.day DESC LIMIT \(OOMDatabase.adviceRecentKills)))
+        """
+
     /// Retention, after deleting kills and the days they left empty: the stale groups'
-    /// first time, min, max, limit and best event again from the days left, as advice
-    /// reads them from `advice_daily`.
+    /// first time, min, max, limit, best event and evidence days again from the days left,
+    /// as advice reads them from `advice_daily`.
     static let refreshStaleGroupsSQL = """
         UPDATE advice_groups SET best_event = (
             SELECT d.best_event FROM advice_daily d
@@ -194,6 +216,7 @@ enum AdviceSchema {
                 AND d.kills > 0
             ORDER BY d.best_ratio DESC LIMIT 1)
         WHERE stale = 1 AND kind = 'global';
+        UPDATE advice_groups SET recent = \(recentSQL) WHERE stale = 1;
         UPDATE advice_groups SET (first_time, min_rss, max_rss, max_usage_kb, limit_kb, best_ratio, stale) = (
             SELECT coalesce(min(d.first_time), advice_groups.first_time),
                 coalesce(min(d.min_rss), advice_groups.min_rss), coalesce(max(d.max_rss), advice_groups.max_rss),

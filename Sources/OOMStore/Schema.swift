@@ -266,6 +266,7 @@ enum Schema {
                         WHERE kind = 'kill' AND due = created
                     """)
         }
+        migrator.registerMigration("v8-advice-recent", migrate: AdviceSchema.migrateRecent)
         return migrator
     }
 }

@@ -230,7 +230,8 @@ import Testing
                     DROP TRIGGER IF EXISTS events_advice_groups_insert;
                     DROP TRIGGER events_advice_groups_delete;
                     DROP TABLE advice_groups;
-                    DELETE FROM grdb_migrations WHERE identifier IN ('v6-advice-speed', 'v7-ingest-fast');
+                    DELETE FROM grdb_migrations
+                    WHERE identifier IN ('v6-advice-speed', 'v7-ingest-fast', 'v8-advice-recent');
                     """)
         }
         let upgraded = try Fixture.collector(in: dir).database
@@ -241,6 +242,73 @@ import Testing
             #expect(a == b)
             #expect(a.findings.count > 40)
         }
+    }
+
+    /// Groups whose kept evidence days (`advice_groups.recent`) are not those their
+    /// `advice_daily` days give: the newest five days' latest kills, newest first.
+    static func wrongRecent(_ db: OOMDatabase) async throws -> Int {
+        try await db.write { d in
+            try Int.fetchOne(
+                d,
+                sql: """
+                    SELECT count(*) FROM advice_groups g WHERE g.recent IS NOT (
+                        SELECT group_concat(last_event || char(30) || last_comm, char(31)) FROM (
+                            SELECT d.last_event, coalesce(d.last_comm, '') AS last_comm FROM advice_daily d
+                            WHERE d.host_id = g.host_id AND d.kind = g.kind AND d.key = g.key AND d.kills > 0
+                                AND d.last_event <> ''
+                            ORDER BY d.day DESC LIMIT 5))
+                    """) ?? -1
+        }
+    }
+
+    /// The ingest writer keeps each group's evidence days as its days change: kills arriving
+    /// newest first and oldest first, several a day, in batches of their own, then retention
+    /// deleting the oldest; and `v8-advice-recent` fills them for a database from before it.
+    @Test func theGroupsKeepTheirEvidenceDays() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        var seq = Seq(state: 7)
+        // Days 20..1 ago, in an order that sends later days before earlier ones and back.
+        let days: [Int64] = (1...20).map { Int64($0) }.sorted { ($0 * 7) % 13 < ($1 * 7) % 13 }
+        for (n, day) in days.enumerated() {
+            var events: [OOMEvent] = []
+            for k in 0..<(1 + seq.next(3)) {
+                let at: Int64 = Self.now - day * Self.day + Int64(seq.next(3600)) * 1_000_000
+                var e = Fixture.event(
+                    "late-\(n)-\(k)", host: "h", comm: k == 0 ? "java" : "python3", pid: 100 + k,
+                    time: AdviceStoreTests.time(at), rss: 300_000, scope: .memcg)
+                var m = OOMEvent.Memcg()
+                m.oom = "/system.slice/app.service"
+                m.limitKB = 512_000
+                e.memcg = m
+                events.append(e)
+            }
+            _ = try await db.ingest(Fixture.batch(host: "h", events: events), receivedAt: Self.now)
+        }
+        #expect(try await Self.wrongRecent(db) == 0)
+        let filled = try await db.write { d in
+            try String.fetchOne(d, sql: "SELECT recent FROM advice_groups WHERE kind = 'memcg'")
+        }
+        #expect(filled?.split(separator: "\u{1f}").count == 5)
+        var policy = RetentionPolicy()
+        policy.eventDays = 4
+        _ = try await db.applyRetention(policy, now: Self.now)
+        #expect(try await Self.wrongRecent(db) == 0)
+        // A database from before v8: the column gone, then back and filled by the migration.
+        try await db.write { d in
+            try d.execute(
+                sql: """
+                    ALTER TABLE advice_groups DROP COLUMN recent;
+                    DELETE FROM grdb_migrations WHERE identifier = 'v8-advice-recent';
+                    """)
+        }
+        let upgraded = try Fixture.collector(in: dir).database
+        #expect(try await Self.wrongRecent(upgraded) == 0)
+        let kept = try await upgraded.write { d in
+            try Int.fetchOne(d, sql: "SELECT count(*) FROM advice_groups WHERE recent IS NOT NULL")
+        }
+        #expect((kept ?? 0) >= 3)
     }
 
     @Test func theGroupRollupIsReadByKeyAndIndex() async throws {
