@@ -54,7 +54,8 @@ def rebuild_advice(db):
         UPDATE advice_groups SET recent = (SELECT group_concat(last_event || char(30) || last_comm, char(31)) FROM (
             SELECT d.last_event, coalesce(d.last_comm, '') AS last_comm FROM advice_daily d
             WHERE d.host_id = advice_groups.host_id AND d.kind = advice_groups.kind AND d.key = advice_groups.key
-                AND d.kills > 0 AND d.last_event <> '' ORDER BY d.day DESC LIMIT 5))""")
+                AND d.kills > 0 AND d.last_event <> '' ORDER BY d.day DESC LIMIT 5))
+        WHERE kind <> 'global'""")
 
 
 def cmd_gen(a):

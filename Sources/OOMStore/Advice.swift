@@ -79,7 +79,7 @@ extension OOMDatabase {
             }
             // The order is total (severity, time, host, kind, subject), so the first `limit` of
             // the fleet are among the ranges' first `limit`.
-            let merged = results.count == 1 ? results[0].findings : results.flatMap(\.findings)
+            let merged = results.flatMap(\.findings)
             let total = results.reduce(0) { $0 + $1.total }
             let first = results.count == 1 ? merged : AdviceRules.first(limit ?? merged.count, of: merged)
             let hostIDs = results.reduce(into: [String: Int64]()) { $0.merge($1.hostIDs) { a, _ in a } }

@@ -198,8 +198,8 @@ package struct AdviceRollups: Sendable {
                     c.maxRSS, c.maxUsageKB, c.largestLimitKB, c.bestRatio, c.bestEvent,
                 ])
             // Its evidence days again, now that its days are written (a late kill can land on
-            // any day).
-            try recent.execute(arguments: [k.hostID, k.kind, k.key])
+            // any day); advice reads them for cgroups and process names only.
+            if k.kind != "global" { try recent.execute(arguments: [k.hostID, k.kind, k.key]) }
         }
     }
 

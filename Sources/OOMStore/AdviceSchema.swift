@@ -191,13 +191,14 @@ enum AdviceSchema {
         try db.execute(
             sql: """
                 ALTER TABLE advice_groups ADD COLUMN recent TEXT;
-                UPDATE advice_groups SET recent = \(recentSQL);
+                UPDATE advice_groups SET recent = \(recentSQL) WHERE kind <> 'global';
                 """)
     }
 
     /// A group's newest `adviceRecentKills` kill days, newest first, each day's latest kill
     /// as `event_id` char(30) `comm`, joined by char(31) (NULL without any): as advice quotes
-    /// them, for the `advice_groups` row being written.
+    /// them, for the `advice_groups` row being written. Kept for cgroups and process names
+    /// (a global group's evidence is read for its findings only: `addEvidence`).
     static let recentSQL = """
         (SELECT group_concat(last_event || char(30) || last_comm, char(31)) FROM (
                 SELECT d.last_event, coalesce(d.last_comm, '') AS last_comm FROM advice_daily d
@@ -216,7 +217,7 @@ enum AdviceSchema {
                 AND d.kills > 0
             ORDER BY d.best_ratio DESC LIMIT 1)
         WHERE stale = 1 AND kind = 'global';
-        UPDATE advice_groups SET recent = \(recentSQL) WHERE stale = 1;
+        UPDATE advice_groups SET recent = \(recentSQL) WHERE stale = 1 AND kind <> 'global';
         UPDATE advice_groups SET (first_time, min_rss, max_rss, max_usage_kb, limit_kb, best_ratio, stale) = (
             SELECT coalesce(min(d.first_time), advice_groups.first_time),
                 coalesce(min(d.min_rss), advice_groups.min_rss), coalesce(max(d.max_rss), advice_groups.max_rss),

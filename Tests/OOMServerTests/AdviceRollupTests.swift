@@ -245,18 +245,19 @@ import Testing
     }
 
     /// Groups whose kept evidence days (`advice_groups.recent`) are not those their
-    /// `advice_daily` days give: the newest five days' latest kills, newest first.
+    /// `advice_daily` days give: the newest five days' latest kills, newest first (none kept
+    /// for global groups).
     static func wrongRecent(_ db: OOMDatabase) async throws -> Int {
         try await db.write { d in
             try Int.fetchOne(
                 d,
                 sql: """
-                    SELECT count(*) FROM advice_groups g WHERE g.recent IS NOT (
+                    SELECT count(*) FROM advice_groups g WHERE g.recent IS NOT CASE WHEN g.kind <> 'global' THEN (
                         SELECT group_concat(last_event || char(30) || last_comm, char(31)) FROM (
                             SELECT d.last_event, coalesce(d.last_comm, '') AS last_comm FROM advice_daily d
                             WHERE d.host_id = g.host_id AND d.kind = g.kind AND d.key = g.key AND d.kills > 0
                                 AND d.last_event <> ''
-                            ORDER BY d.day DESC LIMIT 5))
+                            ORDER BY d.day DESC LIMIT 5)) END
                     """) ?? -1
         }
     }
