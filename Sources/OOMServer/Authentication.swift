@@ -14,6 +14,9 @@ public struct CollectorRequestContext: RequestContext {
         self.token = nil
     }
 
+    /// Answers in the wire's own codec, as the stored JSON is written.
+    public var responseEncoder: JSONWriterResponseEncoder { JSONWriterResponseEncoder() }
+
     /// The token the authentication middleware accepted. A route reached without one was
     /// registered outside its group: a programming error, answered 401 rather than served.
     func requireToken() throws -> TokenEntry {
@@ -111,5 +114,19 @@ extension RouterMethods<CollectorRequestContext> {
     /// A group of routes that all need `access`: the one place a route declares its role.
     func authenticated(_ access: Access, _ collector: Collector) -> RouterGroup<CollectorRequestContext> {
         group().add(middleware: TokenAuthMiddleware(access, collector: collector))
+    }
+}
+
+/// The collector's answers encoded with `JSONWriter` (keys in encoding order, `/` not
+/// escaped), not Foundation's `JSONEncoder`: one codec for the whole wire, and the faster
+/// one (`bench/json-codec.sh`).
+public struct JSONWriterResponseEncoder: ResponseEncoder {
+    public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response
+    {
+        let bytes = try JSONWriter().encode(value)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(bytes.count)],
+            body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 }

@@ -23,6 +23,9 @@ public struct JSONWriter: Sendable {
     /// Two-space indentation (Foundation's `.prettyPrinted`).
     public var pretty: Bool
 
+    /// Only the tree encoder, never the stream (tests compare the two).
+    var treeOnly = false
+
     public init(sortedKeys: Bool = false, pretty: Bool = false) {
         self.sortedKeys = sortedKeys
         self.pretty = pretty
@@ -38,6 +41,7 @@ public struct JSONWriter: Sendable {
     /// Appends `value` as a JSON document to `out`. On error `out` is left as it was:
     /// the whole value is encoded before a byte is written.
     public func encode<T: Encodable>(_ value: T, into out: inout [UInt8]) throws(JSONCodingError) {
+        if !pretty && !treeOnly && JSONStream.encode(value, sortedKeys: sortedKeys, into: &out) { return }
         let node: JSONNode
         do {
             node = try JSONNode.make(value, path: .root)
@@ -130,6 +134,8 @@ final class JSONObjectNode {
 /// need to look for repeats.
 protocol JSONStringKeyedDictionary {
     func jsonObject(path: JSONCodingPath) throws -> JSONObjectNode
+    /// The dictionary as an object in `stream`, where its value goes.
+    func stream(into stream: UnsafeMutablePointer<JSONStream>, path: JSONCodingPath) throws
 }
 
 extension Dictionary: JSONStringKeyedDictionary where Key == String, Value: Encodable {
@@ -323,12 +329,11 @@ private struct JSONSerializer {
         case .bool(true): out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
         case .bool(false): out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
         case .int(let v):
-            if v < 0 { out.append(0x2D) }
-            writeDigits(v.magnitude)
-        case .uint(let v): writeDigits(v)
-        case .double(let v): writeNumber(v.description)
-        case .float(let v): writeNumber(v.description)
-        case .string(let s): writeString(s)
+            JSONBytes.int(v, into: &out)
+        case .uint(let v): JSONBytes.digits(v, into: &out)
+        case .double(let v): JSONBytes.number(v.description, into: &out)
+        case .float(let v): JSONBytes.number(v.description, into: &out)
+        case .string(let s): JSONBytes.string(s, into: &out)
         case .array(let array): writeArray(array.items, depth: depth)
         case .object(let object): writeObject(object, depth: depth)
         case .encoder(let encoder):
@@ -338,64 +343,6 @@ private struct JSONSerializer {
                 writeObject(JSONObjectNode(), depth: depth)
             }
         }
-    }
-
-    mutating func writeDigits(_ value: UInt64) {
-        var count = 1
-        var rest = value
-        while rest >= 10 {
-            rest /= 10
-            count += 1
-        }
-        let start = out.count
-        out.append(contentsOf: repeatElement(0x30, count: count))
-        out.withUnsafeMutableBufferPointer { p in
-            var i = start + count
-            var v = value
-            repeat {
-                i -= 1
-                p[i] = 0x30 &+ UInt8(truncatingIfNeeded: v % 10)
-                v /= 10
-            } while v != 0
-        }
-    }
-
-    /// A float's shortest round-trip form, without the `.0` of integral values.
-    mutating func writeNumber(_ text: String) {
-        var text = text
-        text.withUTF8 { p in
-            var n = p.count
-            if n > 2, p[n - 2] == 0x2E, p[n - 1] == 0x30 { n -= 2 }
-            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[0..<n]))
-        }
-    }
-
-    mutating func writeString(_ s: String) {
-        out.append(0x22)
-        var s = s
-        s.withUTF8 { p in
-            var run = 0
-            for i in 0..<p.count {
-                let c = p[i]
-                if c >= 0x20, c != 0x22, c != 0x5C { continue }
-                if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[run..<i])) }
-                run = i + 1
-                out.append(0x5C)
-                switch c {
-                case 0x22, 0x5C: out.append(c)
-                case 0x0A: out.append(0x6E)
-                case 0x0D: out.append(0x72)
-                case 0x09: out.append(0x74)
-                case 0x08: out.append(0x62)
-                case 0x0C: out.append(0x66)
-                default:
-                    let low = c & 0xF
-                    out.append(contentsOf: [0x75, 0x30, 0x30, 0x30 + (c >> 4), low < 10 ? 0x30 + low : 0x57 + low])
-                }
-            }
-            if run < p.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[run..<p.count])) }
-        }
-        out.append(0x22)
     }
 
     mutating func newline(indent depth: Int) {
@@ -435,13 +382,13 @@ private struct JSONSerializer {
         } else {
             // Sorted by key bytes, ties by position: the last of equal keys is the one kept.
             let order = entries.indices.sorted {
-                let c = Self.compare(entries[$0].key, entries[$1].key)
+                let c = JSONBytes.compare(entries[$0].key, entries[$1].key)
                 return c != 0 ? c < 0 : $0 < $1
             }
             var keep: [Int] = []
             keep.reserveCapacity(order.count)
             for (n, i) in order.enumerated()
-            where n + 1 == order.count || Self.compare(entries[i].key, entries[order[n + 1]].key) != 0 {
+            where n + 1 == order.count || JSONBytes.compare(entries[i].key, entries[order[n + 1]].key) != 0 {
                 keep.append(i)
             }
             if !sortedKeys { keep.sort() }
@@ -454,7 +401,7 @@ private struct JSONSerializer {
     mutating func writeMember(_ entry: (key: String, value: JSONNode), first: Bool, depth: Int) {
         if !first { out.append(0x2C) }
         if pretty { newline(indent: depth + 1) }
-        writeString(entry.key)
+        JSONBytes.string(entry.key, into: &out)
         if pretty {
             out.append(contentsOf: [0x20, 0x3A, 0x20])
         } else {
@@ -486,21 +433,91 @@ private struct JSONSerializer {
             return false
         }
     }
+}
+
+/// JSON's scalar forms as bytes, shared by the tree's serializer and the stream.
+enum JSONBytes {
+    static func int(_ value: Int64, into out: inout [UInt8]) {
+        if value < 0 { out.append(0x2D) }
+        digits(value.magnitude, into: &out)
+    }
+
+    static func digits(_ value: UInt64, into out: inout [UInt8]) {
+        var count = 1
+        var rest = value
+        while rest >= 10 {
+            rest /= 10
+            count += 1
+        }
+        let start = out.count
+        out.append(contentsOf: repeatElement(0x30, count: count))
+        out.withUnsafeMutableBufferPointer { p in
+            var i = start + count
+            var v = value
+            repeat {
+                i -= 1
+                p[i] = 0x30 &+ UInt8(truncatingIfNeeded: v % 10)
+                v /= 10
+            } while v != 0
+        }
+    }
+
+    /// A float's shortest round-trip form, without the `.0` of integral values.
+    static func number(_ text: String, into out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { p in
+            var n = p.count
+            if n > 2, p[n - 2] == 0x2E, p[n - 1] == 0x30 { n -= 2 }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: p[0..<n]))
+        }
+    }
+
+    /// Writes `s` quoted; true when it needed an escape.
+    @discardableResult
+    static func string(_ s: String, into out: inout [UInt8]) -> Bool {
+        out.append(0x22)
+        var s = s
+        let escaped = s.withUTF8 { p in
+            var run = 0
+            for i in 0..<p.count {
+                let c = p[i]
+                if c >= 0x20, c != 0x22, c != 0x5C { continue }
+                if run < i { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[run..<i])) }
+                run = i + 1
+                out.append(0x5C)
+                switch c {
+                case 0x22, 0x5C: out.append(c)
+                case 0x0A: out.append(0x6E)
+                case 0x0D: out.append(0x72)
+                case 0x09: out.append(0x74)
+                case 0x08: out.append(0x62)
+                case 0x0C: out.append(0x66)
+                default:
+                    let low = c & 0xF
+                    out.append(contentsOf: [0x75, 0x30, 0x30, 0x30 + (c >> 4), low < 10 ? 0x30 + low : 0x57 + low])
+                }
+            }
+            if run < p.count { out.append(contentsOf: UnsafeBufferPointer(rebasing: p[run..<p.count])) }
+            return run > 0
+        }
+        out.append(0x22)
+        return escaped
+    }
 
     /// Orders strings by their UTF-8 bytes (not by `String`'s Unicode ordering).
     static func compare(_ a: String, _ b: String) -> Int {
         var a = a
         var b = b
-        return a.withUTF8 { pa in
-            b.withUTF8 { pb in
-                let n = min(pa.count, pb.count)
-                var i = 0
-                while i < n {
-                    if pa[i] != pb[i] { return pa[i] < pb[i] ? -1 : 1 }
-                    i += 1
-                }
-                return pa.count - pb.count
-            }
+        return a.withUTF8 { pa in b.withUTF8 { pb in compare(pa, pb) } }
+    }
+
+    static func compare(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(a.count, b.count)
+        var i = 0
+        while i < n {
+            if a[i] != b[i] { return a[i] < b[i] ? -1 : 1 }
+            i += 1
         }
+        return a.count - b.count
     }
 }
