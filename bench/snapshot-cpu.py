@@ -21,7 +21,10 @@ connection alive, as the agent's libcurl does (--new-connections
 opens one per post, as this bench did before: a TCP accept and close per snapshot).
 
     bench/snapshot-cpu.py [--bin DIR] [--snapshots 3000] [--hosts 30] [--clients 8] [--form wire|full]
-                          [--new-connections]
+                          [--new-connections] [--batch 1]
+
+--batch N posts N snapshots of a host at a time: an agent whose `upload.interval` is N
+times its snapshot interval (kills are still sent at once).
 
 DIR holds oomwatch-collector and oomwatch-agent (default: $OOMWATCH_BIN_DIR, else
 .build/release, else .build/debug). Report the build mode with the number: a debug
@@ -64,6 +67,9 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--cmdline-max", type=int, default=200)
     ap.add_argument("--form", choices=("wire", "full"), default="wire")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="snapshots per post: 1 as an agent at upload.interval = interval; "
+                         "6 with upload.interval: 60 at a 10 s interval")
     ap.add_argument("--new-connections", action="store_true",
                     help="a new TCP connection per post (the bench before keep-alive)")
     args = ap.parse_args()
@@ -76,16 +82,21 @@ def main():
     per_host = args.snapshots // args.hosts
     snaps = wb.churned(templates, args.hosts, per_host, 10, "cpu")
     bodies = [(s["host"], s) for s in snaps]
+    # The posts: each host's snapshots in order, args.batch at a time (as the agent's
+    # body builder cuts them).
+    groups = [snaps[i:i + min(args.batch, per_host - i % per_host)]
+              for i in range(0, len(snaps)) if i % per_host % args.batch == 0]
     if args.form == "wire":
-        batches = wb.wire_batches(bindir, [json.dumps(s, separators=(",", ":")) for s in snaps], ["--bodies"])
+        batches = wb.wire_batches(bindir, [json.dumps(s, separators=(",", ":")) for s in snaps],
+                                  ["--bodies", "--batch", str(args.batch)])
+        assert len(batches) == len(groups), f"{len(batches)} bodies for {len(groups)} posts"
         wire = [(json.dumps(b["body"], separators=(",", ":")).encode(),
                  json.dumps(b["full_body"], separators=(",", ":")).encode()) for b in batches]
     else:
-        wire = [(json.dumps({"host": h, "agent": {"version": "cpu", "interval_s": 10}, "snapshots": [s],
-                             "events": []}, separators=(",", ":")).encode(), None) for h, s in bodies]
+        wire = [(json.dumps({"host": g[0]["host"], "agent": {"version": "cpu", "interval_s": 10}, "snapshots": g,
+                             "events": []}, separators=(",", ":")).encode(), None) for g in groups]
     # Interleave hosts, as a fleet's posts arrive.
-    order = sorted(range(len(bodies)), key=lambda i: (bodies[i][1]["time"], bodies[i][0]))
-    bodies = [bodies[i] for i in order]
+    order = sorted(range(len(groups)), key=lambda i: (groups[i][0]["time"], groups[i][0]["host"]))
     wire = [wire[i] for i in order]
     payloads = [w for w, _ in wire]
     fallbacks = [0]
@@ -145,7 +156,7 @@ def main():
         c.stop()
     finally:
         c.kill()
-    n = len(payloads)
+    n = len(snaps)
     collector_ms = (cpu1 - cpu0) / n * 1000
     # The raw reference: the same rows, plainly.
     raw = sqlite3.connect(os.path.join(work, "raw.sqlite"), isolation_level=None)
@@ -156,7 +167,7 @@ def main():
         UNIQUE (host, time))""")
     raw.execute("CREATE INDEX snapshots_time ON snapshots(time)")
     p0 = time.process_time()
-    for (host, s), body in zip(bodies, payloads):
+    for host, s in sorted(bodies, key=lambda b: (b[1]["time"], b[0])):
         mem = s.get("memory") or {}
         raw.execute("BEGIN")
         raw.execute("INSERT INTO snapshots (host, time, total_kb, available_kb, full_avg60, oom_kill, json) "
@@ -168,8 +179,9 @@ def main():
     raw_ms = (time.process_time() - p0) / n * 1000
     raw.close()
     print(f"binaries: {bindir}")
-    print(f"{n} snapshots from {args.hosts} hosts, {args.clients} clients, "
-          f"{n / (wall1 - wall0):.0f} snapshots/s, {sum(map(len, payloads)) / n / 1024:.1f} KiB JSON each "
+    print(f"{n} snapshots from {args.hosts} hosts in {len(payloads)} posts ({args.batch} a post), "
+          f"{args.clients} clients, {n / (wall1 - wall0):.0f} snapshots/s, "
+          f"{sum(map(len, payloads)) / n / 1024:.1f} KiB JSON a snapshot "
           f"({args.form} form, {'a connection per post' if args.new_connections else 'kept-alive connections'}; "
           f"{fallbacks[0]} answered 409 and sent again in full)")
     # CPU milliseconds per snapshot = CPU seconds per 1,000 snapshots.
