@@ -85,12 +85,18 @@ struct KillLedgerEndToEndTests {
             guard await process.waitForExit(timeout: .seconds(20)) else {
                 throw E2EError("storm hog \(comm) was not OOM-killed within 20 s")
             }
+            // A hog whose allocation was refused ("memory exhausted") ends by itself: no
+            // kill, so nothing for the ledger to explain, and no victim to wait for.
             guard process.terminatingSignal == SIGKILL else {
-                throw E2EError("storm hog \(comm) ended without SIGKILL: \(process.logTail())")
+                print("e2e ledger: storm hog \(comm) ended without SIGKILL: \(process.logTail())")
+                continue
             }
             victims.append(Victim(pid: Int(process.pid), comm: comm))
         }
         cgroup.remove()
+        guard victims.count >= 2 else {
+            throw E2EError("the storm killed \(victims.count) of \(hogs) hogs: no storm to count")
+        }
         return victims
     }
 

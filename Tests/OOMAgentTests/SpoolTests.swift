@@ -118,8 +118,26 @@ import Testing
             agent, "snapshot", "--spool-dir", dir + "/spool", "--count", "100000", "--top-processes", "50",
             "--config", TestSupport.fixtures + "/empty.yaml",
         ])
-        // Let it write for a while (it never finishes 100,000), then kill it mid-stream.
-        TestSupport.sleepMillis(1500)
+        // Let it write a megabyte or more (it never finishes 100,000), then kill it
+        // mid-stream. By size, not time: a loaded machine writes fewer records a second.
+        func spooledBytes() -> Int {
+            guard let d = opendir(dir + "/spool") else { return 0 }
+            defer { closedir(d) }
+            var total = 0
+            while let entry = readdir(d) {
+                let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                    String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+                }
+                var st = stat()
+                if name != ".", name != "..", stat(dir + "/spool/" + name, &st) == 0 { total += Int(st.st_size) }
+            }
+            return total
+        }
+        var waited = 0
+        while spooledBytes() < 1 << 20 && waited < 30_000 {
+            TestSupport.sleepMillis(100)
+            waited += 100
+        }
         kill(pid, SIGKILL)
         let status = TestSupport.wait(pid)
         #expect(status & 0x7f == SIGKILL)
