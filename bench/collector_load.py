@@ -10,6 +10,7 @@ Talks only to 127.0.0.1. Sub-commands:
   fleet URL TOKEN   --agents 10000 --interval 30 --duration 120 --workers 128
 """
 import argparse
+import calendar
 import http.client
 import json
 import random
@@ -154,6 +155,12 @@ def cmd_ingest(a):
 
 # ---------------------------------------------------------------- raw SQLite reference
 
+def event_time_us(text):
+    """An event's RFC 3339 time (as `event` writes it) in microseconds since the epoch."""
+    whole, frac = text.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S")) * 10**6 + int(frac)
+
+
 def cmd_raw(a):
     """The plain reference: the same rows into a minimal events table (unique event id and
     two indexes: time, host + time), no triggers or rollups, WAL, the given synchronous
@@ -176,7 +183,7 @@ def cmd_raw(a):
         out = []
         for e in batch:
             v = e["victim"]
-            out.append((e["id"], e["host"], now, e["source"], e.get("scope"), v["comm"], v["pid"],
+            out.append((e["id"], e["host"], event_time_us(e["time"]), e["source"], e.get("scope"), v["comm"], v["pid"],
                         v.get("unit"), None, v["anon_rss_kb"] + v["file_rss_kb"] + v["shmem_rss_kb"], now,
                         json.dumps(e, separators=(",", ":"))))
         prepared.append(out)

@@ -21,7 +21,7 @@ connection alive, as the agent's libcurl does (--new-connections
 opens one per post, as this bench did before: a TCP accept and close per snapshot).
 
     bench/snapshot-cpu.py [--bin DIR] [--snapshots 3000] [--hosts 30] [--clients 8] [--form wire|full]
-                          [--new-connections] [--batch 1]
+                          [--new-connections] [--batch 1] [--perf FILE]
 
 --batch N posts N snapshots of a host at a time: an agent whose `upload.interval` is N
 times its snapshot interval (kills are still sent at once).
@@ -36,7 +36,9 @@ import http.client
 import importlib.util
 import json
 import os
+import signal
 import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -70,6 +72,8 @@ def main():
     ap.add_argument("--batch", type=int, default=1,
                     help="snapshots per post: 1 as an agent at upload.interval = interval; "
                          "6 with upload.interval: 60 at a 10 s interval")
+    ap.add_argument("--perf", metavar="FILE",
+                    help="record the collector with `perf record -g` into FILE while the snapshots are posted")
     ap.add_argument("--new-connections", action="store_true",
                     help="a new TCP connection per post (the bench before keep-alive)")
     args = ap.parse_args()
@@ -146,6 +150,11 @@ def main():
                     status = send(conn, full)
                 assert status == 200, f"ingest answered {status}"
 
+        perf = None
+        if args.perf:
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(c.proc.pid), "-o", args.perf],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)
         cpu0, wall0 = cpu_seconds(c.proc.pid), time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(args.clients)]
         for t in threads:
@@ -153,6 +162,9 @@ def main():
         for t in threads:
             t.join()
         cpu1, wall1 = cpu_seconds(c.proc.pid), time.perf_counter()
+        if perf:
+            perf.send_signal(signal.SIGINT)
+            perf.wait()
         c.stop()
     finally:
         c.kill()

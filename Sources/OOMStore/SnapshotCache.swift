@@ -32,6 +32,8 @@ final class SnapshotCache: Sendable {
         var frames: [FrameKey: [UInt8]] = [:]
         var latest: [Int64: (time: Int64, snapshot: MemorySnapshot)] = [:]
         var hostIDs: [String: Int64] = [:]
+        /// Whether the current write transaction already carries the rollback hook.
+        var armed = false
     }
 
     let maxProcesses: Int
@@ -112,8 +114,19 @@ final class SnapshotCache: Sendable {
 
     /// A row read inside a transaction may have been written by an earlier batch of the
     /// same transaction: if that transaction rolls back, nothing remembered stays.
+    ///
+    /// One hook per transaction: GRDB visits every registered observer on each statement
+    /// that follows, so a hook per remembered row made a round of batches quadratic (6 % of
+    /// the collector's CPU on event ingest). The writer runs one transaction at a time.
     private func forgetOnRollback(_ db: Database) {
         guard db.isInsideTransaction else { return }
-        db.afterNextTransaction(onCommit: { _ in }, onRollback: { [self] _ in removeAll() })
+        let armed = state.withLock { state in
+            defer { state.armed = true }
+            return state.armed
+        }
+        guard !armed else { return }
+        db.afterNextTransaction(
+            onCommit: { [self] _ in state.withLock { $0.armed = false } },
+            onRollback: { [self] _ in removeAll() })
     }
 }
