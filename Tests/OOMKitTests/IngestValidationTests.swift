@@ -43,6 +43,27 @@ import Testing
             #"{"host":"h","events":[{"id":"a","source":"kernel"}],"snapshots":[]}"#,
             "events[0].victim: required field is missing"
         ),
+        // Paths built only when a check fails: every level of a row's path is named.
+        (
+            #"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20T10:00:00Z","memory":{},"vmstat":{},"processes":[{"pid":1,"comm":"a","rss_kb":1},{"pid":2,"comm":"b","rss_kb":1,"swap_kb":-5}],"cgroups":[]}]}"#,
+            "snapshots[0].processes[1].swap_kb: must be between 0 and 2^50 kB"
+        ),
+        (
+            #"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20T10:00:00Z","memory":{},"vmstat":{},"processes":[],"cgroups":[{"path":"/a","usage_kb":1},{"path":"","usage_kb":1}]}]}"#,
+            "snapshots[0].cgroups[1].path: must not be empty"
+        ),
+        (
+            #"{"host":"h","events":[],"snapshots":[{"host":"h","time":"2026-11-20T10:00:00Z","memory":{},"vmstat":{},"processes":[],"cgroups":[],"critical":[{"service":"sshd","pid":-3,"comm":"sshd"}]}]}"#,
+            "snapshots[0].critical[0].pid: must be a process id"
+        ),
+        (
+            #"{"host":"h","events":[{"id":"a","source":"kernel","victim":{"pid":1,"comm":"x"}},{"id":"b","source":"kernel","victim":{"pid":1,"comm":"x"},"candidates":[{"pid":1,"name":"x","rss_pages":-1}]}],"snapshots":[]}"#,
+            "events[1].candidates[0].rss_pages: must be 0 or more"
+        ),
+        (
+            #"{"host":"h","events":[{"id":"a","source":"kernel","time":"2999-01-01T00:00:00Z","victim":{"pid":1,"comm":"x"}}],"snapshots":[]}"#,
+            "events[0].time: out of range"
+        ),
         (#"{"host":"h","events":[]}"#, "snapshots: required field is missing"),
         (#"{"host":"h","host":"g","events":[],"snapshots":[]}"#, #"duplicate key "host" in one object"#),
         ("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]", "JSON nested deeper than 32 levels"),
