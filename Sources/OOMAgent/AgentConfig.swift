@@ -47,6 +47,10 @@ public struct AgentConfig: Sendable, Equatable {
     public var tokenFile: String?
     public var stateDir = "/var/lib/oomwatch-agent"
     public var intervalSeconds = 10.0
+    /// Seconds between uploads when no kill asks for one sooner: `upload.interval`, else
+    /// the snapshot interval, at least 10 s. The agent tells the collector, which expects
+    /// to hear from it this often.
+    public var uploadIntervalSeconds: Double { upload.intervalSeconds ?? max(intervalSeconds, 10) }
     public var hostname: String?
     public var topProcesses = 20
     /// Written to /proc/self/oom_score_adj at start; `nil` leaves it alone.

@@ -18,9 +18,10 @@ public final class AgentCounters: Sendable {
     public init() {}
 
     /// The counters as sent to the collector.
-    public func agentInfo(version: String, intervalS: Double?) -> AgentInfo {
+    public func agentInfo(version: String, intervalS: Double?, uploadIntervalS: Double? = nil) -> AgentInfo {
         var info = AgentInfo(version: version)
         info.intervalS = intervalS
+        info.uploadIntervalS = uploadIntervalS
         info.droppedSnapshots = droppedSnapshots.load(ordering: .relaxed)
         info.droppedEvents = droppedEvents.load(ordering: .relaxed)
         info.corruptRecords = corruptRecords.load(ordering: .relaxed)

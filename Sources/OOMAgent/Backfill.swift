@@ -45,7 +45,9 @@ public struct Backfill: Sendable {
             segmentBytes: config.spoolSegmentBytes, counters: counters, logger: logger)
         host = HostIdentity.read(procRoot: config.roots.proc, hostname: config.hostname).host
         uploader = Uploader(config: config, logger: logger)
-        agent = counters.agentInfo(version: AgentContext.version, intervalS: config.intervalSeconds)
+        agent = counters.agentInfo(
+            version: AgentContext.version, intervalS: config.intervalSeconds,
+            uploadIntervalS: config.uploadIntervalSeconds)
         self.logger = logger
     }
 

@@ -186,7 +186,8 @@ public struct HostConditionService: Service {
                 let readings = try await database.hosts(now: now).map {
                     HostReading(
                         host: $0.host, lastSeen: RFC3339.parse($0.lastSeen) ?? now,
-                        intervalSeconds: $0.intervalS ?? 30, fullAvg60: $0.pressure?.fullAvg60)
+                        intervalSeconds: max($0.intervalS ?? 30, $0.uploadIntervalS ?? 0),
+                        fullAvg60: $0.pressure?.fullAvg60)
                 }
                 for change in current.observe(readings, now: now) {
                     let stale = change.kind == .stale || change.kind == .staleResolved

@@ -127,7 +127,8 @@ extension PostgresStore {
                 UPDATE hosts SET last_seen = greatest(last_seen, \(b.receivedAt)),
                     boot_id = coalesce(\(b.bootID), boot_id),
                     agent_version = coalesce(\(b.agentVersion), agent_version),
-                    interval_s = coalesce(\(b.intervalS), interval_s)
+                    interval_s = coalesce(\(b.intervalS), interval_s),
+                    upload_interval_s = coalesce(\(b.uploadIntervalS), upload_interval_s)
                 WHERE id = \(id) RETURNING agent_json
                 """, logger: logger)
             for try await agent in rows.decode(String?.self) { return (id, agent) }
@@ -135,14 +136,15 @@ extension PostgresStore {
         }
         let rows = try await c.query(
             """
-            INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s)
+            INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s, upload_interval_s)
             VALUES (\(b.host), \(b.receivedAt), \(b.receivedAt), \(b.bootID), \(b.agentVersion),
-                coalesce(\(b.intervalS), 30))
+                coalesce(\(b.intervalS), 30), \(b.uploadIntervalS))
             ON CONFLICT (name) DO UPDATE SET
                 last_seen = greatest(hosts.last_seen, excluded.last_seen),
                 boot_id = coalesce(excluded.boot_id, hosts.boot_id),
                 agent_version = coalesce(excluded.agent_version, hosts.agent_version),
-                interval_s = coalesce(\(b.intervalS), hosts.interval_s)
+                interval_s = coalesce(\(b.intervalS), hosts.interval_s),
+                upload_interval_s = coalesce(\(b.uploadIntervalS), hosts.upload_interval_s)
             RETURNING id, agent_json
             """, logger: logger)
         for try await (id, agent) in rows.decode((Int64, String?).self) { return (id, agent) }

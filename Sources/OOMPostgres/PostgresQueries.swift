@@ -14,6 +14,14 @@ extension PostgresRandomAccessRow {
     func get<T: PostgresDecodable>(_ name: String, as type: T.Type = T.self) throws -> T {
         try self[name].decode(T.self)
     }
+
+    /// Whether the hosts row is stale at `now` (it has `last_seen`, `interval_s` and
+    /// `upload_interval_s`).
+    func hostIsStale(now: Int64) throws -> Bool {
+        HostRules.isStale(
+            lastSeen: try get("last_seen"), intervalS: try get("interval_s"),
+            uploadIntervalS: try get("upload_interval_s"), now: now)
+    }
 }
 
 extension PostgresStore {
@@ -47,21 +55,20 @@ extension PostgresStore {
             }
             return try await rows(
                 """
-                SELECT id, name, last_seen, interval_s, boot_id, agent_version, kernel, agent_json,
+                SELECT id, name, last_seen, interval_s, upload_interval_s, boot_id, agent_version, kernel, agent_json,
                     snapshot_time, total_kb, available_kb, full_avg60, memory_json, pressure_json
                 FROM hosts ORDER BY name COLLATE "C"
                 """
             ).map { row in
                 let id: Int64 = try row.get("id")
                 let lastSeen: Int64 = try row.get("last_seen")
-                let interval: Double = try row.get("interval_s")
                 var h = HostStatus(
                     host: try row.get("name"), lastSeen: RFC3339.format(epochMicroseconds: lastSeen),
-                    stale: HostRules.isStale(lastSeen: lastSeen, intervalS: interval, now: now),
-                    kills24h: kills[id] ?? 0)
+                    stale: try row.hostIsStale(now: now), kills24h: kills[id] ?? 0)
                 h.bootID = try row.get("boot_id")
                 h.agentVersion = try row.get("agent_version")
-                h.intervalS = interval
+                h.intervalS = try row.get("interval_s")
+                h.uploadIntervalS = try row.get("upload_interval_s")
                 h.kernel = try row.get("kernel")
                 if let t = try row.get("snapshot_time", as: Int64?.self) {
                     h.snapshotTime = RFC3339.format(epochMicroseconds: t)

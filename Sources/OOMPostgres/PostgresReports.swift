@@ -164,16 +164,15 @@ extension PostgresStore {
         var atRisk: [HostRisk] = []
         for row in try await rows(
             """
-            SELECT id, name, last_seen, interval_s, snapshot_time, total_kb, available_kb, full_avg60
+            SELECT id, name, last_seen, interval_s, upload_interval_s, snapshot_time, total_kb, available_kb,
+                full_avg60
             FROM hosts ORDER BY id
             """)
         {
             hosts += 1
             let id: Int64 = try row.get("id")
             names[id] = try row.get("name")
-            if HostRules.isStale(lastSeen: try row.get("last_seen"), intervalS: try row.get("interval_s"), now: now) {
-                stale += 1
-            }
+            if try row.hostIsStale(now: now) { stale += 1 }
             guard let t = try row.get("snapshot_time", as: Int64?.self) else { continue }
             let full: Double? = try row.get("full_avg60")
             let risk = HostRules.risk(
@@ -252,13 +251,10 @@ extension PostgresStore {
             var hosts = 0
             var stale = 0
             var names: [Int64: String] = [:]
-            for row in try await rows("SELECT id, name, last_seen, interval_s FROM hosts") {
+            for row in try await rows("SELECT id, name, last_seen, interval_s, upload_interval_s FROM hosts") {
                 hosts += 1
                 names[try row.get("id")] = try row.get("name")
-                if HostRules.isStale(lastSeen: try row.get("last_seen"), intervalS: try row.get("interval_s"), now: now)
-                {
-                    stale += 1
-                }
+                if try row.hostIsStale(now: now) { stale += 1 }
             }
             var kills: [String: Int] = [:]
             for row in try await rows(

@@ -323,6 +323,17 @@ package enum PostgresSchema {
                 """,
             ]
         ),
+        (
+            // The agent's upload interval (NULL until it says, as older agents never do): a
+            // host is stale after three of the longer of the two intervals.
+            "v10-pg-upload-interval",
+            [
+                """
+                ALTER TABLE hosts ADD COLUMN upload_interval_s double precision
+                    CHECK (upload_interval_s > 0)
+                """
+            ]
+        ),
     ]
 
     /// Applies the migrations this database lacks (of `migrations`: all of them but in

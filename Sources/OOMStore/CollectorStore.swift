@@ -246,9 +246,9 @@ public enum StoreCursor {
 
 /// Host state rules every store applies the same way.
 public enum HostRules {
-    /// Silent for three of its intervals.
-    public static func isStale(lastSeen: Int64, intervalS: Double, now: Int64) -> Bool {
-        OOMDatabase.isStale(lastSeen: lastSeen, intervalS: intervalS, now: now)
+    /// Silent for three of its intervals (the longer of its snapshot and upload intervals).
+    public static func isStale(lastSeen: Int64, intervalS: Double, uploadIntervalS: Double?, now: Int64) -> Bool {
+        OOMDatabase.isStale(lastSeen: lastSeen, intervalS: intervalS, uploadIntervalS: uploadIntervalS, now: now)
     }
 
     /// Available memory in percent and the reasons a host is at risk (none: it is not).

@@ -226,13 +226,16 @@ extension OOMDatabase {
     ) throws -> IngestOutcome {
         let hostStatement = try db.cachedStatement(
             sql: """
-                INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s)
-                VALUES (:name, :received, :received, :boot_id, :agent_version, coalesce(:interval_s, 30))
+                INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s,
+                    upload_interval_s)
+                VALUES (:name, :received, :received, :boot_id, :agent_version, coalesce(:interval_s, 30),
+                    :upload_interval_s)
                 ON CONFLICT (name) DO UPDATE SET
                     last_seen = max(last_seen, excluded.last_seen),
                     boot_id = coalesce(excluded.boot_id, boot_id),
                     agent_version = coalesce(excluded.agent_version, agent_version),
-                    interval_s = coalesce(:interval_s, interval_s)
+                    interval_s = coalesce(:interval_s, interval_s),
+                    upload_interval_s = coalesce(:upload_interval_s, upload_interval_s)
                 RETURNING id, agent_json
                 """)
         guard
@@ -241,6 +244,7 @@ extension OOMDatabase {
                 arguments: [
                     "name": b.host, "received": b.receivedAt, "boot_id": b.bootID,
                     "agent_version": b.agentVersion, "interval_s": b.intervalS,
+                    "upload_interval_s": b.agent?.uploadIntervalS,
                 ])
         else { throw StoreError.failed("host upsert returned nothing") }
         let hostID: Int64 = hostRow["id"]

@@ -68,7 +68,7 @@ extension OOMDatabase {
                 let rows = try Row.fetchAll(
                     db,
                     sql: """
-                        SELECT id, name, last_seen, interval_s, boot_id, agent_version, kernel,
+                        SELECT id, name, last_seen, interval_s, upload_interval_s, boot_id, agent_version, kernel,
                             agent_json, snapshot_time, total_kb, available_kb, full_avg60,
                             memory_json, pressure_json
                         FROM hosts ORDER BY name
@@ -77,13 +77,15 @@ extension OOMDatabase {
                     let id: Int64 = row["id"]
                     let lastSeen: Int64 = row["last_seen"]
                     let interval: Double = row["interval_s"]
+                    let upload: Double? = row["upload_interval_s"]
                     var h = HostStatus(
                         host: row["name"], lastSeen: RFC3339.format(epochMicroseconds: lastSeen),
-                        stale: Self.isStale(lastSeen: lastSeen, intervalS: interval, now: now),
+                        stale: Self.isStale(lastSeen: lastSeen, intervalS: interval, uploadIntervalS: upload, now: now),
                         kills24h: kills[id]?.0 ?? 0)
                     h.bootID = row["boot_id"]
                     h.agentVersion = row["agent_version"]
                     h.intervalS = interval
+                    h.uploadIntervalS = upload
                     h.kernel = row["kernel"]
                     if let t: Int64 = row["snapshot_time"] {
                         h.snapshotTime = RFC3339.format(epochMicroseconds: t)
@@ -111,9 +113,16 @@ extension OOMDatabase {
         }
     }
 
-    static func isStale(lastSeen: Int64, intervalS: Double, now: Int64) -> Bool {
-        Double(now - lastSeen) > 3 * intervalS * 1_000_000
+    /// Silent for three of its intervals: the longer of its snapshot and upload intervals
+    /// (an agent posting six snapshots a minute is heard from once a minute).
+    static func isStale(lastSeen: Int64, intervalS: Double, uploadIntervalS: Double?, now: Int64) -> Bool {
+        Double(now - lastSeen) > 3 * max(intervalS, uploadIntervalS ?? 0) * 1_000_000
     }
+
+    /// `isStale` in SQL over the hosts table's columns (`?` is now in microseconds; a NULL
+    /// upload interval, from an older agent, leaves the snapshot interval).
+    package static let staleSQL =
+        "(? - last_seen > 3 * (CASE WHEN upload_interval_s > interval_s THEN upload_interval_s ELSE interval_s END) * 1000000)"
 
     static func risk(total: Int64?, available: Int64?, fullAvg60: Double?) -> (
         availablePct: Double?, reasons: [String]

@@ -36,10 +36,15 @@ extension OOMDatabase {
                 var hosts = 0
                 var stale = 0
                 var names: [Int64: String] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT id, name, last_seen, interval_s FROM hosts") {
+                for row in try Row.fetchAll(
+                    db, sql: "SELECT id, name, last_seen, interval_s, upload_interval_s FROM hosts")
+                {
                     hosts += 1
                     names[row["id"]] = row["name"]
-                    if Self.isStale(lastSeen: row["last_seen"], intervalS: row["interval_s"], now: now) {
+                    if Self.isStale(
+                        lastSeen: row["last_seen"], intervalS: row["interval_s"],
+                        uploadIntervalS: row["upload_interval_s"], now: now)
+                    {
                         stale += 1
                     }
                 }

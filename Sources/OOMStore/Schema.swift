@@ -267,6 +267,12 @@ enum Schema {
                     """)
         }
         migrator.registerMigration("v8-advice-recent", migrate: AdviceSchema.migrateRecent)
+        migrator.registerMigration("v9-upload-interval") { db in
+            // The agent's upload interval (NULL until it says, as older agents never do):
+            // a host is stale after three of the longer of the two intervals.
+            try db.execute(
+                sql: "ALTER TABLE hosts ADD COLUMN upload_interval_s REAL CHECK (upload_interval_s > 0)")
+        }
         return migrator
     }
 }

@@ -55,6 +55,7 @@ package struct StoreRows: Sendable {
     package var bootID: String?
     package var agentVersion: String?
     package var intervalS: Double?
+    package var uploadIntervalS: Double?
     package var agentJSON: String?
     package var receivedAt: Int64
     package var events: [Event]
@@ -86,6 +87,7 @@ package struct StoreRows: Sendable {
         bootID = p.bootID
         agentVersion = p.agentVersion
         intervalS = p.intervalS
+        uploadIntervalS = p.agent?.uploadIntervalS
         agentJSON = p.agentJSON
         self.receivedAt = p.receivedAt
         events = p.events.map {

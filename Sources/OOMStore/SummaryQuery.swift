@@ -140,7 +140,7 @@ struct SummaryQuery {
     // MARK: queries
 
     static let fleetSQL = """
-        SELECT count(*) AS hosts, coalesce(sum(? - last_seen > 3 * interval_s * 1000000), 0) AS stale
+        SELECT count(*) AS hosts, coalesce(sum(\(OOMDatabase.staleSQL)), 0) AS stale
         FROM hosts
         """
     static let atRiskSQL = """

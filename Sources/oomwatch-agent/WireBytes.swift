@@ -26,8 +26,9 @@ struct WireBytes: AsyncParsableCommand {
 
     func run() async throws {
         let reader = JSONReader()
-        // As the agent sends it: its version, interval and every counter.
-        let agent = AgentCounters().agentInfo(version: "wire-bytes", intervalS: 10)
+        // As the agent sends it: its version, intervals and every counter.
+        let agent = AgentCounters().agentInfo(
+            version: "wire-bytes", intervalS: 10, uploadIntervalS: 10 * Double(max(batch, 1)))
         var references = ProcessReferences()
         var records: [SpoolRecord] = []
         var host = ""

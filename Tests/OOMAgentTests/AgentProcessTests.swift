@@ -112,5 +112,9 @@ import Testing
             logger: Logger(label: "t", factory: { _ in SwiftLogNoOpLogHandler() }))
         let requests = TestSupport.read(dir + "/requests.jsonl")
         #expect(spool.pending.snapshots > 0 || requests.contains(#""snapshots": "#))
+        // Both intervals go up, so the collector calls the host stale only after three
+        // upload intervals when they are the longer.
+        #expect(
+            requests.contains(#""interval_s": 0.2"#) && requests.contains(#""upload_interval_s": 0.3"#), "\(requests)")
     }
 }

@@ -105,6 +105,41 @@ struct StoreConformanceTests {
         }
     }
 
+    /// An agent that uploads less often than it samples (`upload.interval: 60` at a 10 s
+    /// interval) is stale only after three upload intervals, wherever a store counts stale
+    /// hosts; an agent that never said (older) keeps its snapshot interval.
+    @Test(arguments: Engine.allCases)
+    func staleAfterThreeUploadIntervals(engine: Engine) async throws {
+        guard engine.isAvailable else { return }
+        try await withStore(engine) { store in
+            var batched = Seed.batch(host: "batched")
+            batched.agent?.intervalS = 10
+            batched.agent?.uploadIntervalS = 60
+            var plain = Seed.batch(host: "plain")
+            plain.agent?.intervalS = 10
+            for b in [batched, plain] { _ = try await store.ingest(b, receivedAt: Self.end) }
+            // A later batch that does not say (an older agent's) keeps what was said.
+            batched.agent?.uploadIntervalS = nil
+            _ = try await store.ingest(batched, receivedAt: Self.end)
+
+            func stale(at now: Int64) async throws -> ([String], Int, Int) {
+                let hosts = try await store.hosts(now: now)
+                let summary = try await store.summary(since: now - 86_400_000_000, until: now, now: now)
+                return (
+                    hosts.filter(\.stale).map(\.host), try await store.fleetGauges(now: now).staleHosts,
+                    summary.totals.staleHosts
+                )
+            }
+            let hosts = try await store.hosts(now: Self.end)
+            #expect(hosts.map(\.uploadIntervalS) == [60, nil])
+            // 100 s on: past three snapshot intervals, inside three upload intervals.
+            let later = try await stale(at: Self.end + 100_000_000)
+            #expect(later.0 == ["plain"] && later.1 == 1 && later.2 == 1)
+            let gone = try await stale(at: Self.end + 181_000_000)
+            #expect(gone.0 == ["batched", "plain"] && gone.1 == 2 && gone.2 == 2)
+        }
+    }
+
     @Test(arguments: Engine.allCases)
     func hostsAndTop(engine: Engine) async throws {
         guard engine.isAvailable else { return }

@@ -53,7 +53,8 @@ public struct AgentContext: Sendable {
     }
 
     public func agentInfo() -> AgentInfo {
-        counters.agentInfo(version: Self.version, intervalS: config.intervalSeconds)
+        counters.agentInfo(
+            version: Self.version, intervalS: config.intervalSeconds, uploadIntervalS: config.uploadIntervalSeconds)
     }
 
     /// Saves the counters so they survive restarts.

@@ -28,7 +28,7 @@ public struct UploaderService: Service {
         self.context = context
         let c = context.config
         self.uploader = uploader ?? Uploader(config: c, logger: context.logger)
-        self.uploadInterval = uploadInterval ?? c.upload.intervalSeconds ?? max(c.intervalSeconds, 10)
+        self.uploadInterval = uploadInterval ?? c.uploadIntervalSeconds
         self.now = now
         self.random = random
     }

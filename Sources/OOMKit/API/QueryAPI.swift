@@ -51,12 +51,15 @@ public struct HostStatus: Codable, Sendable, Equatable {
     public var host: String
     /// Time of the last accepted batch (RFC 3339).
     public var lastSeen: String
-    /// Silent for more than three of its snapshot intervals.
+    /// Silent for more than three of its intervals: the longer of its snapshot interval and
+    /// its upload interval.
     public var stale: Bool
     public var bootID: String?
     public var agentVersion: String?
     /// The agent's snapshot interval in seconds (default 30 when the agent did not say).
     public var intervalS: Double?
+    /// Seconds between the agent's uploads when no kill is waiting, when it said.
+    public var uploadIntervalS: Double?
     public var kernel: String?
     /// Time of the latest snapshot.
     public var snapshotTime: String?
@@ -89,6 +92,7 @@ public struct HostStatus: Codable, Sendable, Equatable {
         case bootID = "boot_id"
         case agentVersion = "agent_version"
         case intervalS = "interval_s"
+        case uploadIntervalS = "upload_interval_s"
         case kernel
         case snapshotTime = "snapshot_time"
         case memory, pressure

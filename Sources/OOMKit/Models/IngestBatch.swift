@@ -28,8 +28,12 @@ public struct IngestBatch: Codable, Sendable, Equatable {
 /// collector can show what a host could not deliver (loss is data, not silence).
 public struct AgentInfo: Codable, Sendable, Equatable {
     public var version: String
-    /// Interval between snapshots, seconds; the collector calls a host stale after three.
+    /// Interval between snapshots, seconds.
     public var intervalS: Double?
+    /// Seconds between uploads when no kill is waiting (`upload.interval`). The collector
+    /// calls a host stale after three of the longer of this and `intervalS`, so an agent
+    /// that posts six snapshots a minute is not called silent between its posts.
+    public var uploadIntervalS: Double?
     /// Records the spool dropped because it was full, since the agent's state was created.
     public var droppedSnapshots: Int64?
     public var droppedEvents: Int64?
@@ -56,6 +60,7 @@ public struct AgentInfo: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case version
         case intervalS = "interval_s"
+        case uploadIntervalS = "upload_interval_s"
         case droppedSnapshots = "dropped_snapshots"
         case droppedEvents = "dropped_events"
         case corruptRecords = "corrupt_records"

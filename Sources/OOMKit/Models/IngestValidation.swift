@@ -94,8 +94,11 @@ public enum IngestValidator {
         try optionalText(batch.bootID, "boot_id", max: 64)
         if let a = batch.agent {
             try text(a.version, "agent.version", min: 1, max: 64)
-            if let i = a.intervalS, !(i >= 0.1 && i <= 86_400) {
-                throw IngestValidationError("agent.interval_s", "must be between 0.1 and 86400 (the agent's own range)")
+            for (value, name) in [(a.intervalS, "interval_s"), (a.uploadIntervalS, "upload_interval_s")] {
+                if let i = value, !(i >= 0.1 && i <= 86_400) {
+                    throw IngestValidationError(
+                        "agent.\(name)", "must be between 0.1 and 86400 (the agent's own range)")
+                }
             }
             let counters: [(Int64?, String)] = [
                 (a.droppedSnapshots, "dropped_snapshots"), (a.droppedEvents, "dropped_events"),
