@@ -364,14 +364,19 @@ package enum PostgresSchema {
         }
     }
 
-    /// The migrations this database has applied, in order.
+    /// The migrations this database has applied, in order: by when, and those applied in
+    /// one transaction (the same `applied_at`) in their order in `migrations`, not by name
+    /// ("v10-…" sorts before "v9-…"). A name this release does not know comes last.
     static func applied(_ client: PostgresClient, logger: Logger) async throws -> [String] {
-        var names: [String] = []
-        for try await name in try await client.query(
-            "SELECT name FROM oomwatch_migrations ORDER BY applied_at, name", logger: logger
-        ).decode(String.self) {
-            names.append(name)
+        var rows: [(name: String, at: Double)] = []
+        for try await (name, at) in try await client.query(
+            "SELECT name, extract(epoch FROM applied_at)::float8 FROM oomwatch_migrations", logger: logger
+        ).decode((String, Double).self) {
+            rows.append((name, at))
         }
-        return names
+        let position = Dictionary(uniqueKeysWithValues: migrations.enumerated().map { ($1.name, $0) })
+        return rows.sorted {
+            ($0.at, position[$0.name] ?? Int.max, $0.name) < ($1.at, position[$1.name] ?? Int.max, $1.name)
+        }.map(\.name)
     }
 }
