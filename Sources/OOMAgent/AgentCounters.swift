@@ -18,7 +18,7 @@ public final class AgentCounters: Sendable {
     public init() {}
 
     /// The counters as sent to the collector.
-    public func agentInfo(version: String, intervalS: Double?, uploadIntervalS: Double? = nil) -> AgentInfo {
+    public func agentInfo(version: String, intervalS: Double?, uploadIntervalS: Double?) -> AgentInfo {
         var info = AgentInfo(version: version)
         info.intervalS = intervalS
         info.uploadIntervalS = uploadIntervalS

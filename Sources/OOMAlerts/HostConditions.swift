@@ -186,7 +186,7 @@ public struct HostConditionService: Service {
                 let readings = try await database.hosts(now: now).map {
                     HostReading(
                         host: $0.host, lastSeen: RFC3339.parse($0.lastSeen) ?? now,
-                        intervalSeconds: max($0.intervalS ?? 30, $0.uploadIntervalS ?? 0),
+                        intervalSeconds: $0.contactIntervalS,
                         fullAvg60: $0.pressure?.fullAvg60)
                 }
                 for change in current.observe(readings, now: now) {

@@ -116,12 +116,13 @@ extension OOMDatabase {
     /// Silent for three of its intervals: the longer of its snapshot and upload intervals
     /// (an agent posting six snapshots a minute is heard from once a minute).
     static func isStale(lastSeen: Int64, intervalS: Double, uploadIntervalS: Double?, now: Int64) -> Bool {
-        Double(now - lastSeen) > 3 * max(intervalS, uploadIntervalS ?? 0) * 1_000_000
+        Double(now - lastSeen) > 3 * HostStatus.contactInterval(intervalS: intervalS, uploadIntervalS: uploadIntervalS)
+            * 1_000_000
     }
 
     /// `isStale` in SQL over the hosts table's columns (`?` is now in microseconds; a NULL
     /// upload interval, from an older agent, leaves the snapshot interval).
-    package static let staleSQL =
+    static let staleSQL =
         "(? - last_seen > 3 * (CASE WHEN upload_interval_s > interval_s THEN upload_interval_s ELSE interval_s END) * 1000000)"
 
     static func risk(total: Int64?, available: Int64?, fullAvg60: Double?) -> (

@@ -60,6 +60,14 @@ public struct HostStatus: Codable, Sendable, Equatable {
     public var intervalS: Double?
     /// Seconds between the agent's uploads when no kill is waiting, when it said.
     public var uploadIntervalS: Double?
+    /// How often the collector expects to hear from the agent: the longer of its snapshot
+    /// and upload intervals. A host is stale after three of these.
+    public var contactIntervalS: Double { Self.contactInterval(intervalS: intervalS, uploadIntervalS: uploadIntervalS) }
+
+    /// `contactIntervalS` from a hosts row's columns (30 s when the agent never said).
+    public static func contactInterval(intervalS: Double?, uploadIntervalS: Double?) -> Double {
+        max(intervalS ?? 30, uploadIntervalS ?? 0)
+    }
     public var kernel: String?
     /// Time of the latest snapshot.
     public var snapshotTime: String?
