@@ -23,7 +23,10 @@ import Testing
             try await db.unsentOutbox().filter { $0.kind == .pressure || $0.kind == .pressureResolved }
         }
         func waitFor(_ done: @escaping ([OutboxRow]) -> Bool) async throws -> [OutboxRow] {
-            let deadline = ContinuousClock.now + .seconds(20)
+            // Generous: at the start of the full parallel run, tests that block on real
+            // processes hold the two cooperative threads for up to ~45 s, and the services'
+            // polls wait with them (the condition itself is met in well under a second).
+            let deadline = ContinuousClock.now + .seconds(120)
             var rows = try await pressureRows()
             while !done(rows), ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(50))
