@@ -41,7 +41,8 @@ package enum SnapshotStorage {
 
     /// The compact JSON of `compact`: sorted keys, so the same snapshot is the same bytes.
     package static func encode(_ compact: CompactSnapshot) throws -> [UInt8] {
-        try JSONWriter(sortedKeys: true).encode(compact)
+        if let bytes = compact.sortedJSON() { return bytes }
+        return try JSONWriter(sortedKeys: true).encode(compact)
     }
 
     /// The compact JSON of `snapshot` whose i-th process's details are stored as `ids[i]`.

@@ -1,0 +1,424 @@
+/// The collector's two hottest JSON steps for a snapshot, written for the snapshot's own
+/// shape (issue 15, "collector CPU"): reading a posted `MemorySnapshot` from the parsed
+/// tree, and writing the stored `CompactSnapshot`. Through `Codable` each went through a
+/// container, a coding key and a generic call per field, a fifth of the collector's CPU.
+///
+/// Neither is a second definition of the format. Each handles the snapshot as agents send
+/// it and gives up on anything else (a wrong type, a number written with a fraction, a
+/// system fact, a key that needs escapes …), and then the `Codable` path runs and its
+/// answer, value or error, is the one given. Tests compare both paths on real and mutated
+/// snapshots.
+
+// MARK: - Reading a posted snapshot
+
+/// Something only the `Decodable` path should judge.
+struct UnusualSnapshot: Error {}
+
+extension MemorySnapshot {
+    /// The snapshot `value` holds, or nil when the `Decodable` path must decide (the
+    /// answer is then the same value, or an error).
+    init?(tree value: JSONValue) {
+        do {
+            self = try Self.read(value)
+        } catch {
+            return nil
+        }
+    }
+
+    private static func read(_ value: JSONValue) throws(UnusualSnapshot) -> MemorySnapshot {
+        var s = MemorySnapshot(host: "", time: "")
+        var host: String?
+        var time: String?
+        var memory: [String: Int64]?
+        var vmstat: [String: Int64]?
+        var processes: [ProcessSample]?
+        var cgroups: [CgroupSample]?
+        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+            switch key {
+            case "host": host = try TreeField.string(v)
+            case "boot_id": s.bootID = try TreeField.optional(v, TreeField.string)
+            case "time": time = try TreeField.string(v)
+            case "uptime_s": s.uptimeS = try TreeField.optional(v, TreeField.double)
+            case "kernel": s.kernel = try TreeField.optional(v, TreeField.string)
+            case "memory": memory = try TreeField.integers(v)
+            case "vmstat": vmstat = try TreeField.integers(v)
+            case "pressure": s.pressure = try TreeField.optional(v, Pressure.read)
+            case "processes": processes = try TreeField.array(v, ProcessSample.read)
+            case "cgroups": cgroups = try TreeField.array(v, CgroupSample.read)
+            case "base": s.base = try TreeField.optional(v, SnapshotBase.read)
+            // Small and rarely changed: read by `Decodable`.
+            case "sysctl": s.sysctl = try TreeField.decoded(v)
+            case "swaps": s.swaps = try TreeField.decoded(v)
+            case "zram": s.zram = try TreeField.decoded(v)
+            case "userspace_killers": s.userspaceKillers = try TreeField.decoded(v)
+            case "critical": s.critical = try TreeField.decoded(v)
+            default: break
+            }
+        }
+        guard let host, let time, let memory, let vmstat, let processes, let cgroups else { throw UnusualSnapshot() }
+        s.host = host
+        s.time = time
+        s.memory = memory
+        s.vmstat = vmstat
+        s.processes = processes
+        s.cgroups = cgroups
+        return s
+    }
+}
+
+extension ProcessSample {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualSnapshot) -> ProcessSample {
+        var p = ProcessSample(pid: 0, comm: "", rssKB: 0)
+        var pid: Int?
+        var comm: String?
+        var rss: Int64?
+        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+            switch key {
+            case "pid": pid = Int(try TreeField.integer(v))
+            case "ppid": p.ppid = try TreeField.optional(v, TreeField.int)
+            case "comm": comm = try TreeField.string(v)
+            case "cmdline": p.cmdline = try TreeField.optional(v, TreeField.string)
+            case "uid": p.uid = try TreeField.optional(v, TreeField.int)
+            case "started_at": p.startedAt = try TreeField.optional(v, TreeField.string)
+            case "vm_size_kb": p.vmSizeKB = try TreeField.optional(v, TreeField.integer)
+            case "rss_kb": rss = try TreeField.integer(v)
+            case "rss_anon_kb": p.rssAnonKB = try TreeField.optional(v, TreeField.integer)
+            case "rss_file_kb": p.rssFileKB = try TreeField.optional(v, TreeField.integer)
+            case "rss_shmem_kb": p.rssShmemKB = try TreeField.optional(v, TreeField.integer)
+            case "swap_kb": p.swapKB = try TreeField.optional(v, TreeField.integer)
+            case "oom_score": p.oomScore = try TreeField.optional(v, TreeField.int)
+            case "oom_score_adj": p.oomScoreAdj = try TreeField.optional(v, TreeField.int)
+            case "cgroup": p.cgroup = try TreeField.optional(v, TreeField.string)
+            case "unit": p.unit = try TreeField.optional(v, TreeField.string)
+            case "container_id": p.containerID = try TreeField.optional(v, TreeField.string)
+            case "pod_uid": p.podUID = try TreeField.optional(v, TreeField.string)
+            case "ref": p.ref = try TreeField.optional(v, TreeField.string)
+            default: break
+            }
+        }
+        guard let pid, let comm, let rss else { throw UnusualSnapshot() }
+        p.pid = pid
+        p.comm = comm
+        p.rssKB = rss
+        return p
+    }
+}
+
+extension CgroupSample {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualSnapshot) -> CgroupSample {
+        var c = CgroupSample(path: "")
+        var path: String?
+        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+            switch key {
+            case "path": path = try TreeField.string(v)
+            case "usage_kb": c.usageKB = try TreeField.optional(v, TreeField.integer)
+            case "limit_kb": c.limitKB = try TreeField.optional(v, TreeField.integer)
+            case "oom_kill": c.oomKill = try TreeField.optional(v, TreeField.integer)
+            default: break
+            }
+        }
+        guard let path else { throw UnusualSnapshot() }
+        c.path = path
+        return c
+    }
+}
+
+extension Pressure {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualSnapshot) -> Pressure {
+        var p = Pressure(someAvg10: 0, someAvg60: 0, someAvg300: 0, someTotalUs: 0)
+        var some10: Double?
+        var some60: Double?
+        var some300: Double?
+        var someTotal: Int64?
+        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+            switch key {
+            case "some_avg10": some10 = try TreeField.double(v)
+            case "some_avg60": some60 = try TreeField.double(v)
+            case "some_avg300": some300 = try TreeField.double(v)
+            case "some_total_us": someTotal = try TreeField.integer(v)
+            case "full_avg10": p.fullAvg10 = try TreeField.optional(v, TreeField.double)
+            case "full_avg60": p.fullAvg60 = try TreeField.optional(v, TreeField.double)
+            case "full_avg300": p.fullAvg300 = try TreeField.optional(v, TreeField.double)
+            case "full_total_us": p.fullTotalUs = try TreeField.optional(v, TreeField.integer)
+            default: break
+            }
+        }
+        guard let some10, let some60, let some300, let someTotal else { throw UnusualSnapshot() }
+        p.someAvg10 = some10
+        p.someAvg60 = some60
+        p.someAvg300 = some300
+        p.someTotalUs = someTotal
+        return p
+    }
+}
+
+extension SnapshotBase {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualSnapshot) -> SnapshotBase {
+        var time: String?
+        var removed: [String]?
+        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+            switch key {
+            case "time": time = try TreeField.string(v)
+            case "removed":
+                removed = try TreeField.optional(v) { (v) throws(UnusualSnapshot) in
+                    try TreeField.array(v, TreeField.string)
+                }
+            default: break
+            }
+        }
+        guard let time else { throw UnusualSnapshot() }
+        return SnapshotBase(time: time, removed: removed)
+    }
+}
+
+/// A field's value as `Decodable` would read it, or `UnusualSnapshot` wherever that path
+/// might answer otherwise (an error, or a conversion these do not make).
+private enum TreeField {
+    static func object(_ v: JSONValue) throws(UnusualSnapshot) -> JSONObject {
+        guard case .object(let o) = v else { throw UnusualSnapshot() }
+        return o
+    }
+
+    /// An object's members in document order, so a repeated key's last value wins, as
+    /// with `Decodable`.
+    static func members(_ v: JSONValue, _ body: (String, JSONValue) throws(UnusualSnapshot) -> Void)
+        throws(UnusualSnapshot)
+    {
+        let o = try object(v)
+        for i in o.keys.indices { try body(o.keys[i], o.values[i]) }
+    }
+
+    static func string(_ v: JSONValue) throws(UnusualSnapshot) -> String {
+        guard case .string(let s) = v else { throw UnusualSnapshot() }
+        return s
+    }
+
+    /// A number written as an integer, in range (as `JSONValue.integer` converts it).
+    static func integer(_ v: JSONValue) throws(UnusualSnapshot) -> Int64 {
+        guard case .integer(let negative, let magnitude) = v else { throw UnusualSnapshot() }
+        if !negative, let n = Int64(exactly: magnitude) { return n }
+        if negative, magnitude == 0 { return 0 }
+        if negative, let n = Int64(exactly: magnitude - 1) { return ~n }  // -n - 1
+        throw UnusualSnapshot()
+    }
+
+    static func int(_ v: JSONValue) throws(UnusualSnapshot) -> Int { Int(try integer(v)) }
+
+    /// As `JSONValue.floatingPoint`: integers convert, other numbers must be finite.
+    static func double(_ v: JSONValue) throws(UnusualSnapshot) -> Double {
+        switch v {
+        case .integer(let negative, let magnitude):
+            let d = Double(magnitude)
+            return negative ? -d : d
+        case .number(let text):
+            guard let d = Double(text), d.isFinite else { throw UnusualSnapshot() }
+            return d
+        default:
+            throw UnusualSnapshot()
+        }
+    }
+
+    /// `decodeIfPresent`: null is nil.
+    static func optional<T>(_ v: JSONValue, _ read: (JSONValue) throws(UnusualSnapshot) -> T)
+        throws(UnusualSnapshot) -> T?
+    {
+        if case .null = v { return nil }
+        return try read(v)
+    }
+
+    static func array<T>(_ v: JSONValue, _ read: (JSONValue) throws(UnusualSnapshot) -> T)
+        throws(UnusualSnapshot) -> [T]
+    {
+        guard case .array(let items) = v else { throw UnusualSnapshot() }
+        var out: [T] = []
+        out.reserveCapacity(items.count)
+        for item in items { out.append(try read(item)) }
+        return out
+    }
+
+    /// A small field read by `Decodable` (its errors are the whole snapshot's to tell).
+    static func decoded<T: Decodable>(_ v: JSONValue) throws(UnusualSnapshot) -> T? {
+        do {
+            return try JSONValueDecoder.unbox(T?.self, from: v, path: .root)
+        } catch {
+            throw UnusualSnapshot()
+        }
+    }
+
+    /// meminfo and vmstat: names to integers.
+    static func integers(_ v: JSONValue) throws(UnusualSnapshot) -> [String: Int64] {
+        let o = try object(v)
+        var out: [String: Int64] = [:]
+        out.reserveCapacity(o.keys.count)
+        for i in o.keys.indices { out[o.keys[i]] = try integer(o.values[i]) }
+        return out
+    }
+}
+
+// MARK: - Writing a stored snapshot
+
+extension CompactSnapshot {
+    /// `JSONWriter(sortedKeys: true).encode(self)`, byte for byte; nil when only that
+    /// writer should encode it (a delta's base, a meminfo or vmstat name that needs
+    /// escapes, a number that is not finite).
+    public func sortedJSON() -> [UInt8]? {
+        var w = SortedJSON()
+        do {
+            try w.write(self)
+        } catch {
+            return nil
+        }
+        return w.out
+    }
+}
+
+/// Compact JSON with each object's keys written in byte order by hand: the members below
+/// are listed in that order, and the tests hold them to `JSONWriter`'s.
+private struct SortedJSON {
+    var out: [UInt8] = []
+    /// A value was written in the current container: the next one needs a comma.
+    private var comma = false
+
+    init() { out.reserveCapacity(4096) }
+
+    mutating func write(_ c: CompactSnapshot) throws(UnusualSnapshot) {
+        let s = c.rest
+        guard s.base == nil else { throw UnusualSnapshot() }
+        open(0x7B)
+        key("p")
+        open(0x5B)
+        for p in c.processes {
+            element()
+            open(0x7B)
+            int("a", p.rssAnonKB)
+            int("f", p.rssFileKB)
+            int("j", p.oomScoreAdj.map(Int64.init))
+            int("k", p.rssKB)
+            int("o", p.oomScore.map(Int64.init))
+            int("r", p.ref)
+            int("s", p.rssShmemKB)
+            int("v", p.vmSizeKB)
+            int("w", p.swapKB)
+            close(0x7D)
+        }
+        close(0x5D)
+        key("s")
+        open(0x7B)
+        string("boot_id", s.bootID)
+        key("cgroups")
+        open(0x5B)
+        for g in s.cgroups {
+            element()
+            open(0x7B)
+            int("limit_kb", g.limitKB)
+            int("oom_kill", g.oomKill)
+            string("path", g.path)
+            int("usage_kb", g.usageKB)
+            close(0x7D)
+        }
+        close(0x5D)
+        try encoded("critical", s.critical)
+        string("host", s.host)
+        string("kernel", s.kernel)
+        key("memory")
+        try integers(s.memory)
+        if let p = s.pressure {
+            key("pressure")
+            open(0x7B)
+            try double("full_avg10", p.fullAvg10)
+            try double("full_avg300", p.fullAvg300)
+            try double("full_avg60", p.fullAvg60)
+            int("full_total_us", p.fullTotalUs)
+            try double("some_avg10", p.someAvg10)
+            try double("some_avg300", p.someAvg300)
+            try double("some_avg60", p.someAvg60)
+            int("some_total_us", p.someTotalUs)
+            close(0x7D)
+        }
+        key("processes")
+        guard s.processes.isEmpty else { throw UnusualSnapshot() }
+        open(0x5B)
+        close(0x5D)
+        try encoded("swaps", s.swaps)
+        try encoded("sysctl", s.sysctl)
+        string("time", s.time)
+        try double("uptime_s", s.uptimeS)
+        try encoded("userspace_killers", s.userspaceKillers)
+        key("vmstat")
+        try integers(s.vmstat)
+        try encoded("zram", s.zram)
+        close(0x7D)
+        close(0x7D)
+    }
+
+    private mutating func open(_ bracket: UInt8) {
+        out.append(bracket)
+        comma = false
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        out.append(bracket)
+        comma = true
+    }
+
+    private mutating func element() {
+        if comma { out.append(0x2C) }
+    }
+
+    /// A key that needs no escapes.
+    private mutating func key(_ key: StaticString) {
+        element()
+        out.append(0x22)
+        key.withUTF8Buffer { out.append(contentsOf: $0) }
+        out.append(contentsOf: [0x22, 0x3A])
+    }
+
+    private mutating func int(_ key: StaticString, _ value: Int64?) {
+        guard let value else { return }
+        self.key(key)
+        JSONBytes.int(value, into: &out)
+        comma = true
+    }
+
+    private mutating func string(_ key: StaticString, _ value: String?) {
+        guard let value else { return }
+        self.key(key)
+        JSONBytes.string(value, into: &out)
+        comma = true
+    }
+
+    private mutating func double(_ key: StaticString, _ value: Double?) throws(UnusualSnapshot) {
+        guard let value else { return }
+        guard value.isFinite else { throw UnusualSnapshot() }
+        self.key(key)
+        JSONBytes.number(value.description, into: &out)
+        comma = true
+    }
+
+    /// A small field (the system facts) by `JSONWriter`: sorted, compact, the same bytes
+    /// alone as inside the snapshot.
+    private mutating func encoded(_ key: StaticString, _ value: (some Encodable)?) throws(UnusualSnapshot) {
+        guard let value else { return }
+        self.key(key)
+        do {
+            try JSONWriter(sortedKeys: true).encode(value, into: &out)
+        } catch {
+            throw UnusualSnapshot()
+        }
+        comma = true
+    }
+
+    /// meminfo or vmstat, by name in byte order.
+    private mutating func integers(_ fields: [String: Int64]) throws(UnusualSnapshot) {
+        let sorted = fields.sorted { JSONBytes.compare($0.key, $1.key) < 0 }
+        open(0x7B)
+        for (name, value) in sorted {
+            element()
+            if JSONBytes.string(name, into: &out) { throw UnusualSnapshot() }
+            out.append(0x3A)
+            JSONBytes.int(value, into: &out)
+            comma = true
+        }
+        close(0x7D)
+    }
+}

@@ -1,0 +1,178 @@
+import Testing
+
+@testable import OOMKit
+
+/// The snapshot's hand-written JSON paths against `Codable`, which defines the answer:
+/// reading a posted snapshot from the tree gives the value `Decodable` gives, or gives up
+/// (never a value where `Decodable` has an error); writing the stored compact form gives
+/// `JSONWriter(sortedKeys: true)`'s bytes, or gives up. And both really take the snapshots
+/// agents send, rather than leaving them to `Codable`.
+@Suite struct SnapshotJSONTests {
+    static func tree(_ bytes: [UInt8]) throws -> JSONValue {
+        try bytes.withUnsafeBufferPointer { p in
+            var parser = JSONParser(bytes: p, maxDepth: 512)
+            return try parser.parseDocument()
+        }
+    }
+
+    /// `Decodable` alone: the reference.
+    static func decodable(_ value: JSONValue) -> MemorySnapshot? {
+        try? MemorySnapshot(from: JSONValueDecoder(value: value, path: .root))
+    }
+
+    /// The tree reader agrees with `Decodable`; true when it took the value itself.
+    @discardableResult
+    static func checkRead(_ value: JSONValue, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        let reference = decodable(value)
+        guard let ours = MemorySnapshot(tree: value) else { return false }
+        #expect(reference == ours, "read a value Decodable does not give", sourceLocation: sourceLocation)
+        return true
+    }
+
+    static func checkWrite(_ compact: CompactSnapshot, sourceLocation: SourceLocation = #_sourceLocation) -> Bool {
+        guard let ours = compact.sortedJSON() else { return false }
+        var writer = JSONWriter(sortedKeys: true)
+        writer.treeOnly = true
+        let reference = try? writer.encode(compact)
+        #expect(
+            reference.map { String(decoding: $0, as: UTF8.self) } == String(decoding: ours, as: UTF8.self),
+            sourceLocation: sourceLocation)
+        return true
+    }
+
+    static func compact(_ snapshot: MemorySnapshot) -> CompactSnapshot {
+        var next: Int64 = -3
+        return CompactSnapshot(snapshot) { _ in
+            next += 1
+            return next * 1_000_003
+        }
+    }
+
+    static func samples() throws -> [MemorySnapshot] {
+        var all = try SnapshotDeltaTests.real()
+        all += [Samples.snapshot(processes: 20), Samples.bareSnapshot, Samples.partialPressureSnapshot]
+        // Escapes in values, extreme numbers, a delta's base and processes by reference.
+        var odd = all[0]
+        odd.host = "h\"\\\n\u{1}é😀"
+        odd.memory["total_kb"] = Int64.min
+        odd.vmstat["pgfault"] = Int64.max
+        odd.uptimeS = 1e-7
+        odd.pressure?.someAvg10 = -0.0
+        odd.pressure?.fullAvg300 = 1e300
+        odd.processes[0].cmdline = "/bin/x --flag=\"a b\"\t\u{7f}"
+        odd.processes[1].ref = "00000000000000ff"
+        odd.processes[1].oomScoreAdj = -1000
+        odd.cgroups.append(CgroupSample(path: "/a\"b"))
+        all.append(odd)
+        var delta = odd
+        delta.base = SnapshotBase(time: "2026-01-01T00:00:00Z", removed: ["memory.x", "sysctl"])
+        all.append(delta)
+        return all
+    }
+
+    @Test func theSnapshotsAgentsSendAreReadAsDecodableReadsThem() throws {
+        let writer = JSONWriter()
+        for snapshot in try Self.samples() {
+            let value = try Self.tree(try writer.encode(snapshot))
+            #expect(Self.checkRead(value), "not taken: \(snapshot.host)")
+            #expect(MemorySnapshot(tree: value) == snapshot)
+        }
+        // Through the reader, as the collector decodes a batch.
+        let batch = IngestBatch(host: "h", snapshots: try SnapshotDeltaTests.real())
+        #expect(try JSONReader().decode(IngestBatch.self, from: writer.encode(batch)) == batch)
+    }
+
+    /// Every node of a real snapshot replaced, in turn, by values of other shapes, or its
+    /// member removed or repeated: the reader gives Decodable's value or gives up.
+    @Test func mutatedSnapshotsNeverReadOtherwiseThanDecodable() throws {
+        let snapshot = try SnapshotDeltaTests.real()[0]
+        let value = try Self.tree(try JSONWriter().encode(snapshot))
+        let replacements: [JSONValue] = [
+            .null, .string("x"), .number("1.5"), .number("2.0"), .number("1e2"), .integer(negative: true, magnitude: 0),
+            .integer(negative: false, magnitude: UInt64.max), .integer(negative: true, magnitude: 1 << 63),
+            .integer(negative: true, magnitude: (1 << 63) + 1), .bool(true), .object(JSONObject()), .array([]),
+            .array([.null]),
+        ]
+        var variants = 0
+        var taken = 0
+        var rejected = 0
+        func visit(_ node: JSONValue, _ rebuild: (JSONValue) -> JSONValue) {
+            for (n, r) in replacements.enumerated() where (variants + n) % 3 == 0 {
+                variants += 1
+                let whole = rebuild(r)
+                if Self.checkRead(whole) { taken += 1 }
+                if Self.decodable(whole) == nil { rejected += 1 }
+            }
+            switch node {
+            case .object(let o):
+                for i in o.keys.indices {
+                    visit(o.values[i]) { child in
+                        var copy = o
+                        copy.values[i] = child
+                        return rebuild(.object(copy))
+                    }
+                    var without = o
+                    without.keys.remove(at: i)
+                    without.values.remove(at: i)
+                    var twice = o
+                    twice.keys.append(o.keys[i])
+                    twice.values.append(replacements[i % replacements.count])
+                    for whole in [rebuild(.object(without)), rebuild(.object(twice))] {
+                        variants += 1
+                        if Self.checkRead(whole) { taken += 1 }
+                    }
+                }
+            case .array(let items):
+                for i in items.indices {
+                    visit(items[i]) { child in
+                        var copy = items
+                        copy[i] = child
+                        return rebuild(.array(copy))
+                    }
+                }
+            default:
+                break
+            }
+        }
+        visit(value) { $0 }
+        // The mutations reach both outcomes: values the reader took, errors it left.
+        #expect(variants > 1000)
+        #expect(taken > 300)
+        #expect(rejected > 300)
+    }
+
+    @Test func storedSnapshotsAreWrittenAsJSONWriterWritesThem() throws {
+        for snapshot in try Self.samples() where snapshot.base == nil {
+            var compact = Self.compact(snapshot)
+            #expect(Self.checkWrite(compact), "not taken: \(snapshot.host)")
+            compact.rest.processes = []
+            for i in compact.processes.indices {
+                compact.processes[i].vmSizeKB = nil
+                compact.processes[i].oomScore = i % 2 == 0 ? nil : Int.min
+            }
+            compact.rest.cgroups = []
+            compact.rest.memory = [:]
+            compact.rest.pressure?.fullAvg10 = nil
+            #expect(Self.checkWrite(compact))
+        }
+    }
+
+    /// What only `JSONWriter` writes is left to it: a delta's base, a field name that
+    /// needs escapes, a number that is not finite.
+    @Test func theWriterGivesUpOnWhatItDoesNotWrite() throws {
+        let snapshot = try SnapshotDeltaTests.real()[0]
+        var withBase = snapshot
+        withBase.base = SnapshotBase(time: "t")
+        var escapedName = snapshot
+        escapedName.vmstat["a\"b"] = 1
+        var infinite = snapshot
+        infinite.uptimeS = .infinity
+        var nan = snapshot
+        nan.pressure?.someAvg60 = .nan
+        for odd in [withBase, escapedName, infinite, nan] {
+            #expect(Self.compact(odd).sortedJSON() == nil)
+        }
+        // The store's encoder still writes the escaped name, by the general writer.
+        #expect(try JSONWriter(sortedKeys: true).encode(Self.compact(escapedName)).count > 100)
+    }
+}
