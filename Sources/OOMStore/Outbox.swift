@@ -426,23 +426,10 @@ struct OutboxInsert: InsertOnceRecord, PersistableRecord {
     var due: Int64
     var detail: String? = nil
 
-    func encode(to container: inout PersistenceContainer) {
-        container[Columns.kind] = kind
-        container[Columns.receiver] = receiver
-        container[Columns.route] = route
-        container[Columns.eventID] = alert.eventID
-        container[Columns.host] = alert.host
-        container[Columns.time] = alert.time
-        container[Columns.source] = alert.source
-        container[Columns.scope] = alert.scope
-        container[Columns.comm] = alert.comm
-        container[Columns.pid] = alert.pid
-        container[Columns.unit] = alert.unit
-        container[Columns.container] = alert.container
-        container[Columns.rssKB] = alert.rssKB
-        container[Columns.created] = created
-        container[Columns.due] = due
-        container[Columns.nextAttempt] = created
-        container[Columns.detail] = detail
+    var values: [(any DatabaseValueConvertible)?] {
+        [
+            kind, receiver, route, alert.eventID, alert.host, alert.time, alert.source, alert.scope, alert.comm,
+            alert.pid, alert.unit, alert.container, alert.rssKB, created, due, created, detail,
+        ]
     }
 }

@@ -157,6 +157,19 @@ import Testing
         }
     }
 
+    /// The writer remembers the order of a set of names by their count: another set of the
+    /// same count (another kernel's) is still written in its own order.
+    @Test func anotherSetOfNamesOfTheSameCountIsSortedAgain() throws {
+        let snapshot = try SnapshotDeltaTests.real()[0]
+        #expect(Self.checkWrite(Self.compact(snapshot)))
+        var renamed = snapshot
+        let first = try #require(renamed.vmstat.keys.min())
+        renamed.vmstat["zz_" + first] = renamed.vmstat.removeValue(forKey: first)
+        renamed.memory["0_" + first] = renamed.memory.removeValue(forKey: try #require(renamed.memory.keys.max()))
+        #expect(Self.checkWrite(Self.compact(renamed)))
+        #expect(Self.checkWrite(Self.compact(snapshot)))
+    }
+
     /// What only `JSONWriter` writes is left to it: a delta's base, a field name that
     /// needs escapes, a number that is not finite.
     @Test func theWriterGivesUpOnWhatItDoesNotWrite() throws {

@@ -1,3 +1,5 @@
+import Synchronization
+
 /// The collector's two hottest JSON steps for a snapshot, written for the snapshot's own
 /// shape (issue 15, "collector CPU"): reading a posted `MemorySnapshot` from the parsed
 /// tree, and writing the stored `CompactSnapshot`. Through `Codable` each went through a
@@ -410,15 +412,39 @@ private struct SortedJSON {
 
     /// meminfo or vmstat, by name in byte order.
     private mutating func integers(_ fields: [String: Int64]) throws(UnusualSnapshot) {
-        let sorted = fields.sorted { JSONBytes.compare($0.key, $1.key) < 0 }
+        let start = out.count
         open(0x7B)
-        for (name, value) in sorted {
+        if let known = nameOrders.withLock({ $0[fields.count] }), members(fields, in: known) {
+            close(0x7D)
+            return
+        }
+        out.removeSubrange(start...)
+        let names = fields.keys.sorted { JSONBytes.compare($0, $1) < 0 }
+        open(0x7B)
+        guard members(fields, in: names) else { throw UnusualSnapshot() }
+        close(0x7D)
+        nameOrders.withLock { orders in
+            if orders.count >= 64 { orders.removeAll() }
+            orders[names.count] = names
+        }
+    }
+
+    /// Writes `fields`' members in the order of `names`, which has as many: false when a
+    /// name is not in `fields` (then they are another set) or needs escapes.
+    private mutating func members(_ fields: [String: Int64], in names: [String]) -> Bool {
+        for name in names {
+            guard let value = fields[name] else { return false }
             element()
-            if JSONBytes.string(name, into: &out) { throw UnusualSnapshot() }
+            if JSONBytes.string(name, into: &out) { return false }
             out.append(0x3A)
             JSONBytes.int(value, into: &out)
             comma = true
         }
-        close(0x7D)
+        return true
     }
 }
+
+/// meminfo and vmstat names in byte order, by how many there are: a host's names rarely
+/// change, so most snapshots look them up rather than sort them again. A few sets (kernels
+/// differ) are kept; a set that is not the one kept for its count is sorted.
+private let nameOrders = Mutex<[Int: [String]]>([:])
