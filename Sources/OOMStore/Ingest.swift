@@ -372,8 +372,8 @@ extension PreparedBatch.Snapshot.LatestJSON {
         func json(_ value: some Encodable) throws -> String {
             String(decoding: try encoder.encode(value), as: UTF8.self)
         }
-        memory = try json(snapshot.memory)
+        memory = String(decoding: MemorySnapshot.json(snapshot.memory), as: UTF8.self)
         pressure = try snapshot.pressure.map { try json($0) }
-        processes = try json(snapshot.processes)
+        processes = String(decoding: ProcessSample.json(snapshot.processes), as: UTF8.self)
     }
 }

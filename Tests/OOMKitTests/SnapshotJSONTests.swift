@@ -157,6 +157,19 @@ import Testing
         }
     }
 
+    /// The hosts row's latest processes and meminfo, written with every post.
+    @Test func latestStateIsWrittenAsJSONWriterWritesIt() throws {
+        let writer = JSONWriter()
+        for var snapshot in try Self.samples() {
+            #expect(ProcessSample.json(snapshot.processes) == (try writer.encode(snapshot.processes)))
+            #expect(MemorySnapshot.json(snapshot.memory) == (try writer.encode(snapshot.memory)))
+            snapshot.memory["a\"b\n"] = -1
+            #expect(MemorySnapshot.json(snapshot.memory) == (try writer.encode(snapshot.memory)))
+        }
+        #expect(ProcessSample.json([]) == Array("[]".utf8))
+        #expect(MemorySnapshot.json([:]) == Array("{}".utf8))
+    }
+
     /// The writer remembers the order of a set of names by their count: another set of the
     /// same count (another kernel's) is still written in its own order.
     @Test func anotherSetOfNamesOfTheSameCountIsSortedAgain() throws {

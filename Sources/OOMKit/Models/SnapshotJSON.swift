@@ -264,7 +264,7 @@ extension CompactSnapshot {
     /// writer should encode it (a delta's base, a meminfo or vmstat name that needs
     /// escapes, a number that is not finite).
     public func sortedJSON() -> [UInt8]? {
-        var w = SortedJSON()
+        var w = DirectJSON()
         do {
             try w.write(self)
         } catch {
@@ -274,9 +274,31 @@ extension CompactSnapshot {
     }
 }
 
-/// Compact JSON with each object's keys written in byte order by hand: the members below
-/// are listed in that order, and the tests hold them to `JSONWriter`'s.
-private struct SortedJSON {
+// MARK: - The hosts row's latest state
+
+extension ProcessSample {
+    /// `JSONWriter().encode(processes)`, byte for byte: the hosts row's latest processes,
+    /// written with every post.
+    public static func json(_ processes: [ProcessSample]) -> [UInt8] {
+        var w = DirectJSON()
+        w.write(processes)
+        return w.out
+    }
+}
+
+extension MemorySnapshot {
+    /// `JSONWriter().encode(fields)`, byte for byte (meminfo for the hosts row).
+    public static func json(_ fields: [String: Int64]) -> [UInt8] {
+        var w = DirectJSON()
+        w.write(fields)
+        return w.out
+    }
+}
+
+/// Compact JSON written by hand, member by member, in the order `JSONWriter` writes them:
+/// byte order for the stored snapshot (`sortedKeys`), declaration order otherwise. The
+/// tests hold each to `JSONWriter`'s bytes.
+private struct DirectJSON {
     var out: [UInt8] = []
     /// A value was written in the current container: the next one needs a comma.
     private var comma = false
@@ -350,6 +372,49 @@ private struct SortedJSON {
         try integers(s.vmstat)
         try encoded("zram", s.zram)
         close(0x7D)
+        close(0x7D)
+    }
+
+    /// Members in `ProcessSample.CodingKeys` order.
+    mutating func write(_ processes: [ProcessSample]) {
+        open(0x5B)
+        for p in processes {
+            element()
+            open(0x7B)
+            int("pid", Int64(p.pid))
+            int("ppid", p.ppid.map(Int64.init))
+            string("comm", p.comm)
+            string("cmdline", p.cmdline)
+            int("uid", p.uid.map(Int64.init))
+            string("started_at", p.startedAt)
+            int("vm_size_kb", p.vmSizeKB)
+            int("rss_kb", p.rssKB)
+            int("rss_anon_kb", p.rssAnonKB)
+            int("rss_file_kb", p.rssFileKB)
+            int("rss_shmem_kb", p.rssShmemKB)
+            int("swap_kb", p.swapKB)
+            int("oom_score", p.oomScore.map(Int64.init))
+            int("oom_score_adj", p.oomScoreAdj.map(Int64.init))
+            string("cgroup", p.cgroup)
+            string("unit", p.unit)
+            string("container_id", p.containerID)
+            string("pod_uid", p.podUID)
+            string("ref", p.ref)
+            close(0x7D)
+        }
+        close(0x5D)
+    }
+
+    /// Members in the dictionary's own order.
+    mutating func write(_ fields: [String: Int64]) {
+        open(0x7B)
+        for (name, value) in fields {
+            element()
+            JSONBytes.string(name, into: &out)
+            out.append(0x3A)
+            JSONBytes.int(value, into: &out)
+            comma = true
+        }
         close(0x7D)
     }
 
