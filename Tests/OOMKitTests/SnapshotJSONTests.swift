@@ -82,27 +82,19 @@ import Testing
         #expect(try JSONReader().decode(IngestBatch.self, from: writer.encode(batch)) == batch)
     }
 
-    /// Every node of a real snapshot replaced, in turn, by values of other shapes, or its
-    /// member removed or repeated: the reader gives Decodable's value or gives up.
-    @Test func mutatedSnapshotsNeverReadOtherwiseThanDecodable() throws {
-        let snapshot = try SnapshotDeltaTests.real()[0]
-        let value = try Self.tree(try JSONWriter().encode(snapshot))
+    /// Every node of `value` replaced, in turn, by values of other shapes, and every member
+    /// removed or repeated: `check` gets each whole variant.
+    static func mutations(of value: JSONValue, _ check: (JSONValue) -> Void) {
         let replacements: [JSONValue] = [
             .null, .string("x"), .number("1.5"), .number("2.0"), .number("1e2"), .integer(negative: true, magnitude: 0),
             .integer(negative: false, magnitude: UInt64.max), .integer(negative: true, magnitude: 1 << 63),
             .integer(negative: true, magnitude: (1 << 63) + 1), .bool(true), .object(JSONObject()), .array([]),
-            .array([.null]),
+            .array([.null]), .string("kernel"), .string("memcg"),
         ]
-        var variants = 0
-        var taken = 0
-        var rejected = 0
+        var turn = 0
         func visit(_ node: JSONValue, _ rebuild: (JSONValue) -> JSONValue) {
-            for (n, r) in replacements.enumerated() where (variants + n) % 3 == 0 {
-                variants += 1
-                let whole = rebuild(r)
-                if Self.checkRead(whole) { taken += 1 }
-                if Self.decodable(whole) == nil { rejected += 1 }
-            }
+            for (n, r) in replacements.enumerated() where (turn + n) % 3 == 0 { check(rebuild(r)) }
+            turn += 1
             switch node {
             case .object(let o):
                 for i in o.keys.indices {
@@ -114,13 +106,11 @@ import Testing
                     var without = o
                     without.keys.remove(at: i)
                     without.values.remove(at: i)
+                    check(rebuild(.object(without)))
                     var twice = o
                     twice.keys.append(o.keys[i])
                     twice.values.append(replacements[i % replacements.count])
-                    for whole in [rebuild(.object(without)), rebuild(.object(twice))] {
-                        variants += 1
-                        if Self.checkRead(whole) { taken += 1 }
-                    }
+                    check(rebuild(.object(twice)))
                 }
             case .array(let items):
                 for i in items.indices {
@@ -135,10 +125,60 @@ import Testing
             }
         }
         visit(value) { $0 }
-        // The mutations reach both outcomes: values the reader took, errors it left.
+    }
+
+    /// The reader gives Decodable's value or gives up, on every mutation of a real
+    /// snapshot; the mutations reach both outcomes.
+    @Test func mutatedSnapshotsNeverReadOtherwiseThanDecodable() throws {
+        let snapshot = try SnapshotDeltaTests.real()[0]
+        var variants = 0
+        var taken = 0
+        var rejected = 0
+        Self.mutations(of: try Self.tree(try JSONWriter().encode(snapshot))) { whole in
+            variants += 1
+            if Self.checkRead(whole) { taken += 1 }
+            if Self.decodable(whole) == nil { rejected += 1 }
+        }
         #expect(variants > 1000)
         #expect(taken > 300)
         #expect(rejected > 300)
+    }
+
+    /// Events, read by hand the same way: real kernel and userspace killer reports, and
+    /// every mutation of one with every part (trigger, memcg, candidates, reaped).
+    @Test func eventsAreReadAsDecodableReadsThem() throws {
+        var events: [OOMEvent] = []
+        for name in ["oomanalyser-rhel7.log", "real-6.18-memcg-v1-kmsg.log", "syslog-userspace-killers.log"] {
+            events += scan(try Fixture.bytes(name))
+        }
+        #expect(events.count >= 5)
+        func reference(_ value: JSONValue) -> OOMEvent? {
+            try? OOMEvent(from: JSONValueDecoder(value: value, path: .root))
+        }
+        for event in events + [Samples.event, Samples.bareEvent] {
+            let value = try Self.tree(try JSONWriter().encode(event))
+            #expect(OOMEvent(tree: value) == event)
+        }
+        let full = try #require(
+            events.first { $0.trigger != nil && $0.memcg != nil && $0.candidates?.isEmpty == false && $0.raw != nil })
+        var rich = full
+        rich.reaped = OOMEvent.Reaped()
+        rich.reaped?.anonRssKB = 12
+        rich.partial = true
+        var taken = 0
+        var rejected = 0
+        Self.mutations(of: try Self.tree(try JSONWriter().encode(rich))) { whole in
+            let expected = reference(whole)
+            if expected == nil { rejected += 1 }
+            guard let ours = OOMEvent(tree: whole) else { return }
+            taken += 1
+            #expect(ours == expected, "read a value Decodable does not give")
+        }
+        #expect(taken > 100)
+        #expect(rejected > 100)
+        // Through the reader, as the collector decodes a batch.
+        let batch = IngestBatch(host: "h", events: events)
+        #expect(try JSONReader().decode(IngestBatch.self, from: JSONWriter().encode(batch)) == batch)
     }
 
     @Test func storedSnapshotsAreWrittenAsJSONWriterWritesThem() throws {

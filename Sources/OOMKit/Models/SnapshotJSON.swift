@@ -7,14 +7,14 @@ import Synchronization
 ///
 /// Neither is a second definition of the format. Each handles the snapshot as agents send
 /// it and gives up on anything else (a wrong type, a number written with a fraction, a
-/// system fact, a key that needs escapes …), and then the `Codable` path runs and its
-/// answer, value or error, is the one given. Tests compare both paths on real and mutated
-/// snapshots.
+/// key that needs escapes …), and then the `Codable` path runs and its answer, value or
+/// error, is the one given. Tests compare both paths on real and mutated snapshots.
+/// `OOMEvent(tree:)` (OOMEventJSON.swift) reads events the same way, with `TreeField`.
 
 // MARK: - Reading a posted snapshot
 
 /// Something only the `Decodable` path should judge.
-struct UnusualSnapshot: Error {}
+struct UnusualValue: Error {}
 
 extension MemorySnapshot {
     /// The snapshot `value` holds, or nil when the `Decodable` path must decide (the
@@ -27,7 +27,7 @@ extension MemorySnapshot {
         }
     }
 
-    private static func read(_ value: JSONValue) throws(UnusualSnapshot) -> MemorySnapshot {
+    private static func read(_ value: JSONValue) throws(UnusualValue) -> MemorySnapshot {
         var s = MemorySnapshot(host: "", time: "")
         var host: String?
         var time: String?
@@ -35,7 +35,7 @@ extension MemorySnapshot {
         var vmstat: [String: Int64]?
         var processes: [ProcessSample]?
         var cgroups: [CgroupSample]?
-        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
             switch key {
             case "host": host = try TreeField.string(v)
             case "boot_id": s.bootID = try TreeField.optional(v, TreeField.string)
@@ -57,7 +57,7 @@ extension MemorySnapshot {
             default: break
             }
         }
-        guard let host, let time, let memory, let vmstat, let processes, let cgroups else { throw UnusualSnapshot() }
+        guard let host, let time, let memory, let vmstat, let processes, let cgroups else { throw UnusualValue() }
         s.host = host
         s.time = time
         s.memory = memory
@@ -69,12 +69,12 @@ extension MemorySnapshot {
 }
 
 extension ProcessSample {
-    fileprivate static func read(_ value: JSONValue) throws(UnusualSnapshot) -> ProcessSample {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> ProcessSample {
         var p = ProcessSample(pid: 0, comm: "", rssKB: 0)
         var pid: Int?
         var comm: String?
         var rss: Int64?
-        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
             switch key {
             case "pid": pid = Int(try TreeField.integer(v))
             case "ppid": p.ppid = try TreeField.optional(v, TreeField.int)
@@ -98,7 +98,7 @@ extension ProcessSample {
             default: break
             }
         }
-        guard let pid, let comm, let rss else { throw UnusualSnapshot() }
+        guard let pid, let comm, let rss else { throw UnusualValue() }
         p.pid = pid
         p.comm = comm
         p.rssKB = rss
@@ -107,10 +107,10 @@ extension ProcessSample {
 }
 
 extension CgroupSample {
-    fileprivate static func read(_ value: JSONValue) throws(UnusualSnapshot) -> CgroupSample {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> CgroupSample {
         var c = CgroupSample(path: "")
         var path: String?
-        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
             switch key {
             case "path": path = try TreeField.string(v)
             case "usage_kb": c.usageKB = try TreeField.optional(v, TreeField.integer)
@@ -119,20 +119,20 @@ extension CgroupSample {
             default: break
             }
         }
-        guard let path else { throw UnusualSnapshot() }
+        guard let path else { throw UnusualValue() }
         c.path = path
         return c
     }
 }
 
 extension Pressure {
-    fileprivate static func read(_ value: JSONValue) throws(UnusualSnapshot) -> Pressure {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> Pressure {
         var p = Pressure(someAvg10: 0, someAvg60: 0, someAvg300: 0, someTotalUs: 0)
         var some10: Double?
         var some60: Double?
         var some300: Double?
         var someTotal: Int64?
-        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
             switch key {
             case "some_avg10": some10 = try TreeField.double(v)
             case "some_avg60": some60 = try TreeField.double(v)
@@ -145,7 +145,7 @@ extension Pressure {
             default: break
             }
         }
-        guard let some10, let some60, let some300, let someTotal else { throw UnusualSnapshot() }
+        guard let some10, let some60, let some300, let someTotal else { throw UnusualValue() }
         p.someAvg10 = some10
         p.someAvg60 = some60
         p.someAvg300 = some300
@@ -155,83 +155,94 @@ extension Pressure {
 }
 
 extension SnapshotBase {
-    fileprivate static func read(_ value: JSONValue) throws(UnusualSnapshot) -> SnapshotBase {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> SnapshotBase {
         var time: String?
         var removed: [String]?
-        try TreeField.members(value) { (key, v) throws(UnusualSnapshot) in
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
             switch key {
             case "time": time = try TreeField.string(v)
             case "removed":
-                removed = try TreeField.optional(v) { (v) throws(UnusualSnapshot) in
+                removed = try TreeField.optional(v) { (v) throws(UnusualValue) in
                     try TreeField.array(v, TreeField.string)
                 }
             default: break
             }
         }
-        guard let time else { throw UnusualSnapshot() }
+        guard let time else { throw UnusualValue() }
         return SnapshotBase(time: time, removed: removed)
     }
 }
 
-/// A field's value as `Decodable` would read it, or `UnusualSnapshot` wherever that path
+/// A field's value as `Decodable` would read it, or `UnusualValue` wherever that path
 /// might answer otherwise (an error, or a conversion these do not make).
-private enum TreeField {
-    static func object(_ v: JSONValue) throws(UnusualSnapshot) -> JSONObject {
-        guard case .object(let o) = v else { throw UnusualSnapshot() }
+enum TreeField {
+    static func object(_ v: JSONValue) throws(UnusualValue) -> JSONObject {
+        guard case .object(let o) = v else { throw UnusualValue() }
         return o
     }
 
     /// An object's members in document order, so a repeated key's last value wins, as
     /// with `Decodable`.
-    static func members(_ v: JSONValue, _ body: (String, JSONValue) throws(UnusualSnapshot) -> Void)
-        throws(UnusualSnapshot)
+    static func members(_ v: JSONValue, _ body: (String, JSONValue) throws(UnusualValue) -> Void)
+        throws(UnusualValue)
     {
         let o = try object(v)
         for i in o.keys.indices { try body(o.keys[i], o.values[i]) }
     }
 
-    static func string(_ v: JSONValue) throws(UnusualSnapshot) -> String {
-        guard case .string(let s) = v else { throw UnusualSnapshot() }
+    static func string(_ v: JSONValue) throws(UnusualValue) -> String {
+        guard case .string(let s) = v else { throw UnusualValue() }
         return s
     }
 
+    static func bool(_ v: JSONValue) throws(UnusualValue) -> Bool {
+        guard case .bool(let b) = v else { throw UnusualValue() }
+        return b
+    }
+
+    /// A string enum's case.
+    static func raw<T: RawRepresentable<String>>(_ v: JSONValue) throws(UnusualValue) -> T {
+        guard let value = T(rawValue: try string(v)) else { throw UnusualValue() }
+        return value
+    }
+
     /// A number written as an integer, in range (as `JSONValue.integer` converts it).
-    static func integer(_ v: JSONValue) throws(UnusualSnapshot) -> Int64 {
-        guard case .integer(let negative, let magnitude) = v else { throw UnusualSnapshot() }
+    static func integer(_ v: JSONValue) throws(UnusualValue) -> Int64 {
+        guard case .integer(let negative, let magnitude) = v else { throw UnusualValue() }
         if !negative, let n = Int64(exactly: magnitude) { return n }
         if negative, magnitude == 0 { return 0 }
         if negative, let n = Int64(exactly: magnitude - 1) { return ~n }  // -n - 1
-        throw UnusualSnapshot()
+        throw UnusualValue()
     }
 
-    static func int(_ v: JSONValue) throws(UnusualSnapshot) -> Int { Int(try integer(v)) }
+    static func int(_ v: JSONValue) throws(UnusualValue) -> Int { Int(try integer(v)) }
 
     /// As `JSONValue.floatingPoint`: integers convert, other numbers must be finite.
-    static func double(_ v: JSONValue) throws(UnusualSnapshot) -> Double {
+    static func double(_ v: JSONValue) throws(UnusualValue) -> Double {
         switch v {
         case .integer(let negative, let magnitude):
             let d = Double(magnitude)
             return negative ? -d : d
         case .number(let text):
-            guard let d = Double(text), d.isFinite else { throw UnusualSnapshot() }
+            guard let d = Double(text), d.isFinite else { throw UnusualValue() }
             return d
         default:
-            throw UnusualSnapshot()
+            throw UnusualValue()
         }
     }
 
     /// `decodeIfPresent`: null is nil.
-    static func optional<T>(_ v: JSONValue, _ read: (JSONValue) throws(UnusualSnapshot) -> T)
-        throws(UnusualSnapshot) -> T?
+    static func optional<T>(_ v: JSONValue, _ read: (JSONValue) throws(UnusualValue) -> T)
+        throws(UnusualValue) -> T?
     {
         if case .null = v { return nil }
         return try read(v)
     }
 
-    static func array<T>(_ v: JSONValue, _ read: (JSONValue) throws(UnusualSnapshot) -> T)
-        throws(UnusualSnapshot) -> [T]
+    static func array<T>(_ v: JSONValue, _ read: (JSONValue) throws(UnusualValue) -> T)
+        throws(UnusualValue) -> [T]
     {
-        guard case .array(let items) = v else { throw UnusualSnapshot() }
+        guard case .array(let items) = v else { throw UnusualValue() }
         var out: [T] = []
         out.reserveCapacity(items.count)
         for item in items { out.append(try read(item)) }
@@ -239,16 +250,16 @@ private enum TreeField {
     }
 
     /// A small field read by `Decodable` (its errors are the whole snapshot's to tell).
-    static func decoded<T: Decodable>(_ v: JSONValue) throws(UnusualSnapshot) -> T? {
+    static func decoded<T: Decodable>(_ v: JSONValue) throws(UnusualValue) -> T? {
         do {
             return try JSONValueDecoder.unbox(T?.self, from: v, path: .root)
         } catch {
-            throw UnusualSnapshot()
+            throw UnusualValue()
         }
     }
 
     /// meminfo and vmstat: names to integers.
-    static func integers(_ v: JSONValue) throws(UnusualSnapshot) -> [String: Int64] {
+    static func integers(_ v: JSONValue) throws(UnusualValue) -> [String: Int64] {
         let o = try object(v)
         var out: [String: Int64] = [:]
         out.reserveCapacity(o.keys.count)
@@ -305,9 +316,9 @@ private struct DirectJSON {
 
     init() { out.reserveCapacity(4096) }
 
-    mutating func write(_ c: CompactSnapshot) throws(UnusualSnapshot) {
+    mutating func write(_ c: CompactSnapshot) throws(UnusualValue) {
         let s = c.rest
-        guard s.base == nil else { throw UnusualSnapshot() }
+        guard s.base == nil else { throw UnusualValue() }
         open(0x7B)
         key("p")
         open(0x5B)
@@ -360,7 +371,7 @@ private struct DirectJSON {
             close(0x7D)
         }
         key("processes")
-        guard s.processes.isEmpty else { throw UnusualSnapshot() }
+        guard s.processes.isEmpty else { throw UnusualValue() }
         open(0x5B)
         close(0x5D)
         try encoded("swaps", s.swaps)
@@ -454,9 +465,9 @@ private struct DirectJSON {
         comma = true
     }
 
-    private mutating func double(_ key: StaticString, _ value: Double?) throws(UnusualSnapshot) {
+    private mutating func double(_ key: StaticString, _ value: Double?) throws(UnusualValue) {
         guard let value else { return }
-        guard value.isFinite else { throw UnusualSnapshot() }
+        guard value.isFinite else { throw UnusualValue() }
         self.key(key)
         JSONBytes.number(value.description, into: &out)
         comma = true
@@ -464,19 +475,19 @@ private struct DirectJSON {
 
     /// A small field (the system facts) by `JSONWriter`: sorted, compact, the same bytes
     /// alone as inside the snapshot.
-    private mutating func encoded(_ key: StaticString, _ value: (some Encodable)?) throws(UnusualSnapshot) {
+    private mutating func encoded(_ key: StaticString, _ value: (some Encodable)?) throws(UnusualValue) {
         guard let value else { return }
         self.key(key)
         do {
             try JSONWriter(sortedKeys: true).encode(value, into: &out)
         } catch {
-            throw UnusualSnapshot()
+            throw UnusualValue()
         }
         comma = true
     }
 
     /// meminfo or vmstat, by name in byte order.
-    private mutating func integers(_ fields: [String: Int64]) throws(UnusualSnapshot) {
+    private mutating func integers(_ fields: [String: Int64]) throws(UnusualValue) {
         let start = out.count
         open(0x7B)
         if let known = nameOrders.withLock({ $0[fields.count] }), members(fields, in: known) {
@@ -486,7 +497,7 @@ private struct DirectJSON {
         out.removeSubrange(start...)
         let names = fields.keys.sorted { JSONBytes.compare($0, $1) < 0 }
         open(0x7B)
-        guard members(fields, in: names) else { throw UnusualSnapshot() }
+        guard members(fields, in: names) else { throw UnusualValue() }
         close(0x7D)
         nameOrders.withLock { orders in
             if orders.count >= 64 { orders.removeAll() }

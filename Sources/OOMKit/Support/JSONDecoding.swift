@@ -600,10 +600,11 @@ struct JSONValueDecoder: Decoder, SingleValueDecodingContainer {
         if T.self == Int64.self { return unsafeBitCast(try value.integer(Int64.self, path()), to: T.self) }
         if T.self == Double.self { return unsafeBitCast(try value.double(path()), to: T.self) }
         if T.self == Bool.self { return unsafeBitCast(try value.bool(path()), to: T.self) }
-        // The collector's hottest type, read by hand (nil: `Decodable` decides).
+        // The collector's hottest types, read by hand (nil: `Decodable` decides).
         if T.self == MemorySnapshot.self, let snapshot = MemorySnapshot(tree: value) {
             return unsafeBitCast(snapshot, to: T.self)
         }
+        if T.self == OOMEvent.self, let event = OOMEvent(tree: value) { return unsafeBitCast(event, to: T.self) }
         return try T(from: JSONValueDecoder(value: value, path: path()))
     }
 

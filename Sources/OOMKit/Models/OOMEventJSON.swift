@@ -1,0 +1,162 @@
+/// A posted event read straight from the parsed tree, as `MemorySnapshot(tree:)` reads a
+/// snapshot (see SnapshotJSON.swift): decoding was the largest part of the collector's
+/// CPU per event after SQLite (issue 15, "events"). Anything unusual is left to
+/// `Decodable`, whose answer is the one given.
+extension OOMEvent {
+    /// The event `value` holds, or nil when the `Decodable` path must decide.
+    init?(tree value: JSONValue) {
+        do {
+            self = try Self.read(value)
+        } catch {
+            return nil
+        }
+    }
+
+    private static func read(_ value: JSONValue) throws(UnusualValue) -> OOMEvent {
+        var e = OOMEvent(source: .kernel, victim: Victim(pid: nil, comm: ""))
+        var id: String?
+        var source: Source?
+        var victim: Victim?
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
+            switch key {
+            case "id": id = try TreeField.string(v)
+            case "host": e.host = try TreeField.optional(v, TreeField.string)
+            case "boot_id": e.bootID = try TreeField.optional(v, TreeField.string)
+            case "source": source = try TreeField.raw(v)
+            case "time": e.time = try TreeField.optional(v, TreeField.string)
+            case "uptime_s": e.uptimeS = try TreeField.optional(v, TreeField.double)
+            case "scope": e.scope = try TreeField.optional(v, TreeField.raw)
+            case "victim": victim = try Victim.read(v)
+            case "trigger": e.trigger = try TreeField.optional(v, Trigger.read)
+            case "memcg": e.memcg = try TreeField.optional(v, Memcg.read)
+            case "candidates":
+                e.candidates = try TreeField.optional(v) { (v) throws(UnusualValue) in
+                    try TreeField.array(v, Candidate.read)
+                }
+            case "constraint": e.constraint = try TreeField.optional(v, TreeField.string)
+            case "cpuset": e.cpuset = try TreeField.optional(v, TreeField.string)
+            case "mems_allowed": e.memsAllowed = try TreeField.optional(v, TreeField.string)
+            case "reaped": e.reaped = try TreeField.optional(v, Reaped.read)
+            case "raw": e.raw = try TreeField.optional(v, TreeField.string)
+            case "partial": e.partial = try TreeField.optional(v, TreeField.bool)
+            default: break
+            }
+        }
+        guard let id, let source, let victim else { throw UnusualValue() }
+        e.id = id
+        e.source = source
+        e.victim = victim
+        return e
+    }
+}
+
+extension OOMEvent.Victim {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> Self {
+        var p = Self(pid: nil, comm: "")
+        var comm: String?
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
+            switch key {
+            case "pid": p.pid = try TreeField.optional(v, TreeField.int)
+            case "comm": comm = try TreeField.string(v)
+            case "uid": p.uid = try TreeField.optional(v, TreeField.int)
+            case "total_vm_kb": p.totalVmKB = try TreeField.optional(v, TreeField.integer)
+            case "anon_rss_kb": p.anonRssKB = try TreeField.optional(v, TreeField.integer)
+            case "file_rss_kb": p.fileRssKB = try TreeField.optional(v, TreeField.integer)
+            case "shmem_rss_kb": p.shmemRssKB = try TreeField.optional(v, TreeField.integer)
+            case "pgtables_kb": p.pgtablesKB = try TreeField.optional(v, TreeField.integer)
+            case "oom_score_adj": p.oomScoreAdj = try TreeField.optional(v, TreeField.int)
+            case "score": p.score = try TreeField.optional(v, TreeField.int)
+            case "cgroup": p.cgroup = try TreeField.optional(v, TreeField.string)
+            case "unit": p.unit = try TreeField.optional(v, TreeField.string)
+            case "container_id": p.containerID = try TreeField.optional(v, TreeField.string)
+            case "pod_uid": p.podUID = try TreeField.optional(v, TreeField.string)
+            case "cmdline": p.cmdline = try TreeField.optional(v, TreeField.string)
+            case "last_rss_kb": p.lastRssKB = try TreeField.optional(v, TreeField.integer)
+            case "rss_kb": p.rssKB = try TreeField.optional(v, TreeField.integer)
+            default: break
+            }
+        }
+        guard let comm else { throw UnusualValue() }
+        p.comm = comm
+        return p
+    }
+}
+
+extension OOMEvent.Trigger {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> Self {
+        var t = Self()
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
+            switch key {
+            case "pid": t.pid = try TreeField.optional(v, TreeField.int)
+            case "comm": t.comm = try TreeField.optional(v, TreeField.string)
+            case "gfp_mask": t.gfpMask = try TreeField.optional(v, TreeField.string)
+            case "order": t.order = try TreeField.optional(v, TreeField.int)
+            case "oom_score_adj": t.oomScoreAdj = try TreeField.optional(v, TreeField.int)
+            case "oom_adj": t.oomAdj = try TreeField.optional(v, TreeField.int)
+            default: break
+            }
+        }
+        return t
+    }
+}
+
+extension OOMEvent.Memcg {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> Self {
+        var m = Self()
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
+            switch key {
+            case "oom": m.oom = try TreeField.optional(v, TreeField.string)
+            case "task": m.task = try TreeField.optional(v, TreeField.string)
+            case "usage_kb": m.usageKB = try TreeField.optional(v, TreeField.integer)
+            case "limit_kb": m.limitKB = try TreeField.optional(v, TreeField.integer)
+            case "failcnt": m.failcnt = try TreeField.optional(v, TreeField.integer)
+            default: break
+            }
+        }
+        return m
+    }
+}
+
+extension OOMEvent.Candidate {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> Self {
+        var c = Self(pid: 0, name: "")
+        var pid: Int?
+        var name: String?
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
+            switch key {
+            case "pid": pid = try TreeField.int(v)
+            case "uid": c.uid = try TreeField.optional(v, TreeField.int)
+            case "tgid": c.tgid = try TreeField.optional(v, TreeField.int)
+            case "total_vm_pages": c.totalVmPages = try TreeField.optional(v, TreeField.integer)
+            case "rss_pages": c.rssPages = try TreeField.optional(v, TreeField.integer)
+            case "rss_anon_pages": c.rssAnonPages = try TreeField.optional(v, TreeField.integer)
+            case "rss_file_pages": c.rssFilePages = try TreeField.optional(v, TreeField.integer)
+            case "rss_shmem_pages": c.rssShmemPages = try TreeField.optional(v, TreeField.integer)
+            case "pgtables_bytes": c.pgtablesBytes = try TreeField.optional(v, TreeField.integer)
+            case "swapents": c.swapents = try TreeField.optional(v, TreeField.integer)
+            case "oom_score_adj": c.oomScoreAdj = try TreeField.optional(v, TreeField.int)
+            case "name": name = try TreeField.string(v)
+            default: break
+            }
+        }
+        guard let pid, let name else { throw UnusualValue() }
+        c.pid = pid
+        c.name = name
+        return c
+    }
+}
+
+extension OOMEvent.Reaped {
+    fileprivate static func read(_ value: JSONValue) throws(UnusualValue) -> Self {
+        var r = Self()
+        try TreeField.members(value) { (key, v) throws(UnusualValue) in
+            switch key {
+            case "anon_rss_kb": r.anonRssKB = try TreeField.optional(v, TreeField.integer)
+            case "file_rss_kb": r.fileRssKB = try TreeField.optional(v, TreeField.integer)
+            case "shmem_rss_kb": r.shmemRssKB = try TreeField.optional(v, TreeField.integer)
+            default: break
+            }
+        }
+        return r
+    }
+}
