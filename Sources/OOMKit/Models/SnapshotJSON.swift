@@ -6,9 +6,9 @@ import Synchronization
 /// container, a coding key and a generic call per field, a fifth of the collector's CPU.
 ///
 /// Neither is a second definition of the format. Each handles the snapshot as agents send
-/// it and gives up on anything else (a wrong type, a number written with a fraction, a
-/// key that needs escapes …), and then the `Codable` path runs and its answer, value or
-/// error, is the one given. Tests compare both paths on real and mutated snapshots.
+/// it, converts scalars with `JSONValue`'s own accessors (the ones `Decodable` uses), and
+/// gives up on anything else (a wrong type, a missing field, a key that needs escapes …);
+/// then the `Codable` path runs and its answer, value or error, is the one given. Tests compare both paths on real and mutated snapshots.
 /// `OOMEvent(tree:)` (OOMEventJSON.swift) reads events the same way, with `TreeField`.
 
 // MARK: - Reading a posted snapshot
@@ -173,8 +173,8 @@ extension SnapshotBase {
     }
 }
 
-/// A field's value as `Decodable` would read it, or `UnusualValue` wherever that path
-/// might answer otherwise (an error, or a conversion these do not make).
+/// A field's value as `Decodable` would read it, or `UnusualValue` where that path would
+/// answer with an error.
 enum TreeField {
     static func object(_ v: JSONValue) throws(UnusualValue) -> JSONObject {
         guard case .object(let o) = v else { throw UnusualValue() }
@@ -190,45 +190,32 @@ enum TreeField {
         for i in o.keys.indices { try body(o.keys[i], o.values[i]) }
     }
 
-    static func string(_ v: JSONValue) throws(UnusualValue) -> String {
-        guard case .string(let s) = v else { throw UnusualValue() }
-        return s
+    /// A scalar by `JSONValue`'s own conversions, the ones `Decodable` makes; where they
+    /// fail, the error is the whole value's to tell, through `Decodable`.
+    private static func scalar<T>(_ read: () throws -> T) throws(UnusualValue) -> T {
+        do {
+            return try read()
+        } catch {
+            throw UnusualValue()
+        }
     }
 
-    static func bool(_ v: JSONValue) throws(UnusualValue) -> Bool {
-        guard case .bool(let b) = v else { throw UnusualValue() }
-        return b
+    static func string(_ v: JSONValue) throws(UnusualValue) -> String { try scalar { try v.string(.root) } }
+
+    static func bool(_ v: JSONValue) throws(UnusualValue) -> Bool { try scalar { try v.bool(.root) } }
+
+    static func integer(_ v: JSONValue) throws(UnusualValue) -> Int64 {
+        try scalar { try v.integer(Int64.self, .root) }
     }
+
+    static func int(_ v: JSONValue) throws(UnusualValue) -> Int { try scalar { try v.integer(Int.self, .root) } }
+
+    static func double(_ v: JSONValue) throws(UnusualValue) -> Double { try scalar { try v.double(.root) } }
 
     /// A string enum's case.
     static func raw<T: RawRepresentable<String>>(_ v: JSONValue) throws(UnusualValue) -> T {
         guard let value = T(rawValue: try string(v)) else { throw UnusualValue() }
         return value
-    }
-
-    /// A number written as an integer, in range (as `JSONValue.integer` converts it).
-    static func integer(_ v: JSONValue) throws(UnusualValue) -> Int64 {
-        guard case .integer(let negative, let magnitude) = v else { throw UnusualValue() }
-        if !negative, let n = Int64(exactly: magnitude) { return n }
-        if negative, magnitude == 0 { return 0 }
-        if negative, let n = Int64(exactly: magnitude - 1) { return ~n }  // -n - 1
-        throw UnusualValue()
-    }
-
-    static func int(_ v: JSONValue) throws(UnusualValue) -> Int { Int(try integer(v)) }
-
-    /// As `JSONValue.floatingPoint`: integers convert, other numbers must be finite.
-    static func double(_ v: JSONValue) throws(UnusualValue) -> Double {
-        switch v {
-        case .integer(let negative, let magnitude):
-            let d = Double(magnitude)
-            return negative ? -d : d
-        case .number(let text):
-            guard let d = Double(text), d.isFinite else { throw UnusualValue() }
-            return d
-        default:
-            throw UnusualValue()
-        }
     }
 
     /// `decodeIfPresent`: null is nil.
@@ -251,11 +238,7 @@ enum TreeField {
 
     /// A small field read by `Decodable` (its errors are the whole snapshot's to tell).
     static func decoded<T: Decodable>(_ v: JSONValue) throws(UnusualValue) -> T? {
-        do {
-            return try JSONValueDecoder.unbox(T?.self, from: v, path: .root)
-        } catch {
-            throw UnusualValue()
-        }
+        try scalar { try JSONValueDecoder.unbox(T?.self, from: v, path: .root) }
     }
 
     /// meminfo and vmstat: names to integers.
@@ -419,13 +402,7 @@ private struct DirectJSON {
     /// Members in the dictionary's own order.
     mutating func write(_ fields: [String: Int64]) {
         open(0x7B)
-        for (name, value) in fields {
-            element()
-            JSONBytes.string(name, into: &out)
-            out.append(0x3A)
-            JSONBytes.int(value, into: &out)
-            comma = true
-        }
+        for (name, value) in fields { member(name, value) }
         close(0x7D)
     }
 
@@ -509,14 +486,20 @@ private struct DirectJSON {
     /// name is not in `fields` (then they are another set) or needs escapes.
     private mutating func members(_ fields: [String: Int64], in names: [String]) -> Bool {
         for name in names {
-            guard let value = fields[name] else { return false }
-            element()
-            if JSONBytes.string(name, into: &out) { return false }
-            out.append(0x3A)
-            JSONBytes.int(value, into: &out)
-            comma = true
+            guard let value = fields[name], !member(name, value) else { return false }
         }
         return true
+    }
+
+    /// `"name":value`; true when the name needed escapes.
+    @discardableResult
+    private mutating func member(_ name: String, _ value: Int64) -> Bool {
+        element()
+        let escaped = JSONBytes.string(name, into: &out)
+        out.append(0x3A)
+        JSONBytes.int(value, into: &out)
+        comma = true
+        return escaped
     }
 }
 
