@@ -128,7 +128,7 @@ extension OOMDatabase {
                     unit: v.unit,
                     container: v.containerID,
                     rssKB: rss > 0 ? rss : (v.lastRssKB ?? 0),
-                    json: try json(event),
+                    json: try event.json().map { String(decoding: $0, as: UTF8.self) } ?? json(event),
                     advice: AdviceColumns(event)))
         }
         var snapshots: [PreparedBatch.Snapshot] = []

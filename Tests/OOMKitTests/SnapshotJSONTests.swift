@@ -173,12 +173,67 @@ import Testing
             guard let ours = OOMEvent(tree: whole) else { return }
             taken += 1
             #expect(ours == expected, "read a value Decodable does not give")
+            #expect(ours.json() == (try? JSONWriter().encode(ours)), "stored JSON differs from JSONWriter's")
         }
         #expect(taken > 100)
         #expect(rejected > 100)
         // Through the reader, as the collector decodes a batch.
         let batch = IngestBatch(host: "h", events: events)
         #expect(try JSONReader().decode(IngestBatch.self, from: JSONWriter().encode(batch)) == batch)
+    }
+
+    /// The events row's JSON: byte for byte `JSONWriter`'s, for real reports, every field
+    /// set, every field left out, escapes; an uptime that is not finite is left to it.
+    @Test func storedEventsAreWrittenAsJSONWriterWritesThem() throws {
+        var events: [OOMEvent] = [Samples.event, Samples.bareEvent]
+        for name in ["oomanalyser-rhel7.log", "real-6.18-memcg-v1-kmsg.log", "syslog-userspace-killers.log"] {
+            events += scan(try Fixture.bytes(name))
+        }
+        var every = OOMEvent(id: "i\"d\u{1}", source: .systemdOomd, victim: OOMEvent.Victim(pid: -1, comm: "c\\"))
+        every.host = "h"
+        every.bootID = "b"
+        every.time = "2026-12-03T00:00:00.5Z"
+        every.uptimeS = 1e-5
+        every.scope = .mempolicy
+        every.victim = OOMEvent.Victim(pid: Int.min, comm: "ü\n")
+        (every.victim.uid, every.victim.oomScoreAdj, every.victim.score) = (1, -1000, 2)
+        (every.victim.totalVmKB, every.victim.anonRssKB, every.victim.fileRssKB) = (Int64.max, 0, -3)
+        (every.victim.shmemRssKB, every.victim.pgtablesKB, every.victim.lastRssKB) = (4, 5, 6)
+        every.victim.rssKB = 7
+        (every.victim.cgroup, every.victim.unit, every.victim.containerID) = ("/a", "u.service", "ctr")
+        (every.victim.podUID, every.victim.cmdline) = ("pod", "/bin/x --y=\"z\"\t")
+        var trigger = OOMEvent.Trigger()
+        (trigger.pid, trigger.comm, trigger.gfpMask) = (1, "t", "0x0")
+        (trigger.order, trigger.oomScoreAdj, trigger.oomAdj) = (0, 1, -17)
+        every.trigger = trigger
+        var memcg = OOMEvent.Memcg()
+        (memcg.oom, memcg.task, memcg.usageKB, memcg.limitKB, memcg.failcnt) = ("/o", "/t", 1, 2, 3)
+        every.memcg = memcg
+        var candidate = OOMEvent.Candidate(pid: 9, name: "n")
+        (candidate.uid, candidate.tgid, candidate.totalVmPages, candidate.rssPages) = (1, 2, 3, 4)
+        (candidate.rssAnonPages, candidate.rssFilePages, candidate.rssShmemPages) = (5, 6, 7)
+        (candidate.pgtablesBytes, candidate.swapents, candidate.oomScoreAdj) = (8, 9, 10)
+        every.candidates = [candidate, OOMEvent.Candidate(pid: 0, name: "")]
+        (every.constraint, every.cpuset, every.memsAllowed) = ("CONSTRAINT_NONE", "/", "0")
+        var reaped = OOMEvent.Reaped()
+        (reaped.anonRssKB, reaped.fileRssKB, reaped.shmemRssKB) = (0, 1, 2)
+        every.reaped = reaped
+        (every.raw, every.partial) = ("line 1\nline 2\r\u{7F}", false)
+        var empty = every
+        empty.candidates = []
+        empty.trigger = OOMEvent.Trigger()
+        empty.memcg = OOMEvent.Memcg()
+        empty.reaped = OOMEvent.Reaped()
+        empty.partial = true
+        events += [every, empty]
+        for event in events {
+            #expect(event.json() == (try JSONWriter().encode(event)), "\(event.id)")
+        }
+        var infinite = every
+        infinite.uptimeS = .infinity
+        #expect(infinite.json() == nil)
+        infinite.uptimeS = .nan
+        #expect(infinite.json() == nil)
     }
 
     @Test func storedSnapshotsAreWrittenAsJSONWriterWritesThem() throws {

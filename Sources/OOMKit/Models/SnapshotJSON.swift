@@ -289,16 +289,7 @@ extension MemorySnapshot {
     }
 }
 
-/// Compact JSON written by hand, member by member, in the order `JSONWriter` writes them:
-/// byte order for the stored snapshot (`sortedKeys`), declaration order otherwise. The
-/// tests hold each to `JSONWriter`'s bytes.
-private struct DirectJSON {
-    var out: [UInt8] = []
-    /// A value was written in the current container: the next one needs a comma.
-    private var comma = false
-
-    init() { out.reserveCapacity(4096) }
-
+extension DirectJSON {
     mutating func write(_ c: CompactSnapshot) throws(UnusualValue) {
         let s = c.rest
         guard s.base == nil else { throw UnusualValue() }
@@ -406,65 +397,8 @@ private struct DirectJSON {
         close(0x7D)
     }
 
-    private mutating func open(_ bracket: UInt8) {
-        out.append(bracket)
-        comma = false
-    }
-
-    private mutating func close(_ bracket: UInt8) {
-        out.append(bracket)
-        comma = true
-    }
-
-    private mutating func element() {
-        if comma { out.append(0x2C) }
-    }
-
-    /// A key that needs no escapes.
-    private mutating func key(_ key: StaticString) {
-        element()
-        out.append(0x22)
-        key.withUTF8Buffer { out.append(contentsOf: $0) }
-        out.append(contentsOf: [0x22, 0x3A])
-    }
-
-    private mutating func int(_ key: StaticString, _ value: Int64?) {
-        guard let value else { return }
-        self.key(key)
-        JSONBytes.int(value, into: &out)
-        comma = true
-    }
-
-    private mutating func string(_ key: StaticString, _ value: String?) {
-        guard let value else { return }
-        self.key(key)
-        JSONBytes.string(value, into: &out)
-        comma = true
-    }
-
-    private mutating func double(_ key: StaticString, _ value: Double?) throws(UnusualValue) {
-        guard let value else { return }
-        guard value.isFinite else { throw UnusualValue() }
-        self.key(key)
-        JSONBytes.number(value.description, into: &out)
-        comma = true
-    }
-
-    /// A small field (the system facts) by `JSONWriter`: sorted, compact, the same bytes
-    /// alone as inside the snapshot.
-    private mutating func encoded(_ key: StaticString, _ value: (some Encodable)?) throws(UnusualValue) {
-        guard let value else { return }
-        self.key(key)
-        do {
-            try JSONWriter(sortedKeys: true).encode(value, into: &out)
-        } catch {
-            throw UnusualValue()
-        }
-        comma = true
-    }
-
     /// meminfo or vmstat, by name in byte order.
-    private mutating func integers(_ fields: [String: Int64]) throws(UnusualValue) {
+    fileprivate mutating func integers(_ fields: [String: Int64]) throws(UnusualValue) {
         let start = out.count
         open(0x7B)
         if let known = nameOrders.withLock({ $0[fields.count] }), members(fields, in: known) {
