@@ -61,6 +61,8 @@ let package = Package(
             dependencies: [
                 "OOMKit", "Gzip",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The SQLite C API itself, for the ingest writer's typed bindings.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -38,8 +38,7 @@ package struct AdviceColumns: Sendable {
         guard !s.runs.isEmpty else { return }
         let statement = try db.cachedStatement(sql: AdviceSchema.runSampleSQL)
         for r in s.runs {
-            statement.setUncheckedArguments([hostID, r.comm, r.pid, r.started, s.time, r.rssKB])
-            try statement.execute()
+            try statement.execute(binding: hostID, r.comm, r.pid, r.started, s.time, r.rssKB)
         }
     }
 
@@ -50,7 +49,7 @@ package struct AdviceColumns: Sendable {
                 UPDATE hosts SET system_json = ?1, system_time = ?2
                 WHERE id = ?3 AND (system_time IS NULL OR system_time <= ?2)
                 """
-        ).execute(arguments: [s.systemJSON, s.time, hostID])
+        ).execute(binding: s.systemJSON, s.time, hostID)
     }
 }
 
@@ -183,23 +182,19 @@ package struct AdviceRollups: Sendable {
         let day = try db.cachedStatement(sql: Self.dailySQL)
         for (k, c) in daily {
             try day.execute(
-                arguments: [
-                    k.day, k.group.hostID, k.group.kind, k.group.key, c.kills, c.firstTime, c.lastTime, c.sumRSS,
-                    c.sumRSS2, c.minRSS, c.maxRSS, c.maxUsageKB, c.limitKB, c.bestRatio, c.bestEvent, c.lastEvent,
-                    c.lastComm,
-                ])
+                binding: k.day, k.group.hostID, k.group.kind, k.group.key, c.kills, c.firstTime, c.lastTime,
+                c.sumRSS, c.sumRSS2, c.minRSS, c.maxRSS, c.maxUsageKB, c.limitKB, c.bestRatio, c.bestEvent,
+                c.lastEvent, c.lastComm)
         }
         let group = try db.cachedStatement(sql: Self.groupsSQL)
         let recent = try db.cachedStatement(sql: Self.recentSQL)
         for (k, c) in groups {
             try group.execute(
-                arguments: [
-                    k.hostID, k.kind, k.key, c.kills, c.firstTime, c.lastTime, c.sumRSS, c.sumRSS2, c.minRSS,
-                    c.maxRSS, c.maxUsageKB, c.largestLimitKB, c.bestRatio, c.bestEvent,
-                ])
+                binding: k.hostID, k.kind, k.key, c.kills, c.firstTime, c.lastTime, c.sumRSS, c.sumRSS2, c.minRSS,
+                c.maxRSS, c.maxUsageKB, c.largestLimitKB, c.bestRatio, c.bestEvent)
             // Its evidence days again, now that its days are written (a late kill can land on
             // any day); advice reads them for cgroups and process names only.
-            if k.kind != "global" { try recent.execute(arguments: [k.hostID, k.kind, k.key]) }
+            if k.kind != "global" { try recent.execute(binding: k.hostID, k.kind, k.key) }
         }
     }
 

@@ -8,8 +8,8 @@ import OOMKit
 #endif
 
 /// A row type stored with `INSERT … ON CONFLICT … DO NOTHING`, its values bound by
-/// position (a dictionary by column name per row was a few percent of the collector's CPU
-/// per snapshot).
+/// position and by type (`TypedBindings`; a dictionary by column name per row was a few
+/// percent of the collector's CPU per snapshot, boxed values another few).
 ///
 /// GRDB's `insert(db, onConflict: .ignore)` is `INSERT OR IGNORE`, which would also drop,
 /// silently, a row that breaks a CHECK or NOT NULL constraint, and its upserts always
@@ -18,8 +18,8 @@ import OOMKit
 protocol InsertOnceRecord: EncodableRecord, TableRecord {
     /// The statement, `makeInsertOnceSQL(conflict:)` kept in a `static let`.
     static var insertOnceSQL: String { get }
-    /// The row's values in `Columns` order.
-    var values: [(any DatabaseValueConvertible)?] { get }
+    /// Adds the row's values in `Columns` order.
+    func bind(into bindings: inout TypedBindings) throws
 }
 
 extension InsertOnceRecord where Columns: CaseIterable & RawRepresentable, Columns.RawValue == String {
@@ -36,8 +36,17 @@ extension InsertOnceRecord where Columns: CaseIterable & RawRepresentable, Colum
     /// Inserts the row unless one with the same key is stored; `true` when it was inserted
     /// (a re-sent row leaves everything as it was and returns `false`).
     func insertOnce(_ db: Database) throws -> Bool {
-        try db.cachedStatement(sql: Self.insertOnceSQL).execute(arguments: StatementArguments(values))
+        var bindings = TypedBindings(try db.cachedStatement(sql: Self.insertOnceSQL))
+        try bind(into: &bindings)
+        try bindings.bound().execute()
         return db.changesCount > 0
+    }
+
+    /// The row's values in `Columns` order, for GRDB's own persistence.
+    var values: [(any DatabaseValueConvertible)?] {
+        var recording = TypedBindings.recording()
+        try? bind(into: &recording)
+        return recording.recorded
     }
 
     func encode(to container: inout PersistenceContainer) {
@@ -61,14 +70,12 @@ struct EventRow: InsertOnceRecord {
     var hostID: Int64
     var received: Int64
 
-    /// The row's values in `Columns` order.
-    var values: [(any DatabaseValueConvertible)?] {
-        let a = event.advice
-        return [
-            event.eventID, hostID, event.time, event.source, event.scope, event.comm, event.pid, event.unit,
-            event.container, event.rssKB, received, event.json, a.memcg, a.usageKB, a.limitKB, a.shieldName,
-            a.shieldRSSKB, a.shieldAdj,
-        ]
+    func bind(into b: inout TypedBindings) throws {
+        let e = event
+        let a = e.advice
+        try b.add(
+            e.eventID, hostID, e.time, e.source, e.scope, e.comm, e.pid, e.unit, e.container, e.rssKB, received,
+            e.json, a.memcg, a.usageKB, a.limitKB, a.shieldName, a.shieldRSSKB, a.shieldAdj)
     }
 
     /// Rows per multi-row INSERT: few distinct statements to cache, few calls into SQLite.
@@ -92,11 +99,9 @@ struct EventRow: InsertOnceRecord {
         var start = 0
         while start < rows.count {
             let part = rows[start..<min(start + chunk, rows.count)]
-            let statement = try db.cachedStatement(sql: insertManySQL(rows: part.count))
-            var values: [(any DatabaseValueConvertible)?] = []
-            values.reserveCapacity(part.count * Columns.allCases.count)
-            for row in part { values += row.values }
-            let ids = try String.fetchCursor(statement, arguments: StatementArguments(values))
+            var bindings = TypedBindings(try db.cachedStatement(sql: insertManySQL(rows: part.count)))
+            for row in part { try row.bind(into: &bindings) }
+            let ids = try String.fetchCursor(try bindings.bound())
             while let id = try ids.next() { stored.insert(id) }
             start += chunk
         }
@@ -122,12 +127,11 @@ struct SnapshotRow: InsertOnceRecord {
     /// `SnapshotStorage.body`, written in the same transaction.
     var body: [UInt8]
 
-    var values: [(any DatabaseValueConvertible)?] {
+    func bind(into b: inout TypedBindings) throws {
         let s = snapshot
-        return [
+        try b.add(
             hostID, s.time, s.total, s.available, s.free, s.cached, s.anon, s.shmem, s.swapTotal, s.swapFree,
-            s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60, s.oomKill, Data(body),
-        ]
+            s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60, s.oomKill, Data(body))
     }
 }
 
@@ -148,10 +152,9 @@ struct AgentCountersRow: InsertOnceRecord {
     var hostID: Int64
     var time: Int64
 
-    var values: [(any DatabaseValueConvertible)?] {
-        [
+    func bind(into b: inout TypedBindings) throws {
+        try b.add(
             hostID, time, agent.droppedSnapshots, agent.droppedEvents, agent.corruptRecords, agent.kmsgOverruns,
-            agent.kmsgMissedRecords, agent.unattributedKills, agent.sourceErrors,
-        ]
+            agent.kmsgMissedRecords, agent.unattributedKills, agent.sourceErrors)
     }
 }

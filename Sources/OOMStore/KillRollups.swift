@@ -92,7 +92,7 @@ struct KillRollups {
                 ON CONFLICT DO UPDATE SET kills = kills + excluded.kills,
                     last_time = max(last_time, excluded.last_time)
                 """)
-        for (g, c) in totals { try total.execute(arguments: [g.dim, g.key, c.kills, c.last]) }
+        for (g, c) in totals { try total.execute(binding: g.dim, g.key, c.kills, c.last) }
         let daily = try db.cachedStatement(
             sql: """
                 INSERT INTO kill_daily (dim, key, day, kills, last_time) VALUES (?, ?, ?, ?, ?)
@@ -100,20 +100,20 @@ struct KillRollups {
                     last_time = max(last_time, excluded.last_time)
                 """)
         for (g, c) in self.daily {
-            try daily.execute(arguments: [g.group.dim, g.group.key, g.day, c.kills, c.last])
+            try daily.execute(binding: g.group.dim, g.group.key, g.day, c.kills, c.last)
         }
         let days = try db.cachedStatement(
             sql: """
                 INSERT INTO kill_days (day, kills) VALUES (?, ?)
                 ON CONFLICT DO UPDATE SET kills = kills + excluded.kills
                 """)
-        for (d, n) in self.days { try days.execute(arguments: [d, n]) }
+        for (d, n) in self.days { try days.execute(binding: d, n) }
         let counters = try db.cachedStatement(
             sql: """
                 INSERT INTO kill_counters (host_id, source, scope, kills) VALUES (?, ?, ?, ?)
                 ON CONFLICT DO UPDATE SET kills = kills + excluded.kills
                 """)
-        for (c, n) in self.counters { try counters.execute(arguments: [c.hostID, c.source, c.scope, n]) }
+        for (c, n) in self.counters { try counters.execute(binding: c.hostID, c.source, c.scope, n) }
     }
 
     /// Each dimension's key as an SQL expression over `events` (or a trigger's `OLD`

@@ -426,10 +426,9 @@ struct OutboxInsert: InsertOnceRecord, PersistableRecord {
     var due: Int64
     var detail: String? = nil
 
-    var values: [(any DatabaseValueConvertible)?] {
-        [
+    func bind(into b: inout TypedBindings) throws {
+        try b.add(
             kind, receiver, route, alert.eventID, alert.host, alert.time, alert.source, alert.scope, alert.comm,
-            alert.pid, alert.unit, alert.container, alert.rssKB, created, due, created, detail,
-        ]
+            alert.pid, alert.unit, alert.container, alert.rssKB, created, due, created, detail)
     }
 }
