@@ -81,6 +81,9 @@ struct EventRow: InsertOnceRecord {
     /// Rows per multi-row INSERT: few distinct statements to cache, few calls into SQLite.
     static let chunk = 50
 
+    /// The statement for a whole chunk, built once (the statement cache is keyed by its text).
+    static let fullChunkSQL = insertManySQL(rows: chunk)
+
     /// `INSERT … VALUES (…), (…) ON CONFLICT (event_id) DO NOTHING RETURNING event_id` for
     /// `rows` rows.
     static func insertManySQL(rows: Int) -> String {
@@ -99,7 +102,8 @@ struct EventRow: InsertOnceRecord {
         var start = 0
         while start < rows.count {
             let part = rows[start..<min(start + chunk, rows.count)]
-            var bindings = TypedBindings(try db.cachedStatement(sql: insertManySQL(rows: part.count)))
+            let sql = part.count == chunk ? fullChunkSQL : insertManySQL(rows: part.count)
+            var bindings = TypedBindings(try db.cachedStatement(sql: sql))
             for row in part { try row.bind(into: &bindings) }
             let ids = try String.fetchCursor(try bindings.bound())
             while let id = try ids.next() { stored.insert(id) }
