@@ -78,11 +78,31 @@ enum JSONNode {
     /// The node for one value: scalars directly, `[String: V]` entry by entry, anything
     /// else through its `encode(to:)`.
     static func make<T: Encodable>(_ value: T, path: @autoclosure () -> JSONCodingPath) throws -> JSONNode {
+        if let node = scalar(value) {
+            switch node {
+            case .double(let v): return try double(v, path())
+            case .float(let v): return try float(v, path())
+            default: return node
+            }
+        }
+        if let dictionary = value as? any JSONStringKeyedDictionary {
+            return .object(try dictionary.jsonObject(path: path()))
+        }
+        let encoder = JSONTreeEncoder(path: path())
+        try value.encode(to: encoder)
+        return .encoder(encoder)
+    }
+
+    /// The node for a value of a standard scalar type (`String`, `Bool`, integers of every
+    /// width, `Double`, `Float`; not yet checked for NaN or infinity), nil for any other
+    /// type. Shared by the tree and the stream (JSONStreaming.swift).
+    @inline(__always)
+    static func scalar<T>(_ value: T) -> JSONNode? {
         // Metadata comparisons, then a bit cast of the same type: no dynamic casts.
         if T.self == String.self { return .string(unsafeBitCast(value, to: String.self)) }
         if T.self == Int.self { return .int(Int64(unsafeBitCast(value, to: Int.self))) }
         if T.self == Int64.self { return .int(unsafeBitCast(value, to: Int64.self)) }
-        if T.self == Double.self { return try double(unsafeBitCast(value, to: Double.self), path()) }
+        if T.self == Double.self { return .double(unsafeBitCast(value, to: Double.self)) }
         if T.self == Bool.self { return .bool(unsafeBitCast(value, to: Bool.self)) }
         if T.self == Int32.self { return .int(Int64(unsafeBitCast(value, to: Int32.self))) }
         if T.self == UInt64.self { return .uint(unsafeBitCast(value, to: UInt64.self)) }
@@ -92,13 +112,24 @@ enum JSONNode {
         if T.self == UInt16.self { return .uint(UInt64(unsafeBitCast(value, to: UInt16.self))) }
         if T.self == Int8.self { return .int(Int64(unsafeBitCast(value, to: Int8.self))) }
         if T.self == UInt8.self { return .uint(UInt64(unsafeBitCast(value, to: UInt8.self))) }
-        if T.self == Float.self { return try float(unsafeBitCast(value, to: Float.self), path()) }
-        if let dictionary = value as? any JSONStringKeyedDictionary {
-            return .object(try dictionary.jsonObject(path: path()))
+        if T.self == Float.self { return .float(unsafeBitCast(value, to: Float.self)) }
+        return nil
+    }
+
+    /// Writes a scalar node's JSON (a container writes nothing and returns false).
+    static func writeScalar(_ node: JSONNode, into out: inout [UInt8]) -> Bool {
+        switch node {
+        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
+        case .bool(true): out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
+        case .bool(false): out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
+        case .int(let v): JSONBytes.int(v, into: &out)
+        case .uint(let v): JSONBytes.digits(v, into: &out)
+        case .double(let v): JSONBytes.number(v.description, into: &out)
+        case .float(let v): JSONBytes.number(v.description, into: &out)
+        case .string(let s): JSONBytes.string(s, into: &out)
+        case .array, .object, .encoder: return false
         }
-        let encoder = JSONTreeEncoder(path: path())
-        try value.encode(to: encoder)
-        return .encoder(encoder)
+        return true
     }
 
     static func double(_ value: Double, _ path: @autoclosure () -> JSONCodingPath) throws -> JSONNode {
@@ -325,15 +356,7 @@ private struct JSONSerializer {
 
     mutating func write(_ node: JSONNode, depth: Int) {
         switch node {
-        case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
-        case .bool(true): out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
-        case .bool(false): out.append(contentsOf: [0x66, 0x61, 0x6C, 0x73, 0x65])
-        case .int(let v):
-            JSONBytes.int(v, into: &out)
-        case .uint(let v): JSONBytes.digits(v, into: &out)
-        case .double(let v): JSONBytes.number(v.description, into: &out)
-        case .float(let v): JSONBytes.number(v.description, into: &out)
-        case .string(let s): JSONBytes.string(s, into: &out)
+        case .null, .bool, .int, .uint, .double, .float, .string: _ = JSONNode.writeScalar(node, into: &out)
         case .array(let array): writeArray(array.items, depth: depth)
         case .object(let object): writeObject(object, depth: depth)
         case .encoder(let encoder):

@@ -173,24 +173,7 @@ struct JSONStream {
     static func value<T: Encodable>(
         _ value: T, parent: Int, path: @autoclosure () -> JSONCodingPath, in stream: UnsafeMutablePointer<JSONStream>
     ) throws {
-        if T.self == String.self {
-            JSONBytes.string(unsafeBitCast(value, to: String.self), into: &stream.pointee.out)
-            return
-        }
-        if T.self == Int.self {
-            return JSONBytes.int(Int64(unsafeBitCast(value, to: Int.self)), into: &stream.pointee.out)
-        }
-        if T.self == Int64.self {
-            return JSONBytes.int(unsafeBitCast(value, to: Int64.self), into: &stream.pointee.out)
-        }
-        if T.self == Double.self { return try stream.pointee.double(unsafeBitCast(value, to: Double.self)) }
-        if T.self == Bool.self { return stream.pointee.bool(unsafeBitCast(value, to: Bool.self)) }
-        if T.self == Int32.self {
-            return JSONBytes.int(Int64(unsafeBitCast(value, to: Int32.self)), into: &stream.pointee.out)
-        }
-        if T.self == UInt64.self {
-            return JSONBytes.digits(unsafeBitCast(value, to: UInt64.self), into: &stream.pointee.out)
-        }
+        if let node = JSONNode.scalar(value) { return try stream.pointee.scalar(node) }
         if let dictionary = value as? any JSONStringKeyedDictionary {
             return try dictionary.stream(into: stream, path: path())
         }
@@ -199,21 +182,23 @@ struct JSONStream {
         try encoder.finish()
     }
 
-    mutating func double(_ value: Double) throws(Abandon) {
-        guard value.isFinite else { throw Abandon() }
-        JSONBytes.number(value.description, into: &out)
+    /// A scalar's bytes, as the tree writes them; NaN and infinity give up to the tree,
+    /// which throws the error.
+    mutating func scalar(_ node: JSONNode) throws(Abandon) {
+        switch node {
+        case .double(let v) where !v.isFinite: throw Abandon()
+        case .float(let v) where !v.isFinite: throw Abandon()
+        default: _ = JSONNode.writeScalar(node, into: &out)
+        }
     }
 
-    mutating func float(_ value: Float) throws(Abandon) {
-        guard value.isFinite else { throw Abandon() }
-        JSONBytes.number(value.description, into: &out)
-    }
+    mutating func double(_ value: Double) throws(Abandon) { try scalar(.double(value)) }
 
-    mutating func bool(_ value: Bool) {
-        out.append(contentsOf: value ? [0x74, 0x72, 0x75, 0x65] : [0x66, 0x61, 0x6C, 0x73, 0x65])
-    }
+    mutating func float(_ value: Float) throws(Abandon) { try scalar(.float(value)) }
 
-    mutating func null() { out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C]) }
+    mutating func bool(_ value: Bool) { _ = JSONNode.writeScalar(.bool(value), into: &out) }
+
+    mutating func null() { _ = JSONNode.writeScalar(.null, into: &out) }
 }
 
 extension Dictionary where Key == String, Value: Encodable {
