@@ -45,7 +45,7 @@ extension InsertOnceRecord where Columns: CaseIterable & RawRepresentable, Colum
     /// The row's values in `Columns` order, for GRDB's own persistence.
     var values: [(any DatabaseValueConvertible)?] {
         var recording = TypedBindings.recording()
-        try? bind(into: &recording)
+        try? bind(into: &recording)  // recording binds nothing, so nothing throws
         return recording.recorded
     }
 

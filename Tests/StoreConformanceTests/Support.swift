@@ -68,11 +68,29 @@ func withScratchDatabase<T>(_ body: (String) async throws -> T) async throws -> 
     try await withAdmin { try await $0.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
     do {
         let result = try await body(String(name))
-        try await withAdmin { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)")) }
+        try await dropScratchDatabase(String(name))
         return result
     } catch {
-        _ = try? await withAdmin { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)")) }
+        _ = try? await dropScratchDatabase(String(name))
         throw error
+    }
+}
+
+/// Drops a scratch database. A store's pool cancelled while it was still connecting can
+/// reach the database a moment after its `run()` ended, and PostgreSQL refuses to drop a
+/// database that a connection is joining (seen once in CI after
+/// `runEndsWhenCancelledAtAnyMoment`), so a refused drop is tried again for a few seconds.
+private func dropScratchDatabase(_ name: String) async throws {
+    var attempt = 0
+    while true {
+        do {
+            try await withAdmin { try await $0.query(PostgresQuery(unsafeSQL: "DROP DATABASE \(name) WITH (FORCE)")) }
+            return
+        } catch {
+            attempt += 1
+            guard attempt < 20 else { throw error }
+            try await Task.sleep(for: .milliseconds(250))
+        }
     }
 }
 

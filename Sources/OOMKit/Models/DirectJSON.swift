@@ -49,7 +49,7 @@ struct DirectJSON {
         guard let value else { return }
         guard value.isFinite else { throw UnusualValue() }
         self.key(key)
-        JSONBytes.number(value.description, into: &out)
+        _ = JSONNode.writeScalar(.double(value), into: &out)
         comma = true
     }
 
@@ -65,13 +65,11 @@ struct DirectJSON {
         }
         comma = true
     }
-}
 
-extension DirectJSON {
     mutating func bool(_ key: StaticString, _ value: Bool?) {
         guard let value else { return }
         self.key(key)
-        out.append(contentsOf: value ? Array("true".utf8) : Array("false".utf8))
+        _ = JSONNode.writeScalar(.bool(value), into: &out)
         comma = true
     }
 }
