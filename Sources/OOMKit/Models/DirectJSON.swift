@@ -38,6 +38,8 @@ struct DirectJSON {
         comma = true
     }
 
+    mutating func int(_ key: StaticString, _ value: Int?) { int(key, value.map(Int64.init)) }
+
     mutating func string(_ key: StaticString, _ value: String?) {
         guard let value else { return }
         self.key(key)
@@ -49,7 +51,7 @@ struct DirectJSON {
         guard let value else { return }
         guard value.isFinite else { throw UnusualValue() }
         self.key(key)
-        _ = JSONNode.writeScalar(.double(value), into: &out)
+        JSONNode.writeScalar(.double(value), into: &out)
         comma = true
     }
 
@@ -69,7 +71,7 @@ struct DirectJSON {
     mutating func bool(_ key: StaticString, _ value: Bool?) {
         guard let value else { return }
         self.key(key)
-        _ = JSONNode.writeScalar(.bool(value), into: &out)
+        JSONNode.writeScalar(.bool(value), into: &out)
         comma = true
     }
 }

@@ -194,12 +194,12 @@ extension DirectJSON {
         if let t = e.trigger {
             key("trigger")
             open(0x7B)
-            int("pid", t.pid.map(Int64.init))
+            int("pid", t.pid)
             string("comm", t.comm)
             string("gfp_mask", t.gfpMask)
-            int("order", t.order.map(Int64.init))
-            int("oom_score_adj", t.oomScoreAdj.map(Int64.init))
-            int("oom_adj", t.oomAdj.map(Int64.init))
+            int("order", t.order)
+            int("oom_score_adj", t.oomScoreAdj)
+            int("oom_adj", t.oomAdj)
             close(0x7D)
         }
         if let m = e.memcg {
@@ -239,16 +239,16 @@ extension DirectJSON {
 
     private mutating func write(_ v: OOMEvent.Victim) {
         open(0x7B)
-        int("pid", v.pid.map(Int64.init))
+        int("pid", v.pid)
         string("comm", v.comm)
-        int("uid", v.uid.map(Int64.init))
+        int("uid", v.uid)
         int("total_vm_kb", v.totalVmKB)
         int("anon_rss_kb", v.anonRssKB)
         int("file_rss_kb", v.fileRssKB)
         int("shmem_rss_kb", v.shmemRssKB)
         int("pgtables_kb", v.pgtablesKB)
-        int("oom_score_adj", v.oomScoreAdj.map(Int64.init))
-        int("score", v.score.map(Int64.init))
+        int("oom_score_adj", v.oomScoreAdj)
+        int("score", v.score)
         string("cgroup", v.cgroup)
         string("unit", v.unit)
         string("container_id", v.containerID)
@@ -261,9 +261,9 @@ extension DirectJSON {
 
     private mutating func write(_ c: OOMEvent.Candidate) {
         open(0x7B)
-        int("pid", Int64(c.pid))
-        int("uid", c.uid.map(Int64.init))
-        int("tgid", c.tgid.map(Int64.init))
+        int("pid", c.pid)
+        int("uid", c.uid)
+        int("tgid", c.tgid)
         int("total_vm_pages", c.totalVmPages)
         int("rss_pages", c.rssPages)
         int("rss_anon_pages", c.rssAnonPages)
@@ -271,7 +271,7 @@ extension DirectJSON {
         int("rss_shmem_pages", c.rssShmemPages)
         int("pgtables_bytes", c.pgtablesBytes)
         int("swapents", c.swapents)
-        int("oom_score_adj", c.oomScoreAdj.map(Int64.init))
+        int("oom_score_adj", c.oomScoreAdj)
         string("name", c.name)
         close(0x7D)
     }

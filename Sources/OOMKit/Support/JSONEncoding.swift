@@ -116,8 +116,8 @@ enum JSONNode {
         return nil
     }
 
-    /// Writes a scalar node's JSON (a container writes nothing and returns false).
-    static func writeScalar(_ node: JSONNode, into out: inout [UInt8]) -> Bool {
+    /// Writes a scalar node's JSON; containers are the serializer's, and write nothing here.
+    static func writeScalar(_ node: JSONNode, into out: inout [UInt8]) {
         switch node {
         case .null: out.append(contentsOf: [0x6E, 0x75, 0x6C, 0x6C])
         case .bool(true): out.append(contentsOf: [0x74, 0x72, 0x75, 0x65])
@@ -127,9 +127,8 @@ enum JSONNode {
         case .double(let v): JSONBytes.number(v.description, into: &out)
         case .float(let v): JSONBytes.number(v.description, into: &out)
         case .string(let s): JSONBytes.string(s, into: &out)
-        case .array, .object, .encoder: return false
+        case .array, .object, .encoder: assertionFailure("writeScalar given a container")
         }
-        return true
     }
 
     static func double(_ value: Double, _ path: @autoclosure () -> JSONCodingPath) throws -> JSONNode {
@@ -356,7 +355,7 @@ private struct JSONSerializer {
 
     mutating func write(_ node: JSONNode, depth: Int) {
         switch node {
-        case .null, .bool, .int, .uint, .double, .float, .string: _ = JSONNode.writeScalar(node, into: &out)
+        case .null, .bool, .int, .uint, .double, .float, .string: JSONNode.writeScalar(node, into: &out)
         case .array(let array): writeArray(array.items, depth: depth)
         case .object(let object): writeObject(object, depth: depth)
         case .encoder(let encoder):

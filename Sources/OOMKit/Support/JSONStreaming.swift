@@ -188,7 +188,7 @@ struct JSONStream {
         switch node {
         case .double(let v) where !v.isFinite: throw Abandon()
         case .float(let v) where !v.isFinite: throw Abandon()
-        default: _ = JSONNode.writeScalar(node, into: &out)
+        default: JSONNode.writeScalar(node, into: &out)
         }
     }
 
@@ -196,9 +196,9 @@ struct JSONStream {
 
     mutating func float(_ value: Float) throws(Abandon) { try scalar(.float(value)) }
 
-    mutating func bool(_ value: Bool) { _ = JSONNode.writeScalar(.bool(value), into: &out) }
+    mutating func bool(_ value: Bool) { JSONNode.writeScalar(.bool(value), into: &out) }
 
-    mutating func null() { _ = JSONNode.writeScalar(.null, into: &out) }
+    mutating func null() { JSONNode.writeScalar(.null, into: &out) }
 }
 
 extension Dictionary where Key == String, Value: Encodable {
