@@ -276,6 +276,8 @@ def cmd_gen(a):
         db.execute(f"INSERT INTO kill_daily (dim, key, day, kills, last_time) SELECT ?, {expr}, time / 86400000000, "
                    f"count(*), max(time) FROM events WHERE {expr} IS NOT NULL GROUP BY 2, 3", (dim,))
     db.execute("INSERT INTO kill_days SELECT time / 86400000000, count(*) FROM events GROUP BY 1")
+    # Every event is counted now: the collector's fold (RollupFold) starts after the last.
+    db.execute("UPDATE rollup_mark SET folded = (SELECT coalesce(max(id), 0) FROM events)")
     db.execute("COMMIT")
     t1 = time.perf_counter()
     # Snapshots: one row per host per 30 s going back in time, gauges only (body left empty:

@@ -51,6 +51,7 @@ extension OOMDatabase {
             var hostIDs: [String: Int64]
         }
         do {
+            try await rollupFold.settle()
             let workers = settings.parallelism > 0 ? settings.parallelism : Self.adviceWorkers
             let ranges = host == nil ? try await adviceRanges(parts, workers: workers) : [nil]
             let judge: @Sendable (Int) async throws -> (Int, Part) = { i in

@@ -13,6 +13,18 @@ package struct AdviceColumns: Sendable {
     /// oom_score_adj at or below this shields a process (the `wrong-victim` candidates).
     static let shieldAdj = -100
 
+    /// The columns as stored (folding stored kills into the rollups).
+    init(
+        memcg: String?, usageKB: Int64?, limitKB: Int64?, shieldName: String?, shieldRSSKB: Int64?, shieldAdj: Int?
+    ) {
+        self.memcg = memcg
+        self.usageKB = usageKB
+        self.limitKB = limitKB
+        self.shieldName = shieldName
+        self.shieldRSSKB = shieldRSSKB
+        self.shieldAdj = shieldAdj
+    }
+
     init(_ e: OOMEvent) {
         if e.scope == .memcg, let m = e.memcg {
             memcg = m.oom ?? m.task
@@ -139,13 +151,6 @@ package struct AdviceRollups: Sendable {
     package private(set) var daily: [DayKey: Cell] = [:]
 
     package init() {}
-
-    /// Counts one newly stored kill in each group it belongs to.
-    mutating func add(_ e: PreparedBatch.Event, hostID: Int64) {
-        add(
-            eventID: e.eventID, time: e.time, scope: e.scope, comm: e.comm, rssKB: e.rssKB, advice: e.advice,
-            hostID: hostID)
-    }
 
     /// Counts one newly stored kill, given by its columns, in each group it belongs to
     /// (each store folds the kills it actually inserted).

@@ -29,6 +29,11 @@ public struct StoreConfiguration: Sendable {
     public var maxGroupBatches: Int = 512
     /// Concurrent readers.
     public var maxReaders: Int = 8
+    /// Stored events waiting to be added to the kill and advice rollups beyond which the
+    /// next ingest round adds them first (`RollupFold`); until then they are added once
+    /// ingest has been quiet for `rollupQuiet`, or before a report reads the rollups.
+    public var maxUnfoldedEvents: Int = 50_000
+    public var rollupQuiet: Duration = .milliseconds(200)
     /// Alert routing: when set, every newly stored kill gets its outbox rows in the same
     /// transaction.
     public var outboxPlanner: (any OutboxPlanner)?
@@ -47,6 +52,8 @@ public final class OOMDatabase: Sendable {
     let writer: GroupWriter
     /// Process details and frames the writer has read (SnapshotStorage).
     let snapshotCache = SnapshotCache()
+    /// Stored kills not yet in the rollups.
+    let rollupFold: RollupFold
 
     /// Opens (creating when needed) and migrates the database.
     public init(configuration: StoreConfiguration, logger: Logger) throws {
@@ -82,8 +89,15 @@ public final class OOMDatabase: Sendable {
         }
         pool = try DatabasePool(path: configuration.path, configuration: config)
         try Schema.migrator.migrate(pool)
+        rollupFold = RollupFold(
+            bound: configuration.maxUnfoldedEvents, quiet: configuration.rollupQuiet, pool: pool, logger: logger)
+        // Kills stored before a stop and not folded yet: the first read or quiet moment folds them.
+        let waiting = try pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM events WHERE id > (SELECT folded FROM rollup_mark)") ?? 0
+        }
         writer = GroupWriter(
             maxPending: configuration.maxPendingBatches, maxGroup: configuration.maxGroupBatches)
+        rollupFold.stored(waiting)
     }
 
     /// The database file's size plus its WAL, bytes.

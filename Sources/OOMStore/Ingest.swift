@@ -98,8 +98,9 @@ extension OOMDatabase {
         let logger = self.logger
         let planner = configuration.outboxPlanner
         let cache = snapshotCache
+        let fold = rollupFold
         let result = await writer.submit(prepared) { round in
-            await Self.writeRound(round, pool: pool, logger: logger, planner: planner, cache: cache)
+            await Self.writeRound(round, pool: pool, logger: logger, planner: planner, cache: cache, fold: fold)
         }
         return try result.get()
     }
@@ -166,34 +167,30 @@ extension OOMDatabase {
     }
 
     /// One transaction for a round of batches; a batch that fails rolls back only its
-    /// own savepoint. When the COMMIT itself fails, every batch of the round fails.
+    /// own savepoint. When the COMMIT itself fails, every batch of the round fails. The
+    /// round's kills reach the rollups later (`RollupFold`), first thing in this
+    /// transaction when too many already wait.
     static func writeRound(
         _ round: [PreparedBatch], pool: DatabasePool, logger: Logger,
-        planner: (any OutboxPlanner)? = nil, cache: SnapshotCache? = nil
+        planner: (any OutboxPlanner)? = nil, cache: SnapshotCache? = nil, fold: RollupFold
     ) async -> [Result<IngestOutcome, StoreError>] {
+        let results: [Result<IngestOutcome, StoreError>]
+        var folded = 0
+        fold.writing()
         do {
-            return try await pool.write { db in
+            (results, folded) = try await pool.write { db in
+                let folded = fold.overBound ? try KillRollups.fold(db) : 0
                 var results: [Result<IngestOutcome, StoreError>] = []
                 results.reserveCapacity(round.count)
-                // The round's new kills, added to the kill and advice rollups in one upsert per
-                // group just before COMMIT (a failure there fails the whole round).
-                var rollups = KillRollups()
-                var advice = AdviceRollups()
                 for batch in round {
                     var outcome = IngestOutcome(
                         eventsStored: 0, eventsDuplicate: 0, snapshotsStored: 0,
                         snapshotsDuplicate: 0)
-                    var stored = KillRollups()
-                    var storedAdvice = AdviceRollups()
                     do {
                         try db.inSavepoint {
-                            outcome = try writeBatch(
-                                batch, db: db, planner: planner, rollups: &stored, advice: &storedAdvice,
-                                cache: cache)
+                            outcome = try writeBatch(batch, db: db, planner: planner, cache: cache)
                             return .commit
                         }
-                        rollups.merge(stored)
-                        advice.merge(storedAdvice)
                         results.append(.success(outcome))
                     } catch {
                         let mapped = map(error)
@@ -205,24 +202,25 @@ extension OOMDatabase {
                         }
                     }
                 }
-                try rollups.apply(db)
-                try advice.apply(db)
-                return results
+                return (results, folded)
             }
         } catch {
             let mapped = map(error)
             logger.error(
                 "ingest round failed",
                 metadata: ["batches": "\(round.count)", "error": "\(mapped)"])
+            fold.stored(0)
             return Array(repeating: .failure(mapped), count: round.count)
         }
+        fold.folded(folded)
+        let stored = results.reduce(0) { $0 + ((try? $1.get())?.eventsStored ?? 0) }
+        fold.stored(stored)
+        return results
     }
 
-    /// Writes one batch; its newly stored kills are added to `rollups` and `advice`, which
-    /// the caller writes before COMMIT.
+    /// Writes one batch.
     static func writeBatch(
-        _ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil,
-        rollups: inout KillRollups, advice: inout AdviceRollups, cache: SnapshotCache? = nil
+        _ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil, cache: SnapshotCache? = nil
     ) throws -> IngestOutcome {
         let hostStatement = try db.cachedStatement(
             sql: """
@@ -263,10 +261,6 @@ extension OOMDatabase {
                     continue
                 }
                 outcome.eventsStored += 1
-                rollups.add(
-                    hostID: hostID, time: e.time, comm: e.comm, source: e.source, scope: e.scope,
-                    unit: e.unit, container: e.container)
-                advice.add(e, hostID: hostID)
                 if let planner {
                     try writeOutbox(
                         AlertCandidate(

@@ -15,6 +15,7 @@ extension OOMDatabase {
     /// drop, or `increase()` reads a reset as new kills).
     public func killCounters() async throws(StoreError) -> [KillCounter] {
         do {
+            try await rollupFold.settle()
             return try await pool.read { db in
                 try Row.fetchAll(
                     db,

@@ -21,6 +21,7 @@ extension OOMDatabase {
         async throws(StoreError) -> SummaryReport
     {
         do {
+            try await rollupFold.settle()
             return try await pool.read { db in
                 try SummaryQuery(db: db, since: since, until: until).report(now: now)
             }

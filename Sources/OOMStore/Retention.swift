@@ -69,7 +69,7 @@ extension OOMDatabase {
             if let days = policy.eventDays {
                 outcome.events = try await deleteChunked(
                     "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time < ? LIMIT 5000)",
-                    cutoff(days))
+                    cutoff(days), events: true)
                 // Advice days whose kills were all deleted (their counts reached zero).
                 _ = try await deleteChunked(
                     """
@@ -98,13 +98,19 @@ extension OOMDatabase {
         return outcome
     }
 
-    private func deleteChunked(_ sql: String, _ cutoff: Int64) async throws -> Int {
+    /// Runs `sql` until it deletes nothing, a transaction each time; on `events`, each
+    /// time after folding the kills that wait (`KillRollups.deleteEvents`).
+    private func deleteChunked(_ sql: String, _ cutoff: Int64, events: Bool = false) async throws -> Int {
         var total = 0
         while true {
-            let n = try await pool.write { db in
-                try db.execute(sql: sql, arguments: [cutoff])
-                return db.changesCount
+            let (folded, n) = try await pool.write { db in
+                guard events else {
+                    try db.execute(sql: sql, arguments: [cutoff])
+                    return (0, db.changesCount)
+                }
+                return try KillRollups.deleteEvents(db, sql: sql, arguments: [cutoff])
             }
+            rollupFold.folded(folded)
             total += n
             if n == 0 { return total }
         }

@@ -273,6 +273,7 @@ enum Schema {
             try db.execute(
                 sql: "ALTER TABLE hosts ADD COLUMN upload_interval_s REAL CHECK (upload_interval_s > 0)")
         }
+        migrator.registerMigration("v10-deferred-rollups", migrate: KillRollups.migrateDeferred)
         return migrator
     }
 }

@@ -287,6 +287,7 @@ import Testing
             }
             _ = try await db.ingest(Fixture.batch(host: "h", events: events), receivedAt: Self.now)
         }
+        try await db.settleRollups()
         #expect(try await Self.wrongRecent(db) == 0)
         let filled = try await db.write { d in
             try String.fetchOne(d, sql: "SELECT recent FROM advice_groups WHERE kind = 'memcg'")

@@ -212,6 +212,7 @@ struct MigrationTests {
         let kill = Fixture.event("after-migration", host: "old-1", time: "2026-11-12T08:00:00Z")
         _ = try await db.ingest(Fixture.batch(host: "old-1", events: [kill]))
         _ = try await db.ingest(Fixture.batch(host: "old-1", events: [kill]))
+        try await db.settleRollups()
         let (adviceAfter, leftovers) = try await db.write { d in
             (
                 try Int.fetchOne(d, sql: adviceKills) ?? 0,
