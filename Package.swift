@@ -47,6 +47,8 @@ let package = Package(
         .target(name: "CurlHTTP", dependencies: ["CCurl", "Gzip"], swiftSettings: swiftSettings),
         // glibc's <malloc.h>, for the agent's single malloc arena.
         .systemLibrary(name: "CMalloc"),
+        // sqlite3_config (variadic in C) for the collector's store.
+        .systemLibrary(name: "CSQLiteConfig"),
         .target(
             name: "OOMAgent",
             dependencies: [
@@ -59,7 +61,7 @@ let package = Package(
         .target(
             name: "OOMStore",
             dependencies: [
-                "OOMKit", "Gzip",
+                "OOMKit", "Gzip", "CSQLiteConfig",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 // The SQLite C API itself, for the ingest writer's typed bindings.
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

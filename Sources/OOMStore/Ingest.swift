@@ -176,7 +176,9 @@ extension OOMDatabase {
     ) async -> [Result<IngestOutcome, StoreError>] {
         let results: [Result<IngestOutcome, StoreError>]
         var folded = 0
-        fold.writing()
+        // Only kills delay the fold: a fleet's stream of snapshot rounds never goes quiet.
+        let kills = round.contains { !$0.events.isEmpty }
+        if kills { fold.writing() }
         do {
             (results, folded) = try await pool.write { db in
                 let folded = fold.overBound ? try KillRollups.fold(db) : 0
@@ -209,12 +211,12 @@ extension OOMDatabase {
             logger.error(
                 "ingest round failed",
                 metadata: ["batches": "\(round.count)", "error": "\(mapped)"])
-            fold.stored(0)
+            if kills { fold.stored(0) }
             return Array(repeating: .failure(mapped), count: round.count)
         }
         fold.folded(folded)
         let stored = results.reduce(0) { $0 + ((try? $1.get())?.eventsStored ?? 0) }
-        fold.stored(stored)
+        if kills { fold.stored(stored) }
         return results
     }
 

@@ -9,8 +9,9 @@ import Synchronization
 /// `kill_counters`, `advice_daily` and `advice_groups`, so the events after it are the
 /// ones still to add. The writer adds them, in the order stored, in one transaction that
 /// also moves the mark, so a crash between the two never counts an event twice or never:
-/// - when no ingest round has been written for `quiet` (a burst of batches is folded
-///   once, and its groups that repeat are one upsert each, not one per round);
+/// - when no round with kills has been written for `quiet` (a burst of batches is folded
+///   once, and its groups that repeat are one upsert each, not one per round; rounds of
+///   snapshots alone do not count, or a large fleet would never be quiet);
 /// - before a round, when more than `bound` events wait (so a fold never grows long);
 /// - before every read of the rollups (`settleRollups()`), so that reports are exact;
 /// - before retention deletes events (their delete triggers count down folded kills only).
@@ -19,8 +20,9 @@ final class RollupFold: Sendable {
         /// Events stored and not yet folded (may briefly lag a commit: it only decides when
         /// to fold, never what).
         var unfolded = 0
+        /// When the last round with kills ended.
         var lastWrite = ContinuousClock.now
-        /// An ingest round is being written (a long round is not a quiet moment).
+        /// A round with kills is being written (a long round is not a quiet moment).
         var writing = false
         /// A timer task is waiting for ingest to go quiet.
         var scheduled = false
@@ -44,12 +46,12 @@ final class RollupFold: Sendable {
     /// Whether a round must fold before it writes.
     var overBound: Bool { state.withLock { $0.unfolded >= bound } }
 
-    /// An ingest round begins.
+    /// An ingest round with kills begins.
     func writing() {
         state.withLock { $0.writing = true }
     }
 
-    /// Counts the events an ingest round stored, and starts the quiet timer unless it runs.
+    /// Counts the events a round with kills stored, and starts the quiet timer unless it runs.
     func stored(_ n: Int) {
         let start = state.withLock { s in
             s.unfolded += n

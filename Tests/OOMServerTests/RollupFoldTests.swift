@@ -97,13 +97,18 @@ struct RollupFoldTests {
         #expect(try await Self.counts(db).settled)
     }
 
-    @Test func aQuietCollectorFoldsOnItsOwn() async throws {
+    /// Quiet means no kills: snapshots keep arriving every 20 ms, more often than the 50 ms
+    /// the fold waits for, as they do from a large fleet.
+    @Test func aCollectorFoldsOnItsOwnOnceKillsStopWhileSnapshotsGoOn() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
         let db = try Self.open(dir, quiet: .milliseconds(50))
         _ = try await db.ingest(Fixture.batch(host: "web-1", events: Self.events("q", 12)))
         var c = try await Self.counts(db)
-        for _ in 0..<200 where !c.settled {
+        for i in 0..<200 where !c.settled {
+            let time = RFC3339.format(epochMicroseconds: 1_795_000_000_000_000 + Int64(i) * 10_000_000)
+            _ = try await db.ingest(
+                Fixture.batch(host: "web-2", snapshots: [Fixture.snapshot(host: "web-2", time: time)]))
             try await Task.sleep(for: .milliseconds(20))
             c = try await Self.counts(db)
         }
