@@ -83,9 +83,10 @@ package struct RunSample: Sendable {
     }
 }
 
-/// A round's new kills folded into the advice rollups (`advice_daily` per day,
-/// `advice_groups` over the retention), written in one upsert per group just before
-/// COMMIT instead of three per kill and table by an insert trigger (v7-ingest-fast).
+/// Stored kills folded into the advice rollups (`advice_daily` per day, `advice_groups`
+/// over the retention), written in one upsert per group instead of three per kill and
+/// table by an insert trigger (v7-ingest-fast): by SQLite's fold after the ingest's COMMIT
+/// (`RollupFold`), by PostgreSQL's ingest in its own transaction.
 ///
 /// Kills are added in the order they were stored, and each column folds as the trigger's
 /// upsert did one kill at a time (`AdviceSchema.mergeSQL`): counts and sums add, the limit
@@ -173,12 +174,6 @@ package struct AdviceRollups: Sendable {
             groups[k, default: Cell()].merge(cell)
             daily[DayKey(group: k, day: day), default: Cell()].merge(cell)
         }
-    }
-
-    /// Adds a later batch's kills (its savepoint committed).
-    mutating func merge(_ other: AdviceRollups) {
-        for (k, c) in other.groups { groups[k, default: Cell()].merge(c) }
-        for (k, c) in other.daily { daily[k, default: Cell()].merge(c) }
     }
 
     /// Writes the groups into both tables (inside the caller's transaction).

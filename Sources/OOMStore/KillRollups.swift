@@ -5,10 +5,10 @@ import GRDB
 /// (`kill_daily`), and the `/metrics` kill counters per host, source and scope
 /// (`kill_counters`), which only ever grow: retention does not touch them.
 ///
-/// The ingest writer adds a whole round of new kills to them in a few upserts at the end
-/// of the round's transaction (one row per group, not one per event and group as the
-/// per-row triggers of v2 did); deletions (retention) still go through a trigger. Anything
-/// else that inserts events must call `rebuild` afterwards.
+/// The writer folds the kills stored since `rollup_mark` into them in a few upserts (one
+/// row per group, not one per event and group as the per-row triggers of v2 did), after
+/// the ingest's COMMIT (`RollupFold`); deletions (retention) still go through a trigger.
+/// Anything else that inserts events and builds the rollups itself must move the mark.
 struct KillRollups {
     /// One report dimension's group: `dim` is `host`, `comm`, `hostcomm`, `source`,
     /// `scope`, `unit` or `container`.
@@ -73,14 +73,6 @@ struct KillRollups {
             totals[g, default: Cell()].add(time)
             daily[DayGroup(group: g, day: d), default: Cell()].add(time)
         }
-    }
-
-    /// Adds another round's counts (a batch whose savepoint committed).
-    mutating func merge(_ other: KillRollups) {
-        for (g, c) in other.totals { totals[g, default: Cell()].add(c.last, kills: c.kills) }
-        for (g, c) in other.daily { daily[g, default: Cell()].add(c.last, kills: c.kills) }
-        for (d, n) in other.days { days[d, default: 0] += n }
-        for (c, n) in other.counters { counters[c, default: 0] += n }
     }
 
     /// Writes the counts into the rollup tables (inside the caller's transaction).
