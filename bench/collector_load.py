@@ -214,20 +214,25 @@ def cmd_ratio(a):
                       "ratio": round(http[a.key] / raw["events_per_s"], 2), "goal": ">= 0.5"}))
 
 
+def get_summary(conn, token, query):
+    """One summary request: the report and the seconds it took."""
+    t0 = time.perf_counter()
+    conn.request("GET", "/api/v1/reports/summary?" + query, headers={"Authorization": "Bearer " + token})
+    r = conn.getresponse()
+    data = r.read()
+    seconds = time.perf_counter() - t0
+    assert r.status == 200, data[:200]
+    return json.loads(data), seconds
+
+
 def cmd_caught_up(a):
     """Right after an ingest run: times one summary request, which first folds the kills still
     waiting for the rollups (the collector acknowledges after COMMIT and folds later), and
     prints the rate counting that catch-up (events over ingest + fold seconds)."""
     ingest = json.loads(open(a.http).read().strip().splitlines()[-1])
     host, port = parse_url(a.url)
-    conn = http.client.HTTPConnection(host, port, timeout=120)
-    t0 = time.perf_counter()
-    conn.request("GET", "/api/v1/reports/summary?since=30d", headers={"Authorization": "Bearer " + a.token})
-    r = conn.getresponse()
-    body = json.loads(r.read())
-    fold = time.perf_counter() - t0
-    assert r.status == 200, body
-    kills = body["totals"]["kills"]
+    report, fold = get_summary(http.client.HTTPConnection(host, port, timeout=120), a.token, "since=30d")
+    kills = report["totals"]["kills"]
     assert kills == ingest["events"], "summary counts %d kills, ingest stored %d" % (kills, ingest["events"])
     total = ingest["seconds"] + fold
     print(json.dumps({"test": "rollups_caught_up", "summary_seconds": round(fold, 3), "kills": kills,
@@ -329,14 +334,9 @@ def cmd_summary(a):
     lat = []
     kills = None
     for _ in range(a.runs):
-        t0 = time.perf_counter()
-        query = "since=" + a.since + ("&until=" + a.until if a.until else "")
-        conn.request("GET", "/api/v1/reports/summary?" + query, headers={"Authorization": "Bearer " + a.token})
-        r = conn.getresponse()
-        data = r.read()
-        lat.append(time.perf_counter() - t0)
-        assert r.status == 200, data[:200]
-        kills = json.loads(data)["totals"]["kills"]
+        report, seconds = get_summary(conn, a.token, "since=" + a.since + ("&until=" + a.until if a.until else ""))
+        lat.append(seconds)
+        kills = report["totals"]["kills"]
     print(json.dumps({"test": "summary", "since": a.since, "until": a.until or "now", "kills_in_report": kills,
                       "runs": a.runs,
                       "p50_ms": round(pct(lat, 50) * 1000, 1), "max_ms": round(max(lat) * 1000, 1),

@@ -12,19 +12,11 @@ package struct AdviceColumns: Sendable {
 
     /// oom_score_adj at or below this shields a process (the `wrong-victim` candidates).
     static let shieldAdj = -100
+}
 
-    /// The columns as stored (folding stored kills into the rollups).
-    init(
-        memcg: String?, usageKB: Int64?, limitKB: Int64?, shieldName: String?, shieldRSSKB: Int64?, shieldAdj: Int?
-    ) {
-        self.memcg = memcg
-        self.usageKB = usageKB
-        self.limitKB = limitKB
-        self.shieldName = shieldName
-        self.shieldRSSKB = shieldRSSKB
-        self.shieldAdj = shieldAdj
-    }
-
+// In an extension, so the memberwise initializer (the columns as stored, for the fold)
+// stays synthesized.
+extension AdviceColumns {
     init(_ e: OOMEvent) {
         if e.scope == .memcg, let m = e.memcg {
             memcg = m.oom ?? m.task
