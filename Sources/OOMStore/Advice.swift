@@ -435,13 +435,16 @@ package struct AdviceReader {
         ).map { KillRef(id: $0["last_event"], time: g?.lastTime ?? 0, comm: $0["last_comm"], rssKB: g?.maxRSS ?? 0) }
     }
 
-    /// The newest kills of a group (newest first), from the group's events index.
+    /// The newest kills of a group (newest first), from an events index.
     func recent(_ group: Group, _ since: Int64, _ until: Int64) throws -> [KillRef] {
         let (filter, arguments): (String, StatementArguments) =
             switch group {
             case .comm(let host, let comm): ("INDEXED BY events_comm WHERE comm = ? AND host_id = ?", [comm, host])
-            case .memcg(let host, let path): ("INDEXED BY events_memcg WHERE host_id = ? AND memcg = ?", [host, path])
-            case .global(let host): ("INDEXED BY events_global WHERE host_id = ? AND scope = 'global'", [host])
+            // Cgroup and global kills have no index of their own (v11): a window under
+            // `rollupWindow` walks the host's kills, newest first.
+            case .memcg(let host, let path):
+                ("INDEXED BY events_host_time WHERE host_id = ? AND memcg = ?", [host, path])
+            case .global(let host): ("INDEXED BY events_host_time WHERE host_id = ? AND scope = 'global'", [host])
             }
         // Cached: the same few statements run once per group.
         return try Row.fetchAll(

@@ -177,7 +177,7 @@ enum AdviceSchema {
                 \(rebuild("global", key: "''", groupBy: "", when: "scope = 'global'"))
                 -- The event behind each host's worst shielded kill.
                 UPDATE advice_groups SET best_event = (
-                    SELECT event_id FROM events INDEXED BY events_global
+                    SELECT event_id FROM events INDEXED BY events_host_time
                     WHERE host_id = advice_groups.host_id AND scope = 'global'
                         AND shield_rss_kb * 1.0 / max(rss_kb, 1) >= advice_groups.best_ratio LIMIT 1)
                 WHERE kind = 'global' AND best_ratio IS NOT NULL;

@@ -274,6 +274,20 @@ enum Schema {
                 sql: "ALTER TABLE hosts ADD COLUMN upload_interval_s REAL CHECK (upload_interval_s > 0)")
         }
         migrator.registerMigration("v10-deferred-rollups", migrate: KillRollups.migrateDeferred)
+        migrator.registerMigration("v11-lean-event-indexes") { db in
+            // Every index on events costs each ingested kill a random b-tree insert (together
+            // about half the writer's SQLite time). These four serve rare reads that the host
+            // and time indexes answer as well: a unit or container filter walks the covering
+            // time index (which holds both columns) newest first; advice evidence under a
+            // week walks the host's kills newest first (`Advice.recent`).
+            try db.execute(
+                sql: """
+                    DROP INDEX events_unit;
+                    DROP INDEX events_container;
+                    DROP INDEX events_memcg;
+                    DROP INDEX events_global;
+                    """)
+        }
         return migrator
     }
 }

@@ -195,8 +195,8 @@ import Testing
         #expect(edge.contains("events_time_cover (time>? AND time<?)"), "\(edge)")
         for q in [
             "SELECT event_id FROM events INDEXED BY events_comm WHERE comm = 'a' AND host_id = 1 AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
-            "SELECT event_id FROM events INDEXED BY events_memcg WHERE host_id = 1 AND memcg = 'a' AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
-            "SELECT event_id FROM events INDEXED BY events_global WHERE host_id = 1 AND scope = 'global' AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
+            "SELECT event_id FROM events INDEXED BY events_host_time WHERE host_id = 1 AND memcg = 'a' AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
+            "SELECT event_id FROM events INDEXED BY events_host_time WHERE host_id = 1 AND scope = 'global' AND time >= 0 AND time < 1 ORDER BY time DESC LIMIT 5",
             "SELECT pid FROM process_runs WHERE host_id = 1 AND comm = 'a' AND last_time >= 0 AND first_time < 1 ORDER BY last_time DESC LIMIT 50",
         ] {
             let plan = try db.explain(q).joined(separator: "; ")

@@ -190,9 +190,15 @@ struct MigrationTests {
         try FileManager.default.createDirectory(atPath: dir.path + "/db", withIntermediateDirectories: true)
         try FileManager.default.copyItem(atPath: source.path, toPath: dir.path + "/db/oomwatch.sqlite")
         let db = try Fixture.collector(in: dir).database
-        let (migrations, events, daily, totals, trigger) = try await db.write { d in
+        let (migrations, indexes, events, daily, totals, trigger) = try await db.write { d in
             (
                 try String.fetchAll(d, sql: "SELECT identifier FROM grdb_migrations"),
+                try String.fetchAll(
+                    d,
+                    sql: """
+                        SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events'
+                            AND sql IS NOT NULL ORDER BY 1
+                        """),
                 try Int.fetchOne(d, sql: "SELECT count(*) FROM events")!,
                 try Int.fetchOne(d, sql: "SELECT sum(kills) FROM kill_daily WHERE dim = 'comm'")!,
                 try Int.fetchOne(d, sql: "SELECT sum(kills) FROM kill_totals WHERE dim = 'hostcomm'")!,
@@ -201,6 +207,8 @@ struct MigrationTests {
             )
         }
         #expect(migrations.contains("v5-alert-outbox") && migrations.contains("v6-event-ingest"))
+        // v11 leaves the indexes a new database has: no unit, container, memcg or global one.
+        #expect(indexes == ["events_comm", "events_host_time", "events_rss", "events_time_cover"], "\(indexes)")
         #expect(events == 60)
         #expect(daily == 60)
         #expect(totals == 60)
