@@ -266,8 +266,10 @@ final class E2EWorld: @unchecked Sendable {
         #expect(event.scope == .memcg)
         #expect(event.source == .kernel)
         #expect(event.host == host)
-        #expect(event.memcg?.oom == kill.cgroupPath, "oom_memcg")
-        #expect(event.memcg?.task == kill.cgroupPath, "task_memcg")
+        // The kernel's report as the agent kept it: what to read when a field is missing.
+        let report = "partial: \(event.partial ?? false)\n\(event.raw ?? "(no raw report)")"
+        #expect(event.memcg?.oom == kill.cgroupPath, "oom_memcg\n\(report)")
+        #expect(event.memcg?.task == kill.cgroupPath, "task_memcg\n\(report)")
         #expect(event.victim.anonRssKB.map { $0 > 32 * 1024 } ?? false, "victim anon RSS near the 64 MiB limit")
         if let time = event.time, let micros = RFC3339.parse(time) {
             let skew = abs(Double(micros) / 1e6 - Date().timeIntervalSince1970)
