@@ -13,33 +13,14 @@ EVENTS=${EVENTS:-1000000}
 HOSTS=${HOSTS:-10000}
 RUNS=${RUNS:-5}
 PORT=${PORT:-18733}
-BIN=${BIN:-.build/release/oomwatch-collector}
-[ -x "$BIN" ] || swift build -c release --product oomwatch-collector
-WORK=$(mktemp -d /tmp/oomwatch-advice-bench.XXXXXX)
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT INT TERM
-READ=bench-read-token-0123456789
-printf 'read %s bench\n' "$READ" > "$WORK/tokens"
-URL=http://127.0.0.1:$PORT
+. bench/collector-env.sh
 LOAD="python3 bench/advice_load.py"
 
-start() {
-    "$BIN" serve --listen "127.0.0.1:$PORT" --db "$WORK/advice.sqlite" --tokens-file "$WORK/tokens" \
-        --log-level warning >>"$WORK/collector.log" 2>&1 &
-    PID=$!
-    i=0
-    until curl -sf "$URL/healthz" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -lt 400 ] || { cat "$WORK/collector.log"; exit 1; }; sleep 0.05
-    done
-}
-stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
-
 echo "# machine: $(nproc) cores, $(uname -r), binary $BIN"
-start; stop   # the collector creates the schema
+start "$WORK/advice.sqlite"; stop   # the collector creates the schema
 $LOAD gen "$WORK/advice.sqlite" --events "$EVENTS" --hosts "$HOSTS"
 $LOAD plans "$WORK/advice.sqlite"
-start
+start "$WORK/advice.sqlite"
 # The answer the API gives (the first 1000 findings; every rule still runs on every
 # candidate, so "total" counts them all), then every finding in one answer.
 $LOAD advice "$URL" "$READ" --runs "$RUNS" --since 30d --out "$WORK/advice.json"
@@ -47,7 +28,7 @@ $LOAD advice "$URL" "$READ" --runs "$RUNS" --since 30d --limit 100000
 stop
 # The same answer read in one transaction (advice.parallelism 1), for what the parts buy.
 export OOMWATCH_ADVICE_PARALLELISM=1
-start
+start "$WORK/advice.sqlite"
 $LOAD advice "$URL" "$READ" --runs "$RUNS" --since 30d --out "$WORK/one-read.json"
 stop
 unset OOMWATCH_ADVICE_PARALLELISM

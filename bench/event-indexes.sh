@@ -10,17 +10,7 @@ cd "$(dirname "$0")/.."
 PAIRS=${PAIRS:-7}
 BATCHES=${BATCHES:-300}
 PORT=${PORT:-18741}
-BIN=${BIN:-.build/release/oomwatch-collector}
-[ -x "$BIN" ] || flock /tmp/oomwatch-release.lock swift build -c release --product oomwatch-collector
-WORK=$(mktemp -d /tmp/oomwatch-bench.XXXXXX)
-PID=""
-cleanup() { [ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$WORK"; }
-trap cleanup EXIT INT TERM
-AGENT=bench-agent-token-0123456789
-READ=bench-read-token-0123456789
-printf 'agent %s bench\nread %s bench\n' "$AGENT" "$READ" > "$WORK/tokens"
-URL=http://127.0.0.1:$PORT
-LOAD="python3 bench/collector_load.py"
+. bench/collector-env.sh
 OLD_INDEXES="CREATE INDEX events_unit ON events(unit, time) WHERE unit IS NOT NULL;
 CREATE INDEX events_container ON events(container, time) WHERE container IS NOT NULL;
 CREATE INDEX events_memcg ON events(host_id, memcg, time) WHERE memcg IS NOT NULL;
@@ -30,10 +20,7 @@ cpu() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
 run() { # $1 = lean|old
     local dir="$WORK/$1-$2"
     mkdir "$dir"
-    OOMWATCH_DB_SYNCHRONOUS=normal "$BIN" serve --listen "127.0.0.1:$PORT" --db "$dir/db.sqlite" \
-        --tokens-file "$WORK/tokens" --log-level warning >>"$WORK/collector.log" 2>&1 &
-    PID=$!
-    until curl -sf "$URL/healthz" >/dev/null 2>&1; do sleep 0.05; done
+    OOMWATCH_DB_SYNCHRONOUS=normal start "$dir/db.sqlite"
     [ "$1" = old ] && python3 -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1], timeout=10).executescript(sys.argv[2])' \
         "$dir/db.sqlite" "$OLD_INDEXES"
     local t0 t1
@@ -42,7 +29,7 @@ run() { # $1 = lean|old
         > "$dir/http.json"
     t1=$(cpu)
     $LOAD caught-up "$URL" "$READ" --http "$dir/http.json" > "$dir/caught-up.json"
-    kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""
+    stop
     $LOAD raw "$dir/raw.sqlite" --rows "$dir/rows.json" --synchronous NORMAL > "$dir/raw.json"
     python3 - "$1" "$dir" "$t0" "$t1" <<'PY'
 import json, sys
