@@ -208,46 +208,96 @@ struct SummaryQuery {
         var days: [Int64: Int] = [:]
     }
 
-    /// A host × process group, kept as its parts while counting (no string per kill).
+    /// A host × process group, kept as integers while counting (the comm by its number in
+    /// `Interned`): no string hashed per group.
     struct HostComm: Hashable {
         var hostID: Int64
-        var comm: String
+        var comm: Int
     }
 
-    /// Groups the edge intervals' kills in one pass over the covering index. Keys are
-    /// counted as integers and short strings (a comm fits Swift's inline strings), and
-    /// turned into the rollups' text keys once per group, not once per kill.
+    /// Counts for keys met in the order of first use: a key is hashed once per kill to find
+    /// its number, its cell is then an array slot.
+    struct Interned {
+        var numbers: [String: Int] = [:]
+        var keys: [String] = []
+        var cells: [Cell] = []
+
+        /// The key's number, counting the kill at `time` in its cell.
+        mutating func add(_ key: String, _ time: Int64) -> Int {
+            if let n = numbers[key] {
+                cells[n].add(time)
+                return n
+            }
+            numbers[key] = keys.count
+            keys.append(key)
+            cells.append(Cell(kills: 1, last: time))
+            return keys.count - 1
+        }
+
+        var groups: [String: Cell] { Dictionary(uniqueKeysWithValues: zip(keys, cells)) }
+    }
+
+    /// Counts for a dimension with a handful of keys (source, scope): a linear search is
+    /// cheaper than a hash.
+    struct FewKeys {
+        var keys: [String] = []
+        var cells: [Cell] = []
+
+        mutating func add(_ key: String, _ time: Int64) {
+            if let i = keys.firstIndex(of: key) {
+                cells[i].add(time)
+            } else {
+                keys.append(key)
+                cells.append(Cell(kills: 1, last: time))
+            }
+        }
+
+        var groups: [String: Cell] { Dictionary(uniqueKeysWithValues: zip(keys, cells)) }
+    }
+
+    /// Groups the edge intervals' kills in one pass over the covering index (rows in time
+    /// order). Process names are hashed once per kill and then counted by number; host ×
+    /// process groups are integer pairs; source and scope are searched among their few
+    /// values; the day changes only between runs of rows. Each group becomes the rollups'
+    /// text key once, not once per kill.
     func edgeCounts() throws -> EdgeCounts {
         var counts = EdgeCounts()
         var hosts: [Int64: Cell] = [:]
         var hostComms: [HostComm: Cell] = [:]
-        var comms: [String: Cell] = [:]
-        var sources: [String: Cell] = [:]
-        var scopes: [String: Cell] = [:]
+        var comms = Interned()
+        var sources = FewKeys()
+        var scopes = FewKeys()
         var units: [String: Cell] = [:]
         var containers: [String: Cell] = [:]
         let statement = try db.cachedStatement(sql: Self.edgeRowsSQL)
         for edge in edges {
+            var day = Int64.min
+            var dayKills = 0
             let rows = try Row.fetchCursor(statement, arguments: [edge.from, edge.to])
             while let row = try rows.next() {
                 let time: Int64 = row[0]
                 let hostID: Int64 = row[1]
-                let comm: String = row[2]
-                counts.days[time / Self.day, default: 0] += 1
+                if time / Self.day != day {
+                    if dayKills > 0 { counts.days[day, default: 0] += dayKills }
+                    (day, dayKills) = (time / Self.day, 0)
+                }
+                dayKills += 1
                 hosts[hostID, default: Cell()].add(time)
+                let comm = comms.add(row[2], time)
                 hostComms[HostComm(hostID: hostID, comm: comm), default: Cell()].add(time)
-                comms[comm, default: Cell()].add(time)
-                sources[row[3] as String, default: Cell()].add(time)
-                scopes[row[4] as String? ?? "unknown", default: Cell()].add(time)
+                sources.add(row[3], time)
+                scopes.add(row[4] as String? ?? "unknown", time)
                 if let unit: String = row[5] { units[unit, default: Cell()].add(time) }
                 if let container: String = row[6] { containers[container, default: Cell()].add(time) }
             }
+            if dayKills > 0 { counts.days[day, default: 0] += dayKills }
         }
         counts.groups = [
             "host": Dictionary(uniqueKeysWithValues: hosts.map { (String($0.key), $0.value) }),
             "hostcomm": Dictionary(
-                uniqueKeysWithValues: hostComms.map { ("\($0.key.hostID)\t\($0.key.comm)", $0.value) }),
-            "comm": comms, "source": sources, "scope": scopes, "unit": units, "container": containers,
+                uniqueKeysWithValues: hostComms.map { ("\($0.key.hostID)\t\(comms.keys[$0.key.comm])", $0.value) }),
+            "comm": comms.groups, "source": sources.groups, "scope": scopes.groups, "unit": units,
+            "container": containers,
         ]
         return counts
     }
