@@ -72,6 +72,29 @@ import Testing
         #expect(e.first?.trigger == nil)
     }
 
+    /// Another CPU's message stamped a moment before the header but logged after it (the
+    /// previous kill's reaper line, in a burst of kills) leaves the report open; a step back
+    /// of minutes is a new boot's log and closes it.
+    @Test func aSlightlyOlderLineFromAnotherCPUKeepsTheReport() {
+        var a = OOMReportAssembler()
+        _ = a.feed(uptimeMicros: 100_000_000, message: report[0])
+        _ = a.feed(
+            uptimeMicros: 99_999_950,
+            message: "oom_reaper: reaped process 7 (other), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB")
+        var events: [OOMEvent] = []
+        for m in report.dropFirst() { events += a.feed(uptimeMicros: 100_000_100, message: m) }
+        events += a.flush()
+        #expect(events.count == 1)
+        #expect(events.first?.memcg?.oom == "/a")
+        #expect(events.first?.memcg?.task == "/a/b")
+        #expect(events.first?.trigger?.comm == "stress")
+
+        var rebooted = OOMReportAssembler()
+        _ = rebooted.feed(uptimeMicros: 100_000_000, message: report[0])
+        _ = rebooted.feed(uptimeMicros: 2_000_000, message: "Linux version 6.18.0")
+        #expect(!rebooted.isCollecting)
+    }
+
     @Test func summaryContinuationFlaggedPlus() throws {
         var a = OOMReportAssembler()
         let lines = [

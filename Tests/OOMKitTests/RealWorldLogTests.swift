@@ -270,6 +270,36 @@ import Testing
         #expect(events.map(\.time) == ["2025-12-30T23:00:00Z", "2026-01-04T10:00:00Z"])
     }
 
+    /// This machine's real memcg kill, read as the agent reads /dev/kmsg, with another
+    /// CPU's message stamped 50 µs before the line it follows (the previous kill's
+    /// `oom_reaper` line in a burst of kills) put after each line of the report in turn:
+    /// the event is the one read without it, every time.
+    @Test func aSlightlyOlderLineAnywhereInTheRealReportChangesNothing() throws {
+        let records = try Fixture.text("real-6.18-memcg-v1-kmsg.log").split(separator: "\n").map {
+            try #require(KmsgRecord.parse($0))
+        }
+        func events(_ records: [KmsgRecord]) -> [OOMEvent] {
+            var a = OOMReportAssembler()
+            return records.flatMap { a.feed($0.logLine(bootID: "b")) } + a.finish()
+        }
+        let plain = events(records)
+        try #require(plain.count == 1)
+        #expect(plain[0].memcg?.oom != nil && plain[0].trigger != nil)
+        for i in records.indices.dropLast() {
+            let older = try #require(
+                KmsgRecord.parse(
+                    "6,\(records[i].sequence),\(records[i].usec - 50),-;oom_reaper: reaped process 7 (other), now anon-rss:0kB, file-rss:0kB, shmem-rss:0kB"
+                ))
+            var mixed = records
+            mixed.insert(older, at: i + 1)
+            let got = events(mixed)
+            #expect(got.count == 1, "after line \(i)")
+            #expect(got.first?.memcg == plain[0].memcg, "after line \(i)")
+            #expect(got.first?.trigger == plain[0].trigger, "after line \(i)")
+            #expect(got.first?.id == plain[0].id, "after line \(i)")
+        }
+    }
+
     /// Issue 19.2: one kmsg record is one record. A file name the kernel prints with an
     /// escaped newline (or with spaces) never becomes a kill or a report header.
     @Test func escapedNewlineInAKmsgRecordForgesNothing() throws {

@@ -30,6 +30,12 @@ public struct OOMReportAssembler: Sendable {
         public var reportTimeoutMicros: Int64 = 120_000_000
         /// …or after this many lines.
         public var maxReportLines = 250_000
+        /// How far a line's uptime may lie before the report's (or a held kill's) and still
+        /// be of the same boot. printk stamps a message before it takes its place in the
+        /// log, so a message another CPU printed at the same moment (the previous kill's
+        /// `oom_reaper` line) can follow a report's header with an uptime a little older;
+        /// only a larger step back is a new boot's log.
+        public var clockJitterMicros: Int64 = 1_000_000
         /// `raw` keeps at most this many bytes of a report's head (plus its kill line).
         public var maxRawBytes = 2 << 20
 
@@ -191,7 +197,7 @@ public struct OOMReportAssembler: Sendable {
 
     private func isBeyondReaperWindow(uptime pu: Int64?, epoch pe: Int64?, _ line: LogLine) -> Bool {
         if let u = line.uptimeMicros, let pu {
-            return u - pu > options.reaperWindowMicros || u < pu
+            return u - pu > options.reaperWindowMicros || u < pu - options.clockJitterMicros
         }
         if line.uptimeMicros == nil, let e = line.epochMicros, let pe {
             return e - pe > options.reaperWindowMicros
@@ -211,7 +217,7 @@ public struct OOMReportAssembler: Sendable {
         if r.lines > options.maxReportLines {
             closeReport()
         } else if let u = line.uptimeMicros, let s = r.startUptime,
-            u - s > options.reportTimeoutMicros || u < s
+            u - s > options.reportTimeoutMicros || u < s - options.clockJitterMicros
         {
             closeReport()
         } else if line.uptimeMicros == nil, let e = line.epochMicros, let s = r.startEpoch,
