@@ -204,8 +204,30 @@ struct SummaryQuery {
     /// Kills per group of every dimension (by dimension, then key), and per day, in the
     /// edge intervals.
     struct EdgeCounts {
+        /// Every dimension but host × process, by rollup key.
         var groups: [String: [String: Cell]] = [:]
         var days: [Int64: Int] = [:]
+        /// Host × process groups by number, turned into rollup keys only where a report
+        /// needs them: a window's edges hold tens of thousands, most with one kill.
+        var hostComms: [HostComm: Cell] = [:]
+        var comms = Interned()
+
+        /// A group's edge count by its rollup key.
+        func cell(_ dim: String, _ key: String) -> Cell? {
+            guard dim == "hostcomm" else { return groups[dim]?[key] }
+            guard let tab = key.firstIndex(of: "\t"), let hostID = Int64(key[..<tab]),
+                let comm = comms.numbers[String(key[key.index(after: tab)...])]
+            else { return nil }
+            return hostComms[HostComm(hostID: hostID, comm: comm)]
+        }
+
+        /// The groups with at least `minimum` kills, by rollup key.
+        func groups(_ dim: String, minimum: Int) -> [String: Cell] {
+            guard dim == "hostcomm" else { return (groups[dim] ?? [:]).filter { $0.value.kills >= minimum } }
+            var found: [String: Cell] = [:]
+            for (g, c) in hostComms where c.kills >= minimum { found["\(g.hostID)\t\(comms.keys[g.comm])"] = c }
+            return found
+        }
     }
 
     /// A host × process group, kept as integers while counting (the comm by its number in
@@ -258,13 +280,11 @@ struct SummaryQuery {
     /// Groups the edge intervals' kills in one pass over the covering index (rows in time
     /// order). Process names are hashed once per kill and then counted by number; host ×
     /// process groups are integer pairs; source and scope are searched among their few
-    /// values; the day changes only between runs of rows. Each group becomes the rollups'
-    /// text key once, not once per kill.
+    /// values; the day changes only between runs of rows. A group becomes the rollups' text
+    /// key once, not once per kill (host × process groups only when a report asks).
     func edgeCounts() throws -> EdgeCounts {
         var counts = EdgeCounts()
         var hosts: [Int64: Cell] = [:]
-        var hostComms: [HostComm: Cell] = [:]
-        var comms = Interned()
         var sources = FewKeys()
         var scopes = FewKeys()
         var units: [String: Cell] = [:]
@@ -283,8 +303,8 @@ struct SummaryQuery {
                 }
                 dayKills += 1
                 hosts[hostID, default: Cell()].add(time)
-                let comm = comms.add(row[2], time)
-                hostComms[HostComm(hostID: hostID, comm: comm), default: Cell()].add(time)
+                let comm = counts.comms.add(row[2], time)
+                counts.hostComms[HostComm(hostID: hostID, comm: comm), default: Cell()].add(time)
                 sources.add(row[3], time)
                 scopes.add(row[4] as String? ?? "unknown", time)
                 if let unit: String = row[5] { units[unit, default: Cell()].add(time) }
@@ -294,9 +314,7 @@ struct SummaryQuery {
         }
         counts.groups = [
             "host": Dictionary(uniqueKeysWithValues: hosts.map { (String($0.key), $0.value) }),
-            "hostcomm": Dictionary(
-                uniqueKeysWithValues: hostComms.map { ("\($0.key.hostID)\t\(comms.keys[$0.key.comm])", $0.value) }),
-            "comm": comms.groups, "source": sources.groups, "scope": scopes.groups, "unit": units,
+            "comm": counts.comms.groups, "source": sources.groups, "scope": scopes.groups, "unit": units,
             "container": containers,
         ]
         return counts
@@ -316,16 +334,15 @@ struct SummaryQuery {
 
     /// The top groups of a large dimension with at least `minimum` kills in the window.
     func largeDimension(_ dim: String, minimum: Int, edges: EdgeCounts) throws -> [String: Cell] {
-        let candidates = edges.groups[dim] ?? [:]
         // Without whole days the edges are the whole window: every group is counted.
-        guard hasWholeDays else { return candidates.filter { $0.value.kills >= minimum } }
+        guard hasWholeDays else { return edges.groups(dim, minimum: minimum) }
         var groups: [String: Cell] = [:]
         var top: [Int] = []  // best window counts so far, descending, at most `listLimit`
         let rows = try RankedRow.fetchCursor(
             db, sql: Self.rankedSQL, arguments: [dim, firstDay, endDay, minimum])
         while let row = try rows.next() {
             if top.count >= Self.listLimit, row.total < top[Self.listLimit - 1] { break }
-            let edge = candidates[row.key]
+            let edge = edges.cell(dim, row.key)
             let kills = row.kills + (edge?.kills ?? 0)
             guard kills >= minimum else { continue }
             groups[row.key] = Cell(kills: kills, last: edge?.last ?? .min)
