@@ -76,6 +76,42 @@ import Testing
         #expect(third.takeCounts().missed == 0)
     }
 
+    /// A backlog of back-to-back reports (a burst of kills, no `oom_reaper` lines) has no
+    /// record outside a report or a held kill: when the agent stops, or catches up, in the
+    /// middle of the next report, the held kills go out and the cursor points just before
+    /// that report's header, not nowhere.
+    @Test func cursorStopsBeforeTheOpenReportOfABurst() throws {
+        let records = try Self.records()
+        func text(_ r: [UInt8]) -> String { String(decoding: r, as: UTF8.self) }
+        let header = try #require(records.firstIndex { text($0).contains("invoked oom-killer") })
+        let kill = try #require(records.lastIndex { text($0).contains("Killed process") })
+        let report = Array(records[header...kill])
+        // The same report three times, 10 s apart (three kills), renumbered, then the head
+        // of a fourth.
+        var burst: [[UInt8]] = []
+        for (copy, part) in [report, report, report, Array(report.prefix(5))].enumerated() {
+            for r in part {
+                // LEVEL,SEQ,USEC,FLAGS;MESSAGE
+                let fields = text(r).split(separator: ",", maxSplits: 3)
+                let usec = try #require(Int64(fields[2])) + Int64(copy) * 10_000_000
+                burst.append(Array("\(fields[0]),\(1000 + burst.count),\(usec),\(fields[3])".utf8))
+            }
+        }
+        var f = KernelLogFollower(bootID: "b1", cursor: nil)
+        var events: [OOMEvent] = []
+        for r in burst { events += f.handle(r[...]) }
+        events += f.idle()
+        // The third kill was held for its reaper line; idle sends it out.
+        #expect(events.count == 3)
+        #expect(f.cursor?.sequence == UInt64(1000 + 3 * report.count - 1))
+        // A restart there reads the open report again and finds no kill twice.
+        var g = KernelLogFollower(bootID: "b1", cursor: f.cursor)
+        var again: [OOMEvent] = []
+        for r in burst { again += g.handle(r[...]) }
+        again += g.idle()
+        #expect(again.isEmpty)
+    }
+
     @Test func gapsAndNewBootAreCounted() throws {
         let records = try Self.records()
         // Same boot, cursor at 300, but the buffer now starts at 347: 46 records lost.

@@ -14,6 +14,11 @@ public struct KernelLogFollower: Sendable {
     private var expected: UInt64?
     /// The last sequence number after which the assembler held nothing.
     private var safeSequence: UInt64?
+    /// The record that opened the report being read (nil when none is open). Once the held
+    /// kills are out, every record before it is handled, however densely kills follow
+    /// each other: a backlog of back-to-back reports has no record between them that is
+    /// outside a report or a held kill.
+    private var reportStart: UInt64?
     /// Counters since the last `takeCounts()`.
     private var missed: Int64 = 0
     private var overruns: Int64 = 0
@@ -66,8 +71,14 @@ public struct KernelLogFollower: Sendable {
         expected = seq &+ 1
         recordsRead += 1
         let epoch = bootEpochMicros.map { $0 + record.usec }
+        let wasCollecting = assembler.isCollecting
         var events = assembler.feed(record.logLine(bootID: bootID, epochMicros: epoch))
         stamp(&events)
+        if !assembler.isCollecting {
+            reportStart = nil
+        } else if !wasCollecting {
+            reportStart = seq
+        }
         if !assembler.isCollecting && !assembler.hasPending { safeSequence = seq }
         return events
     }
@@ -80,8 +91,14 @@ public struct KernelLogFollower: Sendable {
     public mutating func idle() -> [OOMEvent] {
         var events = assembler.flush()
         stamp(&events)
-        if !assembler.isCollecting && !assembler.hasPending, let e = expected, e > 0 {
-            safeSequence = e - 1
+        if !assembler.hasPending, let e = expected, e > 0 {
+            if !assembler.isCollecting {
+                safeSequence = e - 1
+            } else if let start = reportStart, start > 0, start - 1 > safeSequence ?? 0 {
+                // A report is still open (stopped, or caught up, in its middle): up to the
+                // record before it.
+                safeSequence = start - 1
+            }
         }
         return events
     }
