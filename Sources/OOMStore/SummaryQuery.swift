@@ -215,9 +215,7 @@ struct SummaryQuery {
         /// A group's edge count by its rollup key.
         func cell(_ dim: String, _ key: String) -> Cell? {
             guard dim == "hostcomm" else { return groups[dim]?[key] }
-            guard let tab = key.firstIndex(of: "\t"), let hostID = Int64(key[..<tab]),
-                let comm = comms.numbers[String(key[key.index(after: tab)...])]
-            else { return nil }
+            guard let (hostID, name) = SummaryQuery.hostComm(key), let comm = comms.numbers[name] else { return nil }
             return hostComms[HostComm(hostID: hostID, comm: comm)]
         }
 
@@ -228,6 +226,12 @@ struct SummaryQuery {
             for (g, c) in hostComms where c.kills >= minimum { found["\(g.hostID)\t\(comms.keys[g.comm])"] = c }
             return found
         }
+    }
+
+    /// The host id and process name of a `hostcomm` rollup key (`HOSTID` tab `COMM`).
+    static func hostComm(_ key: String) -> (hostID: Int64, comm: String)? {
+        guard let tab = key.firstIndex(of: "\t"), let hostID = Int64(key[..<tab]) else { return nil }
+        return (hostID, String(key[key.index(after: tab)...]))
     }
 
     /// A host × process group, kept as integers while counting (the comm by its number in
@@ -427,8 +431,7 @@ struct SummaryQuery {
         for (key, cell) in Self.ranked(
             try largeDimension("hostcomm", minimum: ReportShaping.repeatOffenderKills, edges: edges))
         {
-            guard let tab = key.firstIndex(of: "\t"), let hostID = Int64(key[..<tab]) else { continue }
-            let comm = String(key[key.index(after: tab)...])
+            guard let (hostID, comm) = Self.hostComm(key) else { continue }
             let first = try Int64.fetchOne(firstKill, arguments: [comm, hostID, since, until])
             offenders.append(
                 RepeatOffender(
