@@ -15,23 +15,23 @@ public enum Deflate {
 
     /// All of `bytes` through an initialized deflate `stream` (gzip or raw), in one call.
     static func finish(_ stream: inout z_stream, _ bytes: [UInt8]) throws(GzipError) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: Int(deflateBound(&stream, uLong(bytes.count))) + 32)
-        var input = bytes
+        let bound = Int(deflateBound(&stream, uLong(bytes.count))) + 32
         var finished: Int32 = Z_OK
-        let written: Int = input.withUnsafeMutableBufferPointer { inBuf in
-            output.withUnsafeMutableBufferPointer { outBuf in
-                stream.next_in = inBuf.baseAddress
+        // zlib reads the input in place (it never writes through next_in) and writes into
+        // uninitialized capacity: no copy of the input, no zeroing of the output.
+        let output = bytes.withUnsafeBufferPointer { inBuf in
+            [UInt8](unsafeUninitializedCapacity: bound) { outBuf, written in
+                stream.next_in = inBuf.baseAddress.map { UnsafeMutablePointer(mutating: $0) }
                 stream.avail_in = uInt(inBuf.count)
                 stream.next_out = outBuf.baseAddress
                 stream.avail_out = uInt(outBuf.count)
                 finished = deflate(&stream, Z_FINISH)
-                return outBuf.count - Int(stream.avail_out)
+                written = outBuf.count - Int(stream.avail_out)
             }
         }
         guard finished == Z_STREAM_END, stream.avail_in == 0 else {
             throw GzipError(.corrupt, "deflate did not finish")
         }
-        output.removeSubrange(written...)
         return output
     }
 

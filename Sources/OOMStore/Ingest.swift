@@ -224,28 +224,24 @@ extension OOMDatabase {
     static func writeBatch(
         _ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil, cache: SnapshotCache? = nil
     ) throws -> IngestOutcome {
+        // Bound by position (?1…?6), as every statement run per batch: no dictionary.
         let hostStatement = try db.cachedStatement(
             sql: """
                 INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s,
                     upload_interval_s)
-                VALUES (:name, :received, :received, :boot_id, :agent_version, coalesce(:interval_s, 30),
-                    :upload_interval_s)
+                VALUES (?1, ?2, ?2, ?3, ?4, coalesce(?5, 30), ?6)
                 ON CONFLICT (name) DO UPDATE SET
                     last_seen = max(last_seen, excluded.last_seen),
                     boot_id = coalesce(excluded.boot_id, boot_id),
                     agent_version = coalesce(excluded.agent_version, agent_version),
-                    interval_s = coalesce(:interval_s, interval_s),
-                    upload_interval_s = coalesce(:upload_interval_s, upload_interval_s)
+                    interval_s = coalesce(?5, interval_s),
+                    upload_interval_s = coalesce(?6, upload_interval_s)
                 RETURNING id, agent_json
                 """)
         guard
             let hostRow = try Row.fetchOne(
                 hostStatement,
-                arguments: [
-                    "name": b.host, "received": b.receivedAt, "boot_id": b.bootID,
-                    "agent_version": b.agentVersion, "interval_s": b.intervalS,
-                    "upload_interval_s": b.agent?.uploadIntervalS,
-                ])
+                arguments: [b.host, b.receivedAt, b.bootID, b.agentVersion, b.intervalS, b.agent?.uploadIntervalS])
         else { throw StoreError.failed("host upsert returned nothing") }
         let hostID: Int64 = hostRow["id"]
         cache?.remember(hostID: hostID, name: b.host, db: db)
@@ -330,22 +326,18 @@ extension OOMDatabase {
             }
             if let s = newest {
                 let latest = try s.latestJSON()
+                // The newer sample wins by its own time, unless the stored one claims a time
+                // after this batch's arrival: that host's clock was ahead, and the sample
+                // received later is the newer one.
                 try db.cachedStatement(
                     sql: """
-                        UPDATE hosts SET snapshot_time = :time, total_kb = :total_kb,
-                            available_kb = :available_kb, full_avg60 = :full_avg60,
-                            memory_json = :memory_json, pressure_json = :pressure_json,
-                            processes_json = :processes_json, kernel = coalesce(:kernel, kernel)
-                        WHERE id = :host_id
-                            AND (snapshot_time IS NULL OR snapshot_time < :time OR snapshot_time > :received)
+                        UPDATE hosts SET snapshot_time = ?1, total_kb = ?2, available_kb = ?3, full_avg60 = ?4,
+                            memory_json = ?5, pressure_json = ?6, processes_json = ?7, kernel = coalesce(?8, kernel)
+                        WHERE id = ?9 AND (snapshot_time IS NULL OR snapshot_time < ?1 OR snapshot_time > ?10)
                         """
                 ).execute(arguments: [
-                    // The newer sample wins by its own time, unless the stored one claims a
-                    // time after this batch's arrival: that host's clock was ahead, and the
-                    // sample received later is the newer one.
-                    "time": s.time, "total_kb": s.total, "available_kb": s.available, "full_avg60": s.fullAvg60,
-                    "memory_json": latest.memory, "pressure_json": latest.pressure, "processes_json": latest.processes,
-                    "kernel": s.kernel, "host_id": hostID, "received": b.receivedAt,
+                    s.time, s.total, s.available, s.fullAvg60, latest.memory, latest.pressure, latest.processes,
+                    s.kernel, hostID, b.receivedAt,
                 ])
             }
             if let s = b.snapshots.filter({ $0.systemJSON != nil }).max(by: { $0.time < $1.time }) {
@@ -369,7 +361,9 @@ extension PreparedBatch.Snapshot.LatestJSON {
             String(decoding: try encoder.encode(value), as: UTF8.self)
         }
         memory = String(decoding: MemorySnapshot.json(snapshot.memory), as: UTF8.self)
-        pressure = try snapshot.pressure.map { try json($0) }
+        pressure = try snapshot.pressure.map { p in
+            try p.json().map { String(decoding: $0, as: UTF8.self) } ?? json(p)
+        }
         processes = String(decoding: ProcessSample.json(snapshot.processes), as: UTF8.self)
     }
 }

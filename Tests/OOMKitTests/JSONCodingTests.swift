@@ -721,6 +721,12 @@ private func failure<T: Decodable>(_ type: T.Type, _ json: String) -> JSONCoding
             let e = failure(String.self, bad)
             #expect(e?.kind == .invalidJSON && e?.message.contains("UTF-8") == true, "\(bad): \(String(describing: e))")
         }
+        // A run of plain ASCII is taken without validation: a byte past 0x7F anywhere in
+        // it still sends the whole run through the check.
+        let ascii = String(repeating: "a", count: 100)
+        #expect(try decoded(String.self, "\"\(ascii)é\(ascii)\"") == ascii + "é" + ascii)
+        let late = failure(String.self, [0x22] + Array(ascii.utf8) + [0xFF] + Array(ascii.utf8) + [0x22])
+        #expect(late?.message.contains("UTF-8") == true && late?.offset == 101, "\(String(describing: late))")
         let control = failure(String.self, [0x22, 0x61, 0x0A, 0x22])
         #expect(control?.message.contains("control character") == true && control?.offset == 2)
         #expect(failure(String.self, #""abc"#)?.message.contains("end of input") == true)

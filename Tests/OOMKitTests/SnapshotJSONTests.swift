@@ -258,6 +258,15 @@ import Testing
         for var snapshot in try Self.samples() {
             #expect(ProcessSample.json(snapshot.processes) == (try writer.encode(snapshot.processes)))
             #expect(MemorySnapshot.json(snapshot.memory) == (try writer.encode(snapshot.memory)))
+            if var pressure = snapshot.pressure {
+                #expect(pressure.json() == (try writer.encode(pressure)))
+                pressure.fullAvg10 = nil
+                pressure.fullTotalUs = nil
+                pressure.someAvg300 = 1e-7
+                #expect(pressure.json() == (try writer.encode(pressure)))
+                pressure.someAvg60 = .infinity
+                #expect(pressure.json() == nil)
+            }
             snapshot.memory["a\"b\n"] = -1
             #expect(MemorySnapshot.json(snapshot.memory) == (try writer.encode(snapshot.memory)))
         }

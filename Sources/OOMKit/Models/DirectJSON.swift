@@ -9,6 +9,17 @@ struct DirectJSON {
 
     init() { out.reserveCapacity(4096) }
 
+    /// What `write` writes; nil when it gives up (a value only `JSONWriter` should encode).
+    static func bytes(_ write: (inout DirectJSON) throws(UnusualValue) -> Void) -> [UInt8]? {
+        var w = DirectJSON()
+        do {
+            try write(&w)
+        } catch {
+            return nil
+        }
+        return w.out
+    }
+
     mutating func open(_ bracket: UInt8) {
         out.append(bracket)
         comma = false

@@ -168,13 +168,7 @@ extension OOMEvent {
     /// every stored kill (a tenth of the collector's CPU per event through `JSONWriter`).
     /// Nil when only that writer should encode it (an uptime that is not finite).
     public func json() -> [UInt8]? {
-        var w = DirectJSON()
-        do {
-            try w.write(self)
-        } catch {
-            return nil
-        }
-        return w.out
+        DirectJSON.bytes { w throws(UnusualValue) in try w.write(self) }
     }
 }
 

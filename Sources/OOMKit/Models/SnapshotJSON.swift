@@ -258,13 +258,7 @@ extension CompactSnapshot {
     /// writer should encode it (a delta's base, a meminfo or vmstat name that needs
     /// escapes, a number that is not finite).
     public func sortedJSON() -> [UInt8]? {
-        var w = DirectJSON()
-        do {
-            try w.write(self)
-        } catch {
-            return nil
-        }
-        return w.out
+        DirectJSON.bytes { w throws(UnusualValue) in try w.write(self) }
     }
 }
 
@@ -277,6 +271,14 @@ extension ProcessSample {
         var w = DirectJSON()
         w.write(processes)
         return w.out
+    }
+}
+
+extension Pressure {
+    /// `JSONWriter().encode(self)`, byte for byte (the hosts row's pressure); nil when a
+    /// number is not finite (then only that writer should encode it).
+    public func json() -> [UInt8]? {
+        DirectJSON.bytes { w throws(UnusualValue) in try w.write(self) }
     }
 }
 
@@ -388,6 +390,20 @@ extension DirectJSON {
             close(0x7D)
         }
         close(0x5D)
+    }
+
+    /// Members in `Pressure.CodingKeys` order.
+    mutating func write(_ p: Pressure) throws(UnusualValue) {
+        open(0x7B)
+        try double("some_avg10", p.someAvg10)
+        try double("some_avg60", p.someAvg60)
+        try double("some_avg300", p.someAvg300)
+        int("some_total_us", p.someTotalUs)
+        try double("full_avg10", p.fullAvg10)
+        try double("full_avg60", p.fullAvg60)
+        try double("full_avg300", p.fullAvg300)
+        int("full_total_us", p.fullTotalUs)
+        close(0x7D)
     }
 
     /// Members in the dictionary's own order.

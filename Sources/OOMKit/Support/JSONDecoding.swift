@@ -294,11 +294,13 @@ struct JSONParser {
     mutating func parseString() throws(JSONCodingError) -> String {
         i += 1
         let start = i
-        scanPlain()
+        let ascii = scanPlain()
         guard i < p.count else { throw fail("unexpected end of input in a string") }
         let b = p[i]
         if b == 0x22 {
-            let text = try utf8(UnsafeBufferPointer(rebasing: p[start..<i]), at: start)
+            let run = UnsafeBufferPointer(rebasing: p[start..<i])
+            // Plain ASCII is valid UTF-8 as it stands: no validation pass (most of the wire).
+            let text = ascii ? String(decoding: run, as: UTF8.self) : try utf8(run, at: start)
             i += 1
             return text
         }
@@ -308,17 +310,21 @@ struct JSONParser {
 
     /// Moves `i` to the next byte a string cannot hold as is (quote, backslash, control
     /// character) or to the end: one tight loop over the buffer, so a run of plain text
-    /// costs a compare per byte and is then copied or validated in one piece.
-    mutating func scanPlain() {
+    /// costs a compare per byte and is then copied or validated in one piece. True when
+    /// every byte passed was ASCII (nothing to validate).
+    @discardableResult mutating func scanPlain() -> Bool {
         let end = p.count
-        guard let base = p.baseAddress else { return }
+        guard let base = p.baseAddress else { return true }
         var k = i
+        var bits: UInt8 = 0
         while k < end {
             let b = base[k]
             if b == 0x22 || b == 0x5C || b < 0x20 { break }
+            bits |= b
             k += 1
         }
         i = k
+        return bits < 0x80
     }
 
     func utf8(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) throws(JSONCodingError) -> String {
