@@ -268,7 +268,7 @@ extension PostgresStore {
     }
 
     /// Adds each process sample of a newly stored snapshot to its process run, as
-    /// `AdviceSchema.runSampleSQL` does on SQLite (one statement per snapshot: an upsert
+    /// one upsert per sample did on SQLite (one statement per snapshot: an upsert
     /// touches a run at most once).
     func storeRuns(_ s: StoreRows.Snapshot, hostID: Int64, on c: PostgresConnection) async throws {
         var seen: Set<String> = []

@@ -261,20 +261,26 @@ enum AdviceSchema {
                 coalesce(excluded.best_ratio, best_ratio))
         """
 
-    /// Adds one RSS sample to its process run: host id, comm, pid, started, time (µs) and
-    /// RSS (kB), bound by position (an ingest runs it for every process of every snapshot).
-    static let runSampleSQL = """
+    /// Adds a batch's samples of one process run, summed (`AdviceColumns.RunSums`: times
+    /// relative to the batch's first sample `f'`), bound by position in column order. For a
+    /// stored run starting at `f`, each sample's t is its t' + d with d = (f' − f) / 1e6, so
+    /// Σt = Σt' + n·d, Σt² = Σt'² + 2d·Σt' + n·d², Σt·r = Σt'·r + d·Σr. The same rows as
+    /// one upsert per sample (`AdviceFastTests.batchedRunSamplesSumAsOneAtATime` keeps that
+    /// statement as the definition), to the bit for one sample.
+    static let runSamplesSQL = """
         INSERT INTO process_runs (host_id, comm, pid, started, first_time, last_time, first_rss, last_rss,
             samples, sum_t, sum_r, sum_tt, sum_tr, sum_rr)
-        VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1, 0, ?6, 0, 0, ?6 * ?6)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
         ON CONFLICT DO UPDATE SET
-            samples = samples + 1,
+            samples = samples + excluded.samples,
             last_time = max(last_time, excluded.last_time),
             last_rss = CASE WHEN excluded.last_time >= last_time THEN excluded.last_rss ELSE last_rss END,
-            sum_t = sum_t + (excluded.last_time - first_time) / 1e6,
-            sum_r = sum_r + excluded.last_rss,
-            sum_tt = sum_tt + ((excluded.last_time - first_time) / 1e6) * ((excluded.last_time - first_time) / 1e6),
-            sum_tr = sum_tr + ((excluded.last_time - first_time) / 1e6) * excluded.last_rss,
-            sum_rr = sum_rr + excluded.last_rss * excluded.last_rss
+            sum_t = sum_t + excluded.sum_t + excluded.samples * ((excluded.first_time - first_time) / 1e6),
+            sum_r = sum_r + excluded.sum_r,
+            sum_tt = sum_tt + excluded.sum_tt + 2 * ((excluded.first_time - first_time) / 1e6) * excluded.sum_t
+                + excluded.samples * ((excluded.first_time - first_time) / 1e6)
+                    * ((excluded.first_time - first_time) / 1e6),
+            sum_tr = sum_tr + excluded.sum_tr + ((excluded.first_time - first_time) / 1e6) * excluded.sum_r,
+            sum_rr = sum_rr + excluded.sum_rr
         """
 }

@@ -304,6 +304,7 @@ extension OOMDatabase {
                             coalesce(excluded.max_oom_kill, max_oom_kill))
                     """)
             var newest: PreparedBatch.Snapshot?
+            var stored: [PreparedBatch.Snapshot] = []
             for s in b.snapshots {
                 let body = try SnapshotStorage.body(for: s.snapshot, hostID: hostID, time: s.time, db: db, cache: cache)
                 guard try SnapshotRow(snapshot: s, hostID: hostID, body: body).insertOnce(db) else {
@@ -322,8 +323,9 @@ extension OOMDatabase {
                 ])
                 try hourly.execute()
                 if newest == nil || s.time > newest!.time { newest = s }
-                try AdviceColumns.storeRuns(s, hostID: hostID, db: db)
+                stored.append(s)
             }
+            try AdviceColumns.storeRuns(stored, hostID: hostID, db: db)
             if let s = newest {
                 let latest = try s.latestJSON()
                 // The newer sample wins by its own time, unless the stored one claims a time

@@ -180,4 +180,97 @@ import Testing
         #expect(read.values.contains { $0.system?.critical?.count == 2 && $0.system?.zram?.count == 1 })
         #expect(read.values.contains { $0.system == nil })
     }
+
+    /// One upsert per process sample, as ingest wrote runs until a batch's samples of a run
+    /// were summed into one statement (`AdviceSchema.runSamplesSQL`): the definition the
+    /// summed rows are held to. Host id, comm, pid, started, time, RSS.
+    static let oneSampleSQL = """
+        INSERT INTO process_runs (host_id, comm, pid, started, first_time, last_time, first_rss, last_rss,
+            samples, sum_t, sum_r, sum_tt, sum_tr, sum_rr)
+        VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?6, 1, 0, ?6, 0, 0, ?6 * ?6)
+        ON CONFLICT DO UPDATE SET
+            samples = samples + 1,
+            last_time = max(last_time, excluded.last_time),
+            last_rss = CASE WHEN excluded.last_time >= last_time THEN excluded.last_rss ELSE last_rss END,
+            sum_t = sum_t + (excluded.last_time - first_time) / 1e6,
+            sum_r = sum_r + excluded.last_rss,
+            sum_tt = sum_tt + ((excluded.last_time - first_time) / 1e6) * ((excluded.last_time - first_time) / 1e6),
+            sum_tr = sum_tr + ((excluded.last_time - first_time) / 1e6) * excluded.last_rss,
+            sum_rr = sum_rr + excluded.last_rss * excluded.last_rss
+        """
+
+    /// A batch's samples of a run go in as one upsert, and the rows are those of one upsert
+    /// per sample in the order ingest took them: to the bit with one snapshot a batch,
+    /// within rounding with five (runs that go on from one batch to the next are shifted
+    /// to their stored start). Snapshots arrive out of order, a pid is listed twice in a
+    /// snapshot (two samples at one time: the later one is the run's last), a pid is reused
+    /// by a new run, and a process caught exiting (0 kB) is no sample.
+    @Test(arguments: [1, 5])
+    func batchedRunSamplesSumAsOneAtATime(perBatch: Int) async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let start = Self.now - 10 * Self.hour
+        func process(_ comm: String, _ pid: Int, _ rss: Int64, started: Int64) -> ProcessSample {
+            var p = ProcessSample(pid: pid, comm: comm, rssKB: rss)
+            p.startedAt = AdviceStoreTests.time(started)
+            return p
+        }
+        let snapshots = (0..<60).map { i in
+            let n = Int64(i)
+            return Fixture.snapshot(
+                host: "runs", time: AdviceStoreTests.time(start + n * 10_000_000),
+                processes: [
+                    process("steady", 100, 50_000 + n * 37 + (n % 3) * 1000, started: start),
+                    process("leaky", 200, 10_000 + n * n * 13, started: start - 7_000_000),
+                    process("twice", 300, n * 5 + 1, started: start), process("twice", 300, n * 7 + 2, started: start),
+                    process("short", 400, 2_000 + n, started: start + (n / 20) * 200_000_000),
+                    process("exiting", 500, n % 4 == 0 ? 0 : 3_000_000_000 + n, started: start),
+                ])
+        }
+        // Neighbours swapped: every batch boundary and every batch has a step back in time.
+        let posted = (0..<60).map { snapshots[$0 ^ 1] }
+        for first in stride(from: 0, to: posted.count, by: perBatch) {
+            let batch = Array(posted[first..<min(first + perBatch, posted.count)])
+            _ = try await db.ingest(Fixture.batch(host: "runs", snapshots: batch), receivedAt: Self.now)
+        }
+
+        let columns = """
+            comm, pid, started, first_time, last_time, first_rss, last_rss, samples,
+            sum_t, sum_r, sum_tt, sum_tr, sum_rr
+            """
+        let (schema, stored) = try await db.write { d in
+            (
+                try String.fetchOne(d, sql: "SELECT sql FROM sqlite_master WHERE name = 'process_runs'")!,
+                try Row.fetchAll(d, sql: "SELECT \(columns) FROM process_runs ORDER BY comm, pid, started")
+                    .map { Array($0.databaseValues) }
+            )
+        }
+        let reference = try DatabaseQueue()
+        let expected = try await reference.write { d in
+            try d.execute(sql: "CREATE TABLE hosts (id INTEGER PRIMARY KEY); INSERT INTO hosts VALUES (1)")
+            try d.execute(sql: schema)
+            for s in posted {
+                for p in s.processes where p.rssKB > 0 {
+                    try d.execute(
+                        sql: Self.oneSampleSQL,
+                        arguments: [1, p.comm, p.pid, RFC3339.parse(p.startedAt!)!, RFC3339.parse(s.time)!, p.rssKB])
+                }
+            }
+            return try Row.fetchAll(d, sql: "SELECT \(columns) FROM process_runs ORDER BY comm, pid, started")
+                .map { Array($0.databaseValues) }
+        }
+        #expect(stored.count == 7 && expected.count == 7)
+        for (got, want) in zip(stored, expected) {
+            for i in 0..<8 { #expect(got[i] == want[i], "\(want)") }
+            for i in 8..<13 {
+                let (a, b) = (Double.fromDatabaseValue(got[i])!, Double.fromDatabaseValue(want[i])!)
+                if perBatch == 1 {
+                    #expect(a == b, "\(want): column \(i)")
+                } else {
+                    #expect(abs(a - b) <= 1e-9 * max(1, abs(b)), "\(want): column \(i): \(a) vs \(b)")
+                }
+            }
+        }
+    }
 }
