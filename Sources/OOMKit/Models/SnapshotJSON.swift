@@ -422,21 +422,27 @@ extension DirectJSON {
             return
         }
         out.removeSubrange(start...)
-        let names = fields.keys.sorted { JSONBytes.compare($0, $1) < 0 }
+        guard let order = NameOrder(fields.keys.sorted { JSONBytes.compare($0, $1) < 0 }) else {
+            throw UnusualValue()
+        }
         open(0x7B)
-        guard members(fields, in: names) else { throw UnusualValue() }
+        guard members(fields, in: order) else { throw UnusualValue() }
         close(0x7D)
         nameOrders.withLock { orders in
             if orders.count >= 64 { orders.removeAll() }
-            orders[names.count] = names
+            orders[order.names.count] = order
         }
     }
 
-    /// Writes `fields`' members in the order of `names`, which has as many: false when a
-    /// name is not in `fields` (then they are another set) or needs escapes.
-    private mutating func members(_ fields: [String: Int64], in names: [String]) -> Bool {
-        for name in names {
-            guard let value = fields[name], !member(name, value) else { return false }
+    /// Writes `fields`' members in the order of `order`, which has as many names: false
+    /// when a name is not in `fields` (then they are another set).
+    private mutating func members(_ fields: [String: Int64], in order: NameOrder) -> Bool {
+        for i in order.names.indices {
+            guard let value = fields[order.names[i]] else { return false }
+            element()
+            out.append(contentsOf: order.keys[i])
+            JSONBytes.int(value, into: &out)
+            comma = true
         }
         return true
     }
@@ -453,7 +459,26 @@ extension DirectJSON {
     }
 }
 
+/// A set of meminfo or vmstat names in byte order, each with its `"name":` written once.
+private struct NameOrder: Sendable {
+    var names: [String]
+    var keys: [[UInt8]]
+
+    /// Nil when a name needs escapes (only `JSONWriter` writes those).
+    init?(_ names: [String]) {
+        var keys: [[UInt8]] = []
+        keys.reserveCapacity(names.count)
+        for name in names {
+            var key: [UInt8] = []
+            if JSONBytes.string(name, into: &key) { return nil }
+            key.append(0x3A)
+            keys.append(key)
+        }
+        (self.names, self.keys) = (names, keys)
+    }
+}
+
 /// meminfo and vmstat names in byte order, by how many there are: a host's names rarely
 /// change, so most snapshots look them up rather than sort them again. A few sets (kernels
 /// differ) are kept; a set that is not the one kept for its count is sorted.
-private let nameOrders = Mutex<[Int: [String]]>([:])
+private let nameOrders = Mutex<[Int: NameOrder]>([:])
