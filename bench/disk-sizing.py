@@ -26,6 +26,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,13 @@ class Collector:
             self.proc.wait()
 
     def size(self):
+        # What the WAL holds belongs in the database file: a collector that exits without
+        # closing its last connection leaves it for the next start to checkpoint, and the
+        # measure would then count pages twice (or not yet), by chance.
+        if os.path.exists(self.db + "-wal"):
+            db = sqlite3.connect(self.db)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.close()
         parts = {s or "db": os.path.getsize(self.db + s) for s in ("", "-wal", "-shm") if os.path.exists(self.db + s)}
         if os.environ.get("DISK_SIZING_VERBOSE"):
             print(f"  files: {parts}", file=sys.stderr)
