@@ -74,8 +74,11 @@ public func buildApplication(collector: Collector, services extra: [any Service]
     } else {
         server = .http1(configuration: http1)
     }
-    // A store with a connection pool runs it as a service, first in, last out.
-    var services: [any Service] = (collector.store as? any Service).map { [$0] } ?? []
+    // A store with a connection pool runs it as a service, first in, last out; so does
+    // the SQLite store's checkpoint at the stop, after the server and every other service.
+    var services: [any Service] =
+        (collector.store as? any Service).map { [$0] }
+        ?? (collector.store as? OOMDatabase).map { [CheckpointAtStop(database: $0, logger: collector.logger)] } ?? []
     services.append(RetentionService(database: collector.store, policy: c.retention, logger: collector.logger))
     services += extra
     if collector.tokens.path != nil {
@@ -92,6 +95,28 @@ public func buildApplication(collector: Collector, services extra: [any Service]
             backlog: c.backlog),
         services: services,
         logger: collector.logger)
+}
+
+/// Waits for the collector's stop, then checkpoints the SQLite store (`OOMDatabase.checkpoint`).
+/// First in the service list, it is the last to hear the stop: the server has answered its
+/// last ingest by then.
+struct CheckpointAtStop: Service {
+    let database: OOMDatabase
+    let logger: Logger
+
+    func run() async throws {
+        // Returns at the graceful stop; throws when cancelled instead, which checkpoints too.
+        try? await gracefulShutdown()
+        // Detached: a cancelled task's write would be refused before it starts.
+        let database = self.database
+        do {
+            try await Task.detached { try await database.checkpoint() }.value
+            logger.debug("database checkpointed at stop")
+        } catch {
+            // The WAL is still there and still read at the next start: nothing is lost.
+            logger.warning("database not checkpointed at stop", metadata: ["error": "\(error)"])
+        }
+    }
 }
 
 extension HostsResponse: ResponseEncodable {}

@@ -119,6 +119,17 @@ public final class OOMDatabase: Sendable {
         return total
     }
 
+    /// Moves everything the WAL holds into the database file and empties the WAL, once the
+    /// collector has stopped taking batches: a stopped collector leaves one self-contained
+    /// file, so a copy of the database file alone (a backup, a move to a new host) holds
+    /// every acknowledged batch. Without it the last transactions would live only in the
+    /// `-wal` file next to it until the next start.
+    public func checkpoint() async throws {
+        try await pool.writeWithoutTransaction { db in
+            try db.checkpoint(.truncate)
+        }
+    }
+
     /// Whether a read succeeds (for `/readyz`).
     public func isReachable() async -> Bool {
         do {

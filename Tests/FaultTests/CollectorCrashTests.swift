@@ -80,3 +80,31 @@ extension Faults {
         #expect(stored.count == all.count)
     }
 }
+
+extension Faults {
+    /// A stopped collector leaves one self-contained database file: what the WAL held is in
+    /// it, so a copy of `oomwatch.sqlite` alone, as an operator makes to back up or move the
+    /// collector, holds every acknowledged batch. Without the checkpoint at the stop the
+    /// last transactions live only in the `-wal` file until the next start.
+    @Test func stoppedCollectorLeavesOneSelfContainedFile() async throws {
+        guard let bins = Binaries.locate() else { return }
+        let tmp = TempDir("stop")
+        defer { tmp.remove() }
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path)
+        try await collector.start()
+        let ids = (0..<20).map { "stop-\($0)" }
+        for chunk in stride(from: 0, to: ids.count, by: 5) {
+            let body = batchJSON(host: "stop", events: ids[chunk..<chunk + 5].map { eventJSON(id: $0) })
+            let answer = RawHTTP.ingest(collector.port, token: CollectorProcess.agentToken, body)
+            #expect(answer?.status == 200, "\(String(describing: answer))")
+        }
+        collector.stop()
+
+        let wal = (try? FileManager.default.attributesOfItem(atPath: collector.dbPath + "-wal"))?[.size] as? Int
+        #expect(wal == nil || wal == 0, "WAL left at the stop: \(wal ?? -1) bytes\n\(collector.child?.logTail() ?? "")")
+        let copy = tmp.path + "/copy.sqlite"
+        try FileManager.default.copyItem(atPath: collector.dbPath, toPath: copy)
+        #expect(try sqlite(copy, "SELECT count(*) FROM events") == ["\(ids.count)"])
+        #expect(try sqlite(copy, "PRAGMA integrity_check") == ["ok"])
+    }
+}
