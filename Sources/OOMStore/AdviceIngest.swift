@@ -39,18 +39,17 @@ extension AdviceColumns {
 
     /// Adds the process samples of a batch's newly stored snapshots (in batch order) to
     /// their process runs: one upsert per run, not one per sample (a batch of six
-    /// snapshots of 20 processes was 120 statements on the writer, now 20). The run's
-    /// samples are summed here as one upsert per sample summed them, relative to the
-    /// batch's first sample of the run, and `AdviceSchema.runSamplesSQL` shifts the sums to
-    /// the stored run's `first_time`.
+    /// snapshots of 20 processes was 120 statements on the writer, now 20). A run's samples
+    /// are summed as a `ProcessRun` starting at the batch's first sample of it, and
+    /// `AdviceSchema.runSamplesSQL` shifts the sums to the stored run's `first_time`.
     static func storeRuns(_ snapshots: [PreparedBatch.Snapshot], hostID: Int64, db: Database) throws {
-        var runs: [RunKey: RunSums] = [:]
+        var runs: [RunKey: ProcessRun] = [:]
         var order: [RunKey] = []
         for s in snapshots {
             for r in s.runs {
                 let key = RunKey(comm: r.comm, pid: r.pid, started: r.started)
-                if runs[key]?.add(time: s.time, rss: r.rssKB) == nil {
-                    runs[key] = RunSums(time: s.time, rss: r.rssKB)
+                if runs[key]?.add(time: s.time, rssKB: r.rssKB) == nil {
+                    runs[key] = ProcessRun(pid: r.pid, time: s.time, rssKB: r.rssKB)
                     order.append(key)
                 }
             }
@@ -69,37 +68,6 @@ extension AdviceColumns {
         var comm: String
         var pid: Int
         var started: Int64
-    }
-
-    /// One run's samples in a batch, as `process_runs` would hold them had the run started
-    /// with the first: `first_time` that sample's time, the sums over t (s since then).
-    struct RunSums {
-        var firstTime, lastTime, firstRSS, lastRSS: Int64
-        var samples = 1
-        var sumT = 0.0
-        var sumR: Double
-        var sumTT = 0.0
-        var sumTR = 0.0
-        var sumRR: Double
-
-        init(time: Int64, rss: Int64) {
-            (firstTime, lastTime, firstRSS, lastRSS) = (time, time, rss, rss)
-            sumR = Double(rss)
-            sumRR = Double(rss) * Double(rss)
-        }
-
-        /// The next sample, with the arithmetic and the tie rule of the one-sample upsert.
-        mutating func add(time: Int64, rss: Int64) {
-            let t = Double(time - firstTime) / 1e6
-            samples += 1
-            if time >= lastTime { lastRSS = rss }
-            lastTime = max(lastTime, time)
-            sumT += t
-            sumR += Double(rss)
-            sumTT += t * t
-            sumTR += t * Double(rss)
-            sumRR += Double(rss) * Double(rss)
-        }
     }
 
     /// Keeps the host's newest system facts.

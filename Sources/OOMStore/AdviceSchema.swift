@@ -261,12 +261,13 @@ enum AdviceSchema {
                 coalesce(excluded.best_ratio, best_ratio))
         """
 
-    /// Adds a batch's samples of one process run, summed (`AdviceColumns.RunSums`: times
-    /// relative to the batch's first sample `f'`), bound by position in column order. For a
-    /// stored run starting at `f`, each sample's t is its t' + d with d = (f' − f) / 1e6, so
-    /// Σt = Σt' + n·d, Σt² = Σt'² + 2d·Σt' + n·d², Σt·r = Σt'·r + d·Σr. The same rows as
-    /// one upsert per sample (`AdviceFastTests.batchedRunSamplesSumAsOneAtATime` keeps that
-    /// statement as the definition), to the bit for one sample.
+    /// Adds a batch's samples of one process run, summed (a `ProcessRun` from
+    /// `AdviceColumns.storeRuns`: times relative to the batch's first sample `f'`), bound
+    /// by position in column order. For a stored run starting at `f`, each sample's t is
+    /// its t' + d with d = (f' − f) / 1e6, so Σt = Σt' + n·d, Σt² = Σt'² + 2d·Σt' + n·d²,
+    /// Σt·r = Σt'·r + d·Σr. The same rows as one upsert per sample
+    /// (`AdviceFastTests.batchedRunSamplesSumAsOneAtATime` keeps that statement as the
+    /// definition), to the bit for one sample.
     static let runSamplesSQL = """
         INSERT INTO process_runs (host_id, comm, pid, started, first_time, last_time, first_rss, last_rss,
             samples, sum_t, sum_r, sum_tt, sum_tr, sum_rr)

@@ -191,21 +191,37 @@ public struct ProcessRun: Sendable, Equatable {
 
     /// A run from its samples (time µs, RSS kB), for tests and tools.
     public init(pid: Int, samples points: [(time: Int64, rssKB: Int64)]) {
-        let t0 = points.first?.time ?? 0
-        self.init(
-            pid: pid, firstTime: t0, lastTime: points.last?.time ?? 0,
-            firstRSS: points.first?.rssKB ?? 0, lastRSS: points.last?.rssKB ?? 0, samples: 0,
-            sumT: 0, sumR: 0, sumTT: 0, sumTR: 0, sumRR: 0)
-        for p in points {
-            let t = Double(p.time - t0) / 1_000_000
-            let r = Double(p.rssKB)
-            samples += 1
-            sumT += t
-            sumR += r
-            sumTT += t * t
-            sumTR += t * r
-            sumRR += r * r
+        guard let first = points.first else {
+            self.init(
+                pid: pid, firstTime: 0, lastTime: 0, firstRSS: 0, lastRSS: 0, samples: 0, sumT: 0, sumR: 0,
+                sumTT: 0, sumTR: 0, sumRR: 0)
+            return
         }
+        self.init(pid: pid, time: first.time, rssKB: first.rssKB)
+        for p in points.dropFirst() { add(time: p.time, rssKB: p.rssKB) }
+    }
+
+    /// A run of one sample (time µs, RSS kB).
+    public init(pid: Int, time: Int64, rssKB: Int64) {
+        let r = Double(rssKB)
+        self.init(
+            pid: pid, firstTime: time, lastTime: time, firstRSS: rssKB, lastRSS: rssKB, samples: 1, sumT: 0,
+            sumR: r, sumTT: 0, sumTR: 0, sumRR: r * r)
+    }
+
+    /// Adds a sample, t counted from `firstTime`. `lastRSS` is the latest time's (a later
+    /// sample at the same time wins), as the collector's upsert of a stored run keeps it.
+    public mutating func add(time: Int64, rssKB: Int64) {
+        let t = Double(time - firstTime) / 1_000_000
+        let r = Double(rssKB)
+        samples += 1
+        if time >= lastTime { lastRSS = rssKB }
+        lastTime = max(lastTime, time)
+        sumT += t
+        sumR += r
+        sumTT += t * t
+        sumTR += t * r
+        sumRR += r * r
     }
 
     /// Least-squares slope, kB per second; `nil` without two distinct sample times.

@@ -447,15 +447,13 @@ extension DirectJSON {
         return true
     }
 
-    /// `"name":value`; true when the name needed escapes.
-    @discardableResult
-    private mutating func member(_ name: String, _ value: Int64) -> Bool {
+    /// `"name":value`, the name escaped as it needs.
+    private mutating func member(_ name: String, _ value: Int64) {
         element()
-        let escaped = JSONBytes.string(name, into: &out)
+        JSONBytes.string(name, into: &out)
         out.append(0x3A)
         JSONBytes.int(value, into: &out)
         comma = true
-        return escaped
     }
 }
 
