@@ -171,7 +171,7 @@ def main():
 
         perf = None
         if args.perf:
-            perf = subprocess.Popen(["perf", "record", "-F", "999", "-g", "-p", str(c.proc.pid), "-o", args.perf],
+            perf = subprocess.Popen(["perf", "record", "-F", "999", "--call-graph", "dwarf,16384", "-p", str(c.proc.pid), "-o", args.perf],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             time.sleep(0.5)
         cpu0, wall0 = cpu_seconds(c.proc.pid), time.perf_counter()

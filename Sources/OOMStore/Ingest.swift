@@ -55,10 +55,12 @@ struct PreparedBatch: Sendable {
         var systemJSON: String?
         var runs: [RunSample]
 
+        /// The hosts row's memory and pressure. Its process list is the newest stored
+        /// snapshot's (`top` reads it there): written per batch it was 3–5 kB of JSON to
+        /// encode and a row grown past a page, for one rare report.
         struct LatestJSON: Sendable {
             var memory: String
             var pressure: String?
-            var processes: String
         }
 
         /// The hosts row's JSON of this snapshot: as prepared, or encoded now when the
@@ -334,11 +336,11 @@ extension OOMDatabase {
                 try db.cachedStatement(
                     sql: """
                         UPDATE hosts SET snapshot_time = ?1, total_kb = ?2, available_kb = ?3, full_avg60 = ?4,
-                            memory_json = ?5, pressure_json = ?6, processes_json = ?7, kernel = coalesce(?8, kernel)
-                        WHERE id = ?9 AND (snapshot_time IS NULL OR snapshot_time < ?1 OR snapshot_time > ?10)
+                            memory_json = ?5, pressure_json = ?6, kernel = coalesce(?7, kernel)
+                        WHERE id = ?8 AND (snapshot_time IS NULL OR snapshot_time < ?1 OR snapshot_time > ?9)
                         """
                 ).execute(arguments: [
-                    s.time, s.total, s.available, s.fullAvg60, latest.memory, latest.pressure, latest.processes,
+                    s.time, s.total, s.available, s.fullAvg60, latest.memory, latest.pressure,
                     s.kernel, hostID, b.receivedAt,
                 ])
             }
@@ -366,6 +368,5 @@ extension PreparedBatch.Snapshot.LatestJSON {
         pressure = try snapshot.pressure.map { p in
             try p.json().map { String(decoding: $0, as: UTF8.self) } ?? json(p)
         }
-        processes = String(decoding: ProcessSample.json(snapshot.processes), as: UTF8.self)
     }
 }

@@ -105,6 +105,13 @@ extension OOMDatabase {
         -> MemorySnapshot?
     {
         guard let t = RFC3339.parse(time) else { return nil }
+        return try storedSnapshot(hostID: hostID, time: t, db: db, cache: cache)
+    }
+
+    /// `storedSnapshot(hostID:time:db:cache:)` at `time` in epoch microseconds.
+    static func storedSnapshot(hostID: Int64, time t: Int64, db: Database?, cache: SnapshotCache) throws
+        -> MemorySnapshot?
+    {
         if let latest = cache.latest(hostID: hostID), latest.time == t { return latest.snapshot }
         guard let db else { throw NotInMemory() }
         guard

@@ -346,10 +346,10 @@ extension OOMDatabase {
     /// The largest processes across the fleet, from each host's latest snapshot.
     public func top(host: String? = nil, limit: Int = 20) async throws(StoreError) -> TopResponse {
         let limit = max(1, min(limit, 1000))
+        let cache = snapshotCache
         do {
             return try await pool.read { db in
-                var sql = "SELECT name, snapshot_time, processes_json FROM hosts"
-                sql += " WHERE processes_json IS NOT NULL"
+                var sql = "SELECT id, name, snapshot_time FROM hosts WHERE snapshot_time IS NOT NULL"
                 var args = StatementArguments()
                 if let host {
                     sql += " AND name = ?"
@@ -357,14 +357,16 @@ extension OOMDatabase {
                 }
                 var all: [TopProcess] = []
                 for row in try Row.fetchAll(db, sql: sql, arguments: args) {
-                    let json: String = row["processes_json"]
                     let t: Int64 = row["snapshot_time"]
+                    // The host's newest snapshot, from the writer's memory or else the file (the
+                    // hosts row no longer repeats its process list: issue 15, collector CPU). A
+                    // host silent past the raw retention has none left, and no processes here.
                     guard
-                        let processes = try? Self.decoder.decode(
-                            [ProcessSample].self, from: Data(json.utf8))
+                        let snapshot = try? Self.storedSnapshot(
+                            hostID: row["id"], time: t, db: db, cache: cache)
                     else { continue }
                     let time = RFC3339.format(epochMicroseconds: t)
-                    for p in processes {
+                    for p in snapshot.processes {
                         all.append(TopProcess(host: row["name"], time: time, process: p))
                     }
                 }

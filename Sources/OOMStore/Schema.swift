@@ -288,6 +288,11 @@ enum Schema {
                     DROP INDEX events_global;
                     """)
         }
+        migrator.registerMigration("v12-hosts-without-processes") { db in
+            // `top` reads a host's processes from its newest stored snapshot; the copy the
+            // writer kept in the hosts row (rewritten with every batch) is no longer kept.
+            try db.execute(sql: "UPDATE hosts SET processes_json = NULL WHERE processes_json IS NOT NULL")
+        }
         return migrator
     }
 }

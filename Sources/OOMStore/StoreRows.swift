@@ -38,11 +38,13 @@ package struct StoreRows: Sendable {
         package var snapshot: MemorySnapshot { prepared.snapshot }
 
         /// The hosts row's memory, pressure and processes JSON of this snapshot: the
-        /// prepared one for the batch's newest, encoded now only when the newest was a
-        /// duplicate and an older one is the newest stored (as on SQLite).
+        /// prepared memory and pressure for the batch's newest, encoded now only when the
+        /// newest was a duplicate and an older one is the newest stored (as on SQLite); the
+        /// process list, which the SQLite store no longer keeps in the row, encoded here.
         package func hostsRowJSON() throws -> (memory: String, pressure: String?, processes: String) {
             let latest = try prepared.latestJSON()
-            return (latest.memory, latest.pressure, latest.processes)
+            let processes = String(decoding: ProcessSample.json(snapshot.processes), as: UTF8.self)
+            return (latest.memory, latest.pressure, processes)
         }
     }
     /// A process's details, found again by host, pid and digest.

@@ -101,14 +101,23 @@ struct SnapshotStorageTests {
         }
         let page = try await db.events(EventFilter())
         #expect(page.events.count == 1)
-        let (migrations, jsonColumn): ([String], Int) = try await db.write { db in
+        // `top` reads the newest stored snapshot once the hosts row's copy is cleared (v12).
+        let newest = try #require(before.max { $0.0 < $1.0 })
+        #expect(!newest.1.processes.isEmpty)
+        let top = try await db.top(host: "fixture-host", limit: 1000).processes
+        #expect(top.map(\.process) == newest.1.processes.sorted { $0.rssKB > $1.rssKB })
+        #expect(Set(top.map(\.time)) == [RFC3339.format(epochMicroseconds: newest.0)])
+        let (migrations, jsonColumn, processesJSON): ([String], Int, Int) = try await db.write { db in
             (
                 try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"),
-                try Int.fetchOne(db, sql: "SELECT count(*) FROM pragma_table_info('snapshots') WHERE name = 'json'")!
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM pragma_table_info('snapshots') WHERE name = 'json'")!,
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM hosts WHERE processes_json IS NOT NULL")!
             )
         }
         #expect(migrations.contains("v6-snapshot-store"))
+        #expect(migrations.last == "v12-hosts-without-processes")
         #expect(jsonColumn == 0)
+        #expect(processesJSON == 0)
     }
 
     @Test func retentionKeepsWhatRemainingSnapshotsName() async throws {
