@@ -334,6 +334,13 @@ package enum PostgresSchema {
                 """
             ]
         ),
+        (
+            // Every sample moves its run's last_time, so this index took a delete and an
+            // insert per process per snapshot (and kept PostgreSQL from updating a run in
+            // place, HOT); only retention read it, which now scans the table.
+            "v11-pg-runs-without-last-index",
+            ["DROP INDEX IF EXISTS process_runs_last"]
+        ),
     ]
 
     /// Applies the migrations this database lacks (of `migrations`: all of them but in

@@ -293,6 +293,12 @@ enum Schema {
             // writer kept in the hosts row (rewritten with every batch) is no longer kept.
             try db.execute(sql: "UPDATE hosts SET processes_json = NULL WHERE processes_json IS NOT NULL")
         }
+        migrator.registerMigration("v13-runs-without-last-index") { db in
+            // Every sample moves its run's last_time, so this index took a delete and an
+            // insert per process per snapshot (20 of each for a host's snapshot); only
+            // retention read it, which now scans the table (a few hundred thousand rows).
+            try db.execute(sql: "DROP INDEX process_runs_last")
+        }
         return migrator
     }
 }

@@ -115,7 +115,7 @@ struct SnapshotStorageTests {
             )
         }
         #expect(migrations.contains("v6-snapshot-store"))
-        #expect(migrations.last == "v12-hosts-without-processes")
+        #expect(migrations.last == "v13-runs-without-last-index")
         #expect(jsonColumn == 0)
         #expect(processesJSON == 0)
     }

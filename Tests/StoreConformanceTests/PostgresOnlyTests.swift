@@ -171,7 +171,7 @@ struct PostgresOnlyTests {
                 #expect(
                     try await s.appliedMigrations() == [
                         "v1-pg-store", "v7-fix17-kill-counters", "v8-pg-advice", "v9-pg-compact-snapshots",
-                        "v10-pg-upload-interval",
+                        "v10-pg-upload-interval", "v11-pg-runs-without-last-index",
                     ])
             }
             try await withPostgresStore(database: name) { s in
