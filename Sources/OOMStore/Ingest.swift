@@ -102,7 +102,7 @@ extension OOMDatabase {
         let cache = snapshotCache
         let fold = rollupFold
         let result = await writer.submit(prepared) { round in
-            await Self.writeRound(round, pool: pool, logger: logger, planner: planner, cache: cache, fold: fold)
+            Self.writeRound(round, pool: pool, logger: logger, planner: planner, cache: cache, fold: fold)
         }
         return try result.get()
     }
@@ -175,14 +175,15 @@ extension OOMDatabase {
     static func writeRound(
         _ round: [PreparedBatch], pool: DatabasePool, logger: Logger,
         planner: (any OutboxPlanner)? = nil, cache: SnapshotCache? = nil, fold: RollupFold
-    ) async -> [Result<IngestOutcome, StoreError>] {
+    ) -> [Result<IngestOutcome, StoreError>] {
         let results: [Result<IngestOutcome, StoreError>]
         var folded = 0
         // Only kills delay the fold: a fleet's stream of snapshot rounds never goes quiet.
         let kills = round.contains { !$0.events.isEmpty }
         if kills { fold.writing() }
         do {
-            (results, folded) = try await pool.write { db in
+            // Synchronous: GRDB runs it on this (the group writer's) thread.
+            (results, folded) = try pool.write { db in
                 let folded = fold.overBound ? try KillRollups.fold(db) : 0
                 var results: [Result<IngestOutcome, StoreError>] = []
                 results.reserveCapacity(round.count)
