@@ -69,16 +69,6 @@ extension AdviceColumns {
         var pid: Int
         var started: Int64
     }
-
-    /// Keeps the host's newest system facts.
-    static func storeSystem(_ s: PreparedBatch.Snapshot, hostID: Int64, db: Database) throws {
-        try db.cachedStatement(
-            sql: """
-                UPDATE hosts SET system_json = ?1, system_time = ?2
-                WHERE id = ?3 AND (system_time IS NULL OR system_time <= ?2)
-                """
-        ).execute(binding: s.systemJSON, s.time, hostID)
-    }
 }
 
 /// One process sample for `process_runs`.

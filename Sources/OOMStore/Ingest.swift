@@ -227,24 +227,48 @@ extension OOMDatabase {
     static func writeBatch(
         _ b: PreparedBatch, db: Database, planner: (any OutboxPlanner)? = nil, cache: SnapshotCache? = nil
     ) throws -> IngestOutcome {
-        // Bound by position (?1…?6), as every statement run per batch: no dictionary.
+        // The host, its newest snapshot and its newest system facts in one row write (a
+        // post rewrote the row three times: the upsert, the newest snapshot, the facts).
+        // The newest by time stands for the newest stored: when it is a duplicate, the row
+        // already holds it or a newer one, and the conditions below keep that.
+        let newest = b.snapshots.max { $0.time < $1.time }
+        let latest = try newest?.latestJSON()
+        let system = b.snapshots.filter { $0.systemJSON != nil }.max { $0.time < $1.time }
+        // Bound by position (?1…?15), as every statement run per batch: no dictionary. A
+        // newer sample wins by its own time, unless the stored one claims a time after
+        // this batch's arrival (?2): that host's clock was ahead, and the sample received
+        // later is the newer one.
+        let newer = "(?7 IS NOT NULL AND (snapshot_time IS NULL OR snapshot_time < ?7 OR snapshot_time > ?2))"
+        let newerFacts = "(?15 IS NOT NULL AND (system_time IS NULL OR system_time <= ?15))"
         let hostStatement = try db.cachedStatement(
             sql: """
                 INSERT INTO hosts (name, first_seen, last_seen, boot_id, agent_version, interval_s,
-                    upload_interval_s)
-                VALUES (?1, ?2, ?2, ?3, ?4, coalesce(?5, 30), ?6)
+                    upload_interval_s, snapshot_time, total_kb, available_kb, full_avg60, memory_json,
+                    pressure_json, kernel, system_json, system_time)
+                VALUES (?1, ?2, ?2, ?3, ?4, coalesce(?5, 30), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
                 ON CONFLICT (name) DO UPDATE SET
                     last_seen = max(last_seen, excluded.last_seen),
                     boot_id = coalesce(excluded.boot_id, boot_id),
                     agent_version = coalesce(excluded.agent_version, agent_version),
                     interval_s = coalesce(?5, interval_s),
-                    upload_interval_s = coalesce(?6, upload_interval_s)
+                    upload_interval_s = coalesce(?6, upload_interval_s),
+                    snapshot_time = CASE WHEN \(newer) THEN ?7 ELSE snapshot_time END,
+                    total_kb = CASE WHEN \(newer) THEN ?8 ELSE total_kb END,
+                    available_kb = CASE WHEN \(newer) THEN ?9 ELSE available_kb END,
+                    full_avg60 = CASE WHEN \(newer) THEN ?10 ELSE full_avg60 END,
+                    memory_json = CASE WHEN \(newer) THEN ?11 ELSE memory_json END,
+                    pressure_json = CASE WHEN \(newer) THEN ?12 ELSE pressure_json END,
+                    kernel = CASE WHEN \(newer) THEN coalesce(?13, kernel) ELSE kernel END,
+                    system_json = CASE WHEN \(newerFacts) THEN ?14 ELSE system_json END,
+                    system_time = CASE WHEN \(newerFacts) THEN ?15 ELSE system_time END
                 RETURNING id, agent_json
                 """)
-        guard
-            let hostRow = try Row.fetchOne(
-                hostStatement,
-                arguments: [b.host, b.receivedAt, b.bootID, b.agentVersion, b.intervalS, b.agent?.uploadIntervalS])
+        hostStatement.setUncheckedArguments([
+            b.host, b.receivedAt, b.bootID, b.agentVersion, b.intervalS, b.agent?.uploadIntervalS,
+            newest?.time, newest?.total, newest?.available, newest?.fullAvg60, latest?.memory, latest?.pressure,
+            newest?.kernel, system?.systemJSON, system?.time,
+        ])
+        guard let hostRow = try Row.fetchOne(hostStatement)
         else { throw StoreError.failed("host upsert returned nothing") }
         let hostID: Int64 = hostRow["id"]
         cache?.remember(hostID: hostID, name: b.host, db: db)
@@ -306,7 +330,6 @@ extension OOMDatabase {
                         max_oom_kill = max(coalesce(max_oom_kill, excluded.max_oom_kill),
                             coalesce(excluded.max_oom_kill, max_oom_kill))
                     """)
-            var newest: PreparedBatch.Snapshot?
             var stored: [PreparedBatch.Snapshot] = []
             for s in b.snapshots {
                 let body = try SnapshotStorage.body(for: s.snapshot, hostID: hostID, time: s.time, db: db, cache: cache)
@@ -325,29 +348,9 @@ extension OOMDatabase {
                     s.shmem, s.swapTotal, s.swapFree, s.someAvg10, s.someAvg60, s.fullAvg10, s.fullAvg60, s.oomKill,
                 ])
                 try hourly.execute()
-                if newest == nil || s.time > newest!.time { newest = s }
                 stored.append(s)
             }
             try AdviceColumns.storeRuns(stored, hostID: hostID, db: db)
-            if let s = newest {
-                let latest = try s.latestJSON()
-                // The newer sample wins by its own time, unless the stored one claims a time
-                // after this batch's arrival: that host's clock was ahead, and the sample
-                // received later is the newer one.
-                try db.cachedStatement(
-                    sql: """
-                        UPDATE hosts SET snapshot_time = ?1, total_kb = ?2, available_kb = ?3, full_avg60 = ?4,
-                            memory_json = ?5, pressure_json = ?6, kernel = coalesce(?7, kernel)
-                        WHERE id = ?8 AND (snapshot_time IS NULL OR snapshot_time < ?1 OR snapshot_time > ?9)
-                        """
-                ).execute(arguments: [
-                    s.time, s.total, s.available, s.fullAvg60, latest.memory, latest.pressure,
-                    s.kernel, hostID, b.receivedAt,
-                ])
-            }
-            if let s = b.snapshots.filter({ $0.systemJSON != nil }).max(by: { $0.time < $1.time }) {
-                try AdviceColumns.storeSystem(s, hostID: hostID, db: db)
-            }
         }
         if let agentJSON = b.agentJSON, agentJSON != previousAgentJSON {
             try db.cachedStatement(sql: "UPDATE hosts SET agent_json = :agent_json WHERE id = :id")

@@ -26,6 +26,60 @@ struct StoreTests {
         #expect(page.events.map(\.id).sorted() == ["a", "b"])
     }
 
+    /// The hosts row takes a post's host, newest snapshot and newest system facts in one
+    /// write: each by its own time, whatever order the posts arrive in, and a post without
+    /// them (kills only, or snapshots without facts) leaves them as they are.
+    @Test func hostsRowKeepsTheNewestSnapshotAndFactsByTime() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        func snapshot(_ time: String, total: Int64, swappiness: Int?) -> MemorySnapshot {
+            var s = Fixture.snapshot(time: time, total: total)
+            if let swappiness { s.sysctl = OOMSysctls(overcommitMemory: 0, swappiness: swappiness) }
+            return s
+        }
+        func row() async throws -> (total: Int64?, time: Int64?, swappiness: Int64?, lastSeen: Int64) {
+            try await db.write { db in
+                let r = try #require(
+                    try Row.fetchOne(
+                        db,
+                        sql: """
+                            SELECT total_kb, snapshot_time, system_json ->> '$.sysctl.swappiness' AS swappiness,
+                                last_seen FROM hosts WHERE name = 'web-1'
+                            """))
+                return (r["total_kb"], r["snapshot_time"], r["swappiness"], r["last_seen"])
+            }
+        }
+        let t2 = RFC3339.parse("2026-11-20T10:02:00Z")!
+        _ = try await db.ingest(
+            Fixture.batch(snapshots: [
+                snapshot("2026-11-20T10:01:00Z", total: 1000, swappiness: 10),
+                snapshot("2026-11-20T10:02:00Z", total: 2000, swappiness: 60),
+            ]))
+        var r = try await row()
+        #expect(r.total == 2000 && r.time == t2 && r.swappiness == 60)
+        // An older sample arriving late changes neither.
+        _ = try await db.ingest(
+            Fixture.batch(snapshots: [snapshot("2026-11-20T10:00:00Z", total: 500, swappiness: 1)]))
+        r = try await row()
+        #expect(r.total == 2000 && r.time == t2 && r.swappiness == 60)
+        // Kills only: the host is seen again, its newest sample stays.
+        let seen = r.lastSeen
+        _ = try await db.ingest(Fixture.batch(events: [Fixture.event("k")]))
+        r = try await row()
+        #expect(r.total == 2000 && r.time == t2 && r.swappiness == 60 && r.lastSeen >= seen)
+        // A newer sample without facts moves the sample, not the facts.
+        _ = try await db.ingest(
+            Fixture.batch(snapshots: [snapshot("2026-11-20T10:03:00Z", total: 3000, swappiness: nil)]))
+        r = try await row()
+        #expect(r.total == 3000 && r.time == RFC3339.parse("2026-11-20T10:03:00Z") && r.swappiness == 60)
+        // The same post again (a retry after a lost answer) changes nothing.
+        _ = try await db.ingest(
+            Fixture.batch(snapshots: [snapshot("2026-11-20T10:03:00Z", total: 3000, swappiness: nil)]))
+        r = try await row()
+        #expect(r.total == 3000 && r.swappiness == 60)
+    }
+
     @Test func schemaEnforcesConstraints() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
