@@ -51,6 +51,28 @@ import Testing
         #expect(!Gzip.isGzip(Array("plain".utf8)))
     }
 
+    /// A body's stated size (the trailer's ISIZE) is only a hint: a wrong one, padding
+    /// after the member or a bomb that understates itself decompress or fail exactly as
+    /// without the one-call path.
+    @Test func theTrailersSizeIsOnlyAHint() throws {
+        let data = sample(5_000)
+        let packed = try Gzip.compress(data)
+        #expect(try Gzip.decompress(packed + [0, 0, 0, 0]) == data)
+        for size: UInt32 in [0, 4_999, 5_001, 1 << 30] {
+            var lying = packed
+            withUnsafeBytes(of: size.littleEndian) { lying.replaceSubrange((lying.count - 4)..., with: $0) }
+            #expect(throws: GzipError.self) { try Gzip.decompress(lying) }
+        }
+        var bomb = try Gzip.compress([UInt8](repeating: 0, count: 8 << 20))
+        withUnsafeBytes(of: UInt32(100).littleEndian) { bomb.replaceSubrange((bomb.count - 4)..., with: $0) }
+        do {
+            _ = try Gzip.decompress(bomb, maxOutputBytes: 1 << 20)
+            Issue.record("an understated 8 MB expansion passed a 1 MB limit")
+        } catch {
+            #expect(error.kind == .tooLarge)
+        }
+    }
+
     @Test func outputLimitStopsABomb() throws {
         let bomb = try Gzip.compress([UInt8](repeating: 0, count: 8 << 20))
         #expect(bomb.count < 64 * 1024)
