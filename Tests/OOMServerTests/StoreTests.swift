@@ -80,6 +80,33 @@ struct StoreTests {
         #expect(r.total == 3000 && r.swappiness == 60)
     }
 
+    /// 150 processes over two posts (one of two snapshots): every run gets each of its
+    /// samples once, summed across the posts.
+    @Test func everyProcessRunGetsEachSampleOnce() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let db = try Fixture.collector(in: dir).database
+        let processes = (1...150).map { ProcessSample(pid: $0, comm: "p\($0 % 7)", rssKB: Int64($0) * 100) }
+        _ = try await db.ingest(
+            Fixture.batch(snapshots: [
+                Fixture.snapshot(time: "2026-11-20T10:00:00Z", processes: processes),
+                Fixture.snapshot(time: "2026-11-20T10:00:10Z", processes: processes),
+            ]))
+        _ = try await db.ingest(
+            Fixture.batch(snapshots: [Fixture.snapshot(time: "2026-11-20T10:00:20Z", processes: processes)]))
+        let (runs, samples, rss): (Int, Int, Int64) = try await db.write { db in
+            let r = try #require(
+                try Row.fetchOne(db, sql: "SELECT count(*), min(samples), sum(sum_r) FROM process_runs"))
+            let mismatched = try Int.fetchOne(
+                db, sql: "SELECT count(*) FROM process_runs WHERE samples != 3 OR sum_r != 3 * pid * 100")!
+            #expect(mismatched == 0)
+            return (r[0], r[1], r[2])
+        }
+        #expect(runs == 150)
+        #expect(samples == 3)
+        #expect(rss == 3 * 100 * (150 * 151 / 2))
+    }
+
     @Test func schemaEnforcesConstraints() async throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
