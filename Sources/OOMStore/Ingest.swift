@@ -158,7 +158,8 @@ extension OOMDatabase {
                     snapshot: snap,
                     latest: i == newest ? try .init(snap, encoder: encoder) : nil,
                     kernel: snap.kernel,
-                    systemJSON: i == newestSystem ? try HostSystemFacts(snap).map { try json($0) } : nil,
+                    systemJSON: i == newestSystem
+                        ? HostSystemFacts(snap).map { String(decoding: $0.json(), as: UTF8.self) } : nil,
                     runs: RunSample.all(snap)))
         }
         return PreparedBatch(

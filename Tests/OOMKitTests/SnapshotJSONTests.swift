@@ -274,6 +274,49 @@ import Testing
         #expect(MemorySnapshot.json([:]) == Array("{}".utf8))
     }
 
+    /// The system facts, in declaration order (the hosts row's, with every post) and in
+    /// byte order (inside the stored snapshot): every field, none, and escapes.
+    @Test func systemFactsAreWrittenAsJSONWriterWritesThem() throws {
+        var full = try SnapshotDeltaTests.real()[0]
+        full.sysctl = OOMSysctls(
+            overcommitMemory: 2, overcommitRatio: 80, panicOnOOM: 0, oomKillAllocatingTask: 1, swappiness: -1,
+            minFreeKbytes: Int64.max)
+        full.swaps = [
+            SwapDevice(device: "/dev/\"zram0\"", type: "partition", sizeKB: 8_388_604, usedKB: 0, priority: -2),
+            SwapDevice(device: "/swapfile", type: "file", sizeKB: 1, usedKB: 1),
+        ]
+        full.zram = [
+            ZramDevice(device: "zram0", disksizeKB: 4_194_304, memUsedKB: 12), ZramDevice(device: "z", disksizeKB: 0),
+        ]
+        full.userspaceKillers = UserspaceKillers(systemdOomd: true, earlyoom: false)
+        var critical = CriticalProcess(service: "sshd\tx", pid: 1, comm: "sshd")
+        critical.oomScoreAdj = -1000
+        critical.unit = "ssh.service"
+        critical.cgroup = "/system.slice/ssh.service"
+        critical.memoryMaxKB = 1
+        critical.memoryHighKB = 2
+        full.critical = [critical, CriticalProcess(service: "é", pid: 2, comm: "")]
+        var none = full
+        none.sysctl = OOMSysctls()
+        none.swaps = []
+        none.zram = []
+        none.critical = []
+        var absent = full
+        absent.sysctl = nil
+        absent.swaps = nil
+        absent.zram = nil
+        absent.userspaceKillers = nil
+        absent.critical = nil
+        for snapshot in [full, none, absent] + (try Self.samples()) {
+            if let facts = HostSystemFacts(snapshot) {
+                #expect(facts.json() == (try JSONWriter().encode(facts)))
+            }
+            if snapshot.base == nil { #expect(Self.checkWrite(Self.compact(snapshot))) }
+        }
+        #expect(HostSystemFacts(absent) == nil)
+        #expect(HostSystemFacts(time: "t").json() == Array(#"{"time":"t"}"#.utf8))
+    }
+
     /// The writer remembers the order of a set of names by their count: another set of the
     /// same count (another kernel's) is still written in its own order.
     @Test func anotherSetOfNamesOfTheSameCountIsSortedAgain() throws {

@@ -66,19 +66,6 @@ struct DirectJSON {
         comma = true
     }
 
-    /// A small field (the system facts) by `JSONWriter`: sorted, compact, the same bytes
-    /// alone as inside the snapshot.
-    mutating func encoded(_ key: StaticString, _ value: (some Encodable)?) throws(UnusualValue) {
-        guard let value else { return }
-        self.key(key)
-        do {
-            try JSONWriter(sortedKeys: true).encode(value, into: &out)
-        } catch {
-            throw UnusualValue()
-        }
-        comma = true
-    }
-
     mutating func bool(_ key: StaticString, _ value: Bool?) {
         guard let value else { return }
         self.key(key)

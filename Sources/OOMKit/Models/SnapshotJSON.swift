@@ -328,7 +328,7 @@ extension DirectJSON {
             close(0x7D)
         }
         close(0x5D)
-        try encoded("critical", s.critical)
+        write("critical", s.critical, sorted: true)
         string("host", s.host)
         string("kernel", s.kernel)
         key("memory")
@@ -350,14 +350,14 @@ extension DirectJSON {
         guard s.processes.isEmpty else { throw UnusualValue() }
         open(0x5B)
         close(0x5D)
-        try encoded("swaps", s.swaps)
-        try encoded("sysctl", s.sysctl)
+        write("swaps", s.swaps, sorted: true)
+        write("sysctl", s.sysctl, sorted: true)
         string("time", s.time)
         try double("uptime_s", s.uptimeS)
-        try encoded("userspace_killers", s.userspaceKillers)
+        write("userspace_killers", s.userspaceKillers, sorted: true)
         key("vmstat")
         try integers(s.vmstat)
-        try encoded("zram", s.zram)
+        write("zram", s.zram, sorted: true)
         close(0x7D)
         close(0x7D)
     }
