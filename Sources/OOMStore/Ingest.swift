@@ -63,8 +63,8 @@ struct PreparedBatch: Sendable {
             var pressure: String?
         }
 
-        /// The hosts row's JSON of this snapshot: as prepared, or encoded now when the
-        /// batch's newest was a duplicate and an older one is the newest stored.
+        /// The hosts row's JSON of this snapshot: as prepared for the batch's newest, or
+        /// encoded now for another (PostgreSQL's store writes the newest it stored).
         func latestJSON() throws -> LatestJSON {
             if let latest { return latest }
             return try LatestJSON(snapshot, encoder: JSONWriter())
@@ -140,7 +140,8 @@ extension OOMDatabase {
         // newest with system facts its system columns.
         let times = batch.snapshots.map { RFC3339.parse($0.time) }
         let newest = times.indices.filter { times[$0] != nil }.max { times[$0]! < times[$1]! }
-        let newestSystem = times.indices.filter { times[$0] != nil && HostSystemFacts(batch.snapshots[$0]) != nil }
+        let facts = batch.snapshots.map { HostSystemFacts($0) }
+        let newestSystem = times.indices.filter { times[$0] != nil && facts[$0] != nil }
             .max { times[$0]! < times[$1]! }
         for (i, snap) in batch.snapshots.enumerated() {
             guard let time = times[i] else { continue }
@@ -158,8 +159,7 @@ extension OOMDatabase {
                     snapshot: snap,
                     latest: i == newest ? try .init(snap, encoder: encoder) : nil,
                     kernel: snap.kernel,
-                    systemJSON: i == newestSystem
-                        ? HostSystemFacts(snap).map { String(decoding: $0.json(), as: UTF8.self) } : nil,
+                    systemJSON: i == newestSystem ? facts[i].map { String(decoding: $0.json(), as: UTF8.self) } : nil,
                     runs: RunSample.all(snap)))
         }
         return PreparedBatch(

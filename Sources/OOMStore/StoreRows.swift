@@ -39,8 +39,8 @@ package struct StoreRows: Sendable {
 
         /// The hosts row's memory, pressure and processes JSON of this snapshot: the
         /// prepared memory and pressure for the batch's newest, encoded now only when the
-        /// newest was a duplicate and an older one is the newest stored (as on SQLite); the
-        /// process list, which the SQLite store no longer keeps in the row, encoded here.
+        /// newest was a duplicate and an older one is the newest stored; the process list,
+        /// which the SQLite store no longer keeps in the row, encoded here.
         package func hostsRowJSON() throws -> (memory: String, pressure: String?, processes: String) {
             let latest = try prepared.latestJSON()
             let processes = String(decoding: ProcessSample.json(snapshot.processes), as: UTF8.self)
