@@ -80,6 +80,98 @@ def thread_cpu(pid):
     return kinds
 
 
+def context_switches(pid):
+    """Voluntary and involuntary context switches of all the collector's threads: each
+    hop of a request between threads that finds the next one asleep costs a wake-up."""
+    total = 0
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/status") as f:
+                total += sum(int(line.split()[1]) for line in f if "ctxt_switches" in line)
+        except OSError:
+            continue
+    return total
+
+
+def post_all(port, wire, clients, new_connections=False):
+    """Posts every (body, full form) of `wire` to 127.0.0.1:port from `clients` threads;
+    a 409 is answered with the full form, as the agent does. Returns the 409s."""
+    lock = threading.Lock()
+    queue = list(reversed(wire))
+    fallbacks = [0]
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer " + ds.TOKEN}
+
+    def send(conn, body):
+        h = headers
+        # As the agent's uploader: gzip above 1 KiB.
+        if len(body) > 1024:
+            body = gzip.compress(body, 6)
+            h = dict(headers, **{"Content-Encoding": "gzip"})
+        if new_connections:
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/ingest", data=body, method="POST", headers=h)
+            try:
+                with urllib.request.urlopen(req, timeout=60) as r:
+                    r.read()
+                    return r.status
+            except urllib.error.HTTPError as e:
+                return e.code
+        conn.request("POST", "/api/v1/ingest", body=body, headers=h)
+        r = conn.getresponse()
+        r.read()
+        return r.status
+
+    def worker():
+        # One kept-alive connection per client, as the agent's libcurl keeps one.
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        while True:
+            with lock:
+                if not queue:
+                    return
+                body, full = queue.pop()
+            status = send(conn, body)
+            if status == 409 and full is not None:
+                with lock:
+                    fallbacks[0] += 1
+                status = send(conn, full)
+            assert status == 200, f"ingest answered {status}"
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return fallbacks[0]
+
+
+def http_floor(wire, clients, new_connections):
+    """CPU milliseconds a post costs bench/http-floor (a bare Hummingbird server that
+    checks the token, reads the body and answers a constant: no decoding, no storage)
+    for the same bodies, or None when it cannot be built."""
+    package = os.path.join(HERE, "http-floor")
+    binary = os.path.join(package, ".build", "release", "http-floor")
+    if not os.path.exists(binary):
+        print("building bench/http-floor (release, a few minutes the first time)...", file=sys.stderr)
+        if subprocess.run(["swift", "build", "-c", "release", "--package-path", package],
+                          stdout=subprocess.DEVNULL).returncode != 0:
+            return None
+    port = ds.free_port()
+    proc = subprocess.Popen([binary, str(port), ds.TOKEN], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(200):
+            try:
+                http.client.HTTPConnection("127.0.0.1", port, timeout=1).connect()
+                break
+            except OSError:
+                time.sleep(0.05)
+        cpu0 = cpu_seconds(proc.pid)
+        post_all(port, [(body, None) for body, _ in wire], clients, new_connections)
+        return (cpu_seconds(proc.pid) - cpu0) / len(wire) * 1000
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--bin")
@@ -93,6 +185,8 @@ def main():
                          "6 with upload.interval: 60 at a 10 s interval")
     ap.add_argument("--perf", metavar="FILE",
                     help="record the collector with `perf record -g` into FILE while the snapshots are posted")
+    ap.add_argument("--no-floor", action="store_true",
+                    help="skip the plain HTTP floor (bench/http-floor, built on first use)")
     ap.add_argument("--new-connections", action="store_true",
                     help="a new TCP connection per post (the bench before keep-alive)")
     args = ap.parse_args()
@@ -122,52 +216,12 @@ def main():
     order = sorted(range(len(groups)), key=lambda i: (groups[i][0]["time"], groups[i][0]["host"]))
     wire = [wire[i] for i in order]
     payloads = [w for w, _ in wire]
-    fallbacks = [0]
     work = tempfile.mkdtemp(prefix="oomwatch-cpu-")
     c = ds.Collector(bindir, work)
     try:
         # Register the hosts first, so the measured part is steady-state ingest.
         for h in range(args.hosts):
             ds.post(c.port, {"host": f"cpu-{h:03d}", "snapshots": [], "events": []})
-        lock = threading.Lock()
-        queue = list(reversed(wire))
-
-        headers = {"Content-Type": "application/json", "Authorization": "Bearer " + ds.TOKEN}
-
-        def send(conn, body):
-            h = headers
-            # As the agent's uploader: gzip above 1 KiB.
-            if len(body) > 1024:
-                body = gzip.compress(body, 6)
-                h = dict(headers, **{"Content-Encoding": "gzip"})
-            if args.new_connections:
-                req = urllib.request.Request(
-                    f"http://127.0.0.1:{c.port}/api/v1/ingest", data=body, method="POST", headers=h)
-                try:
-                    with urllib.request.urlopen(req, timeout=60) as r:
-                        r.read()
-                        return r.status
-                except urllib.error.HTTPError as e:
-                    return e.code
-            conn.request("POST", "/api/v1/ingest", body=body, headers=h)
-            r = conn.getresponse()
-            r.read()
-            return r.status
-
-        def worker():
-            # One kept-alive connection per client, as the agent's libcurl keeps one.
-            conn = http.client.HTTPConnection("127.0.0.1", c.port, timeout=60)
-            while True:
-                with lock:
-                    if not queue:
-                        return
-                    body, full = queue.pop()
-                status = send(conn, body)
-                if status == 409 and full is not None:
-                    with lock:
-                        fallbacks[0] += 1
-                    status = send(conn, full)
-                assert status == 200, f"ingest answered {status}"
 
         perf = None
         if args.perf:
@@ -176,13 +230,11 @@ def main():
             time.sleep(0.5)
         cpu0, wall0 = cpu_seconds(c.proc.pid), time.perf_counter()
         split0 = thread_cpu(c.proc.pid)
-        threads = [threading.Thread(target=worker) for _ in range(args.clients)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        switches0 = context_switches(c.proc.pid)
+        fallbacks = post_all(c.port, wire, args.clients, args.new_connections)
         cpu1, wall1 = cpu_seconds(c.proc.pid), time.perf_counter()
         split1 = thread_cpu(c.proc.pid)
+        switches1 = context_switches(c.proc.pid)
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait()
@@ -211,19 +263,28 @@ def main():
         raw.execute("COMMIT")
     raw_ms = (time.process_time() - p0) / n * 1000
     raw.close()
+    floor_ms = None if args.no_floor else http_floor(wire, args.clients, args.new_connections)
     print(f"binaries: {bindir}")
     print(f"{n} snapshots from {args.hosts} hosts in {len(payloads)} posts ({args.batch} a post), "
           f"{args.clients} clients, {n / (wall1 - wall0):.0f} snapshots/s, "
           f"{sum(map(len, payloads)) / n / 1024:.1f} KiB JSON a snapshot "
           f"({args.form} form, {'a connection per post' if args.new_connections else 'kept-alive connections'}; "
-          f"{fallbacks[0]} answered 409 and sent again in full)")
+          f"{fallbacks} answered 409 and sent again in full)")
     # CPU milliseconds per snapshot = CPU seconds per 1,000 snapshots.
     print(f"collector CPU: {cpu1 - cpu0:.2f} s = {collector_ms:.3f} ms a snapshot "
           f"({collector_ms:.3f} s per 1,000 snapshots)")
     split = {k: (v - split0.get(k, 0)) / n * 1000 for k, v in split1.items()}
     print("  by thread: " + ", ".join(f"{k} {v:.3f} ms" for k, v in sorted(split.items(), key=lambda kv: -kv[1])
                                       if v >= 0.0005))
+    print(f"  context switches: {(switches1 - switches0) / len(payloads):.1f} a post")
     print(f"raw SQLite insert of the same rows: {raw_ms:.3f} ms a snapshot; ratio collector/raw {collector_ms / raw_ms:.1f}x")
+    if floor_ms is not None:
+        # The plain way to take the same posts over HTTP and store the same rows: a bare
+        # server on the same framework reading the same bodies, plus the raw insert.
+        plain = floor_ms * len(payloads) / n + raw_ms
+        print(f"plain HTTP floor (bench/http-floor: token check, body read, constant answer) "
+              f"{floor_ms:.3f} ms a post; with the raw insert {plain:.3f} ms a snapshot; "
+              f"ratio collector/plain {collector_ms / plain:.1f}x")
     print(f"goal <= 0.25 ms a snapshot: {'met' if collector_ms <= 0.25 else 'MISSED'}")
     import shutil
     shutil.rmtree(work, ignore_errors=True)

@@ -260,6 +260,59 @@ extension Faults {
         }
     }
 
+    /// A body dribbled a byte at a time is refused with 408 once `timeouts.body_seconds`
+    /// have passed, and a sender that stops halfway through its body is closed by
+    /// `timeouts.idle_seconds`: neither holds its connection (or a handler) for longer.
+    @Test func slowBodiesAre408AndStalledBodiesAreClosed() async throws {
+        let timeouts = ["OOMWATCH_TIMEOUTS_BODY_SECONDS": "1", "OOMWATCH_TIMEOUTS_IDLE_SECONDS": "2"]
+        try await withCollector("slow-body", environment: timeouts) { collector in
+            let port = collector.port
+            let head =
+                "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer \(CollectorProcess.agentToken)\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n{"
+            let (dribbled, dribbledAfter, stalledAfter, stalledAnswer) = try await offload {
+                () -> (Int?, Double, Double, Int?) in
+                // A byte every 200 ms: 400 bytes would take 80 s.
+                guard let fd = RawHTTP.connect(port, timeout: 10) else { return (nil, 0, 0, nil) }
+                let started = Date()
+                RawHTTP.sendAll(fd, Array(head.utf8))
+                var status: Int?
+                while status == nil, Date().timeIntervalSince(started) < 10 {
+                    usleep(200_000)
+                    var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                    if poll(&ready, 1, 0) > 0 {
+                        status = RawHTTP.readResponse(fd)?.status ?? -1
+                    } else if !RawHTTP.sendAll(fd, Array(" ".utf8)) {
+                        status = -1
+                    }
+                }
+                let dribbledAfter = Date().timeIntervalSince(started)
+                close(fd)
+                // Half the body, then nothing: read until the collector closes or answers.
+                guard let stalled = RawHTTP.connect(port, timeout: 10) else { return (status, dribbledAfter, 0, nil) }
+                let stalledStart = Date()
+                RawHTTP.sendAll(stalled, Array((head + String(repeating: " ", count: 100)).utf8))
+                let answer = RawHTTP.readResponse(stalled)?.status
+                let stalledAfter = Date().timeIntervalSince(stalledStart)
+                close(stalled)
+                return (status, dribbledAfter, stalledAfter, answer)
+            }
+            print(
+                "slowBodies: dribbled body answered \(dribbled ?? -1) after \(dribbledAfter)s; stalled body ended after \(stalledAfter)s (\(stalledAnswer.map(String.init) ?? "closed"))"
+            )
+            #expect(dribbled == 408)
+            #expect(dribbledAfter >= 1 && dribbledAfter < 4)
+            // Closed (or answered 408) by the idle timeout, well before the socket's own 10 s.
+            #expect(stalledAfter >= 1 && stalledAfter < 6)
+            #expect(stalledAnswer == nil || stalledAnswer == 408)
+            // The collector still serves.
+            let ingest = try await offload {
+                RawHTTP.ingest(port, token: CollectorProcess.agentToken, batchJSON(host: "slow-body", events: []))?
+                    .status
+            }
+            #expect(ingest == 200)
+        }
+    }
+
     @Test func conflictingLengthAndChunkedIs400() async throws {
         try await withCollector("smuggle") { collector in
             let port = collector.port
@@ -342,11 +395,13 @@ extension Faults {
 
     /// Runs `body` against a fresh collector in its own scratch directory, stopped and
     /// removed afterwards; skipped (with the reason printed) without the release binaries.
-    private func withCollector(_ tag: String, _ body: (CollectorProcess) async throws -> Void) async throws {
+    private func withCollector(
+        _ tag: String, environment: [String: String] = [:], _ body: (CollectorProcess) async throws -> Void
+    ) async throws {
         guard let bins = Binaries.locate() else { return }
         let tmp = TempDir(tag)
         defer { tmp.remove() }
-        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path)
+        let collector = try CollectorProcess(binary: bins.collector, dir: tmp.path, environment: environment)
         try await collector.start()
         defer { collector.stop() }
         try await body(collector)
