@@ -14,6 +14,9 @@ public final class AgentCounters: Sendable {
     public let uploadRefused = Atomic<Int64>(0)
     /// Journal entries that claimed a userspace kill without journald's trusted fields.
     public let journalRefused = Atomic<Int64>(0)
+    /// The upload interval the collector asked for (`IngestResult.uploadIntervalS`), in
+    /// milliseconds; 0 while it asks for none. Not a counter: not saved across restarts.
+    public let pacedUploadMillis = Atomic<Int64>(0)
 
     public init() {}
 

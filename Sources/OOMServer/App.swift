@@ -16,6 +16,7 @@ public struct Collector: Sendable {
     public let metrics: CollectorMetrics
     public let logger: Logger
     let rateLimiter: RateLimiter
+    let pacer: UploadPacer
 
     public init(
         configuration: CollectorConfiguration, database: any CollectorStore, tokens: TokenStore,
@@ -28,7 +29,17 @@ public struct Collector: Sendable {
         self.logger = logger
         self.rateLimiter = RateLimiter(
             rate: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
+        self.pacer = UploadPacer(
+            postsPerSecond: configuration.pacePostsPerSecond, maxInterval: configuration.maxUploadIntervalSeconds,
+            now: Self.monotonicSeconds())
     }
+
+    /// Seconds on a clock that only moves forward (the pacer's windows).
+    static func monotonicSeconds() -> Double {
+        let t = ContinuousClock.now - Self.epoch
+        return Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
+    }
+    private static let epoch = ContinuousClock.now
 
     /// Opens the store and the tokens file named by `configuration`.
     public static func open(configuration: CollectorConfiguration, logger: Logger) throws -> Collector {

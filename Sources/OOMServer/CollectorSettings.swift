@@ -59,6 +59,9 @@ extension CollectorConfiguration {
             c.idleTimeoutSeconds = try layers.double("timeouts.idle_seconds", default: c.idleTimeoutSeconds)
             c.bodyTimeoutSeconds = try layers.double("timeouts.body_seconds", default: c.bodyTimeoutSeconds)
             c.tokensPollSeconds = try layers.double("tokens_poll_seconds", default: c.tokensPollSeconds)
+            c.pacePostsPerSecond = try layers.double("ingest.pace_posts_per_second", default: c.pacePostsPerSecond)
+            c.maxUploadIntervalSeconds = try layers.double(
+                "ingest.max_upload_interval_s", default: c.maxUploadIntervalSeconds)
             c.retention.snapshotDays = try layers.double(
                 "retention.snapshot_days", flag: flags.snapshotRetentionDays, default: c.retention.snapshotDays)
             c.retention.rollupDays = try layers.double(
@@ -90,6 +93,11 @@ extension CollectorConfiguration {
             throw SettingsError("tls.cert and tls.key go together")
         }
         if let problem = advice.problem { throw SettingsError(problem) }
+        guard pacePostsPerSecond >= 0, (1...600).contains(maxUploadIntervalSeconds) else {
+            throw SettingsError(
+                "ingest.pace_posts_per_second must be 0 (off) or more, ingest.max_upload_interval_s 1 - 600 (agents follow no longer pace)"
+            )
+        }
         guard maxBodyBytes > 0, limits.maxDepth > 0, limits.maxFutureSkewSeconds > 0, retention.snapshotDays > 0,
             retention.rollupDays > 0, idleTimeoutSeconds > 0, bodyTimeoutSeconds > 0
         else {

@@ -29,6 +29,11 @@ public struct CollectorConfiguration: Sendable {
     public var idleTimeoutSeconds: Double = 30
     /// A request body must arrive in full within this time.
     public var bodyTimeoutSeconds: Double = 30
+    /// The fleet's pace (`UploadPacer`): posts a second the agents posting here may make
+    /// before they are asked to upload less often (0: never asked), and the longest
+    /// upload interval asked for.
+    public var pacePostsPerSecond: Double = 1000
+    public var maxUploadIntervalSeconds: Double = 60
     /// How often the tokens file's modification time is checked.
     public var tokensPollSeconds: Double = 2
     public var retention = RetentionPolicy()

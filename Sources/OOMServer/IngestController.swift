@@ -65,6 +65,7 @@ struct IngestController {
             var result = outcome.result
             result.processRefs = true
             result.snapshotDeltas = collector.store.acceptsSnapshotDeltas
+            result.uploadIntervalS = collector.pacer.pace(host: batch.host, now: Collector.monotonicSeconds())
             return result
         } catch {
             throw failed(error)

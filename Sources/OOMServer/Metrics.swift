@@ -66,7 +66,7 @@ public final class CollectorMetrics: Sendable {
     /// Prometheus exposition text, with fleet gauges appended by the caller.
     func render(
         dbSizeBytes: Int64, pendingWrites: Int, hosts: Int, staleHosts: Int, events: Int,
-        kills24h: [String: Int]
+        kills24h: [String: Int], pace: (hosts: Int, interval: Double?)
     ) -> String {
         let s = state.withLock { $0 }
         var out = ""
@@ -109,6 +109,12 @@ public final class CollectorMetrics: Sendable {
         single("oomwatch_pending_writes", "gauge", "Ingest batches waiting for the writer.", pendingWrites)
         single("oomwatch_hosts", "gauge", "Hosts known.", hosts)
         single("oomwatch_stale_hosts", "gauge", "Hosts silent for three intervals.", staleHosts)
+        single(
+            "oomwatch_ingest_active_hosts", "gauge", "Hosts that posted to this collector in the pacing window.",
+            pace.hosts)
+        single(
+            "oomwatch_ingest_upload_interval_seconds", "gauge",
+            "Upload interval this collector asks agents for (0: their own).", pace.interval ?? 0)
         single("oomwatch_events_stored", "gauge", "Highest event row id (events ever stored).", events)
         family("oomwatch_host_kills_24h", "gauge", "OOM kills per host in the last 24 hours.")
         for host in kills24h.keys.sorted() {

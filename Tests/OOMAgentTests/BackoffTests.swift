@@ -37,6 +37,19 @@ import Testing
         #expect(b.record(.retryable(retryAfter: nil), now: 10, random: 0.5) == .retry(at: 11))
     }
 
+    /// The collector's pace: followed when longer than the agent's own interval, never
+    /// past `UploadPace.maxAsked`; none, a shorter one or nonsense leaves the own one.
+    @Test func theCollectorsPaceOnlySlowsUploadsAndIsBounded() {
+        #expect(UploadPace.follow(own: 10, asked: nil) == 10)
+        #expect(UploadPace.follow(own: 10, asked: 4) == 10)
+        #expect(UploadPace.follow(own: 10, asked: 60) == 60)
+        #expect(UploadPace.follow(own: 10, asked: 86_400) == UploadPace.maxAsked)
+        #expect(UploadPace.follow(own: 10, asked: .infinity) == 10)
+        #expect(UploadPace.follow(own: 10, asked: .nan) == 10)
+        // An agent configured slower than the bound keeps its own.
+        #expect(UploadPace.follow(own: 900, asked: 1200) == 900)
+    }
+
     @Test func retryAfterWins() {
         var b = UploadBackoff(initial: 1, maximum: 60, retryAfterCap: 3600)
         #expect(b.record(.retryable(retryAfter: 7), now: 100, random: 0.9) == .retry(at: 107))

@@ -73,6 +73,19 @@ import Testing
         #expect(defaults.host == "127.0.0.1" && defaults.port == 8080)
     }
 
+    @Test func thePaceIsSetAndBounded() throws {
+        let defaults = try resolve([:])
+        #expect(defaults.pacePostsPerSecond == 1000 && defaults.maxUploadIntervalSeconds == 60)
+        let set = try resolve(
+            ["ingest.pace_posts_per_second": "200"], environment: ["OOMWATCH_INGEST_MAX_UPLOAD_INTERVAL_S": "120"])
+        #expect(set.pacePostsPerSecond == 200 && set.maxUploadIntervalSeconds == 120)
+        #expect(try resolve(["ingest.pace_posts_per_second": "0"]).pacePostsPerSecond == 0)
+        for values in [["ingest.pace_posts_per_second": "-1"], ["ingest.max_upload_interval_s": "3600"]] {
+            let text = message { () throws(SettingsError) in try resolve(values) }
+            #expect(text.contains("ingest.max_upload_interval_s 1 - 600"), "\(text)")
+        }
+    }
+
     @Test func combinationsAreChecked() {
         #expect(
             message { () throws(SettingsError) in try resolve(["tls.cert": "/c.pem"]) }

@@ -54,7 +54,16 @@ public struct AgentContext: Sendable {
 
     public func agentInfo() -> AgentInfo {
         counters.agentInfo(
-            version: Self.version, intervalS: config.intervalSeconds, uploadIntervalS: config.uploadIntervalSeconds)
+            version: Self.version, intervalS: config.intervalSeconds, uploadIntervalS: uploadIntervalSeconds)
+    }
+
+    /// The upload interval followed now: the configured one, or the collector's pace when
+    /// it asked for a longer one. Reported in every batch, so the collector expects to
+    /// hear from this host that often.
+    public var uploadIntervalSeconds: Double {
+        UploadPace.follow(
+            own: config.uploadIntervalSeconds,
+            asked: Double(counters.pacedUploadMillis.load(ordering: .relaxed)) / 1000)
     }
 
     /// Saves the counters so they survive restarts.

@@ -14,7 +14,8 @@ public import ServiceLifecycle
 public struct UploaderService: Service {
     private let context: AgentContext
     private let uploader: Uploader
-    /// How often to upload when no event asks for it sooner.
+    /// How often to upload when no event asks for it sooner (unless the collector sets a
+    /// slower pace).
     private let uploadInterval: Double
     /// The injected clock and random source (tests make them exact).
     private let now: @Sendable () -> Double
@@ -54,10 +55,12 @@ public struct UploaderService: Service {
                 status: status, reason: reason, fix: fix)
             if let bytes = try? JSONWriter().encode(s) { try? FileIO.writeAtomically(context.uploadStatusPath, bytes) }
         }
+        // The collector's pace (`IngestResult.uploadIntervalS`), from its last 2xx.
+        var interval = uploadInterval
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 guard let batch = context.spool.nextBatch() else {
-                    await context.uploadNow.wait(seconds: uploadInterval)
+                    await context.uploadNow.wait(seconds: interval)
                     continue
                 }
                 context.saveCounters()
@@ -86,6 +89,7 @@ public struct UploaderService: Service {
                 switch result {
                 case .delivered(let r):
                     outcome = .success
+                    interval = pace(asked: r?.uploadIntervalS, current: interval)
                     references.delivered(
                         sent, collectorTakesReferences: r?.processRefs == true,
                         collectorTakesDeltas: r?.snapshotDeltas == true)
@@ -142,7 +146,7 @@ public struct UploaderService: Service {
                     context.spool.acknowledge(batch)
                     // More sealed segments wait: send them; else rest until the next interval.
                     if context.spool.pending.events + context.spool.pending.snapshots == 0 {
-                        await context.uploadNow.wait(seconds: uploadInterval)
+                        await context.uploadNow.wait(seconds: interval)
                     }
                 case .retry(let at):
                     let delay = at - now()
@@ -155,6 +159,19 @@ public struct UploaderService: Service {
         }
         context.spool.sync()
         context.saveCounters()
+    }
+
+    /// Follows the pace a collector's 2xx asked for (none: the configured interval) and
+    /// says so when it changes.
+    private func pace(asked: Double?, current: Double) -> Double {
+        let next = UploadPace.follow(own: uploadInterval, asked: asked)
+        context.counters.pacedUploadMillis.store(Int64(((asked ?? 0) * 1000).rounded()), ordering: .relaxed)
+        if next != current {
+            context.logger.info(
+                "upload interval set by the collector's pace",
+                metadata: ["upload.interval_s": "\(next)", "upload.configured_s": "\(uploadInterval)"])
+        }
+        return next
     }
 
     /// Sleeps for a backoff delay; only shutdown ends it early (a new event does not: the

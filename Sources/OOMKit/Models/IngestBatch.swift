@@ -84,16 +84,22 @@ public struct IngestResult: Codable, Sendable, Equatable {
     /// The collector takes snapshots as deltas against an acknowledged one
     /// (`MemorySnapshot.base`) from now on; absent from collectors older than the feature.
     public var snapshotDeltas: Bool?
+    /// The collector's pace for this agent: upload at most this often (seconds), its
+    /// snapshots batched meanwhile; kills still go at once. Set when the fleet posting to
+    /// this collector is larger than its `ingest.pace_posts_per_second` takes at the
+    /// agents' own interval; absent otherwise and from collectors older than the feature.
+    public var uploadIntervalS: Double?
 
     public init(
         eventsStored: Int, eventsDuplicate: Int, snapshotsStored: Int, processRefs: Bool? = nil,
-        snapshotDeltas: Bool? = nil
+        snapshotDeltas: Bool? = nil, uploadIntervalS: Double? = nil
     ) {
         self.eventsStored = eventsStored
         self.eventsDuplicate = eventsDuplicate
         self.snapshotsStored = snapshotsStored
         self.processRefs = processRefs
         self.snapshotDeltas = snapshotDeltas
+        self.uploadIntervalS = uploadIntervalS
     }
 
     enum CodingKeys: String, CodingKey {
@@ -102,6 +108,7 @@ public struct IngestResult: Codable, Sendable, Equatable {
         case snapshotsStored = "snapshots_stored"
         case processRefs = "process_refs"
         case snapshotDeltas = "snapshot_deltas"
+        case uploadIntervalS = "upload_interval_s"
     }
 }
 
