@@ -74,7 +74,7 @@ def post(port, batch):
 
 
 class Collector:
-    def __init__(self, bindir, workdir):
+    def __init__(self, bindir, workdir, environment=None):
         self.dir = workdir
         self.db = os.path.join(workdir, "oomwatch.sqlite")
         self.port = free_port()
@@ -84,7 +84,7 @@ class Collector:
         self.proc = subprocess.Popen(
             [os.path.join(bindir, "oomwatch-collector"), "serve", "--listen", f"127.0.0.1:{self.port}",
              "--db", self.db, "--tokens-file", os.path.join(workdir, "tokens")],
-            stdout=self.log, stderr=self.log)
+            stdout=self.log, stderr=self.log, env=dict(os.environ, **(environment or {})))
         for _ in range(200):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1)
