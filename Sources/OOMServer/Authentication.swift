@@ -123,7 +123,8 @@ extension RouterMethods<CollectorRequestContext> {
 public struct JSONWriterResponseEncoder: ResponseEncoder {
     public func encode(_ value: some Encodable, from request: Request, context: some RequestContext) throws -> Response
     {
-        let bytes = try JSONWriter().encode(value)
+        // The ingest answer, the one every post gets, is written directly.
+        let bytes = try (value as? IngestResult)?.json() ?? JSONWriter().encode(value)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json; charset=utf-8", .contentLength: String(bytes.count)],

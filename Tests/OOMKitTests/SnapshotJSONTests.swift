@@ -276,6 +276,24 @@ import Testing
 
     /// The system facts, in declaration order (the hosts row's, with every post) and in
     /// byte order (inside the stored snapshot): every field, none, and escapes.
+    /// The ingest answer, written directly, is byte for byte what `JSONWriter` writes,
+    /// with every optional member set, absent, and an odd pace.
+    @Test func theIngestAnswerIsWrittenAsJSONWriterWritesIt() throws {
+        let answers = [
+            IngestResult(eventsStored: 0, eventsDuplicate: 0, snapshotsStored: 0),
+            IngestResult(
+                eventsStored: 3, eventsDuplicate: -1, snapshotsStored: Int.max, processRefs: true,
+                snapshotDeltas: false, uploadIntervalS: 60),
+            IngestResult(eventsStored: 1, eventsDuplicate: 2, snapshotsStored: 6, uploadIntervalS: 0.125),
+            IngestResult(eventsStored: 1, eventsDuplicate: 2, snapshotsStored: 6, uploadIntervalS: .infinity),
+        ]
+        for answer in answers {
+            let expected = (try? JSONWriter().encode(answer)) ?? []
+            #expect(String(decoding: answer.json(), as: UTF8.self) == String(decoding: expected, as: UTF8.self))
+        }
+        #expect(try JSONReader().decode(IngestResult.self, from: answers[1].json()) == answers[1])
+    }
+
     @Test func systemFactsAreWrittenAsJSONWriterWritesThem() throws {
         var full = try SnapshotDeltaTests.real()[0]
         full.sysctl = OOMSysctls(

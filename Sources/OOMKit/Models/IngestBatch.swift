@@ -121,3 +121,20 @@ public struct APIErrorBody: Codable, Sendable, Equatable {
     public var error: Detail
     public init(message: String) { self.error = Detail(message: message) }
 }
+
+extension IngestResult {
+    /// The answer as `JSONWriter` writes it (declaration order, nil left out), written
+    /// directly: every ingest answers one (issue 15, collector CPU per post).
+    public func json() -> [UInt8] {
+        DirectJSON.bytes { (w: inout DirectJSON) throws(UnusualValue) in
+            w.open(0x7B)
+            w.int("events_stored", eventsStored)
+            w.int("events_duplicate", eventsDuplicate)
+            w.int("snapshots_stored", snapshotsStored)
+            w.bool("process_refs", processRefs)
+            w.bool("snapshot_deltas", snapshotDeltas)
+            try w.double("upload_interval_s", uploadIntervalS)
+            w.close(0x7D)
+        } ?? (try? JSONWriter().encode(self)) ?? []
+    }
+}
