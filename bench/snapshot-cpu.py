@@ -21,10 +21,17 @@ connection alive, as the agent's libcurl does (--new-connections
 opens one per post, as this bench did before: a TCP accept and close per snapshot).
 
     bench/snapshot-cpu.py [--bin DIR] [--snapshots 3000] [--hosts 30] [--clients 8] [--form wire|full]
-                          [--new-connections] [--batch 1] [--perf FILE]
+                          [--new-connections] [--batch 1 | --fleet HOSTS --interval S] [--perf FILE]
 
 --batch N posts N snapshots of a host at a time: an agent whose `upload.interval` is N
-times its snapshot interval (kills are still sent at once).
+times its snapshot interval (kills are still sent at once). A fraction alternates whole
+sizes around it, as `oomwatch-agent wire-bytes` does (3.5: 3, 4, 3, 4...).
+
+--fleet HOSTS --interval S posts as a fleet of HOSTS agents at an S-second snapshot
+interval, paced by a collector with the default pace (`ingest.pace_posts_per_second`
+1,000, `ingest.max_upload_interval_s` 120; --pace and --max-upload change them): each
+agent uploads every max(its own upload interval, the pace asked), so a post carries that
+over S snapshots. 100,000 hosts at 30 s are asked for 100 s: 3.33 snapshots a post.
 
 DIR holds oomwatch-collector and oomwatch-agent (default: $OOMWATCH_BIN_DIR, else
 .build/release, else .build/debug). Report the build mode with the number: a debug
@@ -35,6 +42,7 @@ import gzip
 import http.client
 import importlib.util
 import json
+import math
 import os
 import signal
 import sqlite3
@@ -91,6 +99,37 @@ def context_switches(pid):
         except OSError:
             continue
     return total
+
+
+def cut(snaps, mean):
+    """Each host's snapshots in posts of whole sizes averaging `mean`, as `oomwatch-agent
+    wire-bytes` cuts them (WireBytes.BatchSizes): each size the whole part of what is due
+    so far; a host's last post may be shorter."""
+    groups, current, host, due = [], [], None, 0.0
+
+    def next_size():
+        nonlocal due
+        due += max(mean, 1)
+        size = int(due)
+        due -= size
+        return size
+
+    size = next_size()
+    for s in snaps:
+        if s["host"] != host:
+            if current:
+                groups.append(current)
+                current = []
+                size = next_size()
+            host = s["host"]
+        current.append(s)
+        if len(current) >= size:
+            groups.append(current)
+            current = []
+            size = next_size()
+    if current:
+        groups.append(current)
+    return groups
 
 
 def post_all(port, wire, clients, new_connections=False):
@@ -189,9 +228,13 @@ def main():
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--cmdline-max", type=int, default=200)
     ap.add_argument("--form", choices=("wire", "full"), default="wire")
-    ap.add_argument("--batch", type=int, default=1,
+    ap.add_argument("--batch", type=float, default=1,
                     help="snapshots per post: 1 as an agent at upload.interval = interval; "
                          "6 with upload.interval: 60 at a 10 s interval")
+    ap.add_argument("--fleet", type=int, help="the fleet's size: posts as the collector paces it")
+    ap.add_argument("--interval", type=float, default=10, help="the fleet's snapshot interval, seconds")
+    ap.add_argument("--pace", type=float, default=1000, help="the collector's ingest.pace_posts_per_second")
+    ap.add_argument("--max-upload", type=float, default=120, help="the collector's ingest.max_upload_interval_s")
     ap.add_argument("--perf", metavar="FILE",
                     help="record the collector with `perf record -g` into FILE while the snapshots are posted")
     ap.add_argument("--no-floor", action="store_true",
@@ -199,6 +242,14 @@ def main():
     ap.add_argument("--new-connections", action="store_true",
                     help="a new TCP connection per post (the bench before keep-alive)")
     args = ap.parse_args()
+    if args.fleet:
+        # As UploadPacer and UploadPace: the pace asked, and the agent's own upload
+        # interval (its snapshot interval, at least 10 s) when that is longer.
+        asked = min(math.ceil(args.fleet / args.pace), args.max_upload) if args.pace > 0 else 0
+        upload = max(asked if asked > 1 else 0, args.interval, 10)
+        args.batch = upload / args.interval
+        print(f"a fleet of {args.fleet} hosts at {args.interval:g} s, paced at {args.pace:g} posts/s "
+              f"(at most {args.max_upload:g} s): uploads every {upload:g} s, {args.batch:.2f} snapshots a post")
     bindir = ds.find_bin(args.bin)
     templates = ds.real_snapshots(bindir, 5)
     for t in templates:
@@ -210,11 +261,10 @@ def main():
     bodies = [(s["host"], s) for s in snaps]
     # The posts: each host's snapshots in order, args.batch at a time (as the agent's
     # body builder cuts them).
-    groups = [snaps[i:i + min(args.batch, per_host - i % per_host)]
-              for i in range(0, len(snaps)) if i % per_host % args.batch == 0]
+    groups = cut(snaps, args.batch)
     if args.form == "wire":
         batches = wb.wire_batches(bindir, [json.dumps(s, separators=(",", ":")) for s in snaps],
-                                  ["--bodies", "--batch", str(args.batch)])
+                                  ["--bodies", "--batch", repr(float(args.batch))])
         assert len(batches) == len(groups), f"{len(batches)} bodies for {len(groups)} posts"
         wire = [(json.dumps(b["body"], separators=(",", ":")).encode(),
                  json.dumps(b["full_body"], separators=(",", ":")).encode()) for b in batches]
@@ -276,7 +326,7 @@ def main():
     raw.close()
     floor_ms = None if args.no_floor else http_floor(wire, args.clients, args.new_connections)
     print(f"binaries: {bindir}")
-    print(f"{n} snapshots from {args.hosts} hosts in {len(payloads)} posts ({args.batch} a post), "
+    print(f"{n} snapshots from {args.hosts} hosts in {len(payloads)} posts ({n / len(payloads):.2f} a post), "
           f"{args.clients} clients, {n / (wall1 - wall0):.0f} snapshots/s, "
           f"{sum(map(len, payloads)) / n / 1024:.1f} KiB JSON a snapshot "
           f"({args.form} form, {'a connection per post' if args.new_connections else 'kept-alive connections'}; "

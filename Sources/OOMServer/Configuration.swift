@@ -33,7 +33,7 @@ public struct CollectorConfiguration: Sendable {
     /// before they are asked to upload less often (0: never asked), and the longest
     /// upload interval asked for.
     public var pacePostsPerSecond: Double = 1000
-    public var maxUploadIntervalSeconds: Double = 60
+    public var maxUploadIntervalSeconds: Double = 120
     /// How often the tokens file's modification time is checked.
     public var tokensPollSeconds: Double = 2
     public var retention = RetentionPolicy()

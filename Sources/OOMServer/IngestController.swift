@@ -45,6 +45,12 @@ struct IngestController {
                 throw HTTPError(.badRequest, message: error.message)
             }
             guard token.mayWrite(host: batch.host) else { throw HostNotAllowed(host: batch.host, token: token) }
+            // The pace this answer asks for is the host's upload interval from now on: stored
+            // with this batch, so the host is not called stale before its next post says so.
+            let pace = collector.pacer.pace(host: batch.host, now: Collector.monotonicSeconds())
+            if let pace, let reported = batch.agent?.uploadIntervalS, reported < pace {
+                batch.agent?.uploadIntervalS = pace
+            }
             if let missing = try await collector.store.resolveProcessReferences(&batch) {
                 throw FullFormRequired(field: missing)
             }
@@ -65,7 +71,7 @@ struct IngestController {
             var result = outcome.result
             result.processRefs = true
             result.snapshotDeltas = collector.store.acceptsSnapshotDeltas
-            result.uploadIntervalS = collector.pacer.pace(host: batch.host, now: Collector.monotonicSeconds())
+            result.uploadIntervalS = pace
             return result
         } catch {
             throw failed(error)

@@ -17,8 +17,8 @@ struct WireBytes: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wire-bytes", abstract: "Bytes on the wire per batch, for benchmarks.", shouldDisplay: false)
 
-    @Option(help: "Snapshots per batch.")
-    var batch = 1
+    @Option(help: "Snapshots per batch; a fraction alternates sizes around it (3.5: 3, 4, 3, 4...).")
+    var batch = 1.0
     @Option(help: "The uploader's gzip threshold, bytes.")
     var gzipMinBytes = 1024
     @Flag(help: "Print each body and its full form too.")
@@ -28,7 +28,9 @@ struct WireBytes: AsyncParsableCommand {
         let reader = JSONReader()
         // As the agent sends it: its version, intervals and every counter.
         let agent = AgentCounters().agentInfo(
-            version: "wire-bytes", intervalS: 10, uploadIntervalS: 10 * Double(max(batch, 1)))
+            version: "wire-bytes", intervalS: 10, uploadIntervalS: 10 * max(batch, 1))
+        var sizes = BatchSizes(mean: batch)
+        var size = sizes.next()
         var references = ProcessReferences()
         var records: [SpoolRecord] = []
         var host = ""
@@ -46,6 +48,7 @@ struct WireBytes: AsyncParsableCommand {
             }
             print(line + "}")
             records = []
+            size = sizes.next()
         }
         while let text = readLine(strippingNewline: true) {
             guard !text.isEmpty else { continue }
@@ -63,9 +66,23 @@ struct WireBytes: AsyncParsableCommand {
                 host = snapshot.host
             }
             records.append(SpoolRecord(kind: .snapshot, payload: bytes))
-            if records.count >= max(1, batch) { flush() }
+            if records.count >= size { flush() }
         }
         flush()
+    }
+
+    /// Whole batch sizes averaging `mean`: each the whole part of what is due so far
+    /// (bench/snapshot-cpu.py cuts its posts the same way).
+    struct BatchSizes {
+        let mean: Double
+        var due = 0.0
+
+        mutating func next() -> Int {
+            due += max(mean, 1)
+            let size = Int(due.rounded(.down))
+            due -= Double(size)
+            return size
+        }
     }
 
     /// The body's size as the uploader sends it.

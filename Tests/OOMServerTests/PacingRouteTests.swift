@@ -40,6 +40,34 @@ import Testing
         }
     }
 
+    /// The pace asked is stored as the host's upload interval with the same batch, so
+    /// the host is not stale while its agent waits the longer interval; an agent that
+    /// reports a longer one of its own keeps it.
+    @Test func theAskedPaceIsTheHostsUploadIntervalAtOnce() async throws {
+        try await withRouter(configure: { $0.pacePostsPerSecond = 0.05 }) { client, _ in
+            // The first post of "fast" counts one host (20 s); its second counts two.
+            for (host, own) in [("fast", 10.0), ("slow", 90.0), ("fast", 10.0)] {
+                var batch = Fixture.batch(host: host)
+                batch.agent?.uploadIntervalS = own
+                try await client.execute(
+                    uri: "/api/v1/ingest", method: .post, headers: Fixture.headers(Fixture.agentToken),
+                    body: Fixture.json(batch)
+                ) { r in
+                    let answer = try Fixture.decode(IngestResult.self, r.body)
+                    #expect(answer.uploadIntervalS != nil)
+                }
+            }
+            try await client.execute(uri: "/api/v1/hosts", method: .get, headers: Fixture.headers(Fixture.readToken)) {
+                r in
+                let hosts = try Fixture.decode(HostsResponse.self, r.body).hosts
+                // Two hosts at 0.05 posts a second: 40 s.
+                #expect(hosts.first { $0.host == "fast" }?.uploadIntervalS == 40)
+                #expect(hosts.first { $0.host == "slow" }?.uploadIntervalS == 90)
+                #expect(hosts.allSatisfy { !$0.stale })
+            }
+        }
+    }
+
     @Test func aFleetThatFitsOrPacingOffIsAskedForNothing() async throws {
         // The default, 1,000 posts a second: three hosts are far from it.
         try await withRouter { client, _ in
