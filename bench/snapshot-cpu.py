@@ -235,6 +235,10 @@ def main():
     ap.add_argument("--interval", type=float, default=10, help="the fleet's snapshot interval, seconds")
     ap.add_argument("--pace", type=float, default=1000, help="the collector's ingest.pace_posts_per_second")
     ap.add_argument("--max-upload", type=float, default=120, help="the collector's ingest.max_upload_interval_s")
+    ap.add_argument("--cache-hosts", type=int,
+                    help="the collector's db.cache_hosts; below --hosts every post reads its host's newest "
+                         "snapshot, process details and hour frame back from the database, as a fleet larger "
+                         "than the cache does")
     ap.add_argument("--perf", metavar="FILE",
                     help="record the collector with `perf record -g` into FILE while the snapshots are posted")
     ap.add_argument("--no-floor", action="store_true",
@@ -278,7 +282,10 @@ def main():
     work = tempfile.mkdtemp(prefix="oomwatch-cpu-")
     # One token posts for the whole simulated fleet: its rate limit (1,000 a second with
     # bursts of 2,000 by default, per agent token) raised out of the way, still checked.
-    c = ds.Collector(bindir, work, {"OOMWATCH_LIMITS_RATE_PER_TOKEN": "1e9", "OOMWATCH_LIMITS_RATE_BURST": "1e9"})
+    settings = {"OOMWATCH_LIMITS_RATE_PER_TOKEN": "1e9", "OOMWATCH_LIMITS_RATE_BURST": "1e9"}
+    if args.cache_hosts:
+        settings["OOMWATCH_DB_CACHE_HOSTS"] = str(args.cache_hosts)
+    c = ds.Collector(bindir, work, settings)
     try:
         # Register the hosts first, so the measured part is steady-state ingest.
         for h in range(args.hosts):
@@ -296,6 +303,8 @@ def main():
         cpu1, wall1 = cpu_seconds(c.proc.pid), time.perf_counter()
         split1 = thread_cpu(c.proc.pid)
         switches1 = context_switches(c.proc.pid)
+        with open(f"/proc/{c.proc.pid}/status") as f:
+            rss_kb = next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
         if perf:
             perf.send_signal(signal.SIGINT)
             perf.wait()
@@ -337,7 +346,8 @@ def main():
     split = {k: (v - split0.get(k, 0)) / n * 1000 for k, v in split1.items()}
     print("  by thread: " + ", ".join(f"{k} {v:.3f} ms" for k, v in sorted(split.items(), key=lambda kv: -kv[1])
                                       if v >= 0.0005))
-    print(f"  context switches: {(switches1 - switches0) / len(payloads):.1f} a post")
+    print(f"  context switches: {(switches1 - switches0) / len(payloads):.1f} a post; "
+          f"collector RSS at the end {rss_kb / 1024:.0f} MiB")
     print(f"raw SQLite insert of the same rows: {raw_ms:.3f} ms a snapshot; ratio collector/raw {collector_ms / raw_ms:.1f}x")
     if floor_ms is not None:
         # The plain way to take the same posts over HTTP and store the same rows: a bare

@@ -74,6 +74,7 @@ extension CollectorConfiguration {
             c.synchronousFull =
                 try layers.choice("db.synchronous", allowed: ["full", "normal"], default: "full") == "full"
             c.maxPendingBatches = try layers.int("db.max_pending_batches", default: c.maxPendingBatches)
+            c.cacheHosts = try layers.int("db.cache_hosts", default: c.cacheHosts)
             c.advice = try AdviceSettings.resolve(layers)
             try layers.checkUnknownKeys()
         } catch let error as ConfigValueError {
@@ -99,9 +100,9 @@ extension CollectorConfiguration {
             )
         }
         guard maxBodyBytes > 0, limits.maxDepth > 0, limits.maxFutureSkewSeconds > 0, retention.snapshotDays > 0,
-            retention.rollupDays > 0, idleTimeoutSeconds > 0, bodyTimeoutSeconds > 0
+            retention.rollupDays > 0, idleTimeoutSeconds > 0, bodyTimeoutSeconds > 0, cacheHosts > 0
         else {
-            throw SettingsError("limits, timeouts and retention must be positive")
+            throw SettingsError("limits, timeouts, retention and db.cache_hosts must be positive")
         }
     }
 

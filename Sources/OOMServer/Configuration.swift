@@ -43,6 +43,9 @@ public struct CollectorConfiguration: Sendable {
     public var synchronousFull = true
     /// Ingest batches allowed to wait for the writer before 503.
     public var maxPendingBatches = 4096
+    /// Hosts whose newest snapshot, process details and hour frame the SQLite writer keeps
+    /// in memory (about 60 kB a host at most); a larger fleet pays reads for them.
+    public var cacheHosts = SnapshotCache.defaultHosts
     public var backlog = 4096
     /// Alert routing (collector.yaml `alerts:`): writes outbox rows with each new kill.
     public var outboxPlanner: (any OutboxPlanner)?

@@ -31,6 +31,7 @@ public func openStore(
         var store = StoreConfiguration(path: path)
         store.synchronousFull = configuration.synchronousFull
         store.maxPendingBatches = configuration.maxPendingBatches
+        store.cacheHosts = configuration.cacheHosts
         store.outboxPlanner = configuration.outboxPlanner
         return try OOMDatabase(configuration: store, logger: logger)
     case .postgres(let primary, let read):

@@ -35,6 +35,9 @@ public struct StoreConfiguration: Sendable {
     /// ingest has been quiet for `rollupQuiet`, or before a report reads the rollups.
     public var maxUnfoldedEvents: Int = 50_000
     public var rollupQuiet: Duration = .milliseconds(200)
+    /// Hosts whose newest snapshot, process details and hour frame the writer keeps in
+    /// memory (`SnapshotCache`): a fleet larger than this pays reads for them again.
+    public var cacheHosts: Int = SnapshotCache.defaultHosts
     /// Alert routing: when set, every newly stored kill gets its outbox rows in the same
     /// transaction.
     public var outboxPlanner: (any OutboxPlanner)?
@@ -52,7 +55,7 @@ public final class OOMDatabase: Sendable {
     let configuration: StoreConfiguration
     let writer: GroupWriter
     /// Process details and frames the writer has read (SnapshotStorage).
-    let snapshotCache = SnapshotCache()
+    let snapshotCache: SnapshotCache
     /// Stored kills not yet in the rollups.
     let rollupFold: RollupFold
 
@@ -99,6 +102,7 @@ public final class OOMDatabase: Sendable {
         }
         writer = GroupWriter(
             maxPending: configuration.maxPendingBatches, maxGroup: configuration.maxGroupBatches)
+        snapshotCache = SnapshotCache(hosts: configuration.cacheHosts)
         rollupFold.stored(waiting)
     }
 

@@ -11,7 +11,10 @@ import Synchronization
 /// with its batch's savepoint); a transaction that rolls back empties it, and so does a
 /// retention pass that deleted details or frames. Bounded: when full it starts over, so
 /// a fleet larger than the bound costs the SELECTs again, never unbounded memory.
-final class SnapshotCache: Sendable {
+public final class SnapshotCache: Sendable {
+    /// `db.cache_hosts`' default.
+    public static let defaultHosts = 10_000
+
     /// A process's stored details as last seen for its host and pid.
     struct Process {
         var id: Int64
@@ -47,6 +50,15 @@ final class SnapshotCache: Sendable {
         self.maxProcesses = maxProcesses
         self.maxFrames = maxFrames
         self.maxLatest = maxLatest
+    }
+
+    /// Sized for a fleet of `hosts`: their newest snapshots and ids, 20 processes' details
+    /// each (an agent's default top 20) and one hour frame each; 10,000 hosts keep the
+    /// sizes above, at most ~60 kB a host.
+    convenience init(hosts: Int) {
+        let hosts = max(hosts, 1)
+        self.init(
+            maxProcesses: 20 * hosts, maxFrames: max(4_096, hosts), maxLatest: hosts)
     }
 
     /// A host's id, as the writer's upsert returned it.

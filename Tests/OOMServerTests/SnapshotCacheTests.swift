@@ -9,6 +9,15 @@ import Testing
 @Suite struct SnapshotCacheTests {
     struct Abort: Error {}
 
+    @Test func theBoundsFollowTheFleetSize() {
+        let fleet = SnapshotCache(hosts: 100_000)
+        #expect(fleet.maxLatest == 100_000 && fleet.maxProcesses == 2_000_000 && fleet.maxFrames == 100_000)
+        let small = SnapshotCache(hosts: 10)
+        #expect(small.maxLatest == 10 && small.maxProcesses == 200 && small.maxFrames == 4_096)
+        let defaults = SnapshotCache(hosts: SnapshotCache.defaultHosts)
+        #expect(defaults.maxLatest == 10_000 && defaults.maxProcesses == 200_000)
+    }
+
     @Test func rollbackEmptiesTheCacheInEveryTransaction() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
