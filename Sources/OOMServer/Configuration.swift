@@ -29,9 +29,9 @@ public struct CollectorConfiguration: Sendable {
     public var idleTimeoutSeconds: Double = 30
     /// A request body must arrive in full within this time.
     public var bodyTimeoutSeconds: Double = 30
-    /// The fleet's pace (`UploadPacer`): posts a second the agents posting here may make
-    /// before they are asked to upload less often (0: never asked), and the longest
-    /// upload interval asked for.
+    /// The fleet's pace (`UploadPacer`): the posts a second the agents posting here make
+    /// together at most, each asked to upload no more often than hosts / this many
+    /// seconds (0: never asked), and the longest upload interval asked for.
     public var pacePostsPerSecond: Double = 1000
     public var maxUploadIntervalSeconds: Double = 120
     /// How often the tokens file's modification time is checked.

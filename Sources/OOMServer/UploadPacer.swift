@@ -5,11 +5,12 @@ import Synchronization
 /// A post costs the collector about as much as the snapshots in it, and never less than
 /// the HTTP framework's own floor (issue 15, docs/capacity.md): a fleet's cost falls by
 /// half when each post carries six snapshots instead of one. So the collector counts
-/// the hosts that posted to it lately and, when they would post more often than
-/// `postsPerSecond` at their own interval, asks each agent in its ingest answer
-/// (`upload_interval_s`) to upload every hosts / `postsPerSecond` seconds, at most
-/// `maxInterval`. The agent batches its snapshots meanwhile and still sends a kill at
-/// once; it reports the pace it follows, so the host does not look stale.
+/// the hosts that posted to it lately and asks each agent in its ingest answer
+/// (`upload_interval_s`) to upload no more often than every hosts / `postsPerSecond`
+/// seconds (at most `maxInterval`): all of them together then post at most that many
+/// times a second. An agent whose own interval is longer keeps it. The agent batches its
+/// snapshots meanwhile and still sends a kill at once; it reports the pace it follows,
+/// so the host does not look stale.
 ///
 /// Per collector: behind a load balancer each collector counts the agents it serves.
 final class UploadPacer: Sendable {

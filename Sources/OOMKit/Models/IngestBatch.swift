@@ -84,10 +84,10 @@ public struct IngestResult: Codable, Sendable, Equatable {
     /// The collector takes snapshots as deltas against an acknowledged one
     /// (`MemorySnapshot.base`) from now on; absent from collectors older than the feature.
     public var snapshotDeltas: Bool?
-    /// The collector's pace for this agent: upload at most this often (seconds), its
-    /// snapshots batched meanwhile; kills still go at once. Set when the fleet posting to
-    /// this collector is larger than its `ingest.pace_posts_per_second` takes at the
-    /// agents' own interval; absent otherwise and from collectors older than the feature.
+    /// The collector's pace for this agent: upload no more often than every this many
+    /// seconds, its snapshots batched meanwhile; kills still go at once. The hosts posting
+    /// to the collector divided by its `ingest.pace_posts_per_second`, when that is more
+    /// than a second; absent otherwise and from collectors older than the feature.
     public var uploadIntervalS: Double?
 
     public init(
