@@ -18,6 +18,12 @@ public final class AgentCounters: Sendable {
     /// milliseconds; 0 while it asks for none. Not a counter: not saved across restarts.
     public let pacedUploadMillis = Atomic<Int64>(0)
 
+    /// `pacedUploadMillis` in seconds (0: none asked).
+    public var pacedUploadSeconds: Double {
+        get { Double(pacedUploadMillis.load(ordering: .relaxed)) / 1000 }
+        set { pacedUploadMillis.store(Int64((newValue * 1000).rounded()), ordering: .relaxed) }
+    }
+
     public init() {}
 
     /// The counters as sent to the collector.

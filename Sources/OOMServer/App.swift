@@ -30,16 +30,8 @@ public struct Collector: Sendable {
         self.rateLimiter = RateLimiter(
             rate: configuration.rateLimitPerSecond, burst: configuration.rateLimitBurst)
         self.pacer = UploadPacer(
-            postsPerSecond: configuration.pacePostsPerSecond, maxInterval: configuration.maxUploadIntervalSeconds,
-            now: Self.monotonicSeconds())
+            postsPerSecond: configuration.pacePostsPerSecond, maxInterval: configuration.maxUploadIntervalSeconds)
     }
-
-    /// Seconds on a clock that only moves forward (the pacer's windows).
-    static func monotonicSeconds() -> Double {
-        let t = ContinuousClock.now - Self.epoch
-        return Double(t.components.seconds) + Double(t.components.attoseconds) / 1e18
-    }
-    private static let epoch = ContinuousClock.now
 
     /// Opens the store and the tokens file named by `configuration`.
     public static func open(configuration: CollectorConfiguration, logger: Logger) throws -> Collector {

@@ -47,7 +47,7 @@ struct IngestController {
             guard token.mayWrite(host: batch.host) else { throw HostNotAllowed(host: batch.host, token: token) }
             // The pace this answer asks for is the host's upload interval from now on: stored
             // with this batch, so the host is not called stale before its next post says so.
-            let pace = collector.pacer.pace(host: batch.host, now: Collector.monotonicSeconds())
+            let pace = collector.pacer.pace(host: batch.host)
             if let pace, let reported = batch.agent?.uploadIntervalS, reported < pace {
                 batch.agent?.uploadIntervalS = pace
             }
@@ -81,9 +81,6 @@ struct IngestController {
     /// The request body, at most `maxBodyBytes` after gzip decoding.
     func body(_ request: Request) async throws -> [UInt8] {
         let limit = collector.configuration.maxBodyBytes
-        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            throw HTTPError(.contentTooLarge, message: "body larger than \(limit) bytes")
-        }
         let bytes = try await collector.readBody(request, limit: limit)
         collector.metrics.received(bodyBytes: bytes.count)
         switch request.headers[.contentEncoding]?.lowercased() {
@@ -145,8 +142,8 @@ struct IngestController {
 }
 
 extension Collector {
-    /// The whole body, refusing more than `limit` bytes or a sender too slow to finish
-    /// within the body timeout.
+    /// The whole body, refusing more than `limit` bytes (at once when Content-Length says
+    /// so) or a sender too slow to finish within the body timeout.
     ///
     /// No timer of its own: the deadline is checked as each piece of the body arrives, and
     /// a sender that stops sending altogether is closed by the connection's idle timeout
@@ -157,7 +154,8 @@ extension Collector {
         let deadline = ContinuousClock.now + .milliseconds(Int64(configuration.bodyTimeoutSeconds * 1000))
         var bytes: [UInt8] = []
         if let length = request.headers[.contentLength].flatMap({ Int($0) }) {
-            bytes.reserveCapacity(min(max(length, 0), limit))
+            guard length <= limit else { throw HTTPError(.contentTooLarge, message: "body larger than \(limit) bytes") }
+            bytes.reserveCapacity(max(length, 0))
         }
         for try await piece in request.body {
             guard bytes.count + piece.readableBytes <= limit else {

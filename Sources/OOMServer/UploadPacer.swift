@@ -19,20 +19,20 @@ final class UploadPacer: Sendable {
     /// The longest upload interval the collector asks for (seconds).
     let maxInterval: Double
     /// Hosts are counted over the last full window and the current one.
-    let window: Double
+    let window: Duration
 
     private struct State {
         var current: Set<Int> = []
         var previous: Set<Int> = []
-        var started: Double
+        var started: ContinuousClock.Instant
     }
     private let state: Mutex<State>
 
-    init(postsPerSecond: Double, maxInterval: Double, now: Double) {
+    init(postsPerSecond: Double, maxInterval: Double, now: ContinuousClock.Instant = .now) {
         self.postsPerSecond = postsPerSecond
         self.maxInterval = maxInterval
         // An agent paced to `maxInterval` still posts twice in a window: the count holds.
-        self.window = max(300, 2 * maxInterval)
+        self.window = .seconds(max(300, 2 * maxInterval))
         self.state = Mutex(State(started: now))
     }
 
@@ -40,31 +40,30 @@ final class UploadPacer: Sendable {
     /// no more often than that. The agent keeps its own interval when that is longer (the
     /// collector cannot tell: the agent reports the interval it follows). Nil while the
     /// fleet takes no more than a second.
-    func pace(host: String, now: Double) -> Double? {
+    func pace(host: String, now: ContinuousClock.Instant = .now) -> Double? {
         guard postsPerSecond > 0 else { return nil }
-        let hosts = state.withLock { s in
-            if now - s.started >= window {
-                // A whole window later the previous one is empty too.
-                s.previous = now - s.started >= 2 * window ? [] : s.current
-                s.current = []
-                s.started = now
-            }
-            s.current.insert(host.hashValue)
-            return max(s.current.count, s.previous.count)
-        }
-        return Self.interval(hosts: hosts, postsPerSecond: postsPerSecond, max: maxInterval)
+        return Self.interval(hosts: count(adding: host, now: now), postsPerSecond: postsPerSecond, max: maxInterval)
     }
 
     /// Hosts counted and the interval asked for now (the `/metrics` gauges).
-    func current(now: Double) -> (hosts: Int, interval: Double?) {
-        let hosts = state.withLock { s in
-            let age = now - s.started
-            // As `pace` would count after rotating its windows.
-            if age >= 2 * window { return 0 }
-            if age >= window { return s.current.count }
+    func current(now: ContinuousClock.Instant = .now) -> (hosts: Int, interval: Double?) {
+        let hosts = count(adding: nil, now: now)
+        return (hosts, Self.interval(hosts: hosts, postsPerSecond: postsPerSecond, max: maxInterval))
+    }
+
+    /// The hosts of the last full window and the current one, after counting `host` (if
+    /// any); rotates the windows when the current one is over.
+    private func count(adding host: String?, now: ContinuousClock.Instant) -> Int {
+        state.withLock { s in
+            if now - s.started >= window {
+                // A whole window later the previous one is empty too.
+                s.previous = now - s.started >= window * 2 ? [] : s.current
+                s.current = []
+                s.started = now
+            }
+            if let host { s.current.insert(host.hashValue) }
             return max(s.current.count, s.previous.count)
         }
-        return (hosts, Self.interval(hosts: hosts, postsPerSecond: postsPerSecond, max: maxInterval))
     }
 
     /// The interval that keeps `hosts` agents at or under `postsPerSecond` posts a second,

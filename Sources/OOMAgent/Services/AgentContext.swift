@@ -61,9 +61,7 @@ public struct AgentContext: Sendable {
     /// it asked for a longer one. Reported in every batch, so the collector expects to
     /// hear from this host that often.
     public var uploadIntervalSeconds: Double {
-        UploadPace.follow(
-            own: config.uploadIntervalSeconds,
-            asked: Double(counters.pacedUploadMillis.load(ordering: .relaxed)) / 1000)
+        UploadPace.follow(own: config.uploadIntervalSeconds, asked: counters.pacedUploadSeconds)
     }
 
     /// Saves the counters so they survive restarts.

@@ -55,8 +55,6 @@ public struct UploaderService: Service {
                 status: status, reason: reason, fix: fix)
             if let bytes = try? JSONWriter().encode(s) { try? FileIO.writeAtomically(context.uploadStatusPath, bytes) }
         }
-        // The collector's pace (`IngestResult.uploadIntervalS`), from its last 2xx.
-        var interval = uploadInterval
         await withGracefulShutdownHandler {
             while !Task.isShuttingDownGracefully && !Task.isCancelled {
                 guard let batch = context.spool.nextBatch() else {
@@ -89,7 +87,7 @@ public struct UploaderService: Service {
                 switch result {
                 case .delivered(let r):
                     outcome = .success
-                    interval = pace(asked: r?.uploadIntervalS, current: interval)
+                    follow(pace: r?.uploadIntervalS)
                     references.delivered(
                         sent, collectorTakesReferences: r?.processRefs == true,
                         collectorTakesDeltas: r?.snapshotDeltas == true)
@@ -161,17 +159,22 @@ public struct UploaderService: Service {
         context.saveCounters()
     }
 
+    /// How often to upload now: `uploadInterval`, or the slower pace the collector's last
+    /// 2xx asked for (`IngestResult.uploadIntervalS`, kept in the counters).
+    private var interval: Double {
+        UploadPace.follow(own: uploadInterval, asked: context.counters.pacedUploadSeconds)
+    }
+
     /// Follows the pace a collector's 2xx asked for (none: the configured interval) and
     /// says so when it changes.
-    private func pace(asked: Double?, current: Double) -> Double {
-        let next = UploadPace.follow(own: uploadInterval, asked: asked)
-        context.counters.pacedUploadMillis.store(Int64(((asked ?? 0) * 1000).rounded()), ordering: .relaxed)
-        if next != current {
+    private func follow(pace asked: Double?) {
+        let before = interval
+        context.counters.pacedUploadSeconds = asked ?? 0
+        if interval != before {
             context.logger.info(
                 "upload interval set by the collector's pace",
-                metadata: ["upload.interval_s": "\(next)", "upload.configured_s": "\(uploadInterval)"])
+                metadata: ["upload.interval_s": "\(interval)", "upload.configured_s": "\(uploadInterval)"])
         }
-        return next
     }
 
     /// Sleeps for a backoff delay; only shutdown ends it early (a new event does not: the
