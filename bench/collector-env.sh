@@ -17,9 +17,9 @@ start() { # $1 = database file; the environment may set OOMWATCH_DB_SYNCHRONOUS
     "$BIN" serve --listen "127.0.0.1:$PORT" --db "$1" --tokens-file "$WORK/tokens" \
         --log-level warning >>"$WORK/collector.log" 2>&1 &
     PID=$!
-    i=0
+    tries=0
     until curl -sf "$URL/healthz" >/dev/null 2>&1; do
-        i=$((i + 1)); [ $i -lt 400 ] || { cat "$WORK/collector.log"; exit 1; }; sleep 0.05
+        tries=$((tries + 1)); [ $tries -lt 400 ] || { cat "$WORK/collector.log"; exit 1; }; sleep 0.05
     done
 }
 stop() { kill "$PID"; wait "$PID" 2>/dev/null || true; PID=""; }
