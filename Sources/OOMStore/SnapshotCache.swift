@@ -9,11 +9,25 @@ import Synchronization
 ///
 /// Only rows read back from the database enter it (a row inserted now may still vanish
 /// with its batch's savepoint); a transaction that rolls back empties it, and so does a
-/// retention pass that deleted details or frames. Bounded: when full it starts over, so
-/// a fleet larger than the bound costs the SELECTs again, never unbounded memory.
+/// retention pass that deleted details or frames.
+///
+/// Its memory follows the hosts that post. What it keeps is per host: the newest snapshot,
+/// the details of the processes its snapshots listed in the last two hours or so (an
+/// exited process, or one long out of the agent's top list, is read again if it comes
+/// back) and the frames of the newest hour and the one before. Every ten
+/// minutes a sweep drops the hosts not heard from in an hour, so hosts that come and go
+/// (autoscaling, renamed machines) do not pile up; the sweep visits hosts, never their
+/// processes. Bounded as well: at `maxHosts` a new host starts it over, so a fleet larger
+/// than the bound costs the SELECTs again, never unbounded memory.
 public final class SnapshotCache: Sendable {
-    /// `db.cache_hosts`' default.
-    public static let defaultHosts = 10_000
+    /// `db.cache_hosts`' default: a fleet of 100,000 hosts (what one core ingests at 30 s)
+    /// without reading back its snapshots; memory grows only with the hosts that post.
+    public static let defaultHosts = 100_000
+
+    /// A host silent this long leaves the cache at the next sweep (seconds).
+    static let idleSeconds: Int64 = 3_600
+    /// How often the cache sweeps (seconds).
+    static let sweepSeconds: Int64 = 600
 
     /// A process's stored details as last seen for its host and pid.
     struct Process {
@@ -23,42 +37,40 @@ public final class SnapshotCache: Sendable {
         var detail: ProcessDetail
     }
 
-    struct ProcessKey: Hashable {
-        var hostID: Int64
-        var pid: Int
+    /// What is kept for one host.
+    private struct Host {
+        /// The newest snapshot stored and its time.
+        var latest: (time: Int64, snapshot: MemorySnapshot)?
+        /// When (`seconds()`) the host was last heard from.
+        var seen: Int64
+        /// Stored process details by pid.
+        var processes: [Int: Process] = [:]
+        /// Inflated frames by hour.
+        var frames: [Int64: [UInt8]] = [:]
     }
 
-    typealias FrameKey = SnapshotStorage.FrameKey
-
     private struct State {
-        var processes: [ProcessKey: Process] = [:]
-        var frames: [FrameKey: [UInt8]] = [:]
-        var latest: [Int64: (time: Int64, snapshot: MemorySnapshot)] = [:]
+        var hosts: [Int64: Host] = [:]
         var hostIDs: [String: Int64] = [:]
         /// Whether the current write transaction already carries the rollback hook.
         var armed = false
+        /// When the last sweep ran (`seconds()`).
+        var swept: Int64 = 0
     }
 
-    let maxProcesses: Int
-    let maxFrames: Int
-    let maxLatest: Int
+    let maxHosts: Int
     private let state = Mutex(State())
+    private let origin = ContinuousClock.now
 
-    /// 200,000 processes (~100 MB at most), 4,096 frames (a frame is 2–8 kB) and the
-    /// newest snapshot of 10,000 hosts (the base of their next delta, 5–50 kB each).
-    init(maxProcesses: Int = 200_000, maxFrames: Int = 4_096, maxLatest: Int = 10_000) {
-        self.maxProcesses = maxProcesses
-        self.maxFrames = maxFrames
-        self.maxLatest = maxLatest
+    /// For a fleet of `hosts` (~45 kB each, with 20 processes a snapshot).
+    init(hosts: Int = defaultHosts) {
+        maxHosts = max(hosts, 1)
     }
 
-    /// Sized for a fleet of `hosts`: their newest snapshots and ids, 20 processes' details
-    /// each (an agent's default top 20) and one hour frame each; 10,000 hosts keep the
-    /// sizes above, at most ~60 kB a host.
-    convenience init(hosts: Int) {
-        let hosts = max(hosts, 1)
-        self.init(
-            maxProcesses: 20 * hosts, maxFrames: max(4_096, hosts), maxLatest: hosts)
+    /// Seconds on a monotonic clock since the cache was made: what `seen` and the sweep
+    /// count in, unmoved by the agents' or the host's wall clock.
+    func seconds() -> Int64 {
+        (ContinuousClock.now - origin).components.seconds
     }
 
     /// A host's id, as the writer's upsert returned it.
@@ -66,57 +78,80 @@ public final class SnapshotCache: Sendable {
         state.withLock { $0.hostIDs[name] }
     }
 
-    /// Notes a host's id (bounded like the newest snapshots).
+    /// Notes a host's id (bounded like the hosts).
     func remember(hostID: Int64, name: String, db: Database) {
         forgetOnRollback(db)
-        let maxLatest = maxLatest
+        let maxHosts = maxHosts
         state.withLock {
             guard $0.hostIDs[name] != hostID else { return }
-            if $0.hostIDs.count >= maxLatest { $0.hostIDs.removeAll() }
+            if $0.hostIDs.count >= maxHosts, $0.hostIDs.index(forKey: name) == nil { $0.hostIDs.removeAll() }
             $0.hostIDs[name] = hostID
         }
     }
 
     /// The newest snapshot stored for a host, whole: what its agent's next delta names.
     func latest(hostID: Int64) -> (time: Int64, snapshot: MemorySnapshot)? {
-        state.withLock { $0.latest[hostID] }
+        state.withLock { $0.hosts[hostID]?.latest }
     }
 
-    /// Notes `snapshot`, stored now at `time`, when it is the host's newest.
-    func remember(latest snapshot: MemorySnapshot, time: Int64, hostID: Int64, db: Database) {
-        forgetOnRollback(db)
-        let maxLatest = maxLatest
-        state.withLock {
-            if let known = $0.latest[hostID], known.time > time { return }
-            if $0.latest.count >= maxLatest { $0.latest.removeAll() }
-            $0.latest[hostID] = (time, snapshot)
+    /// Notes `snapshot`, stored now at `time`, when it is the host's newest. The host was
+    /// heard from `now` (`seconds()`); the cache sweeps when its time has come.
+    func remember(latest snapshot: MemorySnapshot, time: Int64, hostID: Int64, db: Database, now: Int64? = nil) {
+        update(hostID: hostID, db: db, now: now) { host in
+            if let known = host.latest, known.time > time { return }
+            host.latest = (time, snapshot)
         }
     }
 
     func process(hostID: Int64, pid: Int) -> Process? {
-        state.withLock { $0.processes[ProcessKey(hostID: hostID, pid: pid)] }
+        state.withLock { $0.hosts[hostID]?.processes[pid] }
     }
 
     func remember(_ process: Process, hostID: Int64, db: Database) {
-        forgetOnRollback(db)
-        let maxProcesses = maxProcesses
-        state.withLock {
-            if $0.processes.count >= maxProcesses { $0.processes.removeAll() }
-            $0.processes[ProcessKey(hostID: hostID, pid: process.detail.pid)] = process
-        }
+        update(hostID: hostID, db: db) { $0.processes[process.detail.pid] = process }
     }
 
     func frame(hostID: Int64, hour: Int64) -> [UInt8]? {
-        state.withLock { $0.frames[FrameKey(hostID: hostID, hour: hour)] }
+        state.withLock { $0.hosts[hostID]?.frames[hour] }
     }
 
+    /// Notes an hour's frame. Once an hour for each host, then, what that host no longer
+    /// needs goes: frames of hours before the one before this, and the details of processes
+    /// none of its snapshots listed in the two hours before this one (a process listed
+    /// moves its `lastSeen` at least hourly; one that comes back later is read again).
     func remember(frame: [UInt8], hostID: Int64, hour: Int64, db: Database) {
-        forgetOnRollback(db)
-        let maxFrames = maxFrames
-        state.withLock {
-            if $0.frames.count >= maxFrames { $0.frames.removeAll() }
-            $0.frames[FrameKey(hostID: hostID, hour: hour)] = frame
+        update(hostID: hostID, db: db) { host in
+            host.frames[hour] = frame
+            let since = hour - 2 * SnapshotStorage.hour
+            host.frames = host.frames.filter { $0.key >= hour - SnapshotStorage.hour }
+            if host.processes.values.contains(where: { $0.lastSeen < since }) {
+                host.processes = host.processes.filter { $0.value.lastSeen >= since }
+            }
         }
+    }
+
+    /// Changes a host's entry in place (made when new: at `maxHosts` hosts, a new one
+    /// starts the cache over), marks it heard from `now`, and sweeps when it is time.
+    private func update(hostID: Int64, db: Database, now: Int64? = nil, _ change: (inout Host) -> Void) {
+        forgetOnRollback(db)
+        let maxHosts = maxHosts
+        let now = now ?? seconds()
+        state.withLock {
+            if $0.hosts.count >= maxHosts, $0.hosts.index(forKey: hostID) == nil { $0.hosts.removeAll() }
+            change(&$0.hosts[hostID, default: Host(seen: now)])
+            $0.hosts[hostID]?.seen = now
+            if now - $0.swept >= Self.sweepSeconds { Self.sweep(&$0, now: now) }
+        }
+    }
+
+    /// Drops the hosts not heard from in `idleSeconds` before `now`, and their ids.
+    private static func sweep(_ state: inout State, now: Int64) {
+        state.swept = now
+        let idle = state.hosts.filter { now - $0.value.seen >= idleSeconds }.keys
+        guard !idle.isEmpty else { return }
+        for id in idle { state.hosts.removeValue(forKey: id) }
+        let hosts = state.hosts
+        state.hostIDs = state.hostIDs.filter { hosts.index(forKey: $0.value) != nil }
     }
 
     /// Empties the cache: after rows it may name were deleted or rolled back.

@@ -87,10 +87,10 @@ import Testing
     }
 
     /// `db.cache_hosts` sizes the writer's cache for the fleet: every bound grows with it,
-    /// none shrinks below the 10,000-host default's frames.
+    /// by default it holds 100,000 hosts.
     @Test func theWritersCacheIsSizedForTheFleet() throws {
-        #expect(try resolve([:]).cacheHosts == 10_000)
-        #expect(try resolve(["db.cache_hosts": "100000"]).cacheHosts == 100_000)
+        #expect(try resolve([:]).cacheHosts == 100_000)
+        #expect(try resolve(["db.cache_hosts": "250000"]).cacheHosts == 250_000)
         let text = message { () throws(SettingsError) in try resolve(["db.cache_hosts": "0"]) }
         #expect(text.contains("must be positive"), "\(text)")
     }

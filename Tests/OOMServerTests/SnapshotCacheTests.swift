@@ -1,4 +1,5 @@
 import GRDB
+import OOMKit
 import Testing
 
 @testable import OOMStore
@@ -9,13 +10,80 @@ import Testing
 @Suite struct SnapshotCacheTests {
     struct Abort: Error {}
 
-    @Test func theBoundsFollowTheFleetSize() {
-        let fleet = SnapshotCache(hosts: 100_000)
-        #expect(fleet.maxLatest == 100_000 && fleet.maxProcesses == 2_000_000 && fleet.maxFrames == 100_000)
-        let small = SnapshotCache(hosts: 10)
-        #expect(small.maxLatest == 10 && small.maxProcesses == 200 && small.maxFrames == 4_096)
-        let defaults = SnapshotCache(hosts: SnapshotCache.defaultHosts)
-        #expect(defaults.maxLatest == 10_000 && defaults.maxProcesses == 200_000)
+    /// At `maxHosts` hosts a new host starts the cache over; a host already in it, posting
+    /// again, never does.
+    @Test func theBoundCountsHosts() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let queue = try DatabaseQueue(path: dir.path + "/cache.sqlite")
+        #expect(SnapshotCache().maxHosts == 100_000 && SnapshotCache(hosts: 0).maxHosts == 1)
+        let cache = SnapshotCache(hosts: 2)
+        try queue.inDatabase { db in
+            for id: Int64 in [1, 2, 1, 2, 2, 1] {
+                cache.remember(latest: MemorySnapshot(host: "h", time: "t"), time: id, hostID: id, db: db)
+                cache.remember(hostID: id, name: "h\(id)", db: db)
+            }
+            #expect(cache.latest(hostID: 1) != nil && cache.latest(hostID: 2) != nil)
+            #expect(cache.hostID(name: "h1") == 1 && cache.hostID(name: "h2") == 2)
+            cache.remember(latest: MemorySnapshot(host: "h", time: "t"), time: 3, hostID: 3, db: db)
+            #expect(cache.latest(hostID: 1) == nil && cache.latest(hostID: 2) == nil && cache.latest(hostID: 3) != nil)
+        }
+    }
+
+    /// What the hosts that post need stays and the rest goes: with each new hour's frame,
+    /// the frames before the hour before it and the details of processes not listed in the
+    /// two hours before it; at the sweep every ten minutes, a host silent for an hour (its
+    /// id, processes and frames with it).
+    @Test func itKeepsWhatPostingHostsNeed() throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        let queue = try DatabaseQueue(path: dir.path + "/cache.sqlite")
+        let cache = SnapshotCache(hosts: 10)
+        let hour = SnapshotStorage.hour
+        let h0 = SnapshotStorage.hourOf(1_800_000_000_000_000)
+        func snapshot(_ pids: [Int]) -> MemorySnapshot {
+            MemorySnapshot(
+                host: "h", time: "t", processes: pids.map { ProcessSample(pid: $0, comm: "p\($0)", rssKB: 1) })
+        }
+        /// Process `pid`, last listed `hours` after h0.
+        func process(_ pid: Int, listed hours: Int64) -> SnapshotCache.Process {
+            SnapshotCache.Process(
+                id: Int64(pid), digest: 0, lastSeen: h0 + hours * hour,
+                detail: ProcessDetail(ProcessSample(pid: pid, comm: "p\(pid)", rssKB: 1)))
+        }
+        try queue.inDatabase { db in
+            for (id, name) in [(Int64(1), "busy"), (2, "gone")] {
+                cache.remember(hostID: id, name: name, db: db)
+                for pid in [10, 11, 12] { cache.remember(process(pid, listed: 0), hostID: id, db: db) }
+                cache.remember(latest: snapshot([10, 11, 12]), time: h0, hostID: id, db: db, now: 1)
+                for h in 0...2 { cache.remember(frame: [UInt8(h)], hostID: id, hour: h0 + Int64(h) * hour, db: db) }
+            }
+            #expect(cache.frame(hostID: 1, hour: h0) == nil, "two hours before the newest frame")
+            #expect(
+                cache.frame(hostID: 1, hour: h0 + hour) == [1] && cache.frame(hostID: 1, hour: h0 + 2 * hour) == [2])
+            #expect(cache.process(hostID: 1, pid: 12) != nil, "listed two hours before the newest frame")
+
+            // Pids 10 and 11 listed again in hour 2; at hour 3's frame pid 12 goes.
+            for pid in [10, 11] { cache.remember(process(pid, listed: 2), hostID: 1, db: db) }
+            cache.remember(latest: snapshot([10, 11]), time: h0 + 3 * hour, hostID: 1, db: db, now: 500)
+            cache.remember(frame: [3], hostID: 1, hour: h0 + 3 * hour, db: db)
+            #expect(cache.process(hostID: 1, pid: 12) == nil, "not listed for three hours")
+            #expect(cache.process(hostID: 1, pid: 10)?.id == 10 && cache.process(hostID: 1, pid: 11) != nil)
+            #expect(cache.process(hostID: 2, pid: 12) != nil, "the other host's processes are its own")
+            // An older snapshot is not the newest.
+            cache.remember(latest: snapshot([10]), time: h0, hostID: 1, db: db, now: 600)
+            #expect(cache.latest(hostID: 1)?.time == h0 + 3 * hour)
+
+            // Swept at 700 s: "gone" was heard from 699 s ago, it stays.
+            cache.remember(latest: snapshot([10, 11]), time: h0 + 3 * hour + 1, hostID: 1, db: db, now: 700)
+            #expect(cache.latest(hostID: 2) != nil && cache.hostID(name: "gone") == 2)
+            // An hour after "gone" last posted, the next sweep drops it whole.
+            cache.remember(latest: snapshot([10, 11]), time: h0 + 3 * hour + 2, hostID: 1, db: db, now: 3_601)
+            #expect(cache.latest(hostID: 2) == nil && cache.hostID(name: "gone") == nil)
+            #expect(cache.process(hostID: 2, pid: 10) == nil && cache.frame(hostID: 2, hour: h0 + hour) == nil)
+            #expect(cache.latest(hostID: 1)?.time == h0 + 3 * hour + 2 && cache.hostID(name: "busy") == 1)
+            #expect(cache.process(hostID: 1, pid: 10) != nil && cache.frame(hostID: 1, hour: h0 + 3 * hour) == [3])
+        }
     }
 
     @Test func rollbackEmptiesTheCacheInEveryTransaction() throws {
