@@ -366,7 +366,7 @@ def main():
               f"{floor_ms:.3f} ms a post; with the raw insert {plain:.3f} ms a snapshot; "
               f"ratio collector/plain {collector_ms / plain:.1f}x")
     scenario = (f"a fleet of {args.fleet:,} hosts at {args.interval:g} s, paced" if args.fleet
-                else f"{args.batch:g} snapshots a post, unpaced")
+                else f"{args.batch:g} snapshot{'' if args.batch == 1 else 's'} a post, unpaced")
     print(f"goal <= 0.25 ms a snapshot ({scenario}): {'met' if collector_ms <= 0.25 else 'MISSED'}")
     import shutil
     shutil.rmtree(work, ignore_errors=True)

@@ -1,6 +1,8 @@
 import HostSupport
-import OOMAgent
+import OOMKit
 import Testing
+
+@testable import OOMAgent
 
 #if canImport(Glibc)
     import Glibc
@@ -47,5 +49,26 @@ import Testing
         let after = residentFileKB()
         #expect(advised > 0)
         #expect(after < before, "resident file-backed kB: \(before) before the trim, \(after) after")
+    }
+
+    /// Writable file mappings (a binary's data) are paged out only where the host has no
+    /// swap: with swap the kernel would write the agent's own changed pages to it. Shared
+    /// and anonymous mappings never are; an unreadable /proc/swaps counts as swap.
+    @Test func dataMappingsAreTrimmedOnlyWithoutSwap() {
+        let maps = ProcMaps.parse(
+            ArraySlice(
+                """
+                55d0c1a00000-55d0c1c00000 r-xp 00001000 08:01 1234 /usr/bin/oomwatch-agent
+                55d0c1c00000-55d0c1d00000 rw-p 00201000 08:01 1234 /usr/bin/oomwatch-agent
+                55d0c1d00000-55d0c1e00000 rw-p 00000000 00:00 0
+                7f2000000000-7f2000001000 rw-s 00000000 08:01 7 /dev/shm/x
+                7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0 [stack]
+                """.utf8))
+        let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+        let noSwap = CodePageTrimmer.hasSwap(ArraySlice(header.utf8))
+        let swap = CodePageTrimmer.hasSwap(ArraySlice((header + "/swapfile file 1048572 0 -2\n").utf8))
+        #expect(!noSwap && swap && CodePageTrimmer.hasSwap(nil))
+        #expect(CodePageTrimmer.trimmed(maps, hostHasSwap: false).map(\.start) == [0x55d0_c1a0_0000, 0x55d0_c1c0_0000])
+        #expect(CodePageTrimmer.trimmed(maps, hostHasSwap: true).map(\.start) == [0x55d0_c1a0_0000])
     }
 }

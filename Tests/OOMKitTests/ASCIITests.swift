@@ -71,5 +71,12 @@ import Testing
         #expect(maps[1].path == "" && !maps[1].isReadOnlyFile)
         #expect(maps[2].path == "/usr/lib/with space.so" && maps[2].isReadOnlyFile)
         #expect(maps[3].path == "[stack]" && !maps[3].isReadOnlyFile)
+        #expect(!maps[0].isWritablePrivateFile && !maps[1].isWritablePrivateFile && !maps[3].isWritablePrivateFile)
+        let data = ProcMaps.parse(
+            ArraySlice(
+                "55d0c1c00000-55d0c1d00000 rw-p 00201000 08:01 1234 /usr/bin/oomwatch-agent\n7f2000000000-7f2000001000 rw-s 00000000 08:01 7 /dev/shm/x\n"
+                    .utf8))
+        #expect(data[0].isWritablePrivateFile && !data[0].isReadOnlyFile)
+        #expect(!data[1].isWritablePrivateFile, "a shared mapping's writes go to its file")
     }
 }

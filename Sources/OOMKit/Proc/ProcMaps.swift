@@ -19,6 +19,12 @@ public struct MemoryMapping: Sendable, Equatable {
     public var isReadOnlyFile: Bool {
         path.hasPrefix("/") && !permissions.contains("w")
     }
+
+    /// A file mapped writable and private (a binary's data): its pages the program never
+    /// wrote are clean copies of the file; those it wrote are its own, in memory or swap.
+    public var isWritablePrivateFile: Bool {
+        path.hasPrefix("/") && permissions.contains("w") && permissions.hasSuffix("p")
+    }
 }
 
 /// /proc/PID/maps.
