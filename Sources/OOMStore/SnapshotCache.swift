@@ -14,11 +14,11 @@ import Synchronization
 /// Its memory follows the hosts that post. What it keeps is per host: the newest snapshot,
 /// the details of the processes its snapshots listed in the last two hours or so (an
 /// exited process, or one long out of the agent's top list, is read again if it comes
-/// back) and the frames of the newest hour and the one before. Every ten
-/// minutes a sweep drops the hosts not heard from in an hour, so hosts that come and go
-/// (autoscaling, renamed machines) do not pile up; the sweep visits hosts, never their
-/// processes. Bounded as well: at `maxHosts` a new host starts it over, so a fleet larger
-/// than the bound costs the SELECTs again, never unbounded memory.
+/// back) and the frames of the newest hour and the one before. Every ten minutes a sweep
+/// drops the hosts not heard from in an hour, so hosts that come and go (autoscaling,
+/// renamed machines) do not pile up; the sweep visits hosts, never their processes.
+/// Bounded as well: at `maxHosts` a new host starts it over, so a fleet larger than the
+/// bound costs the SELECTs again, never unbounded memory.
 public final class SnapshotCache: Sendable {
     /// `db.cache_hosts`' default: a fleet of 100,000 hosts (what one core ingests at 30 s)
     /// without reading back its snapshots; memory grows only with the hosts that post.
