@@ -335,6 +335,8 @@ public final class PostgresStore: CollectorStore, Service {
 
     public var pendingWrites: Int { 0 }
 
+    public var writerCache: WriterCacheStats? { nil }
+
     public func isReachable() async -> Bool {
         // Not ready yet (or failed to start): not reachable, without waiting.
         guard case .success = state.withLock({ $0.ready }) else { return false }

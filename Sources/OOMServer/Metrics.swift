@@ -1,3 +1,4 @@
+import OOMStore
 import Synchronization
 
 /// The collector's own figures, rendered in the Prometheus text format.
@@ -66,7 +67,7 @@ public final class CollectorMetrics: Sendable {
     /// Prometheus exposition text, with fleet gauges appended by the caller.
     func render(
         dbSizeBytes: Int64, pendingWrites: Int, hosts: Int, staleHosts: Int, events: Int,
-        kills24h: [String: Int], pace: (hosts: Int, interval: Double?)
+        kills24h: [String: Int], pace: (hosts: Int, interval: Double?), writerCache: WriterCacheStats? = nil
     ) -> String {
         let s = state.withLock { $0 }
         var out = ""
@@ -115,6 +116,17 @@ public final class CollectorMetrics: Sendable {
         single(
             "oomwatch_ingest_upload_interval_seconds", "gauge",
             "Upload interval this collector asks agents for (0: their own).", pace.interval ?? 0)
+        if let cache = writerCache {
+            single("oomwatch_writer_cache_hosts", "gauge", "Hosts the writer's cache holds.", cache.hosts)
+            single(
+                "oomwatch_writer_cache_hosts_limit", "gauge", "The writer's cache bound (db.cache_hosts).", cache.limit)
+            family(
+                "oomwatch_writer_cache_reads_total", "counter",
+                "Stored rows read back because the writer's cache did not hold them.")
+            for kind in WriterCacheStats.Kind.allCases {
+                out += "oomwatch_writer_cache_reads_total{kind=\"\(kind.rawValue)\"} \(cache.reads[kind])\n"
+            }
+        }
         single("oomwatch_events_stored", "gauge", "Highest event row id (events ever stored).", events)
         family("oomwatch_host_kills_24h", "gauge", "OOM kills per host in the last 24 hours.")
         for host in kills24h.keys.sorted() {

@@ -34,7 +34,7 @@ struct OperationsController {
             collector.metrics.render(
                 dbSizeBytes: await database.sizeBytes(), pendingWrites: database.pendingWrites, hosts: gauges.hosts,
                 staleHosts: gauges.staleHosts, events: gauges.events, kills24h: gauges.kills24hByHost,
-                pace: collector.pacer.current())
+                pace: collector.pacer.current(), writerCache: database.writerCache)
             + (try await AlertController(collector: collector).metricsText())
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

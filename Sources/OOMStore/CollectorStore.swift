@@ -99,6 +99,9 @@ public protocol CollectorStore: Sendable {
     /// Ingest batches waiting for the writer right now (0 where the engine queues itself).
     var pendingWrites: Int { get }
 
+    /// The writer's cache (SQLite); nil where the engine keeps none.
+    var writerCache: WriterCacheStats? { get }
+
     /// Whether this collector should run the background work the collectors of one
     /// database share (retention, partition maintenance) now. A single-process store
     /// always does; a shared one lets exactly one collector at a time do it.

@@ -184,4 +184,6 @@ public func nowMicroseconds() -> Int64 {
 extension OOMDatabase {
     /// Ingest batches waiting for the writer right now.
     public var pendingWrites: Int { writer.pendingCount }
+
+    public var writerCache: WriterCacheStats? { snapshotCache.stats }
 }

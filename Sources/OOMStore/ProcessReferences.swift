@@ -91,6 +91,7 @@ extension OOMDatabase {
                     let statement = try db.cachedStatement(
                         sql: "SELECT detail FROM snapshot_processes WHERE host_id = ? AND pid = ? AND digest = ?")
                     if let text = try String.fetchOne(statement, arguments: [hostID, p.pid, digest]) {
+                        cache.missed(.process)
                         details[digest] = try JSONReader().decode(ProcessDetail.self, from: Array(text.utf8))
                     }
                 }
@@ -119,6 +120,7 @@ extension OOMDatabase {
                 db.cachedStatement(sql: "SELECT body FROM snapshots WHERE host_id = ? AND time = ?"),
                 arguments: [hostID, t])
         else { return nil }
+        cache.missed(.snapshot)
         return try SnapshotStorage.snapshot(hostID: hostID, time: t, body: Array(body), db: db)
     }
 }

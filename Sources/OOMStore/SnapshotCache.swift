@@ -61,6 +61,18 @@ public final class SnapshotCache: Sendable {
     let maxHosts: Int
     private let state = Mutex(State())
     private let origin = ContinuousClock.now
+    /// Stored rows read back because the cache did not hold them, by kind.
+    private let reads = Mutex(WriterCacheStats.Reads())
+
+    /// What it holds and what it missed, for `/metrics`.
+    var stats: WriterCacheStats {
+        WriterCacheStats(hosts: state.withLock { $0.hosts.count }, limit: maxHosts, reads: reads.withLock { $0 })
+    }
+
+    /// Counts a stored row read back because the cache did not hold it.
+    func missed(_ kind: WriterCacheStats.Kind) {
+        reads.withLock { $0[kind] += 1 }
+    }
 
     /// For a fleet of `hosts` (~45 kB each, with 20 processes a snapshot).
     init(hosts: Int = defaultHosts) {
@@ -176,4 +188,32 @@ public final class SnapshotCache: Sendable {
             onCommit: { [self] _ in state.withLock { $0.armed = false } },
             onRollback: { [self] _ in removeAll() })
     }
+}
+
+/// The writer's cache as `/metrics` shows it: how many hosts it holds, its bound
+/// (`db.cache_hosts`), and the stored rows read back because it did not hold them (a
+/// fleet larger than the bound, a restart, a host back after an hour's silence).
+public struct WriterCacheStats: Sendable, Equatable {
+    public enum Kind: String, Sendable, CaseIterable {
+        /// A delta's base: the host's newest snapshot.
+        case snapshot
+        /// A process's stored details.
+        case process
+        /// An hour's deflate frame.
+        case frame
+    }
+
+    /// Reads by kind.
+    public struct Reads: Sendable, Equatable {
+        var counts: [Int] = Array(repeating: 0, count: Kind.allCases.count)
+
+        public subscript(kind: Kind) -> Int {
+            get { counts[Kind.allCases.firstIndex(of: kind)!] }
+            set { counts[Kind.allCases.firstIndex(of: kind)!] = newValue }
+        }
+    }
+
+    public var hosts: Int
+    public var limit: Int
+    public var reads: Reads
 }

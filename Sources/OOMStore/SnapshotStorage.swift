@@ -141,6 +141,7 @@ package enum SnapshotStorage {
                 sql: "SELECT id, last_seen FROM snapshot_processes WHERE host_id = ? AND pid = ? AND digest = ?"),
             arguments: [hostID, detail.pid, digest])
         {
+            cache?.missed(.process)
             let id: Int64 = row["id"]
             var lastSeen: Int64 = row["last_seen"]
             if time > lastSeen + hour {
@@ -175,6 +176,7 @@ package enum SnapshotStorage {
             db.cachedStatement(sql: "SELECT body FROM snapshot_frames WHERE host_id = ? AND hour = ?"),
             arguments: [hostID, hour])
         {
+            cache?.missed(.frame)
             let frame = try frame(stored: Array(stored))
             cache?.remember(frame: frame, hostID: hostID, hour: hour, db: db)
             return frame

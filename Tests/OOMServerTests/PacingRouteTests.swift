@@ -36,6 +36,10 @@ import Testing
                 let text = String(buffer: r.body)
                 #expect(text.contains("\noomwatch_ingest_active_hosts 10\n"), "\(text)")
                 #expect(text.contains("\noomwatch_ingest_upload_interval_seconds 8.0\n"), "\(text)")
+                // The writer's cache beside the pace: these posts carried no snapshots.
+                #expect(text.contains("\noomwatch_writer_cache_hosts 0\n"), "\(text)")
+                #expect(text.contains("\noomwatch_writer_cache_hosts_limit 100000\n"), "\(text)")
+                #expect(text.contains("\noomwatch_writer_cache_reads_total{kind=\"process\"} 0\n"), "\(text)")
             }
         }
     }

@@ -86,6 +86,38 @@ import Testing
         }
     }
 
+    /// Two hosts posting in turn to a store whose cache holds one: every post reads its
+    /// hour's frame and its process's details back from the file, and the counts
+    /// `/metrics` shows say so; with room for both, only the first read of each.
+    @Test func readsBackAreCountedWhenTheFleetOutgrowsTheCache() async throws {
+        let dir = try TempDir()
+        defer { dir.cleanup() }
+        var process = ProcessSample(pid: 42, comm: "java", rssKB: 1000)
+        process.cmdline = "java -jar app.jar"
+        for hosts in [10, 1] {
+            var c = StoreConfiguration(path: dir.path + "/cache-\(hosts).sqlite")
+            c.synchronousFull = false
+            c.cacheHosts = hosts
+            let store = try OOMDatabase(configuration: c, logger: Fixture.logger)
+            for minute in 0..<3 {
+                for host in ["a", "b"] {
+                    let snapshot = Fixture.snapshot(
+                        host: host, time: "2026-11-20T10:0\(minute):00Z", processes: [process])
+                    _ = try await store.ingest(Fixture.batch(host: host, snapshots: [snapshot]))
+                }
+            }
+            let stats = try #require(store.writerCache)
+            #expect(stats.limit == hosts)
+            // A row inserted now is remembered only once read back (its batch's savepoint
+            // may still drop it): each host's second post reads its frame and process once.
+            // Past that, a cache with room reads nothing; one too small reads on every post.
+            let expected = hosts == 10 ? 2 : 4
+            #expect(stats.hosts == min(hosts, 2))
+            #expect(stats.reads[.frame] == expected && stats.reads[.process] == expected, "\(stats.reads)")
+            #expect(stats.reads[.snapshot] == 0, "full snapshots name no base")
+        }
+    }
+
     @Test func rollbackEmptiesTheCacheInEveryTransaction() throws {
         let dir = try TempDir()
         defer { dir.cleanup() }
