@@ -100,19 +100,22 @@ extension OOMDatabase {
         return Resolved(snapshots: snapshots, details: details, missing: nil)
     }
 
-    /// The stored snapshot of `hostID` taken at `time` (as sent), whole; the writer's
-    /// newest per host comes from memory (with `db` nil, only from there).
+    /// The stored snapshot of `hostID` taken at `time` (as sent), whole: a delta's base.
+    /// The writer's newest per host comes from memory (with `db` nil, only from there); one
+    /// read from the file counts as the cache's miss.
     static func storedSnapshot(hostID: Int64, time: String, db: Database?, cache: SnapshotCache) throws
         -> MemorySnapshot?
     {
         guard let t = RFC3339.parse(time) else { return nil }
-        return try storedSnapshot(hostID: hostID, time: t, db: db, cache: cache)
+        return try storedSnapshot(hostID: hostID, time: t, db: db, cache: cache, countsMiss: true)
     }
 
-    /// `storedSnapshot(hostID:time:db:cache:)` at `time` in epoch microseconds.
-    static func storedSnapshot(hostID: Int64, time t: Int64, db: Database?, cache: SnapshotCache) throws
-        -> MemorySnapshot?
-    {
+    /// `storedSnapshot(hostID:time:db:cache:)` at `time` in epoch microseconds; a read
+    /// from the file counts as the cache's miss only with `countsMiss` (ingest, not the
+    /// queries that read silent hosts' snapshots).
+    static func storedSnapshot(
+        hostID: Int64, time t: Int64, db: Database?, cache: SnapshotCache, countsMiss: Bool = false
+    ) throws -> MemorySnapshot? {
         if let latest = cache.latest(hostID: hostID), latest.time == t { return latest.snapshot }
         guard let db else { throw NotInMemory() }
         guard
@@ -120,7 +123,7 @@ extension OOMDatabase {
                 db.cachedStatement(sql: "SELECT body FROM snapshots WHERE host_id = ? AND time = ?"),
                 arguments: [hostID, t])
         else { return nil }
-        cache.missed(.snapshot)
+        if countsMiss { cache.missed(.snapshot) }
         return try SnapshotStorage.snapshot(hostID: hostID, time: t, body: Array(body), db: db)
     }
 }

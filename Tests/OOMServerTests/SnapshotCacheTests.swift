@@ -115,6 +115,13 @@ import Testing
             #expect(stats.hosts == min(hosts, 2))
             #expect(stats.reads[.frame] == expected && stats.reads[.process] == expected, "\(stats.reads)")
             #expect(stats.reads[.snapshot] == 0, "full snapshots name no base")
+            // A delta whose base the cache no longer holds ("b" posted last) reads it back.
+            var delta = MemorySnapshot(host: "a", time: "2026-11-20T10:03:00Z")
+            delta.base = SnapshotBase(time: "2026-11-20T10:02:00Z")
+            var batch = Fixture.batch(host: "a", snapshots: [delta])
+            #expect(try await store.resolveProcessReferences(&batch) == nil)
+            #expect(try await store.ingest(batch).snapshotsStored == 1)
+            #expect(store.writerCache?.reads[.snapshot] == (hosts == 10 ? 0 : 1))
         }
     }
 
