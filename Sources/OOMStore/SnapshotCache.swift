@@ -24,10 +24,10 @@ public final class SnapshotCache: Sendable {
     /// without reading back its snapshots; memory grows only with the hosts that post.
     public static let defaultHosts = 100_000
 
-    /// A host silent this long leaves the cache at the next sweep (seconds).
-    static let idleSeconds: Int64 = 3_600
-    /// How often the cache sweeps (seconds).
-    static let sweepSeconds: Int64 = 600
+    /// A host silent this long leaves the cache at the next sweep.
+    static let idle: Duration = .seconds(3_600)
+    /// How often the cache sweeps.
+    static let sweepEvery: Duration = .seconds(600)
 
     /// A process's stored details as last seen for its host and pid.
     struct Process {
@@ -41,8 +41,8 @@ public final class SnapshotCache: Sendable {
     private struct Host {
         /// The newest snapshot stored and its time.
         var latest: (time: Int64, snapshot: MemorySnapshot)?
-        /// When (`seconds()`) the host was last heard from.
-        var seen: Int64
+        /// When the host was last heard from.
+        var seen: ContinuousClock.Instant
         /// Stored process details by pid.
         var processes: [Int: Process] = [:]
         /// Inflated frames by hour.
@@ -54,13 +54,12 @@ public final class SnapshotCache: Sendable {
         var hostIDs: [String: Int64] = [:]
         /// Whether the current write transaction already carries the rollback hook.
         var armed = false
-        /// When the last sweep ran (`seconds()`).
-        var swept: Int64 = 0
+        /// When the last sweep ran (or the cache was emptied).
+        var swept = ContinuousClock.now
     }
 
     let maxHosts: Int
     private let state = Mutex(State())
-    private let origin = ContinuousClock.now
     /// Stored rows read back because the cache did not hold them, by kind.
     private let reads = Mutex(WriterCacheStats.Reads())
 
@@ -79,12 +78,6 @@ public final class SnapshotCache: Sendable {
         maxHosts = max(hosts, 1)
     }
 
-    /// Seconds on a monotonic clock since the cache was made: what `seen` and the sweep
-    /// count in, unmoved by the agents' or the host's wall clock.
-    func seconds() -> Int64 {
-        (ContinuousClock.now - origin).components.seconds
-    }
-
     /// A host's id, as the writer's upsert returned it.
     func hostID(name: String) -> Int64? {
         state.withLock { $0.hostIDs[name] }
@@ -96,7 +89,7 @@ public final class SnapshotCache: Sendable {
         let maxHosts = maxHosts
         state.withLock {
             guard $0.hostIDs[name] != hostID else { return }
-            if $0.hostIDs.count >= maxHosts, $0.hostIDs.index(forKey: name) == nil { $0.hostIDs.removeAll() }
+            $0.hostIDs.makeRoom(for: name, bound: maxHosts)
             $0.hostIDs[name] = hostID
         }
     }
@@ -107,8 +100,11 @@ public final class SnapshotCache: Sendable {
     }
 
     /// Notes `snapshot`, stored now at `time`, when it is the host's newest. The host was
-    /// heard from `now` (`seconds()`); the cache sweeps when its time has come.
-    func remember(latest snapshot: MemorySnapshot, time: Int64, hostID: Int64, db: Database, now: Int64? = nil) {
+    /// heard from `now`; the cache sweeps when its time has come.
+    func remember(
+        latest snapshot: MemorySnapshot, time: Int64, hostID: Int64, db: Database,
+        now: ContinuousClock.Instant = .now
+    ) {
         update(hostID: hostID, db: db, now: now) { host in
             if let known = host.latest, known.time > time { return }
             host.latest = (time, snapshot)
@@ -144,22 +140,23 @@ public final class SnapshotCache: Sendable {
 
     /// Changes a host's entry in place (made when new: at `maxHosts` hosts, a new one
     /// starts the cache over), marks it heard from `now`, and sweeps when it is time.
-    private func update(hostID: Int64, db: Database, now: Int64? = nil, _ change: (inout Host) -> Void) {
+    private func update(
+        hostID: Int64, db: Database, now: ContinuousClock.Instant = .now, _ change: (inout Host) -> Void
+    ) {
         forgetOnRollback(db)
         let maxHosts = maxHosts
-        let now = now ?? seconds()
         state.withLock {
-            if $0.hosts.count >= maxHosts, $0.hosts.index(forKey: hostID) == nil { $0.hosts.removeAll() }
+            $0.hosts.makeRoom(for: hostID, bound: maxHosts)
             change(&$0.hosts[hostID, default: Host(seen: now)])
             $0.hosts[hostID]?.seen = now
-            if now - $0.swept >= Self.sweepSeconds { Self.sweep(&$0, now: now) }
+            if now - $0.swept >= Self.sweepEvery { Self.sweep(&$0, now: now) }
         }
     }
 
-    /// Drops the hosts not heard from in `idleSeconds` before `now`, and their ids.
-    private static func sweep(_ state: inout State, now: Int64) {
+    /// Drops the hosts not heard from in `idle` before `now`, and their ids.
+    private static func sweep(_ state: inout State, now: ContinuousClock.Instant) {
         state.swept = now
-        let idle = state.hosts.filter { now - $0.value.seen >= idleSeconds }.keys
+        let idle = state.hosts.filter { now - $0.value.seen >= Self.idle }.keys
         guard !idle.isEmpty else { return }
         for id in idle { state.hosts.removeValue(forKey: id) }
         let hosts = state.hosts
@@ -205,15 +202,23 @@ public struct WriterCacheStats: Sendable, Equatable {
 
     /// Reads by kind.
     public struct Reads: Sendable, Equatable {
-        var counts: [Int] = Array(repeating: 0, count: Kind.allCases.count)
+        var counts: [Kind: Int] = [:]
 
         public subscript(kind: Kind) -> Int {
-            get { counts[Kind.allCases.firstIndex(of: kind)!] }
-            set { counts[Kind.allCases.firstIndex(of: kind)!] = newValue }
+            get { counts[kind, default: 0] }
+            set { counts[kind] = newValue }
         }
     }
 
     public var hosts: Int
     public var limit: Int
     public var reads: Reads
+}
+
+extension Dictionary {
+    /// Empties it when `key` is new and it already holds `bound` entries: the cache's one
+    /// bound, for hosts and their ids alike.
+    fileprivate mutating func makeRoom(for key: Key, bound: Int) {
+        if count >= bound, index(forKey: key) == nil { removeAll() }
+    }
 }

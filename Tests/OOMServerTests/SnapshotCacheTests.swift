@@ -39,6 +39,7 @@ import Testing
         defer { dir.cleanup() }
         let queue = try DatabaseQueue(path: dir.path + "/cache.sqlite")
         let cache = SnapshotCache(hosts: 10)
+        let t0 = ContinuousClock.now
         let hour = SnapshotStorage.hour
         let h0 = SnapshotStorage.hourOf(1_800_000_000_000_000)
         func snapshot(_ pids: [Int]) -> MemorySnapshot {
@@ -55,7 +56,7 @@ import Testing
             for (id, name) in [(Int64(1), "busy"), (2, "gone")] {
                 cache.remember(hostID: id, name: name, db: db)
                 for pid in [10, 11, 12] { cache.remember(process(pid, listed: 0), hostID: id, db: db) }
-                cache.remember(latest: snapshot([10, 11, 12]), time: h0, hostID: id, db: db, now: 1)
+                cache.remember(latest: snapshot([10, 11, 12]), time: h0, hostID: id, db: db, now: t0 + .seconds(1))
                 for h in 0...2 { cache.remember(frame: [UInt8(h)], hostID: id, hour: h0 + Int64(h) * hour, db: db) }
             }
             #expect(cache.frame(hostID: 1, hour: h0) == nil, "two hours before the newest frame")
@@ -65,20 +66,22 @@ import Testing
 
             // Pids 10 and 11 listed again in hour 2; at hour 3's frame pid 12 goes.
             for pid in [10, 11] { cache.remember(process(pid, listed: 2), hostID: 1, db: db) }
-            cache.remember(latest: snapshot([10, 11]), time: h0 + 3 * hour, hostID: 1, db: db, now: 500)
+            cache.remember(latest: snapshot([10, 11]), time: h0 + 3 * hour, hostID: 1, db: db, now: t0 + .seconds(500))
             cache.remember(frame: [3], hostID: 1, hour: h0 + 3 * hour, db: db)
             #expect(cache.process(hostID: 1, pid: 12) == nil, "not listed for three hours")
             #expect(cache.process(hostID: 1, pid: 10)?.id == 10 && cache.process(hostID: 1, pid: 11) != nil)
             #expect(cache.process(hostID: 2, pid: 12) != nil, "the other host's processes are its own")
             // An older snapshot is not the newest.
-            cache.remember(latest: snapshot([10]), time: h0, hostID: 1, db: db, now: 600)
+            cache.remember(latest: snapshot([10]), time: h0, hostID: 1, db: db, now: t0 + .seconds(600))
             #expect(cache.latest(hostID: 1)?.time == h0 + 3 * hour)
 
             // Swept at 700 s: "gone" was heard from 699 s ago, it stays.
-            cache.remember(latest: snapshot([10, 11]), time: h0 + 3 * hour + 1, hostID: 1, db: db, now: 700)
+            cache.remember(
+                latest: snapshot([10, 11]), time: h0 + 3 * hour + 1, hostID: 1, db: db, now: t0 + .seconds(700))
             #expect(cache.latest(hostID: 2) != nil && cache.hostID(name: "gone") == 2)
             // An hour after "gone" last posted, the next sweep drops it whole.
-            cache.remember(latest: snapshot([10, 11]), time: h0 + 3 * hour + 2, hostID: 1, db: db, now: 3_601)
+            cache.remember(
+                latest: snapshot([10, 11]), time: h0 + 3 * hour + 2, hostID: 1, db: db, now: t0 + .seconds(3_601))
             #expect(cache.latest(hostID: 2) == nil && cache.hostID(name: "gone") == nil)
             #expect(cache.process(hostID: 2, pid: 10) == nil && cache.frame(hostID: 2, hour: h0 + hour) == nil)
             #expect(cache.latest(hostID: 1)?.time == h0 + 3 * hour + 2 && cache.hostID(name: "busy") == 1)
